@@ -1,0 +1,44 @@
+# lvfsck — build, test, benchmark, fuzz, demo.
+GO      ?= go
+BIN     ?= bin/lvfsck
+PKGS    := ./...
+FUZZTIME ?= 20s
+
+.PHONY: all build test bench fuzz demo vet fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/lvfsck
+
+# The test command the README and CI use. -race on, short fuzz seeds only.
+test: vet
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# Benchmarks: separate from test; run and quote the figures in notes.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x $(PKGS)
+
+# Each fuzz target for FUZZTIME. `go test -fuzz` takes one target per run.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+# The whole story on the embedded sim target (see README).
+demo: build
+	./scripts/demo.sh $(BIN)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

@@ -1,0 +1,64 @@
+// Command lvfsck checks SPDK logical volume stores for consistency between
+// what is persisted on the base device, what spdk_tgt reports live, and what
+// lvfsck has seen before; and deletes lvols with non-forced semantics.
+//
+// This package only parses flags and wires packages together.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/lvfsck/lvfsck/report"
+)
+
+// exitError carries an exit code out of a subcommand. Subcommands return
+// it (via exitCode) instead of calling os.Exit, so deferred cleanups run.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode wraps err (may be nil: a silent exit with that code).
+func exitCode(code int, err error) error { return &exitError{code: code, err: err} }
+
+// usageError marks a bad invocation (exit 16).
+func usageError(format string, a ...any) error {
+	return exitCode(report.ExitUsage, fmt.Errorf(format, a...))
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run executes the command line and returns the process exit code.
+func run(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return report.ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(os.Stderr, "lvfsck:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(os.Stderr, "lvfsck:", err)
+	if isUsage(err) {
+		return report.ExitUsage
+	}
+	return report.ExitOperational
+}
