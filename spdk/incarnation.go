@@ -1,0 +1,146 @@
+package spdk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Incarnation identifies one run of a target process: a restart changes
+// StartTime (and usually PID), a reboot changes BootID.
+type Incarnation struct {
+	PID int
+	// StartTime is the process start in clock ticks since boot
+	// (/proc/<pid>/stat field 22).
+	StartTime uint64
+	// BootID is /proc/sys/kernel/random/boot_id.
+	BootID string
+}
+
+// String is a stable key: "<boot_id>/<pid>/<start_time>".
+func (i Incarnation) String() string {
+	return fmt.Sprintf("%s/%d/%d", i.BootID, i.PID, i.StartTime)
+}
+
+// ParseIncarnation is the inverse of String (for --incarnation).
+func ParseIncarnation(s string) (Incarnation, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) != 3 {
+		return Incarnation{}, fmt.Errorf("incarnation %q: want <boot_id>/<pid>/<start_time>", s)
+	}
+	pid, err := strconv.Atoi(parts[1])
+	if err != nil || pid <= 0 {
+		return Incarnation{}, fmt.Errorf("incarnation %q: bad pid %q", s, parts[1])
+	}
+	st, err := strconv.ParseUint(parts[2], 10, 64)
+	if err != nil {
+		return Incarnation{}, fmt.Errorf("incarnation %q: bad start time %q", s, parts[2])
+	}
+	return Incarnation{PID: pid, StartTime: st, BootID: parts[0]}, nil
+}
+
+var (
+	// ErrNoPeerPID: the kernel gave no pid for the socket's peer — it lives
+	// in a pid namespace this process cannot see (a container). The caller
+	// must be told the incarnation (--incarnation).
+	ErrNoPeerPID = errors.New("spdk: target pid not visible from this pid namespace")
+	// ErrIncarnation: the peer's identity could not be read.
+	ErrIncarnation = errors.New("spdk: cannot determine target incarnation")
+)
+
+// Incarnation identifies the process behind the client's current
+// connection (dialling if needed), via SO_PEERCRED and /proc.
+func (c *Client) Incarnation(ctx context.Context) (Incarnation, error) {
+	cn, _, err := c.conn(ctx)
+	if err != nil {
+		return Incarnation{}, fmt.Errorf("incarnation: %w", err)
+	}
+	pid, err := peerPID(cn.nc)
+	if err != nil {
+		return Incarnation{}, fmt.Errorf("%w: %w", ErrIncarnation, err)
+	}
+	if pid <= 0 {
+		return Incarnation{}, ErrNoPeerPID
+	}
+	return ReadIncarnation("/proc", pid)
+}
+
+// ReadIncarnation reads the incarnation of pid from a proc file system
+// mounted at procRoot.
+func ReadIncarnation(procRoot string, pid int) (Incarnation, error) {
+	stat, err := readSmall(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			// SO_PEERCRED gave a pid, yet this /proc does not have it: /proc
+			// belongs to another pid namespace.
+			return Incarnation{}, fmt.Errorf("%w: pid %d: %w", ErrNoPeerPID, pid, err)
+		}
+		return Incarnation{}, fmt.Errorf("%w: %w", ErrIncarnation, err)
+	}
+	statPID, st, err := ParseProcStat(stat)
+	if err != nil {
+		return Incarnation{}, fmt.Errorf("%w: /proc/%d/stat: %w", ErrIncarnation, pid, err)
+	}
+	if statPID != pid {
+		return Incarnation{}, fmt.Errorf("%w: /proc/%d/stat is of pid %d", ErrIncarnation, pid, statPID)
+	}
+	boot, err := readSmall(filepath.Join(procRoot, "sys/kernel/random/boot_id"))
+	if err != nil {
+		return Incarnation{}, fmt.Errorf("%w: %w", ErrIncarnation, err)
+	}
+	id := string(bytes.TrimSpace(boot))
+	if id == "" || strings.ContainsAny(id, "/ ") {
+		return Incarnation{}, fmt.Errorf("%w: bad boot_id %q", ErrIncarnation, id)
+	}
+	return Incarnation{PID: pid, StartTime: st, BootID: id}, nil
+}
+
+// readSmall reads a proc file with a bound (stat lines are < 1 KiB).
+func readSmall(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	n := 0
+	for n < len(buf) {
+		k, err := f.Read(buf[n:])
+		n += k
+		if err != nil {
+			break
+		}
+	}
+	return buf[:n], nil
+}
+
+// ParseProcStat returns the pid (field 1) and start time (field 22) of a
+// /proc/<pid>/stat line. The comm field (2) is in parentheses and may itself
+// hold spaces and parentheses, so fields are counted from the last ')'.
+func ParseProcStat(b []byte) (pid int, startTime uint64, err error) {
+	open := bytes.IndexByte(b, '(')
+	closeIdx := bytes.LastIndexByte(b, ')')
+	if open < 1 || closeIdx < open {
+		return 0, 0, errors.New("no (comm) field")
+	}
+	pid, err = strconv.Atoi(string(bytes.TrimSpace(b[:open])))
+	if err != nil {
+		return 0, 0, fmt.Errorf("pid field: %w", err)
+	}
+	rest := bytes.Fields(b[closeIdx+1:])
+	// rest[0] is field 3 (state), so field 22 is rest[19].
+	const idx = 22 - 3
+	if len(rest) <= idx {
+		return 0, 0, fmt.Errorf("only %d fields after comm", len(rest))
+	}
+	startTime, err = strconv.ParseUint(string(rest[idx]), 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("starttime field: %w", err)
+	}
+	return pid, startTime, nil
+}
