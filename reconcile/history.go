@@ -1,0 +1,124 @@
+package reconcile
+
+import "time"
+
+// History is what the journal remembers. The journal implements it; Check
+// calls it once or a few times per lvol, so implementations should answer
+// from memory (load once, then look up in maps).
+type History interface {
+	// SeenInIncarnation reports whether an earlier run listed the lvol in the
+	// live view of that target incarnation.
+	SeenInIncarnation(incarnation, uuid string) bool
+	// DeletesOf returns the delete intents recorded for the lvol, oldest
+	// first, including open ones (Result == ResultNone).
+	DeletesOf(uuid string) []DeleteRecord
+	// SeenEarlierAndGone reports an lvol that was listed and then no longer
+	// listed within one earlier incarnation.
+	SeenEarlierAndGone(uuid string) (Disappearance, bool)
+	// LogEvidence returns what imported spdk_tgt logs say about the lvol
+	// (matched by uuid or by "lvstore/name" alias or name).
+	LogEvidence(uuid, name string) []Evidence
+	// OpenIntents returns delete intents with no recorded outcome.
+	OpenIntents() []Intent
+	// TargetSemantics is the delete semantics the target last showed:
+	// SemanticsForced, SemanticsFixed, or "" when unknown.
+	TargetSemantics() string
+}
+
+// Delete semantics a target shows on a busy delete.
+const (
+	SemanticsForced = "forced" // drops the lvol from its view, blob stays
+	SemanticsFixed  = "fixed"  // refuses, lvol intact
+)
+
+// DeleteResult is the recorded outcome of a delete intent.
+type DeleteResult string
+
+const (
+	ResultNone            DeleteResult = ""                 // no outcome recorded (open intent)
+	ResultDeletedVerified DeleteResult = "deleted-verified" // RPC succeeded and the blob is gone from disk
+	ResultDeleted         DeleteResult = "deleted"          // RPC succeeded, disk not checked
+	ResultRefusedBusy     DeleteResult = "refused-busy"     // busy, lvol still listed: nothing changed
+	ResultRefusedGuard    DeleteResult = "refused-guard"    // a preflight guard refused
+	ResultForcedRemoval   DeleteResult = "forced-removal"   // busy, gone from the view, blob on disk
+	ResultFailed          DeleteResult = "failed"           // another error
+)
+
+// gone reports whether the result means the lvol left the live view.
+func (r DeleteResult) gone() bool {
+	return r == ResultDeletedVerified || r == ResultDeleted || r == ResultForcedRemoval
+}
+
+// DeleteRecord is one delete intent and its outcome.
+type DeleteRecord struct {
+	IntentAt    time.Time
+	Result      DeleteResult
+	Incarnation string
+	Name        string // alias at the time
+}
+
+// Disappearance is an lvol listed, then not listed, within one incarnation.
+type Disappearance struct {
+	Incarnation string
+	LastSeen    time.Time
+	FirstAbsent time.Time
+}
+
+// Kinds of log evidence.
+const (
+	// EvidenceForcedRemoval: "Could not remove blob on lvol gracefully -
+	// forced removal", attributed to the lvol by the surrounding lines.
+	EvidenceForcedRemoval = "forced-removal"
+	// EvidenceNotOpened: "Error opening lvol <uuid>" or "Cannot create bdev
+	// for lvol <uuid>": the lvol got no bdev at load.
+	EvidenceNotOpened = "not-opened"
+)
+
+// Evidence is one item from an imported log.
+type Evidence struct {
+	Kind        string
+	Text        string // the log line, or a summary of it
+	At          time.Time
+	Incarnation string // empty when the log does not say
+}
+
+// Intent is an open delete intent.
+type Intent struct {
+	LvolUUID    string
+	Name        string // alias "lvstore/name"
+	LvstoreUUID string
+	StartedAt   time.Time
+	Incarnation string
+}
+
+// MemHistory is a History held in maps: for tests, benchmarks and runs
+// without a journal. The zero value is an empty history.
+type MemHistory struct {
+	Seen      map[string]map[string]bool // incarnation → uuid → listed
+	Deletes   map[string][]DeleteRecord  // uuid → records
+	Gone      map[string]Disappearance   // uuid → disappearance
+	Logs      map[string][]Evidence      // uuid or name → evidence
+	Intents   []Intent
+	Semantics string
+}
+
+var _ History = (*MemHistory)(nil)
+
+func (h *MemHistory) SeenInIncarnation(inc, uuid string) bool { return h.Seen[inc][uuid] }
+func (h *MemHistory) DeletesOf(uuid string) []DeleteRecord    { return h.Deletes[uuid] }
+func (h *MemHistory) SeenEarlierAndGone(uuid string) (Disappearance, bool) {
+	d, ok := h.Gone[uuid]
+	return d, ok
+}
+func (h *MemHistory) OpenIntents() []Intent   { return h.Intents }
+func (h *MemHistory) TargetSemantics() string { return h.Semantics }
+
+func (h *MemHistory) LogEvidence(uuid, name string) []Evidence {
+	out := h.Logs[uuid]
+	if name != "" && name != uuid {
+		if more := h.Logs[name]; len(more) > 0 {
+			out = append(append([]Evidence(nil), out...), more...)
+		}
+	}
+	return out
+}
