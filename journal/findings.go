@@ -1,0 +1,139 @@
+package journal
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/lvfsck/lvfsck/finding"
+)
+
+// FindingRecord is a finding with its history. Key is finding.Key().
+type FindingRecord struct {
+	Key       string          `json:"key"`
+	Finding   finding.Finding `json:"finding"` // as last reported
+	FirstSeen time.Time       `json:"first_seen"`
+	LastSeen  time.Time       `json:"last_seen"`
+	Count     int             `json:"count"` // runs that reported it
+	// ResolvedAt is set when a run that covered the finding's lvstore no
+	// longer reported it; cleared if it comes back (FirstSeen is kept, so
+	// a flapping finding shows its whole age).
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+}
+
+// Open reports whether the finding is still unresolved.
+func (r FindingRecord) Open() bool { return r.ResolvedAt.IsZero() }
+
+// UpsertFindings records the findings of a complete check at `at`: known
+// ones keep FirstSeen and get LastSeen=at and Count+1; new ones get a
+// finding-first-seen event; every open finding not in fs is marked resolved
+// at `at`. It returns the records of fs, in fs order. A check that covered
+// only some lvstores must use UpsertFindingsIn instead, or it resolves the
+// findings of the others.
+func (j *Journal) UpsertFindings(at time.Time, fs []finding.Finding) ([]FindingRecord, error) {
+	return j.upsertFindings(at, fs, func(FindingRecord) bool { return true })
+}
+
+// UpsertFindingsIn is UpsertFindings for a check that covered only the
+// lvstores in lvstoreUUIDs: only open findings of those lvstores (and
+// findings with no lvstore) are resolved when absent from fs.
+func (j *Journal) UpsertFindingsIn(at time.Time, lvstoreUUIDs []string, fs []finding.Finding) ([]FindingRecord, error) {
+	return j.upsertFindings(at, fs, func(r FindingRecord) bool {
+		return r.Finding.LvstoreUUID == "" || slices.Contains(lvstoreUUIDs, r.Finding.LvstoreUUID)
+	})
+}
+
+func (j *Journal) upsertFindings(at time.Time, fs []finding.Finding, covered func(FindingRecord) bool) ([]FindingRecord, error) {
+	if err := j.begin(); err != nil {
+		return nil, err
+	}
+	defer j.mu.Unlock()
+	if at.IsZero() {
+		at = j.now()
+	}
+	known := map[string]FindingRecord{}
+	err := j.db.View(func(txn *badger.Txn) error {
+		return scanJSON(txn, pFinding, func(_ string, r FindingRecord) error {
+			known[r.Key] = r
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("upsert findings: %w", err)
+	}
+	var ops []op
+	out := make([]FindingRecord, 0, len(fs))
+	inRun := map[string]int{} // key -> index in out, so duplicates in fs count once
+	for _, f := range fs {
+		key := f.Key()
+		if len(key) > maxIDLen {
+			return nil, fmt.Errorf("upsert findings: %w: finding key of %d bytes", ErrInvalid, len(key))
+		}
+		if i, dup := inRun[key]; dup {
+			out[i].Finding = f
+			out = append(out, out[i])
+			continue
+		}
+		r, ok := known[key]
+		if !ok {
+			r = FindingRecord{Key: key, FirstSeen: at}
+			ev, err := j.eventOps(&Event{
+				At: at, Kind: EventFindingFirstSeen, LvstoreUUID: f.LvstoreUUID, LvolUUID: f.LvolUUID,
+				LvolName: f.LvolName, BlobID: f.BlobID, Detail: key,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("upsert finding %s: %w", key, err)
+			}
+			ops = append(ops, ev...)
+		}
+		r.Finding, r.LastSeen, r.ResolvedAt = f, at, time.Time{}
+		r.Count++
+		o, err := setOp(pFinding+mustEsc(key), r)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, o)
+		inRun[key] = len(out)
+		out = append(out, r)
+	}
+	for _, k := range sortedKeys(known) {
+		r := known[k]
+		if _, seen := inRun[k]; seen || !r.Open() || !covered(r) {
+			continue
+		}
+		r.ResolvedAt = at
+		o, err := setOp(pFinding+mustEsc(k), r)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, o)
+	}
+	if err := j.writeBatch(ops); err != nil {
+		return nil, fmt.Errorf("upsert findings: %w", err)
+	}
+	return out, nil
+}
+
+// Findings returns every finding the journal holds, open and resolved,
+// most recently seen first.
+func (j *Journal) Findings() ([]FindingRecord, error) {
+	if err := j.begin(); err != nil {
+		return nil, err
+	}
+	defer j.mu.Unlock()
+	var out []FindingRecord
+	err := j.db.View(func(txn *badger.Txn) error {
+		return scanJSON(txn, pFinding, func(_ string, r FindingRecord) error {
+			out = append(out, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list findings: %w", err)
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].LastSeen.After(out[b].LastSeen) })
+	return out, nil
+}

@@ -1,0 +1,212 @@
+// Package journal is lvfsck's memory between runs: an embedded badger
+// database holding the runs, the lvol sets each target incarnation showed
+// (stored as changes), delete intents and their outcomes, findings with
+// first-seen/last-seen times, and evidence imported from spdk_tgt logs.
+//
+// A pending resurrection needs positive evidence ("listed earlier in this
+// incarnation", "a delete ended busy"); only a history can give it, so the
+// journal is written with care: intents, outcomes and run ends are synced
+// before the call returns, and two lvfsck processes can never open the same
+// journal (badger's directory lock plus our own lock file, see ErrLocked).
+//
+// Values are JSON; keys are text under a versioned prefix ("v1/..."), see
+// keys.go for the layout. A journal written by an older schema is migrated
+// in place on Open.
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+	"github.com/rs/zerolog"
+)
+
+// DefaultDir is where the CLI keeps the journal unless --state-dir says
+// otherwise.
+const DefaultDir = "/var/lib/lvfsck"
+
+// lockFileName is our own lock next to badger's: flock on it gives an error
+// we can recognise reliably (badger flattens its own lock error to a string).
+const lockFileName = "lvfsck.lock"
+
+var (
+	// ErrLocked means another process (or another Open in this one) holds
+	// the journal. The error message names the directory.
+	ErrLocked = errors.New("journal is locked by another lvfsck")
+	// ErrClosed is returned by every method after Close.
+	ErrClosed = errors.New("journal is closed")
+	// ErrSchemaTooNew means the journal was written by a newer lvfsck; it is
+	// left untouched rather than misread.
+	ErrSchemaTooNew = errors.New("journal schema is newer than this lvfsck")
+	// ErrNotFound is returned when a run or intent id is unknown.
+	ErrNotFound = errors.New("not found in journal")
+	// ErrInvalid is returned for arguments the journal refuses to store
+	// (empty or oversized identifiers, duplicate lvols in one observation).
+	ErrInvalid = errors.New("invalid journal input")
+)
+
+// Options tune Open. The zero value is fine.
+type Options struct {
+	// Logger receives badger's own messages at debug level. Nil discards.
+	Logger *zerolog.Logger
+	// Now is the clock for times the caller does not pass (run start and
+	// finish, intent times left zero). Nil means time.Now.
+	Now func() time.Time
+}
+
+// Journal is an open journal. Methods are safe for concurrent use.
+type Journal struct {
+	dir  string
+	db   *badger.DB
+	lock *os.File
+	now  func() time.Time
+	log  zerolog.Logger
+
+	mu     sync.Mutex // guards closed, lastID; serialises read-modify-write
+	closed bool
+	lastID int64
+}
+
+// Open opens (creating if needed) the journal in dir. A second Open of the
+// same dir while the first is open fails at once with ErrLocked.
+func Open(dir string, o Options) (*Journal, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("open journal: %w: empty directory", ErrInvalid)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open journal: create %s: %w", dir, err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	lg := zerolog.Nop()
+	if o.Logger != nil {
+		lg = *o.Logger
+	}
+	db, err := badger.Open(badgerOptions(dir, lg))
+	if err != nil {
+		_ = lock.Close()
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("open journal %s: %w (badger lock held)", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("open journal %s: %w", dir, err)
+	}
+	j := &Journal{dir: dir, db: db, lock: lock, now: o.Now, log: lg}
+	if j.now == nil {
+		j.now = time.Now
+	}
+	if err := j.migrate(); err != nil {
+		_ = j.Close()
+		return nil, fmt.Errorf("open journal %s: %w", dir, err)
+	}
+	if err := j.initIDs(); err != nil {
+		_ = j.Close()
+		return nil, fmt.Errorf("open journal %s: %w", dir, err)
+	}
+	return j, nil
+}
+
+// lockDir takes an exclusive, non-blocking flock on dir/lvfsck.lock. flock
+// locks belong to the open file description, so a second Open in the same
+// process conflicts too.
+func lockDir(dir string) (*os.File, error) {
+	p := filepath.Join(dir, lockFileName)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open journal lock %s: %w", p, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("open journal %s: %w (another lvfsck is running with this --state-dir)", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("lock journal %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// badgerOptions sizes badger for a database of a few MB: badger's defaults
+// (64 MB memtables, 1 GB value-log files, 256 MB block cache) are for
+// servers. The memtable's WAL is preallocated at twice MemTableSize (sparse
+// on most file systems), so that is the figure that shows in `ls -l`.
+func badgerOptions(dir string, lg zerolog.Logger) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{lg}).
+		WithSyncWrites(true). // intents and outcomes must survive power loss
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(4 << 20).
+		WithNumMemtables(2).
+		WithValueLogFileSize(4 << 20).
+		WithValueThreshold(64 << 10). // our values are small; keep them in the LSM
+		WithBaseTableSize(1 << 20).
+		WithBaseLevelSize(4 << 20).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithNumCompactors(2).
+		WithNumGoroutines(2).
+		WithBlockCacheSize(2 << 20).
+		WithIndexCacheSize(0).
+		WithCompression(options.Snappy).
+		WithMetricsEnabled(false).
+		WithCompactL0OnClose(true).
+		WithDetectConflicts(false) // one writer, serialised by j.mu
+}
+
+// badgerLogger routes badger's chatter to zerolog at debug level: a journal
+// that works is silent.
+type badgerLogger struct{ l zerolog.Logger }
+
+func (b badgerLogger) emit(level, f string, a ...any) {
+	b.l.Debug().Str("component", "badger").Str("badger_level", level).
+		Msg(strings.TrimRight(fmt.Sprintf(f, a...), "\n"))
+}
+func (b badgerLogger) Errorf(f string, a ...any)   { b.emit("error", f, a...) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.emit("warning", f, a...) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.emit("info", f, a...) }
+func (b badgerLogger) Debugf(f string, a ...any)   { b.emit("debug", f, a...) }
+
+// Dir returns the directory the journal lives in.
+func (j *Journal) Dir() string { return j.dir }
+
+// Close flushes and closes the journal and releases the lock. Calling it
+// again is a no-op.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return nil
+	}
+	j.closed = true
+	err := j.db.Close()
+	if lerr := j.lock.Close(); lerr != nil && err == nil {
+		err = lerr
+	}
+	if err != nil {
+		return fmt.Errorf("close journal %s: %w", j.dir, err)
+	}
+	return nil
+}
+
+// begin takes the journal mutex for a read-modify-write and fails after
+// Close. Callers defer j.mu.Unlock().
+func (j *Journal) begin() error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// Size reports badger's own accounting of the LSM tree and value log, in
+// bytes.
+func (j *Journal) Size() (lsm, vlog int64) { return j.db.Size() }
