@@ -1,6 +1,11 @@
 package report
 
-import "github.com/lvfsck/lvfsck/finding"
+import (
+	"strconv"
+	"strings"
+
+	"github.com/lvfsck/lvfsck/finding"
+)
 
 // Exit codes, as e2fsck's, so that cron jobs and scripts written for fsck
 // read lvfsck the same way.
@@ -21,4 +26,44 @@ func ExitFor(fs []finding.Finding) int {
 		return ExitUncorrected
 	}
 	return ExitOK
+}
+
+// exitBits names each exit code bit; e2fsck ORs them (4|8 = 12), so a code
+// is read bit by bit.
+var exitBits = []struct {
+	bit  int
+	text string
+}{
+	{ExitCorrected, "errors corrected"},
+	{ExitUncorrected, "errors left uncorrected"},
+	{ExitOperational, "operational error"},
+	{ExitUsage, "usage error"},
+	{ExitCancelled, "cancelled"},
+}
+
+// ExitMeaning says in words what an exit code means ("consistent",
+// "errors left uncorrected", "errors left uncorrected, operational error").
+func ExitMeaning(code int) string {
+	if code == ExitOK {
+		return "consistent"
+	}
+	var parts []string
+	rest := code
+	for _, b := range exitBits {
+		if code&b.bit != 0 {
+			parts = append(parts, b.text)
+			rest &^= b.bit
+		}
+	}
+	if rest != 0 || len(parts) == 0 {
+		parts = append(parts, "exit "+strconv.Itoa(code))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// RunCompleted reports whether a run with this exit code finished its check
+// (whatever it found): no operational error, usage error or cancellation.
+// It is what "last success" means for monitoring.
+func RunCompleted(code int) bool {
+	return code >= 0 && code&^(ExitCorrected|ExitUncorrected) == 0
 }
