@@ -371,7 +371,18 @@ func (c *checker) persistedLvols() {
 	for i := range p.Lvols {
 		pl := &p.Lvols[i]
 		inf := c.lvs[pl.LvstoreUUID]
-		if inf == nil || !inf.compare || !loadable(pl.Loads) || pl.UUID == "" || c.persIdx[pl.UUID] != i {
+		if inf == nil || !inf.compare || pl.UUID == "" || c.persIdx[pl.UUID] != i {
+			continue
+		}
+		if !loadable(pl.Loads) {
+			// Damage is the scanner's finding. But SPDK v24.09 skips an lvol
+			// whose name is taken; if a live lvol holds the name, that is
+			// why it is invisible, and its clusters stay allocated.
+			if _, live := c.liveIdx[pl.UUID]; !live && pl.Loads == finding.LoadSkip {
+				if li, ok := c.liveName[nameKey{pl.LvstoreUUID, pl.Name}]; ok {
+					c.collision(c.base(inf, pl), inf, pl, &c.in.Live.Lvols[li], false, map[string]string{EvDisk: c.diskText(inf, pl)})
+				}
+			}
 			continue
 		}
 		if li, ok := c.liveIdx[pl.UUID]; ok {
@@ -435,13 +446,7 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 	if li, ok := c.liveName[nameKey{pl.LvstoreUUID, pl.Name}]; ok && c.in.Live.Lvols[li].UUID != pl.UUID {
 		other = &c.in.Live.Lvols[li]
 	}
-	base := finding.Finding{
-		Lvstore: inf.name, LvstoreUUID: inf.uuid, BlobID: pl.BlobID,
-		LvolName: pl.Name, LvolUUID: pl.UUID, SPDK: pl.Loads,
-	}
-	if len(pl.Pages) > 0 {
-		base.Page = finding.PageRef(pl.Pages[0])
-	}
+	base := c.base(inf, pl)
 
 	if pos.positive {
 		f := base
@@ -703,6 +708,18 @@ func (c *checker) openIntents() {
 }
 
 func (c *checker) add(f finding.Finding) { c.out = append(c.out, f) }
+
+// base is a finding about a persisted lvol, without code and text.
+func (c *checker) base(inf *lvsInfo, pl *PLvol) finding.Finding {
+	f := finding.Finding{
+		Lvstore: inf.name, LvstoreUUID: inf.uuid, BlobID: pl.BlobID,
+		LvolName: pl.Name, LvolUUID: pl.UUID, SPDK: pl.Loads,
+	}
+	if len(pl.Pages) > 0 {
+		f.Page = finding.PageRef(pl.Pages[0])
+	}
+	return f
+}
 
 func (c *checker) diskText(inf *lvsInfo, pl *PLvol) string {
 	var b strings.Builder
