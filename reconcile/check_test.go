@@ -110,7 +110,10 @@ func wants(fs []finding.Finding) []string {
 }
 
 func TestCheck(t *testing.T) {
-	snapGoneDisk := func(p *Persisted) { p.Lvols = p.Lvols[1:]; p.Lvols[0].ParentBlobID, p.Lvols[0].ParentName, p.Lvols[0].IsClone = 0, "", false }
+	snapGoneDisk := func(p *Persisted) {
+		p.Lvols = p.Lvols[1:]
+		p.Lvols[0].ParentBlobID, p.Lvols[0].ParentName, p.Lvols[0].IsClone = 0, "", false
+	}
 	pending := want{CodePendingResurrection, finding.Error, uSnap}
 	// a new lvol created under the name of the dropped one
 	newSnapOnDisk := func(p *Persisted) {
@@ -322,7 +325,7 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "attr mismatch: name and parent, one finding per lvol",
-			in: Input{Persisted: disk(func(p *Persisted) { p.Lvols[1].Name, p.Lvols[1].ParentName = "vol-old", "snap-old" }), Live: liveAll()},
+			in:   Input{Persisted: disk(func(p *Persisted) { p.Lvols[1].Name, p.Lvols[1].ParentName = "vol-old", "snap-old" }), Live: liveAll()},
 			want: []want{{CodeAttrMismatch, finding.Error, uVol}},
 			text: map[finding.Code]string{CodeAttrMismatch: `parent: live "snap", disk "snap-old"`},
 		},

@@ -66,6 +66,7 @@ type Bdev struct {
 	BlockSize          uint64            `json:"block_size"`
 	NumBlocks          uint64            `json:"num_blocks"`
 	UUID               string            `json:"uuid"`
+	NumaID             *int              `json:"numa_id,omitzero"` // NVMe bdevs
 	CreationTime       string            `json:"creation_time"`
 	AssignedRateLimits map[string]uint64 `json:"assigned_rate_limits"`
 	Claimed            bool              `json:"claimed"`
