@@ -1,0 +1,347 @@
+package repair
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lvfsck/lvfsck/finding"
+)
+
+// Finding codes the planner acts on. reconcile emits them; if its spelling
+// differs, the CLI maps them before calling Plan.
+const (
+	// CodeResurrected: an lvol whose deletion the journal records is live
+	// again after a restart.
+	CodeResurrected finding.Code = "resurrected"
+	// CodePendingResurrection: a persisted lvol blob absent from the live
+	// view; it loads again at the next restart.
+	CodePendingResurrection finding.Code = "pending-resurrection"
+	// CodeOpenIntent: a delete intent with no outcome (a run was interrupted).
+	CodeOpenIntent finding.Code = "delete-intent-open"
+)
+
+// Action is what a plan step does.
+type Action string
+
+const (
+	ActionFinish       Action = "finish-intent" // roll an interrupted delete forward
+	ActionDelete       Action = "delete"        // guarded delete of a live, resurrected lvol
+	ActionReloadDelete Action = "reload-delete" // reload its lvstore, then guarded delete
+	ActionWaitRestart  Action = "wait-restart"  // nothing now: repair after the target restarts
+	ActionAdvice       Action = "advice"        // not repairable over RPC: listed, never touched
+)
+
+var actionOrder = map[Action]int{ActionFinish: 0, ActionDelete: 1, ActionReloadDelete: 2, ActionWaitRestart: 3, ActionAdvice: 4}
+
+// Step is one line of a plan.
+type Step struct {
+	Action      Action
+	Code        finding.Code
+	Severity    finding.Severity
+	Lvstore     string
+	LvstoreUUID string
+	LvolName    string
+	LvolUUID    string
+	BlobID      uint64
+	Why         string // the finding's message
+	Advice      string // what the operator should do (advice, wait-restart)
+}
+
+// Target names the step's object for humans.
+func (s Step) Target() string {
+	switch {
+	case s.LvolName != "" && s.Lvstore != "":
+		return s.Lvstore + "/" + s.LvolName
+	case s.LvolName != "":
+		return s.LvolName
+	case s.LvolUUID != "":
+		return s.LvolUUID
+	case s.BlobID != 0:
+		return fmt.Sprintf("blob %#x", s.BlobID)
+	case s.Lvstore != "":
+		return "lvstore " + s.Lvstore
+	default:
+		return "-"
+	}
+}
+
+// Changes reports whether applying the step may change the target.
+func (s Step) Changes() bool {
+	return s.Action == ActionDelete || s.Action == ActionReloadDelete || s.Action == ActionFinish
+}
+
+// RepairPlan is the ordered list of steps; Render shows it.
+type RepairPlan struct {
+	Steps  []Step
+	Reload bool
+}
+
+// Actionable counts the steps that change something.
+func (p RepairPlan) Actionable() int {
+	n := 0
+	for _, s := range p.Steps {
+		if s.Changes() {
+			n++
+		}
+	}
+	return n
+}
+
+// PlanOptions tune Plan.
+type PlanOptions struct {
+	// Reload finishes pending resurrections by reloading their lvstore
+	// instead of waiting for a restart.
+	Reload bool
+	// Recorded reports whether the journal records a requested deletion of
+	// the lvol (by uuid). A pending resurrection is repaired only then: an
+	// lvol someone else deleted is pointed out, not deleted behind their back.
+	// nil: only a finding with "journal" evidence counts as recorded.
+	Recorded func(lvolUUID string) bool
+}
+
+// Plan turns findings into repair steps. It is pure: nothing is looked up.
+func Plan(fs []finding.Finding, opts PlanOptions) RepairPlan {
+	p := RepairPlan{Reload: opts.Reload}
+	seen := map[string]bool{}
+	for _, f := range fs {
+		st := Step{Code: f.Code, Severity: f.Severity, Lvstore: f.Lvstore, LvstoreUUID: f.LvstoreUUID,
+			LvolName: f.LvolName, LvolUUID: strings.ToLower(f.LvolUUID), BlobID: f.BlobID, Why: f.Message}
+		switch f.Code {
+		case CodeOpenIntent:
+			st.Action = ActionFinish
+		case CodeResurrected:
+			st.Action = ActionDelete
+		case CodePendingResurrection:
+			_, inJournal := f.Evidence["journal"]
+			recorded := inJournal || (opts.Recorded != nil && opts.Recorded(st.LvolUUID))
+			switch {
+			case !recorded:
+				st.Action = ActionAdvice
+				st.Advice = "its deletion is not in lvfsck's journal (another client's delete was force-removed?): it loads again at the next restart; if it should be gone, run `lvfsck delete " + cmp.Or(st.LvolUUID, st.Target()) + "`, which records it for repair"
+			case opts.Reload:
+				st.Action = ActionReloadDelete
+			default:
+				st.Action = ActionWaitRestart
+				st.Advice = "wait for the target's next restart (the lvol loads again), then run `lvfsck repair --yes`; or use --reload in a maintenance window"
+			}
+		default:
+			if f.Severity < finding.Warning {
+				continue
+			}
+			st.Action = ActionAdvice
+			st.Advice = cmp.Or(f.Repair, "lvfsck cannot repair this over RPC; nothing will be touched")
+		}
+		if (st.Action == ActionDelete || st.Action == ActionReloadDelete) && st.LvolUUID == "" {
+			st.Action = ActionAdvice
+			st.Advice = "no lvol uuid is known for it, so no guarded delete can be planned"
+		}
+		if st.Changes() {
+			key := string(st.Action) + "|" + st.LvolUUID
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+		}
+		p.Steps = append(p.Steps, st)
+	}
+	slices.SortStableFunc(p.Steps, func(a, b Step) int {
+		return cmp.Or(
+			cmp.Compare(actionOrder[a.Action], actionOrder[b.Action]),
+			cmp.Compare(a.LvstoreUUID, b.LvstoreUUID),
+			cmp.Compare(b.Severity, a.Severity),
+			cmp.Compare(a.Target(), b.Target()),
+		)
+	})
+	return p
+}
+
+// ApplyOptions are the repair command's switches.
+type ApplyOptions struct {
+	Yes    bool // the operator confirmed (--yes or the typed prompt)
+	DryRun bool
+	// Reload must be set here too for reload steps to run (the plan and the
+	// command line both asked for it).
+	Reload        bool
+	Wait          time.Duration // per guarded delete
+	AllowExported bool
+}
+
+// StepResult is what one step did.
+type StepResult struct {
+	Step     Step
+	Outcome  Outcome // empty for steps that do nothing (advice, wait-restart)
+	Messages []string
+	Err      error
+}
+
+// ApplyResult is what Apply did; ExitCode ORs e2fsck's bits: 1 when
+// something was corrected, 4 when something is left, 8 on an operational
+// error.
+type ApplyResult struct {
+	Steps    []StepResult
+	ExitCode int
+}
+
+// Repairer applies plans.
+type Repairer struct {
+	Deleter  *Deleter
+	Reloader *Reloader
+}
+
+// Apply executes plan. Without Yes (and not DryRun) it changes nothing and
+// returns ErrNotConfirmed. DryRun changes nothing and returns the steps as
+// they would run. A wedged reload stops the whole run: the target needs a
+// restart before anything else is sent to it.
+func (r *Repairer) Apply(ctx context.Context, plan RepairPlan, opts ApplyOptions) (ApplyResult, error) {
+	var out ApplyResult
+	left := func() int {
+		for _, s := range plan.Steps {
+			if s.Action != ActionAdvice || s.Severity >= finding.Error {
+				return exitUncorrected
+			}
+		}
+		return exitOK
+	}
+	if opts.DryRun {
+		for _, s := range plan.Steps {
+			out.Steps = append(out.Steps, StepResult{Step: s, Outcome: OutcomeDryRun, Messages: []string{"dry run: " + describe(s, plan.Reload && opts.Reload)}})
+		}
+		out.ExitCode = left()
+		return out, nil
+	}
+	if !opts.Yes {
+		out.ExitCode = left()
+		return out, ErrNotConfirmed
+	}
+	reload := plan.Reload && opts.Reload
+	add := func(sr StepResult, code int) {
+		out.Steps = append(out.Steps, sr)
+		out.ExitCode |= code
+	}
+	var reloadSteps []Step
+	for _, s := range plan.Steps {
+		switch s.Action {
+		case ActionFinish:
+			add(r.finish(ctx, s))
+		case ActionDelete:
+			add(r.delete(ctx, s, opts))
+		case ActionReloadDelete:
+			if reload {
+				reloadSteps = append(reloadSteps, s)
+				continue
+			}
+			s.Action, s.Advice = ActionWaitRestart, "--reload not given: wait for the target's next restart, then run `lvfsck repair --yes`"
+			add(StepResult{Step: s, Messages: []string{s.Advice}}, exitUncorrected)
+		case ActionWaitRestart:
+			add(StepResult{Step: s, Messages: []string{s.Advice}}, exitUncorrected)
+		default:
+			code := exitOK
+			if s.Severity >= finding.Error {
+				code = exitUncorrected
+			}
+			add(StepResult{Step: s, Messages: []string{"not touched: " + s.Advice}}, code)
+		}
+	}
+	if err := r.reloadAll(ctx, reloadSteps, opts, add); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+func (r *Repairer) finish(ctx context.Context, s Step) (StepResult, int) {
+	sr := StepResult{Step: s}
+	cctx, cancel := r.Deleter.call(ctx)
+	open, err := r.Deleter.Journal.OpenIntents(cctx)
+	cancel()
+	if err != nil {
+		sr.Err = fmt.Errorf("list open intents: %w", err)
+		return sr, exitOperational
+	}
+	code := exitOK
+	n := 0
+	for _, in := range open {
+		if !strings.EqualFold(in.LvolUUID, s.LvolUUID) {
+			continue
+		}
+		n++
+		res, err := r.Deleter.Finish(ctx, in)
+		sr.Outcome = res.Outcome
+		sr.Messages = append(sr.Messages, res.Messages...)
+		sr.Err = errors.Join(sr.Err, err)
+		code |= stepCode(res.Outcome)
+	}
+	if n == 0 {
+		sr.Messages = append(sr.Messages, "no open intent for "+s.Target()+" any more (finished meanwhile)")
+	}
+	return sr, code
+}
+
+// stepCode maps an outcome onto e2fsck's bits for a repair run: a verified
+// deletion is a correction (1), not "consistent" (0).
+func stepCode(o Outcome) int {
+	if o == OutcomeDeletedVerified {
+		return exitCorrected
+	}
+	return o.ExitCode()
+}
+
+func (r *Repairer) delete(ctx context.Context, s Step, opts ApplyOptions) (StepResult, int) {
+	res, err := r.Deleter.Delete(ctx, Request{Ref: UUIDRef(s.LvolUUID), Wait: opts.Wait, AllowExported: opts.AllowExported})
+	return StepResult{Step: s, Outcome: res.Outcome, Messages: res.Messages, Err: err}, stepCode(res.Outcome)
+}
+
+// reloadAll reloads each lvstore once, then deletes its dropped lvols.
+func (r *Repairer) reloadAll(ctx context.Context, steps []Step, opts ApplyOptions, add func(StepResult, int)) error {
+	byStore := map[string][]Step{}
+	var order []string
+	for _, s := range steps {
+		if _, ok := byStore[s.LvstoreUUID]; !ok {
+			order = append(order, s.LvstoreUUID)
+		}
+		byStore[s.LvstoreUUID] = append(byStore[s.LvstoreUUID], s)
+	}
+	for _, lvsUUID := range order {
+		group := byStore[lvsUUID]
+		want := make([]string, len(group))
+		for i, s := range group {
+			want[i] = s.LvolUUID
+		}
+		if r.Reloader == nil {
+			return errors.New("reload requested but no Reloader configured")
+		}
+		rr, err := r.Reloader.Reload(ctx, lvsUUID, want)
+		if err != nil {
+			code := exitUncorrected
+			var re *RefusedError
+			outcome := OutcomeRefused
+			if !errors.As(err, &re) {
+				code, outcome = exitOperational, OutcomeUnverified
+			}
+			for i, s := range group {
+				sr := StepResult{Step: s, Outcome: outcome, Err: err}
+				if i == 0 {
+					sr.Messages = rr.Messages
+				}
+				add(sr, code)
+			}
+			if errors.Is(err, ErrReloadWedged) || (rr.Unloaded && len(rr.Reappeared) == 0) {
+				// The target needs the operator now; send it nothing more.
+				return err
+			}
+			continue
+		}
+		for i, s := range group {
+			sr, code := r.delete(ctx, s, opts)
+			if i == 0 {
+				sr.Messages = append(slices.Clone(rr.Messages), sr.Messages...)
+			}
+			add(sr, code)
+		}
+	}
+	return nil
+}
