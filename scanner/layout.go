@@ -1,0 +1,341 @@
+package scanner
+
+// This file decodes the few on-disk structures the scanner needs, straight
+// from page buffers. It is deliberately tolerant: it never fails on garbage,
+// it reports what it saw so that the checks can say what SPDK will do.
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+)
+
+const (
+	pageSize = 4096
+	// invalidPage terminates an md chain.
+	invalidPage = 0xFFFFFFFF
+	// blobIDHigh is OR-ed into a page index to make a blob id.
+	blobIDHigh = uint64(1) << 32
+
+	descAreaStart = 16
+	descAreaEnd   = pageSize - 8 // next u32, crc u32
+	descHdrLen    = 5            // type u8, length u32
+
+	descPadding       = 0
+	descExtentRLE     = 1
+	descXattr         = 2
+	descFlags         = 3
+	descXattrInternal = 4
+	descExtentTable   = 5
+	descExtentPage    = 6
+
+	flagThin          = 1 << 0
+	flagInternalXattr = 1 << 1
+	flagExtentTable   = 1 << 2
+	flagExtSnapshot   = 1 << 3
+	knownInvalidFlags = flagThin | flagInternalXattr | flagExtentTable | flagExtSnapshot
+	flagReadOnly      = 1 << 0
+	// clear method bits are the only md_ro flags SPDK knows.
+	knownMDROFlags = 3
+
+	// extentsPerPage is SPDK_EXTENTS_PER_EP for 4 KiB pages.
+	extentsPerPage = 512
+
+	maxLvolName = 256
+	uuidStrLen  = 37 // 36 characters and the NUL
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// pageCRC is SPDK's md page / super block CRC: CRC-32C of all but the last
+// four bytes.
+func pageCRC(p []byte) uint32 { return crc32.Checksum(p[:pageSize-4], castagnoli) }
+
+func pageCRCOK(p []byte) bool {
+	return pageCRC(p) == binary.LittleEndian.Uint32(p[pageSize-4:])
+}
+
+func blobIDOf(page uint32) uint64 { return blobIDHigh | uint64(page) }
+
+// pageOfBlob returns the md page index of a blob id and whether the id has
+// the shape SPDK gives blob ids.
+func pageOfBlob(id uint64) (uint32, bool) { return uint32(id), id>>32 == 1 }
+
+// superBlock is the decoded page 0. Field names follow SPDK's struct.
+type superBlock struct {
+	Signature        [8]byte
+	Version          uint32
+	Length           uint32
+	Clean            uint32
+	SuperBlob        uint64
+	ClusterSize      uint32
+	UsedPageStart    uint32
+	UsedPageLen      uint32
+	UsedClusterStart uint32
+	UsedClusterLen   uint32
+	MDStart          uint32
+	MDLen            uint32
+	BSType           [16]byte
+	UsedBlobIDStart  uint32
+	UsedBlobIDLen    uint32
+	Size             uint64
+	IOUnitSize       uint32
+	MDPageSize       uint32
+	CRC              uint32
+	CalcCRC          uint32
+	CRCOK            bool
+}
+
+func decodeSuper(p []byte) superBlock {
+	le := binary.LittleEndian
+	var s superBlock
+	copy(s.Signature[:], p[0:8])
+	s.Version = le.Uint32(p[8:])
+	s.Length = le.Uint32(p[12:])
+	s.Clean = le.Uint32(p[16:])
+	s.SuperBlob = le.Uint64(p[20:])
+	s.ClusterSize = le.Uint32(p[28:])
+	s.UsedPageStart = le.Uint32(p[32:])
+	s.UsedPageLen = le.Uint32(p[36:])
+	s.UsedClusterStart = le.Uint32(p[40:])
+	s.UsedClusterLen = le.Uint32(p[44:])
+	s.MDStart = le.Uint32(p[48:])
+	s.MDLen = le.Uint32(p[52:])
+	copy(s.BSType[:], p[56:72])
+	s.UsedBlobIDStart = le.Uint32(p[72:])
+	s.UsedBlobIDLen = le.Uint32(p[76:])
+	s.Size = le.Uint64(p[80:])
+	s.IOUnitSize = le.Uint32(p[88:])
+	s.MDPageSize = le.Uint32(p[92:])
+	s.CRC = le.Uint32(p[pageSize-4:])
+	s.CalcCRC = pageCRC(p)
+	s.CRCOK = s.CalcCRC == s.CRC
+	return s
+}
+
+// xattr is one decoded xattr descriptor.
+type xattr struct {
+	Name     string
+	Value    []byte
+	Internal bool
+}
+
+// extentRef is one extent table entry: an extent page index, or a run of
+// unallocated extent pages (Page == 0).
+type extentRef struct {
+	Page  uint32
+	Count uint32
+}
+
+// pageDesc is the compact content of one CRC-valid md page: what the checks
+// need, nothing of the raw 4 KiB is kept.
+type pageDesc struct {
+	Index uint32
+	ID    uint64
+	Seq   uint32
+	Next  uint32
+
+	HasFlags    bool
+	FlagsLenBad bool
+	Invalid     uint64
+	DataRO      uint64
+	MDRO        uint64
+
+	// RLE holds EXTENT_RLE pairs (cluster index, length); 0 = unallocated.
+	RLE      [][2]uint32
+	RLECount int // descriptors seen
+
+	// ET holds EXTENT_TABLE descriptors of this page.
+	ET []extentTable
+
+	// EP is the EXTENT_PAGE descriptor, when the page holds one.
+	EP      *extentPage
+	EPCount int
+
+	Xattrs []xattr
+
+	// Bad lists malformed descriptors (what blob_parse_page would reject).
+	Bad []string
+	// ReplayBad lists what SPDK's recovery replay would reject
+	// (bs_load_replay_md_parse_page), which is stricter for unknown types.
+	ReplayBad []string
+	// Unknown counts descriptors of unknown types (ignored by blob_parse_page).
+	Unknown int
+	// OnlyExtentPage is true when the page is a well-formed extent page as
+	// bs_load_cur_extent_page_valid wants it.
+	OnlyExtentPage bool
+}
+
+type extentTable struct {
+	NumClusters uint64
+	Refs        []extentRef
+}
+
+type extentPage struct {
+	Start    uint32
+	Clusters []uint32 // raw cluster indexes, 0 = unallocated
+}
+
+// maxRLEPairs bounds what one page can hold; lengths come from data.
+const maxDescBody = descAreaEnd - descAreaStart
+
+// decodePage decodes a page whose CRC is known good. It never panics:
+// every length is checked against the page.
+func decodePage(idx uint32, p []byte) *pageDesc {
+	le := binary.LittleEndian
+	d := &pageDesc{
+		Index: idx,
+		ID:    le.Uint64(p[0:]),
+		Seq:   le.Uint32(p[8:]),
+		Next:  le.Uint32(p[descAreaEnd:]),
+	}
+	area := p[descAreaStart:descAreaEnd]
+	cur := 0
+	first := true
+	for cur+descHdrLen <= len(area) {
+		typ := area[cur]
+		ln := le.Uint32(area[cur+1:])
+		if typ == descPadding && ln == 0 {
+			break
+		}
+		if uint64(ln) > uint64(len(area)-cur-descHdrLen) {
+			d.Bad = append(d.Bad, "descriptor length runs past the page")
+			d.ReplayBad = append(d.ReplayBad, "descriptor length runs past the page")
+			break
+		}
+		body := area[cur+descHdrLen : cur+descHdrLen+int(ln)]
+		switch typ {
+		case descPadding:
+		case descFlags:
+			d.HasFlags = true
+			if ln != 24 {
+				d.FlagsLenBad = true
+				d.Bad = append(d.Bad, "flags descriptor length is not 24")
+				break
+			}
+			d.Invalid = le.Uint64(body[0:])
+			d.DataRO = le.Uint64(body[8:])
+			d.MDRO = le.Uint64(body[16:])
+		case descExtentRLE:
+			d.RLECount++
+			if ln == 0 || ln%8 != 0 {
+				d.Bad = append(d.Bad, "extent RLE length is not a positive multiple of 8")
+			}
+			n := 0
+			for i := 0; i+8 <= len(body); i += 8 {
+				c, l := le.Uint32(body[i:]), le.Uint32(body[i+4:])
+				d.RLE = append(d.RLE, [2]uint32{c, l})
+				n += int(l)
+			}
+			if n == 0 {
+				d.Bad = append(d.Bad, "extent RLE describes no cluster")
+				d.ReplayBad = append(d.ReplayBad, "extent RLE describes no cluster")
+			}
+		case descExtentTable:
+			if ln < 8 || (ln-8)%8 != 0 {
+				d.Bad = append(d.Bad, "extent table length is malformed")
+				d.ReplayBad = append(d.ReplayBad, "extent table length is malformed")
+				break
+			}
+			et := extentTable{NumClusters: le.Uint64(body[0:])}
+			for i := 8; i+8 <= len(body); i += 8 {
+				r := extentRef{Page: le.Uint32(body[i:]), Count: le.Uint32(body[i+4:])}
+				if r.Page != 0 && r.Count != 1 {
+					d.ReplayBad = append(d.ReplayBad, "extent table entry with a page and a count other than 1")
+				}
+				et.Refs = append(et.Refs, r)
+			}
+			d.ET = append(d.ET, et)
+		case descExtentPage:
+			d.EPCount++
+			if ln <= 4 || (ln-4)%4 != 0 {
+				d.Bad = append(d.Bad, "extent page descriptor length is malformed")
+				d.ReplayBad = append(d.ReplayBad, "extent page descriptor length is malformed")
+				break
+			}
+			ep := &extentPage{Start: le.Uint32(body[0:])}
+			ep.Clusters = make([]uint32, 0, (ln-4)/4)
+			for i := 4; i+4 <= len(body); i += 4 {
+				ep.Clusters = append(ep.Clusters, le.Uint32(body[i:]))
+			}
+			if d.EP == nil {
+				d.EP = ep
+			}
+			if first {
+				// bs_load_cur_extent_page_valid: the only descriptor, followed
+				// by a zero-length terminator or the end of the area.
+				end := cur + descHdrLen + int(ln)
+				d.OnlyExtentPage = end+descHdrLen > len(area) || le.Uint32(area[end+1:]) == 0
+			}
+		case descXattr, descXattrInternal:
+			if ln < 4 {
+				d.Bad = append(d.Bad, "xattr descriptor too short")
+				break
+			}
+			nl, vl := int(le.Uint16(body[0:])), int(le.Uint16(body[2:]))
+			if 4+nl+vl != int(ln) {
+				d.Bad = append(d.Bad, "xattr descriptor lengths disagree")
+				break
+			}
+			d.Xattrs = append(d.Xattrs, xattr{
+				Name:     string(body[4 : 4+nl]),
+				Value:    append([]byte(nil), body[4+nl:4+nl+vl]...),
+				Internal: typ == descXattrInternal,
+			})
+		default:
+			d.Unknown++
+			d.ReplayBad = append(d.ReplayBad, "unknown descriptor type")
+		}
+		first = false
+		cur += descHdrLen + int(ln)
+	}
+	return d
+}
+
+// maskBits reads a mask region (type u8, length u32 in bits, bit array) and
+// returns the set bits via fn, bounded by the buffer.
+type mask struct {
+	Type   uint8
+	Length uint32
+	bits   []byte
+}
+
+func decodeMask(p []byte) mask {
+	if len(p) < 5 {
+		return mask{}
+	}
+	m := mask{Type: p[0], Length: binary.LittleEndian.Uint32(p[1:]), bits: p[5:]}
+	return m
+}
+
+// get reports bit i, false beyond the declared length or the buffer.
+func (m mask) get(i uint64) bool {
+	if i >= uint64(m.Length) || i/8 >= uint64(len(m.bits)) {
+		return false
+	}
+	return m.bits[i/8]&(1<<(i%8)) != 0
+}
+
+// each calls fn for every set bit below limit.
+func (m mask) each(limit uint64, fn func(i uint64)) {
+	n := uint64(m.Length)
+	if n > limit {
+		n = limit
+	}
+	if n > uint64(len(m.bits))*8 {
+		n = uint64(len(m.bits)) * 8
+	}
+	for i := uint64(0); i < n; i += 8 {
+		b := m.bits[i/8]
+		if b == 0 {
+			continue
+		}
+		for j := uint64(0); j < 8 && i+j < n; j++ {
+			if b&(1<<j) != 0 {
+				fn(i + j)
+			}
+		}
+	}
+}
+
+func leU64(p []byte) uint64 { return binary.LittleEndian.Uint64(p) }
+func leU32(p []byte) uint32 { return binary.LittleEndian.Uint32(p) }

@@ -1,0 +1,440 @@
+package scanner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/lvfsck/lvfsck/finding"
+)
+
+// Source is where the scan reads a device or image from. Reads are at
+// page-aligned offsets with page-multiple lengths into page-aligned buffers,
+// so an O_DIRECT file can serve them as they come.
+type Source interface {
+	io.ReaderAt
+	// Size is the device or image size in bytes.
+	Size() int64
+}
+
+// Options tune a scan. The zero value scans in auto mode.
+type Options struct {
+	// Mode is auto (default), clean or recovery.
+	Mode Mode
+	// BatchBytes is how much of the md region one read covers (default
+	// 1 MiB, rounded to whole pages).
+	BatchBytes int
+	// Progress, when set, is called after each batch with md pages done and
+	// the md region's total.
+	Progress func(done, total uint64)
+	// Device names the source in the view.
+	Device string
+}
+
+// ErrRead wraps every failure to read the source (exit 8 in the CLI).
+var ErrRead = errors.New("cannot read device")
+
+// ErrMode is returned for an unknown Options.Mode.
+var ErrMode = errors.New("unknown scan mode")
+
+// badPage is what is kept of a page whose CRC fails but whose header looks
+// like an md page: enough to say what a chain ran into.
+type badPage struct {
+	ID   uint64
+	Seq  uint32
+	Next uint32
+}
+
+type scanState struct {
+	ctx  context.Context
+	src  Source
+	opts Options
+	v    *View
+	sb   superBlock
+
+	pages map[uint32]*pageDesc // CRC-valid md pages
+	bad   map[uint32]badPage   // CRC-failed pages that look like md pages
+
+	// masks, clean mode only
+	pageMask, clusterMask, blobIDMask mask
+	haveMasks                         bool
+
+	totalClusters uint64
+	mdClusters    uint64
+
+	// replay results (recovery)
+	claimed map[uint32]uint64 // md page -> blob id of the chain that claimed it
+	blobSet map[uint32]bool   // pages SPDK takes as blob ids
+
+	blobs   map[uint64]*blobState
+	order   []uint64
+	fs      finding.List
+	lvsOut  finding.LoadOutcome
+	superOK bool
+}
+
+// Scan reads the lvstore on src and returns its persisted view. An error is
+// returned only when src cannot be read or ctx ends; damage is reported as
+// findings in the view.
+func Scan(ctx context.Context, src Source, opts Options) (*View, error) {
+	start := time.Now()
+	switch opts.Mode {
+	case "", ModeAuto, ModeClean, ModeRecovery:
+	default:
+		return nil, fmt.Errorf("%w %q", ErrMode, opts.Mode)
+	}
+	if opts.BatchBytes <= 0 {
+		opts.BatchBytes = 1 << 20
+	}
+	opts.BatchBytes = (opts.BatchBytes + pageSize - 1) / pageSize * pageSize
+	s := &scanState{
+		ctx: ctx, src: src, opts: opts,
+		v:      &View{Device: opts.Device, Size: src.Size(), Blobs: []BlobInfo{}},
+		pages:  map[uint32]*pageDesc{},
+		bad:    map[uint32]badPage{},
+		blobs:  map[uint64]*blobState{},
+		lvsOut: finding.LoadOK,
+	}
+	err := s.run()
+	s.v.Stats.Duration = time.Since(start)
+	if err != nil {
+		return nil, err
+	}
+	return s.v, nil
+}
+
+func (s *scanState) add(f finding.Finding) {
+	s.fs.Add(f)
+	s.lvsOut = worseLvs(s.lvsOut, f.SPDK)
+}
+
+// worseLvs folds a finding's outcome into the lvstore's: only refusals and
+// crashes are about the whole store.
+func worseLvs(cur, o finding.LoadOutcome) finding.LoadOutcome {
+	if o == finding.LoadRefuse || o == finding.LoadCrash {
+		return worse(cur, o)
+	}
+	return cur
+}
+
+var outcomeRank = map[finding.LoadOutcome]int{
+	finding.LoadNotApplies: 0, finding.LoadOK: 1, finding.LoadDegraded: 2,
+	finding.LoadSkip: 3, finding.LoadRefuse: 4, finding.LoadCrash: 5,
+}
+
+func worse(a, b finding.LoadOutcome) finding.LoadOutcome {
+	if outcomeRank[b] > outcomeRank[a] {
+		return b
+	}
+	return a
+}
+
+// sevFor is the default severity of a finding by what SPDK does.
+func sevFor(o finding.LoadOutcome) finding.Severity {
+	switch o {
+	case finding.LoadCrash, finding.LoadRefuse:
+		return finding.Critical
+	case finding.LoadSkip:
+		return finding.Error
+	case finding.LoadDegraded:
+		return finding.Warning
+	}
+	return finding.Info
+}
+
+func (s *scanState) readAt(buf []byte, off int64) error {
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
+	n, err := s.src.ReadAt(buf, off)
+	s.v.Stats.BytesRead += uint64(n)
+	if n == len(buf) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("%w: read %d bytes at offset %d: %w", ErrRead, len(buf), off, err)
+}
+
+func (s *scanState) run() error {
+	size := s.src.Size()
+	if size < pageSize {
+		s.add(finding.Finding{Code: CodeBadSuperBlock, Severity: finding.Critical, SPDK: finding.LoadRefuse,
+			Message:  fmt.Sprintf("device is %d bytes, smaller than a super block", size),
+			Evidence: map[string]string{"disk": fmt.Sprintf("size=%d", size)}})
+		return s.finish()
+	}
+	buf := alignedBuf(pageSize)
+	if err := s.readAt(buf, 0); err != nil {
+		return fmt.Errorf("read super block: %w", err)
+	}
+	s.v.Stats.PagesRead++
+	s.sb = decodeSuper(buf)
+	if !s.checkSuper(size) {
+		return s.finish()
+	}
+	mode := s.opts.Mode
+	if mode == "" || mode == ModeAuto {
+		mode = ModeRecovery
+		if s.sb.Clean == 1 && s.sb.UsedBlobIDLen != 0 {
+			mode = ModeClean
+		}
+	}
+	s.v.Mode = mode
+	if mode == ModeClean {
+		if err := s.readMasks(); err != nil {
+			return err
+		}
+	}
+	if err := s.readMD(); err != nil {
+		return err
+	}
+	if err := s.rereadSuspects(); err != nil {
+		return err
+	}
+	var firsts []uint32
+	if mode == ModeRecovery {
+		firsts = s.replay()
+	} else {
+		firsts = s.maskBlobs()
+	}
+	for _, p := range firsts {
+		s.open(blobIDOf(p), 0)
+	}
+	s.loadIter()
+	s.lvsLayer()
+	s.clusterChecks()
+	if mode == ModeClean && s.haveMasks {
+		s.maskChecks()
+	}
+	return s.finish()
+}
+
+// checkSuper validates page 0 as bs_super_validate and bs_parse_super do, and
+// fills the lvstore header. It returns false when nothing more can be read.
+func (s *scanState) checkSuper(size int64) bool {
+	sb := s.sb
+	l := &s.v.Lvstore
+	l.Version = sb.Version
+	l.Clean = sb.Clean == 1
+	l.BSType = string(bytes.TrimRight(sb.BSType[:], "\x00"))
+	l.ClusterSize = sb.ClusterSize
+	l.PageSize = pageSize
+	l.MDStart, l.MDLen = sb.MDStart, sb.MDLen
+	l.SuperBlob = sb.SuperBlob
+	ev := map[string]string{"disk": fmt.Sprintf("signature=%q version=%d crc=%#08x computed=%#08x bstype=%q size=%d cluster_size=%d md=%d+%d",
+		bytes.TrimRight(sb.Signature[:], "\x00"), sb.Version, sb.CRC, sb.CalcCRC, l.BSType, sb.Size, sb.ClusterSize, sb.MDStart, sb.MDLen)}
+	bad := func(code finding.Code, msg string) bool {
+		s.add(finding.Finding{Code: code, Severity: finding.Critical, SPDK: finding.LoadRefuse,
+			Message: msg + ": SPDK does not load the lvstore (and says nothing to the RPC caller)", Evidence: ev})
+		return false
+	}
+	switch {
+	case string(sb.Signature[:]) != "SPDKBLOB":
+		return bad(CodeBadSuperBlock, "super block signature is not SPDKBLOB")
+	case sb.Version < 1 || sb.Version > 3:
+		return bad(CodeBadSuperBlock, fmt.Sprintf("super block version %d is not 1..3", sb.Version))
+	case !sb.CRCOK:
+		return bad(CodeBadSuperBlock, "super block CRC mismatch")
+	case l.BSType != "LVOLSTORE":
+		return bad(CodeBadSuperBlock, fmt.Sprintf("blobstore type %q is not LVOLSTORE", l.BSType))
+	case sb.ClusterSize == 0 || sb.ClusterSize%pageSize != 0:
+		return bad(CodeBadSuperBlock, fmt.Sprintf("cluster size %d is not a positive multiple of 4096", sb.ClusterSize))
+	case sb.MDPageSize != 0 && sb.MDPageSize != pageSize:
+		return bad(CodeBadSuperBlock, fmt.Sprintf("md page size %d is not supported (4096 only)", sb.MDPageSize))
+	case sb.IOUnitSize != 0 && pageSize%sb.IOUnitSize != 0:
+		return bad(CodeBadSuperBlock, fmt.Sprintf("io unit size %d does not divide the page", sb.IOUnitSize))
+	}
+	bsSize := sb.Size
+	if bsSize == 0 {
+		bsSize = uint64(size)
+	}
+	if bsSize > uint64(size) {
+		return bad(CodeTruncated, fmt.Sprintf("device has %d bytes, the super block says %d", size, bsSize))
+	}
+	pages := bsSize / pageSize
+	regions := []struct {
+		name       string
+		start, len uint32
+	}{
+		{"md region", sb.MDStart, sb.MDLen},
+		{"used page mask", sb.UsedPageStart, sb.UsedPageLen},
+		{"used cluster mask", sb.UsedClusterStart, sb.UsedClusterLen},
+		{"used blobid mask", sb.UsedBlobIDStart, sb.UsedBlobIDLen},
+	}
+	for _, r := range regions {
+		if uint64(r.start)+uint64(r.len) > pages || (r.name == "md region" && (r.len == 0 || r.start == 0)) {
+			return bad(CodeBadSuperBlock, fmt.Sprintf("%s %d+%d lies outside the %d-page blobstore", r.name, r.start, r.len, pages))
+		}
+	}
+	s.totalClusters = bsSize / uint64(sb.ClusterSize)
+	l.TotalClusters = s.totalClusters
+	ppc := uint64(sb.ClusterSize / pageSize)
+	s.mdClusters = (uint64(sb.MDStart) + uint64(sb.MDLen) + ppc - 1) / ppc
+	return true
+}
+
+func (s *scanState) readRegion(start, n uint32) ([]byte, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	buf := alignedBuf(int(n) * pageSize)
+	if err := s.readAt(buf, int64(start)*pageSize); err != nil {
+		return nil, err
+	}
+	s.v.Stats.PagesRead += uint64(n)
+	return buf, nil
+}
+
+func (s *scanState) readMasks() error {
+	sb := s.sb
+	var err error
+	var raw []byte
+	if raw, err = s.readRegion(sb.UsedPageStart, sb.UsedPageLen); err != nil {
+		return fmt.Errorf("read used page mask: %w", err)
+	}
+	s.pageMask = decodeMask(raw)
+	if raw, err = s.readRegion(sb.UsedClusterStart, sb.UsedClusterLen); err != nil {
+		return fmt.Errorf("read used cluster mask: %w", err)
+	}
+	s.clusterMask = decodeMask(raw)
+	if raw, err = s.readRegion(sb.UsedBlobIDStart, sb.UsedBlobIDLen); err != nil {
+		return fmt.Errorf("read used blobid mask: %w", err)
+	}
+	s.blobIDMask = decodeMask(raw)
+	s.haveMasks = true
+	hdr := func(name string, m mask, typ uint8, want uint64, exact bool) {
+		ok := m.Type == typ && (uint64(m.Length) == want || (!exact && uint64(m.Length) >= want))
+		if !ok {
+			s.add(finding.Finding{Code: CodeMaskHeader, Severity: finding.Critical, SPDK: finding.LoadCrash,
+				Message:  fmt.Sprintf("%s header type %d length %d, want type %d length %d: SPDK fails an assertion loading it", name, m.Type, m.Length, typ, want),
+				Evidence: map[string]string{"disk": fmt.Sprintf("type=%d length=%d", m.Type, m.Length)}})
+		}
+	}
+	hdr("used page mask", s.pageMask, 0, uint64(sb.MDLen), true)
+	hdr("used cluster mask", s.clusterMask, 1, s.totalClusters, false)
+	hdr("used blobid mask", s.blobIDMask, 2, uint64(sb.MDLen), true)
+	return nil
+}
+
+// readMD streams the md region in large batches, keeping only CRC-valid
+// pages (decoded, compact) and the headers of CRC-failed pages that look
+// like md pages.
+func (s *scanState) readMD() error {
+	total := uint64(s.sb.MDLen)
+	per := uint64(s.opts.BatchBytes / pageSize)
+	buf := alignedBuf(int(per) * pageSize)
+	for done := uint64(0); done < total; {
+		n := per
+		if total-done < n {
+			n = total - done
+		}
+		b := buf[:n*pageSize]
+		if err := s.readAt(b, int64(uint64(s.sb.MDStart)+done)*pageSize); err != nil {
+			return fmt.Errorf("read md pages %d..%d: %w", done, done+n-1, err)
+		}
+		for i := uint64(0); i < n; i++ {
+			s.notePage(uint32(done+i), b[i*pageSize:(i+1)*pageSize])
+		}
+		done += n
+		s.v.Stats.PagesRead += n
+		if s.opts.Progress != nil {
+			s.opts.Progress(done, total)
+		}
+	}
+	return nil
+}
+
+func (s *scanState) notePage(idx uint32, p []byte) {
+	if pageCRCOK(p) {
+		s.pages[idx] = decodePage(idx, p)
+		delete(s.bad, idx)
+		return
+	}
+	id := leU64(p)
+	if id>>32 == 1 {
+		s.bad[idx] = badPage{ID: id, Seq: leU32(p[8:]), Next: leU32(p[descAreaEnd:])}
+	}
+}
+
+// rereadSuspects re-reads, once and one by one, the CRC-failed pages that
+// matter (would-be first pages, pages a chain or extent table points at): a
+// running target may have been writing them.
+func (s *scanState) rereadSuspects() error {
+	want := map[uint32]bool{}
+	for idx, b := range s.bad {
+		if b.Seq == 0 && b.ID == blobIDOf(idx) {
+			want[idx] = true
+		}
+	}
+	for _, pd := range s.pages {
+		if pd.Next != invalidPage {
+			if _, ok := s.pages[pd.Next]; !ok && pd.Next < s.sb.MDLen {
+				want[pd.Next] = true
+			}
+		}
+		for _, et := range pd.ET {
+			for _, r := range et.Refs {
+				if _, ok := s.pages[r.Page]; r.Page != 0 && !ok && r.Page < s.sb.MDLen {
+					want[r.Page] = true
+				}
+			}
+		}
+	}
+	if s.haveMasks {
+		s.blobIDMask.each(uint64(s.sb.MDLen), func(i uint64) {
+			if _, ok := s.pages[uint32(i)]; !ok {
+				want[uint32(i)] = true
+			}
+		})
+	}
+	idxs := make([]uint32, 0, len(want))
+	for i := range want {
+		idxs = append(idxs, i)
+	}
+	sort.Slice(idxs, func(a, b int) bool { return idxs[a] < idxs[b] })
+	buf := alignedBuf(pageSize)
+	for _, i := range idxs {
+		if err := s.readAt(buf, (int64(s.sb.MDStart)+int64(i))*pageSize); err != nil {
+			return fmt.Errorf("re-read md page %d: %w", i, err)
+		}
+		s.v.Stats.Rereads++
+		s.v.Stats.PagesRead++
+		if pageCRCOK(buf) {
+			s.notePage(i, buf)
+		}
+	}
+	return nil
+}
+
+func (s *scanState) finish() error {
+	v := s.v
+	v.Lvstore.Loads = s.lvsOut
+	if s.lvsOut == "" {
+		v.Lvstore.Loads = finding.LoadOK
+	}
+	for _, id := range s.order {
+		v.Blobs = append(v.Blobs, s.blobs[id].info)
+	}
+	sort.Slice(v.Blobs, func(i, j int) bool { return v.Blobs[i].ID < v.Blobs[j].ID })
+	for i := range s.fs {
+		f := &s.fs[i]
+		f.Lvstore, f.LvstoreUUID = v.Lvstore.Name, v.Lvstore.UUID
+		if f.BlobID != 0 {
+			if b := s.blobs[f.BlobID]; b != nil {
+				f.LvolName, f.LvolUUID = b.info.LvolName, b.info.LvolUUID
+			}
+		}
+	}
+	finding.Sort(s.fs)
+	v.Findings = []finding.Finding(s.fs)
+	if v.Findings == nil {
+		v.Findings = []finding.Finding{}
+	}
+	return nil
+}
