@@ -1,0 +1,973 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+)
+
+const versionString = "v24.09.1-pre git sha1 1975133e9"
+
+// Longhorn-only methods (absent from flavor upstream).
+var longhornOnly = map[string]bool{
+	"bdev_lvol_register_snapshot_checksum": true,
+	"bdev_lvol_get_snapshot_checksum":      true,
+	"bdev_lvol_stop_snapshot_checksum":     true,
+	"bdev_lvol_set_xattr":                  true,
+	"bdev_lvol_get_xattr":                  true,
+}
+
+// listedOrder is the order of the real target's rpc_get_methods answer
+// (fixtures/notify.rpc_get_methods.json) restricted to what the sim
+// implements; bdev_lvol_stop_snapshot_checksum (flavor longhorn) goes
+// where a newer Longhorn target registers it, beside its siblings.
+var listedOrder = []string{
+	"bdev_lvol_stop_snapshot_checksum",
+	"bdev_lvol_get_snapshot_checksum", "bdev_lvol_register_snapshot_checksum",
+	"bdev_lvol_check_shallow_copy", "bdev_lvol_start_shallow_copy",
+	"bdev_lvol_get_lvols", "bdev_lvol_get_lvstores", "bdev_lvol_delete",
+	"bdev_lvol_set_read_only", "bdev_lvol_resize", "bdev_lvol_get_xattr",
+	"bdev_lvol_set_xattr", "bdev_lvol_rename", "bdev_lvol_clone",
+	"bdev_lvol_snapshot", "bdev_lvol_create", "bdev_lvol_create_lvstore",
+	"bdev_aio_create", "spdk_kill_instance", "framework_wait_init",
+	"bdev_get_bdevs", "bdev_wait_for_examine", "notify_get_notifications",
+	"notify_get_types", "spdk_get_version", "rpc_get_methods",
+}
+
+var allHandlers = map[string]handler{
+	"spdk_get_version":                     (*Target).rpcVersion,
+	"rpc_get_methods":                      (*Target).rpcGetMethods,
+	"framework_wait_init":                  func(*Target, *request) (any, *RPCError) { return true, nil },
+	"bdev_wait_for_examine":                func(*Target, *request) (any, *RPCError) { return true, nil },
+	"bdev_get_bdevs":                       (*Target).rpcGetBdevs,
+	"bdev_aio_create":                      (*Target).rpcAioCreate,
+	"bdev_lvol_get_lvstores":               (*Target).rpcGetLvstores,
+	"bdev_lvol_get_lvols":                  (*Target).rpcGetLvols,
+	"bdev_lvol_create_lvstore":             (*Target).rpcCreateLvstore,
+	"bdev_lvol_create":                     (*Target).rpcCreate,
+	"bdev_lvol_snapshot":                   (*Target).rpcSnapshot,
+	"bdev_lvol_clone":                      (*Target).rpcClone,
+	"bdev_lvol_rename":                     (*Target).rpcRename,
+	"bdev_lvol_resize":                     (*Target).rpcResize,
+	"bdev_lvol_set_read_only":              (*Target).rpcSetReadOnly,
+	"bdev_lvol_set_xattr":                  (*Target).rpcSetXattr,
+	"bdev_lvol_get_xattr":                  (*Target).rpcGetXattr,
+	"bdev_lvol_delete":                     (*Target).rpcDelete,
+	"bdev_lvol_register_snapshot_checksum": (*Target).rpcRegisterChecksum,
+	"bdev_lvol_get_snapshot_checksum":      (*Target).rpcGetChecksum,
+	"bdev_lvol_stop_snapshot_checksum":     (*Target).rpcStopChecksum,
+	"bdev_lvol_start_shallow_copy":         (*Target).rpcStartCopy,
+	"bdev_lvol_check_shallow_copy":         (*Target).rpcCheckCopy,
+	"notify_get_types":                     func(*Target, *request) (any, *RPCError) { return notifyTypes, nil },
+	"notify_get_notifications":             (*Target).rpcNotifications,
+	"spdk_kill_instance":                   (*Target).rpcKill,
+}
+
+// SimOnlyMethods are answered but never listed (real targets lack them).
+var SimOnlyMethods = []string{"sim_lvol_write"}
+
+// methodsFor returns the handlers and the rpc_get_methods list of a flavor.
+func methodsFor(flavor string) (map[string]handler, []string, error) {
+	switch flavor {
+	case FlavorLonghornV2409, FlavorLonghorn, FlavorUpstream:
+	default:
+		return nil, nil, fmt.Errorf("flavor %q: want %s, %s or %s", flavor, FlavorLonghornV2409, FlavorLonghorn, FlavorUpstream)
+	}
+	m := map[string]handler{"sim_lvol_write": (*Target).rpcSimWrite}
+	var listed []string
+	for _, name := range listedOrder {
+		if name == "bdev_lvol_stop_snapshot_checksum" && flavor != FlavorLonghorn {
+			continue
+		}
+		if flavor == FlavorUpstream && longhornOnly[name] {
+			continue
+		}
+		m[name] = allHandlers[name]
+		listed = append(listed, name)
+	}
+	return m, listed, nil
+}
+
+// Methods lists what rpc_get_methods answers for this target's flavor.
+func (t *Target) Methods() []string { return append([]string(nil), t.listed...) }
+
+func (t *Target) rpcVersion(*request) (any, *RPCError) {
+	type fields struct {
+		Major  int    `json:"major"`
+		Minor  int    `json:"minor"`
+		Patch  int    `json:"patch"`
+		Suffix string `json:"suffix"`
+		Commit string `json:"commit"`
+	}
+	return struct {
+		Version string `json:"version"`
+		Fields  fields `json:"fields"`
+	}{"SPDK " + versionString, fields{24, 9, 1, "-pre", "1975133e9"}}, nil
+}
+
+func (t *Target) rpcGetMethods(r *request) (any, *RPCError) {
+	var p struct {
+		Current        bool `json:"current"`
+		IncludeAliases bool `json:"include_aliases"`
+	}
+	if e := decode(r, &p); e != nil {
+		return nil, &RPCError{Code: codeInvalidParams, Message: "Invalid parameters"}
+	}
+	return t.Methods(), nil
+}
+
+func (t *Target) rpcGetBdevs(r *request) (any, *RPCError) {
+	var p struct {
+		Name    string `json:"name"`
+		Timeout uint64 `json:"timeout"`
+	}
+	if e := decode(r, &p); e != nil {
+		return nil, &RPCError{Code: codeInvalidParams, Message: "Invalid parameters"}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := []bdevJSON{}
+	if p.Name != "" {
+		b := t.bdevByName(p.Name)
+		if b == nil {
+			t.log.logf(srcGetBdevs, lvlError, "bdev '%s' does not exist", p.Name)
+			return nil, errNoDev
+		}
+		return append(out, t.bdevView(b)), nil
+	}
+	for _, b := range t.bdevs {
+		out = append(out, t.bdevView(b))
+	}
+	return out, nil
+}
+
+func (t *Target) rpcAioCreate(r *request) (any, *RPCError) {
+	var p struct {
+		Name      string `json:"name"`
+		Filename  string `json:"filename"`
+		BlockSize uint32 `json:"block_size"`
+		Readonly  bool   `json:"readonly"`
+		Fallocate bool   `json:"fallocate"`
+	}
+	if e := decode(r, &p, "name", "filename"); e != nil {
+		return nil, e
+	}
+	if p.BlockSize == 0 {
+		p.BlockSize = DefaultBlockSize
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.bdevByName(p.Name) != nil {
+		return nil, errnoErr(eEXIST)
+	}
+	dev, err := OpenImage(p.Filename, 0)
+	if err != nil {
+		return nil, errnoErr(eNOENT)
+	}
+	if _, e := t.addAio(p.Name, p.Filename, p.BlockSize, dev); e != nil {
+		dev.Close()
+		if re, ok := e.(*RPCError); ok {
+			return nil, re
+		}
+		return nil, internalErr(eINVAL)
+	}
+	return p.Name, nil
+}
+
+// storeXor is vbdev_get_lvol_store_by_uuid_xor_name.
+func (t *Target) storeXor(uuid, name string) (*lvstore, *RPCError) {
+	if (uuid == "") == (name == "") {
+		return nil, errnoErr(eINVAL)
+	}
+	var s *lvstore
+	if uuid != "" {
+		s = t.storeByUUID(uuid)
+	} else {
+		s = t.storeByName(name)
+	}
+	if s == nil {
+		return nil, errNoDev
+	}
+	return s, nil
+}
+
+func (t *Target) rpcGetLvstores(r *request) (any, *RPCError) {
+	var p struct {
+		UUID    string `json:"uuid"`
+		LvsName string `json:"lvs_name"`
+	}
+	if e := decode(r, &p); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := []lvstoreJSON{}
+	if r.Params != nil {
+		s, e := t.storeXor(p.UUID, p.LvsName)
+		if e != nil {
+			return nil, e
+		}
+		return append(out, t.lvstoreView(s)), nil
+	}
+	for _, s := range t.stores {
+		out = append(out, t.lvstoreView(s))
+	}
+	return out, nil
+}
+
+func (t *Target) rpcGetLvols(r *request) (any, *RPCError) {
+	var p struct {
+		LvsUUID string `json:"lvs_uuid"`
+		LvsName string `json:"lvs_name"`
+	}
+	if e := decode(r, &p); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	stores := t.stores
+	if r.Params != nil {
+		s, e := t.storeXor(p.LvsUUID, p.LvsName)
+		if e != nil {
+			return nil, e
+		}
+		stores = []*lvstore{s}
+	}
+	out := []lvolJSON{}
+	for _, s := range stores {
+		for _, l := range s.lvols {
+			out = append(out, t.lvolView(l))
+		}
+	}
+	return out, nil
+}
+
+func (t *Target) rpcCreateLvstore(r *request) (any, *RPCError) {
+	var p struct {
+		BdevName   string `json:"bdev_name"`
+		LvsName    string `json:"lvs_name"`
+		ClusterSz  uint64 `json:"cluster_sz"`
+		ClearMeth  string `json:"clear_method"`
+		MDRatio    uint32 `json:"num_md_pages_per_cluster_ratio"`
+		MDPageSize uint32 `json:"md_page_size"`
+	}
+	if e := decode(r, &p, "bdev_name", "lvs_name"); e != nil {
+		return nil, e
+	}
+	if p.ClusterSz == 0 {
+		p.ClusterSz = DefaultClusterSize
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	base := t.bdevByName(p.BdevName)
+	if base == nil || base.lvol != nil {
+		return nil, errNoDev
+	}
+	if base.claimed {
+		return nil, errnoErr(eBUSY)
+	}
+	if len(p.LvsName) == 0 || len(p.LvsName) >= 256 {
+		return nil, errnoErr(eINVAL)
+	}
+	if t.storeByName(p.LvsName) != nil {
+		return nil, invalidParamsErr(eEXIST)
+	}
+	g, err := t.backend.Layout(uint64(base.dev.Size()), p.ClusterSz)
+	if err != nil {
+		return nil, invalidParamsErr(eINVAL)
+	}
+	t.log.logf(srcLvsInit, lvlInfo, "Initializing lvol store")
+	s := newLvstore(g, t.backend.Writer(base.dev, g))
+	s.base = base
+	s.name = p.LvsName
+	s.uuid = newUUID()
+	s.dirty = true
+	if err := s.w.Format(g, blobIDOf(0)); err != nil {
+		return nil, invalidParamsErr(eINVAL)
+	}
+	sb, err := s.newBlob(0)
+	if err != nil {
+		return nil, invalidParamsErr(eNOSPC)
+	}
+	sb.super = true
+	s.superID = sb.ID
+	sb.setXattr("uuid", cbytes(s.uuid))
+	sb.setXattr("name", cbytes(s.name))
+	if err := s.sync(sb); err != nil {
+		return nil, invalidParamsErr(eINVAL)
+	}
+	base.claimed = true
+	base.store = s
+	t.stores = append(t.stores, s)
+	t.log.logf(srcLvsInitCb, lvlInfo, "Lvol store initialized")
+	return s.uuid, nil
+}
+
+func (t *Target) nameFree(s *lvstore, name string) *RPCError {
+	if len(name) == 0 || len(name) >= 256 {
+		return errnoErr(eINVAL)
+	}
+	if s.lvolByName(name) != nil {
+		return errnoErr(eEXIST)
+	}
+	return nil
+}
+
+func creationTime() string { return time.Now().UTC().Format("2006-01-02T15:04:05Z") }
+
+// newLvolBlob creates a blob with an lvol's xattrs, as spdk_lvol_create.
+func (t *Target) newLvol(s *lvstore, name string, clusters uint64, thin bool, parent *blob) (*lvol, error) {
+	b, err := s.newBlob(clusters)
+	if err != nil {
+		return nil, err
+	}
+	l := &lvol{uuid: newUUID(), name: name, creationTime: creationTime(), store: s, blob: b}
+	b.Thin = thin
+	b.setXattr("name", fixed(name, 256))
+	b.setXattr("uuid", cbytes(l.uuid))
+	b.setXattr("creation_time", cbytes(l.creationTime))
+	if parent != nil {
+		b.Parent = parent.ID
+	}
+	return l, nil
+}
+
+// undoBlob forgets a blob that was never written (creation failed).
+func (s *lvstore) undoBlob(b *blob) {
+	for _, c := range b.Clusters {
+		if c != 0 {
+			s.usedClusters.clear(c)
+		}
+	}
+	for _, p := range b.ExtentPages {
+		if p != NoPage {
+			s.releasePage(p)
+		}
+	}
+	for _, p := range b.Chain {
+		s.releasePage(p)
+	}
+	s.usedIDs.clear(uint64(pageOf(b.ID)))
+	delete(s.blobs, b.ID)
+}
+
+func (t *Target) rpcCreate(r *request) (any, *RPCError) {
+	var p struct {
+		UUID      string `json:"uuid"`
+		LvsName   string `json:"lvs_name"`
+		LvolName  string `json:"lvol_name"`
+		SizeInMiB uint64 `json:"size_in_mib"`
+		Thin      bool   `json:"thin_provision"`
+		ClearMeth string `json:"clear_method"`
+	}
+	if e := decode(r, &p, "lvol_name", "size_in_mib"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, e := t.storeXor(p.UUID, p.LvsName)
+	if e != nil {
+		return nil, e
+	}
+	if e := t.nameFree(s, p.LvolName); e != nil {
+		return nil, e
+	}
+	if p.SizeInMiB > 1<<40 {
+		return nil, invalidParamsErr(eINVAL)
+	}
+	n := (p.SizeInMiB<<20 + s.geo.ClusterSize - 1) / s.geo.ClusterSize
+	if !p.Thin && n > s.freeClusters() {
+		return nil, invalidParamsErr(eNOSPC)
+	}
+	l, err := t.newLvol(s, p.LvolName, n, p.Thin, nil)
+	if err != nil {
+		return nil, invalidParamsErr(eNOSPC)
+	}
+	if !p.Thin {
+		if err := s.allocateRange(l.blob, 0, n); err != nil {
+			s.undoBlob(l.blob)
+			return nil, invalidParamsErr(eNOSPC)
+		}
+	}
+	if err := s.sync(l.blob); err != nil {
+		s.undoBlob(l.blob)
+		return nil, invalidParamsErr(eNOSPC)
+	}
+	s.lvols = append(s.lvols, l)
+	t.registerLvol(l)
+	return l.uuid, nil
+}
+
+func (t *Target) rpcSnapshot(r *request) (any, *RPCError) {
+	var p struct {
+		LvolName     string `json:"lvol_name"`
+		SnapshotName string `json:"snapshot_name"`
+	}
+	if e := decode(r, &p, "lvol_name", "snapshot_name"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o := t.lvolByBdev(p.LvolName)
+	if o == nil {
+		return nil, errNoDev
+	}
+	s := o.store
+	if e := t.nameFree(s, p.SnapshotName); e != nil {
+		return nil, invalidParamsErr(-e.Code)
+	}
+	if o.op != nil {
+		return nil, invalidParamsErr(eBUSY)
+	}
+	snap, err := t.newLvol(s, p.SnapshotName, 0, o.blob.Thin, nil)
+	if err != nil {
+		return nil, invalidParamsErr(eNOSPC)
+	}
+	// The snapshot takes the original's clusters and extent pages (which
+	// keep the original's blob id on disk); the original starts empty,
+	// thin, as a clone of the snapshot.
+	sb, ob := snap.blob, o.blob
+	sb.Clusters, ob.Clusters = ob.Clusters, make([]uint64, len(ob.Clusters))
+	sb.ExtentPages, ob.ExtentPages = ob.ExtentPages, emptyExtentPages(uint64(len(ob.Clusters)))
+	sb.Parent = ob.Parent
+	sb.DataRO = true
+	ob.Parent = sb.ID
+	ob.Thin = true
+	if err := s.sync(sb); err != nil {
+		return nil, invalidParamsErr(eINVAL)
+	}
+	if err := s.sync(ob); err != nil {
+		return nil, invalidParamsErr(eINVAL)
+	}
+	s.lvols = append(s.lvols, snap)
+	t.registerLvol(snap)
+	return snap.uuid, nil
+}
+
+func (t *Target) rpcClone(r *request) (any, *RPCError) {
+	var p struct {
+		SnapshotName string `json:"snapshot_name"`
+		CloneName    string `json:"clone_name"`
+	}
+	if e := decode(r, &p, "snapshot_name", "clone_name"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	sn := t.lvolByBdev(p.SnapshotName)
+	if sn == nil {
+		return nil, errNoDev
+	}
+	s := sn.store
+	if e := t.nameFree(s, p.CloneName); e != nil {
+		return nil, invalidParamsErr(-e.Code)
+	}
+	if !sn.blob.DataRO {
+		return nil, invalidParamsErr(eINVAL)
+	}
+	c, err := t.newLvol(s, p.CloneName, uint64(len(sn.blob.Clusters)), true, sn.blob)
+	if err != nil {
+		return nil, invalidParamsErr(eNOSPC)
+	}
+	if err := s.sync(c.blob); err != nil {
+		s.undoBlob(c.blob)
+		return nil, invalidParamsErr(eINVAL)
+	}
+	s.lvols = append(s.lvols, c)
+	t.registerLvol(c)
+	return c.uuid, nil
+}
+
+func (t *Target) rpcRename(r *request) (any, *RPCError) {
+	var p struct {
+		OldName string `json:"old_name"`
+		NewName string `json:"new_name"`
+	}
+	if e := decode(r, &p, "old_name", "new_name"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.lvolByBdev(p.OldName)
+	if l == nil {
+		return nil, errNoDev
+	}
+	if l.name == p.NewName {
+		return true, nil
+	}
+	if e := t.nameFree(l.store, p.NewName); e != nil {
+		return nil, invalidParamsErr(-e.Code)
+	}
+	old := l.blob.Xattrs
+	l.blob.Xattrs = append([]Xattr(nil), old...)
+	l.blob.setXattr("name", cbytes(p.NewName))
+	if err := l.store.sync(l.blob); err != nil {
+		l.blob.Xattrs = old
+		return nil, invalidParamsErr(eINVAL)
+	}
+	l.name = p.NewName
+	return true, nil
+}
+
+func (t *Target) rpcResize(r *request) (any, *RPCError) {
+	var p struct {
+		Name      string `json:"name"`
+		SizeInMiB uint64 `json:"size_in_mib"`
+	}
+	if e := decode(r, &p, "name", "size_in_mib"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.lvolByBdev(p.Name)
+	if l == nil {
+		return nil, errNoDev
+	}
+	s := l.store
+	if l.blob.DataRO {
+		return nil, invalidParamsErr(ePERM)
+	}
+	if p.SizeInMiB > 1<<40 {
+		return nil, invalidParamsErr(eINVAL)
+	}
+	n := (p.SizeInMiB<<20 + s.geo.ClusterSize - 1) / s.geo.ClusterSize
+	if old := uint64(len(l.blob.Clusters)); !l.blob.Thin && n > old && n-old > s.freeClusters() {
+		return nil, invalidParamsErr(eNOSPC)
+	}
+	if err := s.resize(l.blob, n); err != nil {
+		return nil, invalidParamsErr(eNOSPC)
+	}
+	if err := s.sync(l.blob); err != nil {
+		return nil, invalidParamsErr(eINVAL)
+	}
+	return true, nil
+}
+
+func (t *Target) rpcSetReadOnly(r *request) (any, *RPCError) {
+	var p struct {
+		Name string `json:"name"`
+	}
+	if e := decode(r, &p, "name"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.lvolByBdev(p.Name)
+	if l == nil {
+		return nil, errNoDev
+	}
+	l.blob.DataRO = true
+	if err := l.store.sync(l.blob); err != nil {
+		return nil, invalidParamsErr(eINVAL)
+	}
+	return true, nil
+}
+
+func (t *Target) rpcSetXattr(r *request) (any, *RPCError) {
+	var p struct {
+		Name       string `json:"name"`
+		XattrName  string `json:"xattr_name"`
+		XattrValue string `json:"xattr_value"`
+	}
+	if e := decode(r, &p, "name", "xattr_name", "xattr_value"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.lvolByBdev(p.Name)
+	if l == nil {
+		return nil, errNoDev
+	}
+	if l.blob.DataRO {
+		return nil, invalidParamsErr(ePERM)
+	}
+	if len(p.XattrName) == 0 || len(p.XattrName) > 0xffff || len(p.XattrValue) >= 0xffff {
+		return nil, invalidParamsErr(eINVAL)
+	}
+	old := l.blob.Xattrs
+	l.blob.Xattrs = append([]Xattr(nil), old...)
+	l.blob.setXattr(p.XattrName, cbytes(p.XattrValue))
+	if err := l.store.sync(l.blob); err != nil {
+		l.blob.Xattrs = old
+		return nil, invalidParamsErr(eINVAL)
+	}
+	return true, nil
+}
+
+func (t *Target) rpcGetXattr(r *request) (any, *RPCError) {
+	var p struct {
+		Name      string `json:"name"`
+		XattrName string `json:"xattr_name"`
+	}
+	if e := decode(r, &p, "name", "xattr_name"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.lvolByBdev(p.Name)
+	if l == nil {
+		return nil, errNoDev
+	}
+	v, ok := l.blob.xattr(p.XattrName)
+	if !ok {
+		return nil, internalErr(eNOENT)
+	}
+	return cstring(v), nil
+}
+
+func (t *Target) rpcDelete(r *request) (any, *RPCError) {
+	var p struct {
+		Name string `json:"name"`
+	}
+	if e := decode(r, &p, "name"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.lvolForDelete(p.Name)
+	if l == nil {
+		return nil, errNoDev
+	}
+	return t.deleteLvol(l)
+}
+
+// deleteLvol runs vbdev_lvol_destroy. Caller holds mu.
+func (t *Target) deleteLvol(l *lvol) (any, *RPCError) {
+	s := l.store
+	clones := s.clones(l.blob.ID)
+	if len(clones) > 1 {
+		t.log.logf(srcDestroyLvol, lvlError, "Cannot delete lvol")
+		return nil, internalErr(ePERM)
+	}
+	if l.blob.openRef > 0 {
+		if t.cfg.DeleteSemantics == DeleteFixed {
+			t.log.logf(srcNotDeletable, lvlError, "Cannot remove snapshot because it is open")
+			return nil, internalErr(eBUSY)
+		}
+		// Forced removal: the bdev goes, the lvol is closed and dropped from
+		// the lvstore's list, the blob stays on disk untouched.
+		t.unregisterLvol(l)
+		t.log.logf(srcLvolClosed, lvlInfo, "Lvol %s closed", l.uuid)
+		t.log.logf(srcNotDeletable, lvlError, "Cannot remove snapshot because it is open")
+		t.log.logf(srcDeleteFinish, lvlError, "Failed to remove blob")
+		t.log.logf(srcDeleteBlobCb, lvlError, "Could not remove blob on lvol gracefully - forced removal")
+		s.removeLvol(l)
+		if l.op != nil {
+			l.op.lvol = nil
+			l.op = nil
+		}
+		return nil, internalErr(eBUSY)
+	}
+	t.unregisterLvol(l)
+	t.log.logf(srcLvolClosed, lvlInfo, "Lvol %s closed", l.uuid)
+	s.removeLvol(l)
+	b := l.blob
+	if len(clones) == 1 {
+		// Deleting a snapshot with one clone hands its clusters to the clone.
+		c := clones[0]
+		for i := range c.Clusters {
+			if i < len(b.Clusters) && c.Clusters[i] == 0 && b.Clusters[i] != 0 {
+				c.Clusters[i] = b.Clusters[i]
+				b.Clusters[i] = 0
+				slot := i / ClustersPerExtentPage
+				if c.ExtentPages[slot] == NoPage && slot < len(b.ExtentPages) && b.ExtentPages[slot] != NoPage {
+					c.ExtentPages[slot] = b.ExtentPages[slot]
+					b.ExtentPages[slot] = NoPage
+				}
+			}
+		}
+		c.Parent = b.Parent
+		if len(s.clones(c.ID)) > 0 {
+			c.removeXattr("checksum")
+		}
+		if err := s.sync(c); err != nil {
+			return nil, internalErr(eINVAL)
+		}
+	}
+	if err := s.deleteBlob(b); err != nil {
+		return nil, internalErr(eINVAL)
+	}
+	t.log.logf(srcLvolDeleted, lvlInfo, "Lvol %s deleted", l.uuid)
+	return true, nil
+}
+
+func (t *Target) rpcRegisterChecksum(r *request) (any, *RPCError) {
+	var p struct {
+		Name string `json:"name"`
+	}
+	if e := decode(r, &p, "name"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.lvolByBdev(p.Name)
+	if l == nil {
+		t.log.logf(srcRegChecksum, lvlError, "bdev '%s' does not exist", p.Name)
+		return nil, errNoDev
+	}
+	if l.op != nil {
+		return nil, internalErr(eBUSY)
+	}
+	op := t.startOp(opChecksum, l, 0)
+	return deferred(func() (any, *RPCError) {
+		defer t.opsWG.Done()
+		select {
+		case <-op.timer.C:
+		case <-op.cancelCh:
+		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		op.release()
+		if t.stopped {
+			return noAnswer{}, nil
+		}
+		if op.stopped {
+			return nil, internalErr(eCANCELED)
+		}
+		// The checksum lands in the snapshot's "checksum" xattr, written even
+		// when the lvol was force-removed meanwhile (the blob is still open).
+		op.blob.setXattr("checksum", u64le(checksumOf(op.blob)))
+		if err := op.store.sync(op.blob); err != nil {
+			return nil, internalErr(eINVAL)
+		}
+		return true, nil
+	}), nil
+}
+
+// startOp opens l's blob for an operation. Caller holds mu.
+func (t *Target) startOp(kind string, l *lvol, id uint32) *operation {
+	op := &operation{
+		kind: kind, id: id, store: l.store, blob: l.blob, lvol: l,
+		total: l.blob.allocated(), start: time.Now(), dur: t.cfg.OpDuration,
+		cancelCh: make(chan struct{}),
+	}
+	l.blob.openRef++
+	l.op = op
+	if kind == opChecksum {
+		op.timer = time.NewTimer(op.dur)
+		t.opsWG.Add(1)
+	}
+	return op
+}
+
+func (t *Target) rpcGetChecksum(r *request) (any, *RPCError) {
+	var p struct {
+		Name string `json:"name"`
+	}
+	if e := decode(r, &p, "name"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.lvolByBdev(p.Name)
+	if l == nil {
+		t.log.logf(srcGetChecksum, lvlError, "bdev '%s' does not exist", p.Name)
+		return nil, errNoDev
+	}
+	v, ok := l.blob.xattr("checksum")
+	if !ok || len(v) != 8 {
+		return nil, errNoDev
+	}
+	return struct {
+		Checksum uint64 `json:"checksum"`
+	}{leU64(v)}, nil
+}
+
+// rpcStopChecksum ends a running checksum registration (newer Longhorn).
+// With none running it answers -19, like the other checksum methods when
+// there is nothing to act on (no real answer was captured).
+func (t *Target) rpcStopChecksum(r *request) (any, *RPCError) {
+	var p struct {
+		Name string `json:"name"`
+	}
+	if e := decode(r, &p, "name"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.lvolByBdev(p.Name)
+	if l == nil || l.op == nil || l.op.kind != opChecksum {
+		return nil, errNoDev
+	}
+	l.op.stopped = true
+	l.op.cancel()
+	// Release now, so a delete right after the answer is not refused.
+	l.op.release()
+	return true, nil
+}
+
+func (t *Target) rpcStartCopy(r *request) (any, *RPCError) {
+	var p struct {
+		Src string `json:"src_lvol_name"`
+		Dst string `json:"dst_bdev_name"`
+	}
+	if e := decode(r, &p, "src_lvol_name", "dst_bdev_name"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.lvolByBdev(p.Src)
+	if l == nil {
+		t.log.logf(srcStartCopy, lvlError, "lvol bdev '%s' does not exist", p.Src)
+		return nil, errNoDev
+	}
+	if !l.blob.DataRO {
+		t.log.logf(srcShallowCopyRO, lvlError, "lvol %s shallow copy, lvol must be read only", l.uuid)
+		return nil, invalidParamsErr(ePERM)
+	}
+	dst := t.bdevByName(p.Dst)
+	if dst == nil {
+		return nil, invalidParamsErr(eNODEV)
+	}
+	if l.op != nil {
+		return nil, invalidParamsErr(eBUSY)
+	}
+	t.copySeq++
+	op := t.startOp(opCopy, l, t.copySeq)
+	t.copies[op.id] = op
+	dstBytes := dst.numBlocks * uint64(dst.blockSize)
+	if dst.lvol != nil {
+		dstBytes = dst.lvol.sizeBytes()
+	}
+	if dstBytes < l.sizeBytes() {
+		// The copy fails at once; the failure shows at the next check.
+		op.result = eINVAL
+		op.release()
+		return copyIDJSON{op.id}, nil
+	}
+	op.timer = time.AfterFunc(op.dur, func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		op.release()
+	})
+	return copyIDJSON{op.id}, nil
+}
+
+type copyIDJSON struct {
+	OperationID uint32 `json:"operation_id"`
+}
+
+type copyStatusJSON struct {
+	CopiedClusters uint64 `json:"copied_clusters"`
+	TotalClusters  uint64 `json:"total_clusters"`
+	State          string `json:"state"`
+	Error          string `json:"error,omitempty"`
+}
+
+func (t *Target) rpcCheckCopy(r *request) (any, *RPCError) {
+	var p struct {
+		OperationID uint32 `json:"operation_id"`
+	}
+	if e := decode(r, &p, "operation_id"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	op, ok := t.copies[p.OperationID]
+	if !ok {
+		t.log.logf(srcCheckCopy, lvlError, "operation id '%d' does not exist", p.OperationID)
+		return nil, errNoDev
+	}
+	st := copyStatusJSON{CopiedClusters: op.copied(time.Now()), TotalClusters: op.total}
+	switch {
+	case op.result != 0:
+		st.State, st.Error = "error", strerror[op.result]
+		delete(t.copies, op.id)
+	case op.finished:
+		st.State = "complete"
+		delete(t.copies, op.id)
+	default:
+		st.State = "in progress"
+	}
+	return st, nil
+}
+
+func (t *Target) rpcNotifications(r *request) (any, *RPCError) {
+	var p struct {
+		ID  uint64 `json:"id"`
+		Max uint64 `json:"max"`
+	}
+	if e := decode(r, &p); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.notify.since(p.ID, p.Max), nil
+}
+
+func (t *Target) rpcKill(r *request) (any, *RPCError) {
+	var p struct {
+		SigName string `json:"sig_name"`
+	}
+	if e := decode(r, &p, "sig_name"); e != nil {
+		return nil, e
+	}
+	switch p.SigName {
+	case "SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP":
+		// Answer first, then stop: spdk_tgt answers before its reactor ends.
+		go func() {
+			time.Sleep(10 * time.Millisecond)
+			_ = t.Shutdown()
+		}()
+		return true, nil
+	case "SIGKILL":
+		t.Crash()
+		if t.cfg.OnKill != nil {
+			t.cfg.OnKill()
+		}
+		return noAnswer{}, nil
+	}
+	return nil, &RPCError{Code: codeInvalidParams, Message: "Invalid parameters"}
+}
+
+// rpcSimWrite is sim_lvol_write {name, offset, length}: allocates the
+// clusters a write of that byte range would allocate in a thin lvol (the
+// sim holds no data) and persists the extent pages and md, as SPDK does on
+// a cluster allocation. Sim-only; never listed.
+func (t *Target) rpcSimWrite(r *request) (any, *RPCError) {
+	var p struct {
+		Name   string `json:"name"`
+		Offset uint64 `json:"offset"`
+		Length uint64 `json:"length"`
+	}
+	if e := decode(r, &p, "name", "offset", "length"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.lvolByBdev(p.Name)
+	if l == nil {
+		return nil, errNoDev
+	}
+	if l.blob.DataRO {
+		return nil, invalidParamsErr(ePERM)
+	}
+	cs := l.store.geo.ClusterSize
+	if p.Length == 0 || p.Offset+p.Length < p.Offset || p.Offset+p.Length > l.sizeBytes() {
+		return nil, invalidParamsErr(eINVAL)
+	}
+	from, to := p.Offset/cs, (p.Offset+p.Length+cs-1)/cs
+	need := uint64(0)
+	for i := from; i < to; i++ {
+		if l.blob.Clusters[i] == 0 {
+			need++
+		}
+	}
+	if need > l.store.freeClusters() {
+		return nil, invalidParamsErr(eNOSPC)
+	}
+	if err := l.store.allocateRange(l.blob, from, to); err != nil {
+		return nil, invalidParamsErr(eNOSPC)
+	}
+	if err := l.store.sync(l.blob); err != nil {
+		return nil, invalidParamsErr(eINVAL)
+	}
+	return true, nil
+}
+
+func leU64(b []byte) uint64 {
+	var v uint64
+	for i := 7; i >= 0; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	return v
+}

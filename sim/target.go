@@ -1,0 +1,552 @@
+package sim
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Delete semantics of bdev_lvol_delete while a blob is held open.
+const (
+	// DeleteForced is SPDK upstream and Longhorn's fork up to v24.09: the
+	// lvol leaves the live view, the blob stays on disk, the RPC says busy.
+	DeleteForced = "forced"
+	// DeleteFixed is the corrected behaviour: busy, and nothing changes.
+	DeleteFixed = "fixed"
+)
+
+// Flavors: which methods the target offers.
+const (
+	FlavorLonghornV2409 = "longhorn-v24.09"
+	FlavorLonghorn      = "longhorn"
+	FlavorUpstream      = "upstream"
+)
+
+// Defaults.
+const (
+	DefaultBdevName   = "aio0"
+	DefaultOpDuration = 2 * time.Second
+	DefaultBlockSize  = 4096
+	// DefaultClusterSize is SPDK's lvstore default (4 MiB).
+	DefaultClusterSize = 4 << 20
+)
+
+// Device is a base bdev's backing storage.
+type Device interface {
+	io.ReaderAt
+	io.WriterAt
+	Size() int64
+	Sync() error
+	Close() error
+}
+
+// LoadedStore is an lvstore found on a device at examine time.
+type LoadedStore struct {
+	Geo       Geometry
+	Clean     bool
+	SuperBlob uint64
+	// Blobs holds every blob that would load, the super blob included.
+	Blobs []BlobState
+}
+
+// Backend reads and writes blobstore metadata; the default is the
+// project's blobstore codec with the scanner for loads.
+type Backend interface {
+	// Layout is the geometry spdk_bs_init gives a new lvstore.
+	Layout(devSize uint64, clusterSize uint64) (Geometry, error)
+	// Writer persists metadata of the blobstore with geometry g on dev.
+	Writer(dev Device, g Geometry) MDWriter
+	// Load finds an lvstore on dev; (nil, nil) when there is none.
+	Load(dev Device) (*LoadedStore, error)
+}
+
+// Config configures a Target.
+type Config struct {
+	// Image is the base bdev's file; created with Size bytes when absent.
+	Image    string
+	Size     int64
+	BdevName string // default aio0
+	// DeleteSemantics is DeleteForced (default) or DeleteFixed.
+	DeleteSemantics string
+	// OpDuration is how long a checksum or shallow copy holds its blob.
+	OpDuration time.Duration
+	// Flavor is FlavorLonghornV2409 (default), FlavorLonghorn or FlavorUpstream.
+	Flavor string
+	// FailOpen lists lvol uuids that fail to open at load (SPDK #2608).
+	FailOpen []string
+	// Log receives spdk_tgt-format lines; nil discards.
+	Log io.Writer
+	// Backend persists metadata; nil uses DefaultBackend.
+	Backend Backend
+	// OnKill is called after spdk_kill_instance SIGKILL crashed the target
+	// (the command kills its own process there); nil does nothing more.
+	OnKill func()
+	// MaxRequest bounds one JSON-RPC request, in bytes (default 1 MiB).
+	MaxRequest int64
+}
+
+// DefaultBackend is set by the package's codec-backed implementation.
+var DefaultBackend Backend
+
+// bdev is one registered bdev: an AIO base bdev or an lvol bdev.
+type bdev struct {
+	name, uuid string
+	blockSize  uint32
+	numBlocks  uint64
+	filename   string
+	dev        Device
+	claimed    bool
+	store      *lvstore // lvstore on this base bdev, if any
+	lvol       *lvol    // set for lvol bdevs
+}
+
+// Target is a running stand-in spdk_tgt.
+type Target struct {
+	cfg     Config
+	log     *Logger
+	backend Backend
+
+	mu         sync.Mutex
+	bdevs      []*bdev
+	stores     []*lvstore
+	notify     ring
+	copies     map[uint32]*operation
+	copySeq    uint32
+	stopped    bool
+	crashed    bool
+	methods    map[string]handler
+	listed     []string
+	conns      map[net.Conn]struct{}
+	lis        net.Listener
+	stopCh     chan struct{}
+	stopOnce   sync.Once
+	opsWG      sync.WaitGroup
+	shutdownMu sync.Mutex
+}
+
+// New opens the image as the base bdev and loads any lvstore on it, as
+// spdk_tgt examines a new bdev.
+func New(cfg Config) (*Target, error) {
+	if cfg.BdevName == "" {
+		cfg.BdevName = DefaultBdevName
+	}
+	if cfg.DeleteSemantics == "" {
+		cfg.DeleteSemantics = DeleteForced
+	}
+	if cfg.DeleteSemantics != DeleteForced && cfg.DeleteSemantics != DeleteFixed {
+		return nil, fmt.Errorf("delete semantics %q: want %s or %s", cfg.DeleteSemantics, DeleteForced, DeleteFixed)
+	}
+	if cfg.OpDuration <= 0 {
+		cfg.OpDuration = DefaultOpDuration
+	}
+	if cfg.Flavor == "" {
+		cfg.Flavor = FlavorLonghornV2409
+	}
+	if cfg.MaxRequest <= 0 {
+		cfg.MaxRequest = 1 << 20
+	}
+	t := &Target{
+		cfg:     cfg,
+		log:     NewLogger(cfg.Log),
+		backend: cfg.Backend,
+		copies:  map[uint32]*operation{},
+		conns:   map[net.Conn]struct{}{},
+		stopCh:  make(chan struct{}),
+	}
+	if t.backend == nil {
+		t.backend = DefaultBackend
+	}
+	if t.backend == nil {
+		return nil, errors.New("sim: no metadata backend")
+	}
+	var err error
+	if t.methods, t.listed, err = methodsFor(cfg.Flavor); err != nil {
+		return nil, err
+	}
+	t.log.plain("Starting SPDK %s / DPDK 22.11.11 initialization...", versionString)
+	t.log.logf(srcAppStart, lvlNotice, "Total cores available: 1")
+	t.log.logf(srcReactor, lvlNotice, "Reactor started on core 0")
+	if cfg.Image != "" {
+		dev, err := OpenImage(cfg.Image, cfg.Size)
+		if err != nil {
+			return nil, err
+		}
+		t.mu.Lock()
+		_, err = t.addAio(cfg.BdevName, cfg.Image, DefaultBlockSize, dev)
+		t.mu.Unlock()
+		if err != nil {
+			dev.Close()
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// OpenImage opens (creating with size bytes when absent) an image file.
+func OpenImage(path string, size int64) (Device, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		if size <= 0 {
+			return nil, fmt.Errorf("open image %s: absent and no size to create it", path)
+		}
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			err = f.Truncate(size)
+		}
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return nil, fmt.Errorf("open image %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat image %s: %w", path, err)
+	}
+	return &fileDev{f: f, size: st.Size()}, nil
+}
+
+type fileDev struct {
+	f    *os.File
+	size int64
+}
+
+func (d *fileDev) ReadAt(p []byte, off int64) (int, error)  { return d.f.ReadAt(p, off) }
+func (d *fileDev) WriteAt(p []byte, off int64) (int, error) { return d.f.WriteAt(p, off) }
+func (d *fileDev) Size() int64                              { return d.size }
+func (d *fileDev) Sync() error                              { return d.f.Sync() }
+func (d *fileDev) Close() error                             { return d.f.Close() }
+
+// addAio registers an AIO bdev and examines it for an lvstore. Caller holds mu.
+func (t *Target) addAio(name, filename string, blockSize uint32, dev Device) (*bdev, error) {
+	if t.bdevByName(name) != nil {
+		return nil, errnoErr(eEXIST)
+	}
+	b := &bdev{
+		name:      name,
+		uuid:      newUUID(),
+		blockSize: blockSize,
+		numBlocks: uint64(dev.Size()) / uint64(blockSize),
+		filename:  filename,
+		dev:       dev,
+	}
+	t.bdevs = append(t.bdevs, b)
+	ld, err := t.backend.Load(dev)
+	if err != nil {
+		// A device that is not a blobstore is just a bdev, as in SPDK.
+		ld = nil
+		t.log.logf(srcFoundSuper, lvlInfo, "examine %s: %v", name, err)
+	}
+	if ld != nil {
+		t.loadStore(b, ld)
+	}
+	// The base bdev's register event comes after its lvols' (examine
+	// finishes before the bdev's registration is announced).
+	t.notify.add(EventBdevRegister, name)
+	return b, nil
+}
+
+// loadStore rebuilds the model from a loaded blobstore. Caller holds mu.
+func (t *Target) loadStore(base *bdev, ld *LoadedStore) {
+	s := newLvstore(ld.Geo, t.backend.Writer(base.dev, ld.Geo))
+	s.base = base
+	s.superID = ld.SuperBlob
+	s.dirty = !ld.Clean
+	if !ld.Clean {
+		t.log.logf(srcRecover, lvlNotice, "Performing recovery on blobstore")
+	}
+	ids := make([]uint64, 0, len(ld.Blobs))
+	for i := range ld.Blobs {
+		bs := ld.Blobs[i]
+		b := &blob{BlobState: bs}
+		if len(b.ExtentPages) == 0 {
+			b.ExtentPages = emptyExtentPages(uint64(len(b.Clusters)))
+		}
+		s.blobs[b.ID] = b
+		ids = append(ids, b.ID)
+		for _, p := range b.Chain {
+			s.usedPages.set(uint64(p))
+		}
+		for _, p := range b.ExtentPages {
+			if p != NoPage {
+				s.usedPages.set(uint64(p))
+			}
+		}
+		s.usedIDs.set(uint64(pageOf(b.ID)))
+		for _, c := range b.Clusters {
+			if c != 0 {
+				s.usedClusters.set(c)
+			}
+		}
+		if !ld.Clean {
+			t.log.logf(srcReplay, lvlNotice, "Recover: blob %#x", pageOf(b.ID))
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	sb, ok := s.blobs[s.superID]
+	if !ok {
+		t.log.logf(srcFoundSuper, lvlError, "super blob %d not found", s.superID)
+		return
+	}
+	sb.super = true
+	t.log.logf(srcFoundSuper, lvlInfo, "found superblob %d", s.superID)
+	if v, ok := sb.xattr("uuid"); ok {
+		s.uuid = cstring(v)
+	}
+	if v, ok := sb.xattr("name"); ok {
+		s.name = cstring(v)
+	}
+	base.claimed = true
+	base.store = s
+	t.stores = append(t.stores, s)
+	fail := map[string]bool{}
+	for _, u := range t.cfg.FailOpen {
+		fail[u] = true
+	}
+	for _, id := range ids {
+		b := s.blobs[id]
+		if b.super {
+			continue
+		}
+		nv, ok1 := b.xattr("name")
+		uv, ok2 := b.xattr("uuid")
+		if !ok1 || !ok2 {
+			continue
+		}
+		l := &lvol{uuid: cstring(uv), name: cstring(nv), store: s, blob: b}
+		if v, ok := b.xattr("creation_time"); ok {
+			l.creationTime = cstring(v)
+		}
+		if fail[l.uuid] {
+			t.log.logf(srcOpenLvolFail, lvlError, "Error opening lvol %s", l.uuid)
+			continue
+		}
+		if s.lvolByName(l.name) != nil {
+			t.log.logf(srcOpenLvolFail, lvlError, "Bdev name %s already exists", l.alias())
+			t.log.logf(srcOpenLvolFail, lvlError, "Cannot create bdev for lvol %s", l.uuid)
+			continue
+		}
+		t.log.logf(srcAddedLvol, lvlInfo, "added lvol %s (%s)", l.uuid, l.uuid)
+		s.lvols = append(s.lvols, l)
+		t.registerLvol(l)
+	}
+}
+
+// registerLvol adds the lvol's bdev. Caller holds mu.
+func (t *Target) registerLvol(l *lvol) {
+	t.bdevs = append(t.bdevs, &bdev{name: l.uuid, uuid: l.uuid, blockSize: DefaultBlockSize, lvol: l})
+	t.notify.add(EventBdevRegister, l.uuid)
+}
+
+// unregisterLvol removes the lvol's bdev. Caller holds mu.
+func (t *Target) unregisterLvol(l *lvol) {
+	for i, b := range t.bdevs {
+		if b.lvol == l {
+			t.bdevs = append(t.bdevs[:i], t.bdevs[i+1:]...)
+			break
+		}
+	}
+	t.notify.add(EventBdevUnregister, l.uuid)
+}
+
+func (t *Target) bdevByName(name string) *bdev {
+	for _, b := range t.bdevs {
+		if b.name == name {
+			return b
+		}
+	}
+	for _, b := range t.bdevs {
+		if b.lvol != nil && b.lvol.alias() == name {
+			return b
+		}
+		if b.lvol == nil && b.uuid == name {
+			return b
+		}
+	}
+	return nil
+}
+
+// lvolByBdev is spdk_bdev_get_by_name + vbdev_lvol_get_from_bdev.
+func (t *Target) lvolByBdev(name string) *lvol {
+	if b := t.bdevByName(name); b != nil {
+		return b.lvol
+	}
+	return nil
+}
+
+// lvolForDelete resolves as rpc_bdev_lvol_delete: bdev name or alias, then
+// uuid, then lvstore/lvol names.
+func (t *Target) lvolForDelete(name string) *lvol {
+	if l := t.lvolByBdev(name); l != nil {
+		return l
+	}
+	for _, s := range t.stores {
+		for _, l := range s.lvols {
+			if l.uuid == name || l.alias() == name {
+				return l
+			}
+		}
+	}
+	return nil
+}
+
+func (t *Target) storeByName(name string) *lvstore {
+	for _, s := range t.stores {
+		if s.name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func (t *Target) storeByUUID(u string) *lvstore {
+	for _, s := range t.stores {
+		if s.uuid == u {
+			return s
+		}
+	}
+	return nil
+}
+
+// Serve answers JSON-RPC on a unix socket at path until ctx ends or the
+// target is killed; at ctx's end it shuts down cleanly.
+func (t *Target) Serve(ctx context.Context, path string) error {
+	_ = os.Remove(path)
+	lis, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", path, err)
+	}
+	t.mu.Lock()
+	t.lis = lis
+	t.mu.Unlock()
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = t.Shutdown()
+		case <-t.stopCh:
+		}
+	}()
+	for {
+		c, err := lis.Accept()
+		if err != nil {
+			select {
+			case <-t.stopCh:
+				return nil
+			default:
+			}
+			return fmt.Errorf("accept on %s: %w", path, err)
+		}
+		t.mu.Lock()
+		if t.stopped {
+			t.mu.Unlock()
+			c.Close()
+			continue
+		}
+		t.conns[c] = struct{}{}
+		t.mu.Unlock()
+		go t.serveConn(c)
+	}
+}
+
+// Done is closed when the target stopped (shutdown or kill).
+func (t *Target) Done() <-chan struct{} { return t.stopCh }
+
+// stop closes the listener and every connection. Caller holds mu.
+func (t *Target) stopLocked() {
+	t.stopped = true
+	if t.lis != nil {
+		t.lis.Close()
+		if a, ok := t.lis.Addr().(*net.UnixAddr); ok {
+			_ = os.Remove(a.Name)
+		}
+	}
+	for c := range t.conns {
+		c.Close()
+	}
+	for _, op := range t.copies {
+		op.cancel()
+	}
+	for _, s := range t.stores {
+		for _, l := range s.lvols {
+			if l.op != nil {
+				l.op.cancel()
+			}
+		}
+	}
+	t.stopOnce.Do(func() { close(t.stopCh) })
+}
+
+// Shutdown stops serving and unloads every lvstore as spdk_tgt does on
+// SIGINT: lvols closed, masks written, super block clean = 1.
+func (t *Target) Shutdown() error {
+	t.mu.Lock()
+	if t.stopped {
+		t.mu.Unlock()
+		return nil
+	}
+	t.stopLocked()
+	t.mu.Unlock()
+	// Operations still holding blobs finish (cancelled) first, as an unload
+	// waits for its blobs to close.
+	t.opsWG.Wait()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var errs []error
+	for _, s := range t.stores {
+		for _, l := range s.lvols {
+			t.log.logf(srcLvolClosed, lvlInfo, "Lvol %s closed", l.uuid)
+		}
+		t.log.logf(srcLvsUnload, lvlInfo, "Unloading lvol store")
+		if err := s.w.Unload(s.masks()); err != nil {
+			errs = append(errs, fmt.Errorf("unload lvstore %s: %w", s.name, err))
+			continue
+		}
+		t.log.logf(srcLvsUnloaded, lvlInfo, "Lvol store unloaded")
+	}
+	for _, b := range t.bdevs {
+		if b.dev != nil {
+			if err := b.dev.Sync(); err != nil {
+				errs = append(errs, err)
+			}
+			if err := b.dev.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Crash stops the target as a SIGKILL does: nothing more is written (the
+// md pages already written stay; masks stay stale, clean stays 0).
+func (t *Target) Crash() {
+	t.mu.Lock()
+	if t.stopped {
+		t.mu.Unlock()
+		return
+	}
+	t.crashed = true
+	t.stopLocked()
+	for _, b := range t.bdevs {
+		if b.dev != nil {
+			b.dev.Close()
+		}
+	}
+	t.mu.Unlock()
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

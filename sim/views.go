@@ -1,0 +1,187 @@
+package sim
+
+// JSON shapes of the real target's answers, field for field and in its
+// order (testdata/fixtures/*.bdev_get_bdevs.json and friends).
+
+type lvstoreJSON struct {
+	UUID              string `json:"uuid"`
+	Name              string `json:"name"`
+	BaseBdev          string `json:"base_bdev"`
+	TotalDataClusters uint64 `json:"total_data_clusters"`
+	FreeClusters      uint64 `json:"free_clusters"`
+	BlockSize         uint64 `json:"block_size"`
+	ClusterSize       uint64 `json:"cluster_size"`
+}
+
+type lvsRefJSON struct {
+	Name string `json:"name"`
+	UUID string `json:"uuid"`
+}
+
+type lvolJSON struct {
+	Alias             string     `json:"alias"`
+	UUID              string     `json:"uuid"`
+	Name              string     `json:"name"`
+	CreationTime      string     `json:"creation_time"`
+	IsThinProvisioned bool       `json:"is_thin_provisioned"`
+	IsSnapshot        bool       `json:"is_snapshot"`
+	IsClone           bool       `json:"is_clone"`
+	IsEsnapClone      bool       `json:"is_esnap_clone"`
+	IsDegraded        bool       `json:"is_degraded"`
+	Lvs               lvsRefJSON `json:"lvs"`
+}
+
+type rateLimitsJSON struct {
+	RWIOsPerSec    uint64 `json:"rw_ios_per_sec"`
+	RWMBytesPerSec uint64 `json:"rw_mbytes_per_sec"`
+	RMBytesPerSec  uint64 `json:"r_mbytes_per_sec"`
+	WMBytesPerSec  uint64 `json:"w_mbytes_per_sec"`
+}
+
+type ioTypesJSON struct {
+	Read            bool `json:"read"`
+	Write           bool `json:"write"`
+	Unmap           bool `json:"unmap"`
+	Flush           bool `json:"flush"`
+	Reset           bool `json:"reset"`
+	NvmeAdmin       bool `json:"nvme_admin"`
+	NvmeIO          bool `json:"nvme_io"`
+	NvmeIOMD        bool `json:"nvme_io_md"`
+	WriteZeroes     bool `json:"write_zeroes"`
+	Zcopy           bool `json:"zcopy"`
+	GetZoneInfo     bool `json:"get_zone_info"`
+	ZoneManagement  bool `json:"zone_management"`
+	ZoneAppend      bool `json:"zone_append"`
+	Compare         bool `json:"compare"`
+	CompareAndWrite bool `json:"compare_and_write"`
+	Abort           bool `json:"abort"`
+	SeekHole        bool `json:"seek_hole"`
+	SeekData        bool `json:"seek_data"`
+	Copy            bool `json:"copy"`
+	NvmeIovMD       bool `json:"nvme_iov_md"`
+}
+
+type aioDriverJSON struct {
+	Filename          string `json:"filename"`
+	BlockSizeOverride bool   `json:"block_size_override"`
+	Readonly          bool   `json:"readonly"`
+	Fallocate         bool   `json:"fallocate"`
+}
+
+type lvolDriverJSON struct {
+	LvolStoreUUID        string    `json:"lvol_store_uuid"`
+	BaseBdev             string    `json:"base_bdev"`
+	ThinProvision        bool      `json:"thin_provision"`
+	NumAllocatedClusters uint64    `json:"num_allocated_clusters"`
+	Snapshot             bool      `json:"snapshot"`
+	Clone                bool      `json:"clone"`
+	BaseSnapshot         *string   `json:"base_snapshot,omitempty"`
+	Clones               *[]string `json:"clones,omitempty"`
+	EsnapClone           bool      `json:"esnap_clone"`
+}
+
+type driverJSON struct {
+	AIO  *aioDriverJSON  `json:"aio,omitempty"`
+	Lvol *lvolDriverJSON `json:"lvol,omitempty"`
+}
+
+type bdevJSON struct {
+	Name               string         `json:"name"`
+	Aliases            []string       `json:"aliases"`
+	ProductName        string         `json:"product_name"`
+	BlockSize          uint32         `json:"block_size"`
+	NumBlocks          uint64         `json:"num_blocks"`
+	UUID               string         `json:"uuid"`
+	CreationTime       string         `json:"creation_time"`
+	AssignedRateLimits rateLimitsJSON `json:"assigned_rate_limits"`
+	Claimed            bool           `json:"claimed"`
+	ClaimType          string         `json:"claim_type,omitempty"`
+	Zoned              bool           `json:"zoned"`
+	SupportedIOTypes   ioTypesJSON    `json:"supported_io_types"`
+	DriverSpecific     driverJSON     `json:"driver_specific"`
+}
+
+func (t *Target) lvstoreView(s *lvstore) lvstoreJSON {
+	return lvstoreJSON{
+		UUID:              s.uuid,
+		Name:              s.name,
+		BaseBdev:          s.base.name,
+		TotalDataClusters: s.geo.DataClusters(),
+		FreeClusters:      s.freeClusters(),
+		BlockSize:         DefaultBlockSize,
+		ClusterSize:       s.geo.ClusterSize,
+	}
+}
+
+func (t *Target) lvolView(l *lvol) lvolJSON {
+	return lvolJSON{
+		Alias:             l.alias(),
+		UUID:              l.uuid,
+		Name:              l.name,
+		CreationTime:      l.creationTime,
+		IsThinProvisioned: l.blob.Thin,
+		IsSnapshot:        l.isSnapshot(),
+		IsClone:           l.isClone(),
+		Lvs:               lvsRefJSON{Name: l.store.name, UUID: l.store.uuid},
+	}
+}
+
+func (t *Target) bdevView(b *bdev) bdevJSON {
+	if b.lvol == nil {
+		v := bdevJSON{
+			Name:        b.name,
+			Aliases:     []string{b.uuid},
+			ProductName: "AIO disk",
+			BlockSize:   b.blockSize,
+			NumBlocks:   b.numBlocks,
+			UUID:        b.uuid,
+			Claimed:     b.claimed,
+			SupportedIOTypes: ioTypesJSON{Read: true, Write: true, Flush: true, Reset: true,
+				WriteZeroes: true},
+			DriverSpecific: driverJSON{AIO: &aioDriverJSON{Filename: b.filename, BlockSizeOverride: true}},
+		}
+		if b.claimed {
+			v.ClaimType = "read_many_write_one"
+		}
+		return v
+	}
+	l := b.lvol
+	ro := l.blob.DataRO
+	d := &lvolDriverJSON{
+		LvolStoreUUID:        l.store.uuid,
+		BaseBdev:             l.store.base.name,
+		ThinProvision:        l.blob.Thin,
+		NumAllocatedClusters: l.blob.allocated(),
+		Snapshot:             l.isSnapshot(),
+		Clone:                l.isClone(),
+	}
+	if l.isClone() {
+		if p := l.store.lvolByBlob(l.blob.Parent); p != nil {
+			name := p.name
+			d.BaseSnapshot = &name
+		} else {
+			t.log.logf(srcDumpInfo, lvlError, "Cannot obtain parent snapshots name for lvol %s", l.name)
+		}
+	}
+	if d.Snapshot {
+		names := []string{}
+		for _, c := range l.store.clones(l.blob.ID) {
+			if cl := l.store.lvolByBlob(c.ID); cl != nil {
+				names = append(names, cl.name)
+			}
+		}
+		d.Clones = &names
+	}
+	return bdevJSON{
+		Name:        l.uuid,
+		Aliases:     []string{l.alias()},
+		ProductName: "Logical Volume",
+		BlockSize:   DefaultBlockSize,
+		NumBlocks:   l.sizeBytes() / DefaultBlockSize,
+		UUID:        l.uuid,
+		CreationTime: l.creationTime,
+		SupportedIOTypes: ioTypesJSON{Read: true, Write: !ro, Unmap: !ro, Flush: true, Reset: true,
+			WriteZeroes: !ro, SeekHole: true, SeekData: true},
+		DriverSpecific: driverJSON{Lvol: d},
+	}
+}
