@@ -581,20 +581,14 @@ func (c *checker) attrs(inf *lvsInfo, pl *PLvol, l *LLvol) {
 		}
 	}
 	alias := inf.name + "/" + pl.Name
-	f := finding.Finding{
-		Code: CodeAttrMismatch, Severity: sev,
-		Lvstore: inf.name, LvstoreUUID: inf.uuid, BlobID: pl.BlobID,
-		LvolName: pl.Name, LvolUUID: pl.UUID, SPDK: pl.Loads,
-		Message: fmt.Sprintf("%s: the views disagree (%s); after a restart the target uses the disk's value", alias, strings.Join(texts, "; ")),
-		Evidence: map[string]string{
-			EvLive: fmt.Sprintf("%s: size %d, thin %t, snapshot %t, clone %t, base snapshot %q", orUnknown(l.Alias), l.SizeBytes, l.Thin, l.Snapshot, l.Clone, l.BaseSnapshot),
-			EvDisk: fmt.Sprintf("blob %#x %q: size %d, thin %t, read-only %t, snapshot %t, clone %t, parent %q", pl.BlobID, pl.Name, pl.SizeBytes, pl.Thin, pl.ReadOnly, pl.IsSnapshot, pl.IsClone, pl.ParentName),
-		},
-		Repair: "Re-run `lvfsck check` (a device read beside a running target can catch an update half-written); if it stays, re-apply the change over RPC (bdev_lvol_resize, bdev_lvol_rename, bdev_lvol_set_read_only) so that it is persisted before the next restart.",
+	f := c.base(inf, pl)
+	f.Code, f.Severity = CodeAttrMismatch, sev
+	f.Message = fmt.Sprintf("%s: the views disagree (%s); after a restart the target uses the disk's value", alias, strings.Join(texts, "; "))
+	f.Evidence = map[string]string{
+		EvLive: fmt.Sprintf("%s: size %d, thin %t, snapshot %t, clone %t, base snapshot %q", orUnknown(l.Alias), l.SizeBytes, l.Thin, l.Snapshot, l.Clone, l.BaseSnapshot),
+		EvDisk: fmt.Sprintf("blob %#x %q: size %d, thin %t, read-only %t, snapshot %t, clone %t, parent %q", pl.BlobID, pl.Name, pl.SizeBytes, pl.Thin, pl.ReadOnly, pl.IsSnapshot, pl.IsClone, pl.ParentName),
 	}
-	if len(pl.Pages) > 0 {
-		f.Page = finding.PageRef(pl.Pages[0])
-	}
+	f.Repair = "Re-run `lvfsck check` (a device read beside a running target can catch an update half-written); if it stays, re-apply the change over RPC (bdev_lvol_resize, bdev_lvol_rename, bdev_lvol_set_read_only) so that it is persisted before the next restart."
 	c.add(f)
 }
 
@@ -662,7 +656,8 @@ func (c *checker) resurrected(inf *lvsInfo, l *LLvol) {
 	if c.persIdx != nil {
 		if pi, ok := c.persIdx[l.UUID]; ok && inf != nil && inf.compare {
 			pl := &c.in.Persisted.Lvols[pi]
-			f.BlobID, f.SPDK = pl.BlobID, pl.Loads
+			b := c.base(inf, pl)
+			f.BlobID, f.SPDK, f.Page = b.BlobID, b.SPDK, b.Page
 			f.Evidence[EvDisk] = c.diskText(inf, pl)
 		}
 	}
@@ -729,7 +724,7 @@ func (c *checker) diskText(inf *lvsInfo, pl *PLvol) string {
 	}
 	fmt.Fprintf(&b, " carries name %q and uuid %s; SPDK would %s it; %s allocated", pl.Name, pl.UUID, pl.Loads, c.clusterText(inf, pl))
 	if inf.disk != nil && !inf.disk.Clean {
-		b.WriteString("; super block clean=0 (read beside a running target)")
+		b.WriteString("; super block clean=0 (store loaded, or not cleanly unloaded)")
 	}
 	return b.String()
 }
