@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,6 +33,9 @@ func ParseIncarnation(s string) (Incarnation, error) {
 	parts := strings.Split(s, "/")
 	if len(parts) != 3 {
 		return Incarnation{}, fmt.Errorf("incarnation %q: want <boot_id>/<pid>/<start_time>", s)
+	}
+	if parts[0] == "" {
+		return Incarnation{}, fmt.Errorf("incarnation %q: empty boot id", s)
 	}
 	pid, err := strconv.Atoi(parts[1])
 	if err != nil || pid <= 0 {
@@ -112,8 +116,11 @@ func readSmall(path string) ([]byte, error) {
 	for n < len(buf) {
 		k, err := f.Read(buf[n:])
 		n += k
-		if err != nil {
+		if errors.Is(err, io.EOF) {
 			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
 	}
 	return buf[:n], nil
