@@ -145,7 +145,7 @@ func badgerOptions(dir string, lg zerolog.Logger) badger.Options {
 		WithNumVersionsToKeep(1).
 		WithMemTableSize(4 << 20).
 		WithNumMemtables(2).
-		WithValueLogFileSize(4 << 20).
+		WithValueLogFileSize(1 << 20).
 		WithValueThreshold(64 << 10). // our values are small; keep them in the LSM
 		WithBaseTableSize(1 << 20).
 		WithBaseLevelSize(4 << 20).

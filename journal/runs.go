@@ -30,7 +30,8 @@ func (r Run) Unfinished() bool { return r.Finished.IsZero() }
 
 // BeginRun records the start of a run and returns its id. An ID or Started
 // already set in r is kept (Started defaults to now; the id is generated
-// when empty). The record is synced before BeginRun returns.
+// when empty; an id already used is refused with ErrInvalid). The record is
+// synced before BeginRun returns.
 func (j *Journal) BeginRun(r Run) (string, error) {
 	if err := j.begin(); err != nil {
 		return "", err
@@ -47,7 +48,17 @@ func (j *Journal) BeginRun(r Run) (string, error) {
 		return "", fmt.Errorf("begin run: %w", err)
 	}
 	r.Finished = time.Time{}
-	if err := j.db.Update(func(txn *badger.Txn) error { return putJSON(txn, pRun+k, r) }); err != nil {
+	err = j.db.Update(func(txn *badger.Txn) error {
+		exists, err := has(txn, pRun+k)
+		if err != nil {
+			return err
+		}
+		if exists {
+			return fmt.Errorf("%w: run id already used", ErrInvalid)
+		}
+		return putJSON(txn, pRun+k, r)
+	})
+	if err != nil {
 		return "", fmt.Errorf("begin run %s: %w", r.ID, err)
 	}
 	return r.ID, nil
