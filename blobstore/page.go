@@ -1,0 +1,310 @@
+package blobstore
+
+// Page is a decoded md page: a chain page of a blob, or an extent page.
+type Page struct {
+	ID          uint64
+	Sequence    uint32
+	Reserved    uint32 // SPDK writes 0; kept so pages re-encode as read
+	Next        uint32 // md page index of the next chain page, InvalidPage at the end
+	CRC         uint32 // as stored
+	Descriptors []Descriptor
+}
+
+// Descriptor is one decoded descriptor. The concrete types are *Flags,
+// *Xattr (XATTR and XATTR_INTERNAL), *ExtentRLE, *ExtentTable, *ExtentPage,
+// *Padding and *Unknown.
+type Descriptor interface {
+	DescType() uint8
+	// bodyLen is the on-disk length field this descriptor encodes to.
+	bodyLen() int
+	put(b []byte)
+}
+
+// Flags is the FLAGS descriptor.
+type Flags struct{ Invalid, DataRO, MDRO uint64 }
+
+// Xattr is an XATTR (user) or XATTR_INTERNAL descriptor, and a blob's xattr.
+type Xattr struct {
+	Name     string
+	Value    []byte
+	Internal bool
+}
+
+// Extent is one EXTENT_RLE entry: Length clusters from ClusterIdx on the
+// device, or Length unallocated clusters when ClusterIdx is 0.
+type Extent struct{ ClusterIdx, Length uint32 }
+
+// ExtentRLE is the EXTENT_RLE descriptor.
+type ExtentRLE struct{ Extents []Extent }
+
+// ExtentTableEntry is one EXTENT_TABLE entry: an extent page (NumPages 1),
+// or NumPages unallocated extent pages when PageIdx is 0.
+type ExtentTableEntry struct{ PageIdx, NumPages uint32 }
+
+// ExtentTable is the EXTENT_TABLE descriptor; NumClusters is the blob's
+// cluster count, repeated in every part of a split table.
+type ExtentTable struct {
+	NumClusters uint64
+	Entries     []ExtentTableEntry
+}
+
+// ExtentPage is the EXTENT_PAGE descriptor: device cluster indices (0 =
+// unallocated) of the blob's clusters from StartCluster on.
+type ExtentPage struct {
+	StartCluster uint32
+	Clusters     []uint32
+}
+
+// Padding is a type-0 descriptor with a non-zero length (skipped by SPDK).
+type Padding struct{ Length uint32 }
+
+// Unknown is a descriptor type SPDK does not know: blob_parse_page skips it,
+// the dirty-load replay rejects it.
+type Unknown struct {
+	Type uint8
+	Body []byte
+}
+
+func (*Flags) DescType() uint8 { return DescFlags }
+func (x *Xattr) DescType() uint8 {
+	if x.Internal {
+		return DescXattrInternal
+	}
+	return DescXattr
+}
+func (*ExtentRLE) DescType() uint8   { return DescExtentRLE }
+func (*ExtentTable) DescType() uint8 { return DescExtentTable }
+func (*ExtentPage) DescType() uint8  { return DescExtentPage }
+func (*Padding) DescType() uint8     { return DescPadding }
+func (u *Unknown) DescType() uint8   { return u.Type }
+
+func (*Flags) bodyLen() int         { return 24 }
+func (x *Xattr) bodyLen() int       { return 4 + len(x.Name) + len(x.Value) }
+func (e *ExtentRLE) bodyLen() int   { return 8 * len(e.Extents) }
+func (t *ExtentTable) bodyLen() int { return 8 + 8*len(t.Entries) }
+func (p *ExtentPage) bodyLen() int  { return 4 + 4*len(p.Clusters) }
+func (p *Padding) bodyLen() int     { return int(p.Length) }
+func (u *Unknown) bodyLen() int     { return len(u.Body) }
+
+func (f *Flags) put(b []byte) {
+	le.PutUint64(b, f.Invalid)
+	le.PutUint64(b[8:], f.DataRO)
+	le.PutUint64(b[16:], f.MDRO)
+}
+func (x *Xattr) put(b []byte) {
+	le.PutUint16(b, uint16(len(x.Name)))
+	le.PutUint16(b[2:], uint16(len(x.Value)))
+	n := copy(b[4:], x.Name)
+	copy(b[4+n:], x.Value)
+}
+func (e *ExtentRLE) put(b []byte) {
+	for i, x := range e.Extents {
+		le.PutUint32(b[8*i:], x.ClusterIdx)
+		le.PutUint32(b[8*i+4:], x.Length)
+	}
+}
+func (t *ExtentTable) put(b []byte) {
+	le.PutUint64(b, t.NumClusters)
+	for i, x := range t.Entries {
+		le.PutUint32(b[8+8*i:], x.PageIdx)
+		le.PutUint32(b[12+8*i:], x.NumPages)
+	}
+}
+func (p *ExtentPage) put(b []byte) {
+	le.PutUint32(b, p.StartCluster)
+	for i, c := range p.Clusters {
+		le.PutUint32(b[4+4*i:], c)
+	}
+}
+func (*Padding) put([]byte)     {}
+func (u *Unknown) put(b []byte) { copy(b, u.Body) }
+
+// DescriptorSize is the on-disk size of d, header included.
+func DescriptorSize(d Descriptor) int { return descHeaderSize + d.bodyLen() }
+
+// PageHeader reads id, sequence, next and stored crc of a page without any
+// check, for diagnostics of a page that fails its CRC.
+func PageHeader(b []byte) (id uint64, seq, next, crc uint32, err error) {
+	if len(b) < PageSize {
+		return 0, 0, 0, 0, formatErr(ErrTruncated, -1, 0, "page needs %d bytes, have %d", PageSize, len(b))
+	}
+	return le.Uint64(b), le.Uint32(b[8:]), le.Uint32(b[pageNextOffset:]), le.Uint32(b[crcOffset:]), nil
+}
+
+// DecodePage decodes one md page. On a CRC mismatch it returns the page with
+// its header (ID, Sequence, Next, CRC) filled and no descriptors, and an
+// error wrapping ErrCRC; on a descriptor error, the header, the descriptors
+// before the bad one, and a *FormatError wrapping ErrDescriptor. Page in
+// the error is -1: callers that know the index set it (ReadPage does).
+func DecodePage(b []byte) (*Page, error) {
+	p, err := decodeHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	if got := PageCRC(b); got != p.CRC {
+		return p, formatErr(ErrCRC, -1, crcOffset, "stored %#08x, computed %#08x", p.CRC, got)
+	}
+	p.Descriptors, err = DecodeDescriptors(b[pageHeaderSize : pageHeaderSize+DescriptorAreaSize])
+	return p, err
+}
+
+// DecodePageUnchecked is DecodePage without the CRC check, for forensics.
+func DecodePageUnchecked(b []byte) (*Page, error) {
+	p, err := decodeHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	p.Descriptors, err = DecodeDescriptors(b[pageHeaderSize : pageHeaderSize+DescriptorAreaSize])
+	return p, err
+}
+
+func decodeHeader(b []byte) (*Page, error) {
+	id, seq, next, crc, err := PageHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	return &Page{ID: id, Sequence: seq, Reserved: le.Uint32(b[12:]), Next: next, CRC: crc}, nil
+}
+
+// DecodeDescriptors decodes a descriptor area (the 4072 bytes after the page
+// header; a shorter slice is read as if zero-padded). It walks as SPDK's
+// blob_parse_page does: type 0 with length 0 ends the area, as does fewer
+// than 5 bytes left. A descriptor that overruns the area or whose length
+// does not fit its type is a *FormatError (ErrDescriptor) with the offset
+// inside the page; the descriptors before it are returned with the error.
+func DecodeDescriptors(b []byte) ([]Descriptor, error) {
+	if len(b) > DescriptorAreaSize {
+		b = b[:DescriptorAreaSize]
+	}
+	var out []Descriptor
+	cur := 0
+	for cur+descHeaderSize <= len(b) {
+		typ := b[cur]
+		length := le.Uint32(b[cur+1:])
+		off := int64(pageHeaderSize + cur)
+		if typ == DescPadding && length == 0 {
+			break
+		}
+		if uint64(length) > uint64(len(b)-cur-descHeaderSize) {
+			return out, formatErr(ErrDescriptor, -1, off, "descriptor type %d length %d overruns the page", typ, length)
+		}
+		body := b[cur+descHeaderSize : cur+descHeaderSize+int(length)]
+		d, err := decodeDescriptor(typ, body)
+		if err != nil {
+			err.Offset = off
+			return out, err
+		}
+		out = append(out, d)
+		cur += descHeaderSize + int(length)
+	}
+	return out, nil
+}
+
+func decodeDescriptor(typ uint8, body []byte) (Descriptor, *FormatError) {
+	n := len(body)
+	bad := func(format string, args ...any) (Descriptor, *FormatError) {
+		return nil, formatErr(ErrDescriptor, -1, -1, format, args...)
+	}
+	switch typ {
+	case DescPadding:
+		return &Padding{Length: uint32(n)}, nil
+	case DescFlags:
+		if n != 24 {
+			return bad("FLAGS length %d, want 24", n)
+		}
+		return &Flags{Invalid: le.Uint64(body), DataRO: le.Uint64(body[8:]), MDRO: le.Uint64(body[16:])}, nil
+	case DescXattr, DescXattrInternal:
+		if n < 4 {
+			return bad("XATTR length %d, below 4", n)
+		}
+		nl, vl := int(le.Uint16(body)), int(le.Uint16(body[2:]))
+		if n != 4+nl+vl {
+			return bad("XATTR length %d, name %d + value %d + 4", n, nl, vl)
+		}
+		return &Xattr{
+			Name:     string(body[4 : 4+nl]),
+			Value:    append([]byte(nil), body[4+nl:]...),
+			Internal: typ == DescXattrInternal,
+		}, nil
+	case DescExtentRLE:
+		if n == 0 || n%8 != 0 {
+			return bad("EXTENT_RLE length %d, want a positive multiple of 8", n)
+		}
+		e := &ExtentRLE{Extents: make([]Extent, n/8)}
+		for i := range e.Extents {
+			e.Extents[i] = Extent{ClusterIdx: le.Uint32(body[8*i:]), Length: le.Uint32(body[8*i+4:])}
+		}
+		return e, nil
+	case DescExtentTable:
+		if n < 8 || n%8 != 0 {
+			return bad("EXTENT_TABLE length %d, want 8 + a multiple of 8", n)
+		}
+		t := &ExtentTable{NumClusters: le.Uint64(body), Entries: make([]ExtentTableEntry, (n-8)/8)}
+		for i := range t.Entries {
+			t.Entries[i] = ExtentTableEntry{PageIdx: le.Uint32(body[8+8*i:]), NumPages: le.Uint32(body[12+8*i:])}
+		}
+		return t, nil
+	case DescExtentPage:
+		if n <= 4 || (n-4)%4 != 0 {
+			return bad("EXTENT_PAGE length %d, want 4 + a positive multiple of 4", n)
+		}
+		p := &ExtentPage{StartCluster: le.Uint32(body), Clusters: make([]uint32, (n-4)/4)}
+		for i := range p.Clusters {
+			p.Clusters[i] = le.Uint32(body[4+4*i:])
+		}
+		return p, nil
+	default:
+		return &Unknown{Type: typ, Body: append([]byte(nil), body...)}, nil
+	}
+}
+
+// EncodePage returns the 4096 bytes of p: header, descriptors back to back,
+// zeros, next, and a freshly computed CRC (p.CRC is ignored). Descriptors
+// that do not fit are an error wrapping ErrTooLarge.
+func EncodePage(p *Page) ([]byte, error) {
+	b := make([]byte, PageSize)
+	le.PutUint64(b, p.ID)
+	le.PutUint32(b[8:], p.Sequence)
+	le.PutUint32(b[12:], p.Reserved)
+	cur := pageHeaderSize
+	for i, d := range p.Descriptors {
+		n := d.bodyLen()
+		if cur+descHeaderSize+n > pageHeaderSize+DescriptorAreaSize {
+			return nil, formatErr(ErrTooLarge, -1, int64(cur), "descriptor %d (type %d, %d bytes) does not fit", i, d.DescType(), n)
+		}
+		if x, ok := d.(*Xattr); ok && (len(x.Name) > 0xFFFF || len(x.Value) > 0xFFFF) {
+			return nil, formatErr(ErrTooLarge, -1, int64(cur), "xattr %q: name or value over 65535 bytes", x.Name)
+		}
+		b[cur] = d.DescType()
+		le.PutUint32(b[cur+1:], uint32(n))
+		d.put(b[cur+descHeaderSize : cur+descHeaderSize+n])
+		cur += descHeaderSize + n
+	}
+	le.PutUint32(b[pageNextOffset:], p.Next)
+	le.PutUint32(b[crcOffset:], PageCRC(b))
+	return b, nil
+}
+
+// IsExtentPage reports whether p passes SPDK's extent page check
+// (bs_load_cur_extent_page_valid, CRC aside): sequence 0, and one
+// EXTENT_PAGE descriptor as its only descriptor. Recovery uses it to tell
+// extent pages from chain pages.
+func (p *Page) IsExtentPage() bool {
+	if p.Sequence != 0 || len(p.Descriptors) == 0 {
+		return false
+	}
+	if _, ok := p.Descriptors[0].(*ExtentPage); !ok {
+		return false
+	}
+	// SPDK only looks at the length field of what follows the first one.
+	return len(p.Descriptors) == 1 || p.Descriptors[1].bodyLen() == 0
+}
+
+// ExtentPageDesc returns the EXTENT_PAGE descriptor of an extent page.
+func (p *Page) ExtentPageDesc() (*ExtentPage, bool) {
+	if !p.IsExtentPage() {
+		return nil, false
+	}
+	ep, ok := p.Descriptors[0].(*ExtentPage)
+	return ep, ok
+}
