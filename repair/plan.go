@@ -19,10 +19,11 @@ const (
 	// again after a restart.
 	CodeResurrected finding.Code = "resurrected"
 	// CodePendingResurrection: a persisted lvol blob absent from the live
-	// view; it loads again at the next restart.
+	// view, with positive evidence that the target dropped it (a forced
+	// removal); it loads again at the next restart, and is then resurrected.
 	CodePendingResurrection finding.Code = "pending-resurrection"
 	// CodeOpenIntent: a delete intent with no outcome (a run was interrupted).
-	CodeOpenIntent finding.Code = "delete-intent-open"
+	CodeOpenIntent finding.Code = "open-delete-intent"
 )
 
 // Action is what a plan step does.
@@ -97,11 +98,6 @@ type PlanOptions struct {
 	// Reload finishes pending resurrections by reloading their lvstore
 	// instead of waiting for a restart.
 	Reload bool
-	// Recorded reports whether the journal records a requested deletion of
-	// the lvol (by uuid). A pending resurrection is repaired only then: an
-	// lvol someone else deleted is pointed out, not deleted behind their back.
-	// nil: only a finding with "journal" evidence counts as recorded.
-	Recorded func(lvolUUID string) bool
 }
 
 // Plan turns findings into repair steps. It is pure: nothing is looked up.
@@ -117,12 +113,10 @@ func Plan(fs []finding.Finding, opts PlanOptions) RepairPlan {
 		case CodeResurrected:
 			st.Action = ActionDelete
 		case CodePendingResurrection:
-			_, inJournal := f.Evidence["journal"]
-			recorded := inJournal || (opts.Recorded != nil && opts.Recorded(st.LvolUUID))
+			// reconcile reports it only on positive evidence of a forced
+			// removal; after a restart the same lvol is "resurrected" and
+			// deleted, so the reload path deletes it likewise.
 			switch {
-			case !recorded:
-				st.Action = ActionAdvice
-				st.Advice = "its deletion is not in lvfsck's journal (another client's delete was force-removed?): it loads again at the next restart; if it should be gone, run `lvfsck delete " + cmp.Or(st.LvolUUID, st.Target()) + "`, which records it for repair"
 			case opts.Reload:
 				st.Action = ActionReloadDelete
 			default:
@@ -135,6 +129,10 @@ func Plan(fs []finding.Finding, opts PlanOptions) RepairPlan {
 			}
 			st.Action = ActionAdvice
 			st.Advice = cmp.Or(f.Repair, "lvfsck cannot repair this over RPC; nothing will be touched")
+		}
+		if st.Action == ActionReloadDelete && st.LvstoreUUID == "" {
+			st.Action = ActionWaitRestart
+			st.Advice = "its lvstore's uuid is unknown, so no reload can be planned: wait for the target's next restart, then run `lvfsck repair --yes`"
 		}
 		if (st.Action == ActionDelete || st.Action == ActionReloadDelete) && st.LvolUUID == "" {
 			st.Action = ActionAdvice
