@@ -276,6 +276,7 @@ func (s *scanState) checkSuper(size int64) bool {
 	l.TotalClusters = s.totalClusters
 	ppc := uint64(sb.ClusterSize / pageSize)
 	s.mdClusters = (uint64(sb.MDStart) + uint64(sb.MDLen) + ppc - 1) / ppc
+	l.MDClusters = s.mdClusters
 	return true
 }
 

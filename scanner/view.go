@@ -44,10 +44,12 @@ type Lvstore struct {
 	MDStart       uint32 `json:"md_start"`
 	MDLen         uint32 `json:"md_len"`
 	TotalClusters uint64 `json:"total_clusters"`
-	Clean         bool   `json:"clean"`
-	BSType        string `json:"bstype"`
-	Version       uint32 `json:"version"`
-	SuperBlob     uint64 `json:"super_blob"`
+	// MDClusters are the clusters the super block, masks and md region take.
+	MDClusters uint64 `json:"md_clusters"`
+	Clean      bool   `json:"clean"`
+	BSType     string `json:"bstype"`
+	Version    uint32 `json:"version"`
+	SuperBlob  uint64 `json:"super_blob"`
 	// Loads is what SPDK does with the lvstore as a whole.
 	Loads finding.LoadOutcome `json:"loads"`
 }
