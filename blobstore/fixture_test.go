@@ -106,6 +106,10 @@ func loadTags(t *testing.T, name string) *fixture {
 	_, err = fh.ReadAt(data, 0)
 	require.NoError(t, err)
 	f := &fixture{name: name, data: data, sb: sb}
+	// Stale or not, the used page mask must not mark pages past what we read.
+	pm, err := ReadMask(f.reader(), sb, MaskUsedPages)
+	require.NoError(t, err)
+	pm.Each(func(i uint64) { require.Less(t, i, uint64(tagsPages), "%s: used md page %d", name, i) })
 	fixtureCache.Store(name, f)
 	return f
 }
