@@ -276,7 +276,7 @@ func (t *Target) rpcCreateLvstore(r *request) (any, *RPCError) {
 		return nil, invalidParamsErr(eINVAL)
 	}
 	t.log.logf(srcLvsInit, lvlInfo, "Initializing lvol store")
-	s := newLvstore(g, t.backend.Writer(base.dev, g))
+	s := newLvstore(g, t.backend.Writer(base.dev, g, blobIDOf(0)))
 	s.base = base
 	s.name = p.LvsName
 	s.uuid = newUUID()
@@ -428,6 +428,12 @@ func (t *Target) rpcSnapshot(r *request) (any, *RPCError) {
 	sb, ob := snap.blob, o.blob
 	sb.Clusters, ob.Clusters = ob.Clusters, make([]uint64, len(ob.Clusters))
 	sb.ExtentPages, ob.ExtentPages = ob.ExtentPages, emptyExtentPages(uint64(len(ob.Clusters)))
+	ob.fitOwners()
+	sb.ExtentOwners = make([]uint64, len(sb.ExtentPages))
+	for i := range sb.ExtentOwners {
+		sb.ExtentOwners[i] = ob.Owner(i)
+	}
+	ob.ExtentOwners = make([]uint64, len(ob.ExtentPages))
 	sb.Parent = ob.Parent
 	sb.DataRO = true
 	ob.Parent = sb.ID
@@ -670,7 +676,9 @@ func (t *Target) deleteLvol(l *lvol) (any, *RPCError) {
 				b.Clusters[i] = 0
 				slot := i / ClustersPerExtentPage
 				if c.ExtentPages[slot] == NoPage && slot < len(b.ExtentPages) && b.ExtentPages[slot] != NoPage {
+					c.fitOwners()
 					c.ExtentPages[slot] = b.ExtentPages[slot]
+					c.ExtentOwners[slot] = b.Owner(slot)
 					b.ExtentPages[slot] = NoPage
 				}
 			}

@@ -42,6 +42,10 @@ type BlobState struct {
 	ID          uint64
 	Chain       []uint32
 	ExtentPages []uint32 // per 512-cluster slot, NoPage when none
+	// ExtentOwners is, per slot, the blob id an extent page carries in its
+	// header: the blob that allocated it (a snapshot keeps the extent pages
+	// of the lvol it was taken from). 0 means ID.
+	ExtentOwners []uint64
 	Clusters    []uint64 // per logical cluster: device cluster index, 0 = unallocated
 	Thin        bool
 	DataRO      bool
@@ -85,6 +89,22 @@ func (b *blob) removeXattr(name string) bool {
 		}
 	}
 	return false
+}
+
+// fitOwners sizes ExtentOwners to ExtentPages.
+func (b *blob) fitOwners() {
+	for len(b.ExtentOwners) < len(b.ExtentPages) {
+		b.ExtentOwners = append(b.ExtentOwners, 0)
+	}
+	b.ExtentOwners = b.ExtentOwners[:len(b.ExtentPages)]
+}
+
+// Owner is the id extent page slot i carries.
+func (b *BlobState) Owner(i int) uint64 {
+	if i < len(b.ExtentOwners) && b.ExtentOwners[i] != 0 {
+		return b.ExtentOwners[i]
+	}
+	return b.ID
 }
 
 func (b *blob) allocated() uint64 {
@@ -299,6 +319,7 @@ func (s *lvstore) allocateRange(b *blob, from, to uint64) error {
 		}
 		b.Clusters[i] = c
 		slot := i / ClustersPerExtentPage
+		b.fitOwners()
 		if b.ExtentPages[slot] == NoPage {
 			p, err := s.allocPage()
 			if err != nil {
@@ -306,6 +327,8 @@ func (s *lvstore) allocateRange(b *blob, from, to uint64) error {
 			}
 			b.ExtentPages[slot] = p
 		}
+		// SPDK rewrites the extent page under the writing blob's id.
+		b.ExtentOwners[slot] = 0
 	}
 	return nil
 }
@@ -321,12 +344,22 @@ func (s *lvstore) resize(b *blob, n uint64) error {
 		}
 		b.Clusters = b.Clusters[:n]
 		keep := (n + ClustersPerExtentPage - 1) / ClustersPerExtentPage
+		var drop []uint32
 		for _, p := range b.ExtentPages[keep:] {
 			if p != NoPage {
-				s.releasePage(p)
+				drop = append(drop, p)
 			}
 		}
 		b.ExtentPages = b.ExtentPages[:keep]
+		b.fitOwners()
+		if len(drop) > 0 {
+			if err := s.w.ZeroPages(drop); err != nil {
+				return fmt.Errorf("resize blob %#x: %w", b.ID, err)
+			}
+			for _, p := range drop {
+				s.releasePage(p)
+			}
+		}
 		return nil
 	}
 	b.Clusters = append(b.Clusters, make([]uint64, n-old)...)

@@ -62,7 +62,7 @@ type Backend interface {
 	// Layout is the geometry spdk_bs_init gives a new lvstore.
 	Layout(devSize uint64, clusterSize uint64) (Geometry, error)
 	// Writer persists metadata of the blobstore with geometry g on dev.
-	Writer(dev Device, g Geometry) MDWriter
+	Writer(dev Device, g Geometry, superBlob uint64) MDWriter
 	// Load finds an lvstore on dev; (nil, nil) when there is none.
 	Load(dev Device) (*LoadedStore, error)
 }
@@ -257,7 +257,7 @@ func (t *Target) addAio(name, filename string, blockSize uint32, dev Device) (*b
 
 // loadStore rebuilds the model from a loaded blobstore. Caller holds mu.
 func (t *Target) loadStore(base *bdev, ld *LoadedStore) {
-	s := newLvstore(ld.Geo, t.backend.Writer(base.dev, ld.Geo))
+	s := newLvstore(ld.Geo, t.backend.Writer(base.dev, ld.Geo, ld.SuperBlob))
 	s.base = base
 	s.superID = ld.SuperBlob
 	s.dirty = !ld.Clean

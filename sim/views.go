@@ -173,12 +173,12 @@ func (t *Target) bdevView(b *bdev) bdevJSON {
 		d.Clones = &names
 	}
 	return bdevJSON{
-		Name:        l.uuid,
-		Aliases:     []string{l.alias()},
-		ProductName: "Logical Volume",
-		BlockSize:   DefaultBlockSize,
-		NumBlocks:   l.sizeBytes() / DefaultBlockSize,
-		UUID:        l.uuid,
+		Name:         l.uuid,
+		Aliases:      []string{l.alias()},
+		ProductName:  "Logical Volume",
+		BlockSize:    DefaultBlockSize,
+		NumBlocks:    l.sizeBytes() / DefaultBlockSize,
+		UUID:         l.uuid,
 		CreationTime: l.creationTime,
 		SupportedIOTypes: ioTypesJSON{Read: true, Write: !ro, Unmap: !ro, Flush: true, Reset: true,
 			WriteZeroes: !ro, SeekHole: true, SeekData: true},

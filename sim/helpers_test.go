@@ -1,0 +1,166 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lvfsck/lvfsck/scanner"
+	"github.com/stretchr/testify/require"
+)
+
+// rig is a target on a temporary image, called without a socket.
+type rig struct {
+	t     *testing.T
+	tgt   *Target
+	image string
+	log   *bytes.Buffer
+	cfg   Config
+}
+
+func newRig(t *testing.T, cfg Config) *rig {
+	t.Helper()
+	if cfg.Image == "" {
+		cfg.Image = filepath.Join(t.TempDir(), "disk.img")
+	}
+	if cfg.Size == 0 {
+		cfg.Size = 64 << 20
+	}
+	if cfg.OpDuration == 0 {
+		cfg.OpDuration = 200 * time.Millisecond
+	}
+	r := &rig{t: t, image: cfg.Image, log: &bytes.Buffer{}}
+	cfg.Log = &syncBuf{b: r.log}
+	r.cfg = cfg
+	tgt, err := New(cfg)
+	require.NoError(t, err)
+	r.tgt = tgt
+	t.Cleanup(func() { tgt.Crash() })
+	return r
+}
+
+// restart shuts the target down (clean or not) and starts a new one on the
+// same image.
+func (r *rig) restart(clean bool) {
+	r.t.Helper()
+	if clean {
+		require.NoError(r.t, r.tgt.Shutdown())
+	} else {
+		r.tgt.Crash()
+	}
+	tgt, err := New(r.cfg)
+	require.NoError(r.t, err)
+	r.tgt = tgt
+	r.t.Cleanup(func() { tgt.Crash() })
+}
+
+// call runs one method and returns the JSON of its result, or its error.
+func (r *rig) call(method string, params any) (json.RawMessage, *RPCError) {
+	r.t.Helper()
+	req := &request{Method: method, ID: json.RawMessage("1")}
+	if params != nil {
+		b, err := json.Marshal(params)
+		require.NoError(r.t, err)
+		req.Params = b
+	}
+	res, rerr := r.tgt.call(req)
+	if d, ok := res.(deferred); ok {
+		res, rerr = d()
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	b, err := json.Marshal(res)
+	require.NoError(r.t, err)
+	return b, nil
+}
+
+// ok calls and requires success, decoding the result into out (may be nil).
+func (r *rig) ok(method string, params any, out any) {
+	r.t.Helper()
+	b, e := r.call(method, params)
+	require.Nil(r.t, e, "%s: %v", method, e)
+	if out != nil {
+		require.NoError(r.t, json.Unmarshal(b, out))
+	}
+}
+
+// async starts a deferred call (a checksum) and returns its outcome channel.
+func (r *rig) async(method string, params any) <-chan *RPCError {
+	r.t.Helper()
+	b, _ := json.Marshal(params)
+	res, rerr := r.tgt.call(&request{Method: method, ID: json.RawMessage("1"), Params: b})
+	ch := make(chan *RPCError, 1)
+	d, isDeferred := res.(deferred)
+	if !isDeferred {
+		ch <- rerr
+		return ch
+	}
+	go func() { _, e := d(); ch <- e }()
+	return ch
+}
+
+func (r *rig) lvols() []lvolJSON {
+	var out []lvolJSON
+	r.ok("bdev_lvol_get_lvols", nil, &out)
+	return out
+}
+
+func (r *rig) lvol(name string) (lvolJSON, bool) {
+	for _, l := range r.lvols() {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return lvolJSON{}, false
+}
+
+// scan reads the image with the project's scanner.
+func (r *rig) scan() *scanner.View {
+	r.t.Helper()
+	v, err := scanner.ScanPath(context.Background(), r.image, scanner.Options{}, r.t.TempDir())
+	require.NoError(r.t, err)
+	return v
+}
+
+// setup creates lvstore lvs-r (1 MiB clusters) with a thin lvol vol (32 MiB,
+// 24 MiB written), a thick bystander (8 MiB) and a snapshot snap of vol.
+func (r *rig) setup() (lvsUUID, volUUID, snapUUID string) {
+	r.ok("bdev_lvol_create_lvstore", map[string]any{"bdev_name": "aio0", "lvs_name": "lvs-r", "cluster_sz": 1 << 20}, &lvsUUID)
+	r.ok("bdev_lvol_create", map[string]any{"lvol_name": "vol", "size_in_mib": 32, "thin_provision": true, "lvs_name": "lvs-r"}, &volUUID)
+	r.ok("bdev_lvol_create", map[string]any{"lvol_name": "bystander", "size_in_mib": 8, "thin_provision": false, "lvs_name": "lvs-r"}, nil)
+	r.ok("sim_lvol_write", map[string]any{"name": "lvs-r/vol", "offset": 0, "length": 24 << 20}, nil)
+	r.ok("bdev_lvol_snapshot", map[string]any{"lvol_name": "lvs-r/vol", "snapshot_name": "snap"}, &snapUUID)
+	return
+}
+
+type syncBuf struct {
+	b  *bytes.Buffer
+	mu chanMutex
+}
+
+// chanMutex is a mutex usable by value-initialised structs.
+type chanMutex struct{ ch chan struct{} }
+
+func (m *chanMutex) lock() {
+	if m.ch == nil {
+		m.ch = make(chan struct{}, 1)
+	}
+	m.ch <- struct{}{}
+}
+func (m *chanMutex) unlock() { <-m.ch }
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.lock()
+	defer s.mu.unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.lock()
+	defer s.mu.unlock()
+	return s.b.String()
+}
