@@ -210,10 +210,15 @@ func (c *checker) lvstores() {
 			})
 		}
 	}
+	reported := make(map[string]bool)
+	for d := range matchedUnreadable {
+		reported[d.UUID] = true
+	}
 	for _, d := range unreadable {
-		if matchedUnreadable[d] {
+		if matchedUnreadable[d] || (d.UUID != "" && reported[d.UUID]) {
 			continue
 		}
+		reported[d.UUID] = true
 		c.add(finding.Finding{
 			Code: CodeDiskNotRead, Severity: finding.Warning,
 			Lvstore: d.Name, LvstoreUUID: d.UUID,
@@ -226,18 +231,24 @@ func (c *checker) lvstores() {
 
 func (c *checker) liveOnly(inf *lvsInfo, scanned map[string]*PLvstore, unreadable []*PLvstore, matched map[*PLvstore]bool) {
 	ls := inf.live
+	var first *PLvstore
 	for _, d := range unreadable {
 		if (d.UUID != "" && d.UUID == ls.UUID) || (d.Device != "" && d.Device == ls.Device) {
 			matched[d] = true
-			c.add(finding.Finding{
-				Code: CodeDiskNotRead, Severity: finding.Warning,
-				Lvstore: inf.name, LvstoreUUID: ls.UUID,
-				Message:  fmt.Sprintf("lvstore %s: device %s could not be read (%s); only the live view and the journal were checked", inf.name, orUnknown(d.Device), orUnknown(d.Err)),
-				Evidence: map[string]string{EvLive: "loaded by the target on " + orUnknown(ls.BaseBdev), EvDisk: "not read: " + orUnknown(d.Err)},
-				Repair:   "Fix access to the device (path, permissions, O_DIRECT) and check again to see pending resurrections.",
-			})
-			return
+			if first == nil {
+				first = d
+			}
 		}
+	}
+	if d := first; d != nil {
+		c.add(finding.Finding{
+			Code: CodeDiskNotRead, Severity: finding.Warning,
+			Lvstore: inf.name, LvstoreUUID: ls.UUID,
+			Message:  fmt.Sprintf("lvstore %s: device %s could not be read (%s); only the live view and the journal were checked", inf.name, orUnknown(d.Device), orUnknown(d.Err)),
+			Evidence: map[string]string{EvLive: "loaded by the target on " + orUnknown(ls.BaseBdev), EvDisk: "not read: " + orUnknown(d.Err)},
+			Repair:   "Fix access to the device (path, permissions, O_DIRECT) and check again to see pending resurrections.",
+		})
+		return
 	}
 	if d, ok := scanned[ls.Device]; ok && ls.Device != "" {
 		held := "no lvstore identity"
@@ -668,7 +679,13 @@ func (c *checker) openIntents() {
 	if c.hist == nil {
 		return
 	}
+	seen := make(map[string]bool)
 	for _, it := range c.hist.OpenIntents() {
+		// One finding per lvol: its journal key is per lvol.
+		if seen[it.LvolUUID] {
+			continue
+		}
+		seen[it.LvolUUID] = true
 		state := "not listed now"
 		name := ""
 		if li, ok := c.liveIdx[it.LvolUUID]; ok {
