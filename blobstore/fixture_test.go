@@ -176,11 +176,16 @@ var notInManifest = map[string][]struct {
 
 func readManifest(t *testing.T, name string) manifest {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(fixtureDir, name+".manifest.json"))
-	require.NoError(t, err)
 	var m manifest
-	require.NoError(t, json.Unmarshal(raw, &m))
+	readJSON(t, name+".manifest.json", &m)
 	return m
+}
+
+func readJSON(t *testing.T, file string, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(fixtureDir, file))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, v))
 }
 
 // TestFixtureDecode decodes every fixture and compares the lvstore and every
