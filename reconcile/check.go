@@ -425,12 +425,16 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 			pos.mark(EvJournal, fmt.Sprintf("delete intent at %s in this incarnation, outcome %s", stamp(d.IntentAt), resultText(d.Result)))
 		}
 	}
+	registered := false
 	if c.lastEvent != nil {
 		if ev, ok := c.lastEvent[pl.UUID]; ok {
 			if ev.Type == NotifyBdevUnregister {
 				pos.mark(EvNotify, fmt.Sprintf("bdev_unregister (id %d) in this run while the blob stays on disk", ev.ID))
 			} else {
-				pos.mark(EvNotify, fmt.Sprintf("%s (id %d): it had a bdev in this run", ev.Type, ev.ID))
+				// It was opened at load, but a register alone does not
+				// show a drop: the views may be from different moments.
+				registered = true
+				ctx.add(EvNotify, fmt.Sprintf("%s (id %d) and no bdev_unregister: it had a bdev in this run, yet the live view lacks it (views taken at different moments?)", ev.Type, ev.ID))
 			}
 		}
 	}
@@ -488,6 +492,7 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 	ev := pos.m
 	var notOpened bool
 	switch {
+	case registered:
 	case !c.in.Live.NotifyAvailable:
 		ctx.add(EvNotify, "notify ring not available")
 	case c.ringCovers:
@@ -640,7 +645,11 @@ func (c *checker) resurrected(inf *lvsInfo, l *LLvol) {
 	var ev evidence
 	for _, d := range c.hist.DeletesOf(l.UUID) {
 		if d.Result.gone() {
-			ev.mark(EvJournal, fmt.Sprintf("deleted at %s (incarnation %s), outcome %s", stamp(d.IntentAt), orUnknown(d.Incarnation), resultText(d.Result)))
+			what := "deleted"
+			if d.Name != "" {
+				what += " as " + d.Name
+			}
+			ev.mark(EvJournal, fmt.Sprintf("%s at %s (incarnation %s), outcome %s", what, stamp(d.IntentAt), orUnknown(d.Incarnation), resultText(d.Result)))
 		}
 	}
 	if g, ok := c.hist.SeenEarlierAndGone(l.UUID); ok && (c.cur == "" || g.Incarnation != c.cur) {
@@ -687,7 +696,10 @@ func (c *checker) openIntents() {
 		}
 		seen[it.LvolUUID] = true
 		state := "not listed now"
-		name := ""
+		lvs, name, _ := strings.Cut(it.Name, "/")
+		if name == "" {
+			lvs, name = "", it.Name
+		}
 		if li, ok := c.liveIdx[it.LvolUUID]; ok {
 			state = "still listed now: the delete did not happen"
 			name = c.in.Live.Lvols[li].Name
@@ -698,12 +710,12 @@ func (c *checker) openIntents() {
 		}
 		f := finding.Finding{
 			Code: CodeOpenDeleteIntent, Severity: finding.Warning,
-			LvstoreUUID: it.LvstoreUUID, LvolUUID: it.LvolUUID, LvolName: name,
+			Lvstore: lvs, LvstoreUUID: it.LvstoreUUID, LvolUUID: it.LvolUUID, LvolName: name,
 			Message: fmt.Sprintf("lvfsck stopped in the middle of deleting %s (uuid %s); the outcome was never recorded", orUnknown(it.Name), orUnknown(it.LvolUUID)),
 			Repair:  "If the lvol is still listed, run the delete again; if it is gone from the view but on disk, it is reported as a pending resurrection. `lvfsck repair --yes` settles the intent.",
 		}
 		if inf := c.lvs[it.LvstoreUUID]; inf != nil {
-			f.Lvstore = inf.name
+			f.Lvstore = lvsName(inf, lvs)
 			if inf.compare && c.persIdx != nil {
 				if pi, ok := c.persIdx[it.LvolUUID]; ok {
 					pl := &c.in.Persisted.Lvols[pi]
@@ -719,7 +731,25 @@ func (c *checker) openIntents() {
 	}
 }
 
-func (c *checker) add(f finding.Finding) { c.out = append(c.out, f) }
+// maxText bounds a message, repair or evidence text: names come from data
+// (captured JSON in offline checks) and must not blow up a report.
+const maxText = 4096
+
+func (c *checker) add(f finding.Finding) {
+	f.Message, f.Repair = clip(f.Message), clip(f.Repair)
+	for k, v := range f.Evidence {
+		f.Evidence[k] = clip(v)
+	}
+	c.out = append(c.out, f)
+}
+
+func clip(s string) string {
+	if len(s) <= maxText {
+		return s
+	}
+	s = strings.ToValidUTF8(s[:maxText], "")
+	return s + "…"
+}
 
 // base is a finding about a persisted lvol, without code and text.
 func (c *checker) base(inf *lvsInfo, pl *PLvol) finding.Finding {

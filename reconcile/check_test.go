@@ -165,6 +165,16 @@ func TestCheck(t *testing.T) {
 			text:     map[finding.Code]string{CodeOpenDeleteIntent: "never recorded"},
 		},
 		{
+			name: "open intent, lvol still listed: the delete did not happen",
+			in: Input{Persisted: disk(), Live: liveAll(), Incarnation: Incarnation{ID: inc1},
+				History: &MemHistory{Intents: []Intent{
+					{LvolUUID: uBy, Name: "lvs-r/by", LvstoreUUID: lvsU, StartedAt: t0, Incarnation: inc1},
+					{LvolUUID: uBy, Name: "lvs-r/by", LvstoreUUID: lvsU, StartedAt: t0.Add(time.Hour), Incarnation: inc1},
+				}}},
+			want: []want{{CodeOpenDeleteIntent, finding.Warning, uBy}},
+			text: map[finding.Code]string{CodeOpenDeleteIntent: "still listed"},
+		},
+		{
 			name: "delete record from an earlier incarnation says nothing about this run",
 			in: Input{Persisted: disk(), Live: liveDropped(false), Incarnation: Incarnation{ID: inc2},
 				History: &MemHistory{Deletes: map[string][]DeleteRecord{uSnap: {{IntentAt: t0, Result: ResultRefusedBusy, Incarnation: inc1}}}}},
@@ -178,10 +188,10 @@ func TestCheck(t *testing.T) {
 			text:     map[finding.Code]string{CodePendingResurrection: "bdev_unregister (id 4)"},
 		},
 		{
-			name:     "pending: registered in this run, now absent",
-			in:       Input{Persisted: disk(), Live: withNotify(liveDropped(false), startEvents()...)},
-			want:     []want{pending},
-			evidence: map[finding.Code][]string{CodePendingResurrection: {EvNotify}},
+			name: "registered in this run, no unregister, now absent: opened, but no drop shown",
+			in:   Input{Persisted: disk(), Live: withNotify(liveDropped(false), startEvents()...)},
+			want: []want{{CodeNoEvidence, finding.Warning, uSnap}},
+			text: map[finding.Code]string{CodeNoEvidence: "bdev_register (id 1) and no bdev_unregister"},
 		},
 		{
 			name:     "pending: live clone lost its base snapshot name (folded, no second finding)",
@@ -517,5 +527,18 @@ func TestCheckSortedAndDeterministic(t *testing.T) {
 	require.Equal(t, a, b)
 	for i := 1; i < len(a); i++ {
 		require.GreaterOrEqual(t, a[i-1].Severity, a[i].Severity)
+	}
+}
+
+func TestCheckBoundsTexts(t *testing.T) {
+	long := strings.Repeat("x", 100000)
+	l := liveAll()
+	l.Lvols = append(l.Lvols, LLvol{UUID: long, Name: long, Alias: long, LvstoreUUID: lvsU})
+	fs := Check(Input{Persisted: disk(), Live: l})
+	require.Len(t, fs, 1)
+	require.Equal(t, CodePhantom, fs[0].Code)
+	require.LessOrEqual(t, len(fs[0].Message), maxText+len("…"))
+	for _, v := range fs[0].Evidence {
+		require.LessOrEqual(t, len(v), maxText+len("…"))
 	}
 }
