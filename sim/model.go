@@ -46,13 +46,13 @@ type BlobState struct {
 	// header: the blob that allocated it (a snapshot keeps the extent pages
 	// of the lvol it was taken from). 0 means ID.
 	ExtentOwners []uint64
-	Clusters    []uint64 // per logical cluster: device cluster index, 0 = unallocated
-	Thin        bool
-	DataRO      bool
-	MDRO        bool
-	Parent      uint64 // parent snapshot blob id, 0 = none
-	Xattrs      []Xattr
-	Internal    []Xattr // internal xattrs other than SNAP (e.g. none)
+	Clusters     []uint64 // per logical cluster: device cluster index, 0 = unallocated
+	Thin         bool
+	DataRO       bool
+	MDRO         bool
+	Parent       uint64 // parent snapshot blob id, 0 = none
+	Xattrs       []Xattr
+	Internal     []Xattr // internal xattrs other than SNAP (e.g. none)
 }
 
 // blob is the model's blob: persisted state plus what is only in memory.
