@@ -503,7 +503,7 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 	default:
 		ctx.add(EvNotify, fmt.Sprintf("no event for its uuid, but the ring starts at id %d: events since the start were dropped, so it cannot tell whether it got a bdev", c.ringFirst))
 	}
-	if len(notOpenedLog) > 0 {
+	if len(notOpenedLog) > 0 && !registered {
 		notOpened = true
 		ev[EvLog] = capList(notOpenedLog, 4)
 	}

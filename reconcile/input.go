@@ -6,6 +6,33 @@
 // and does no I/O. Adapters from the scanner, the spdk client and the journal
 // fill these types; the types stay small so that captured RPC answers and a
 // persisted view map onto them field by field.
+//
+// Evidence rules, for a persisted lvol that SPDK would load (load or
+// load-degraded) in an lvstore that is both read from disk and loaded by the
+// target, and that the live view does not list (matched by uuid):
+//
+//   - pending-resurrection needs positive evidence that the target dropped it
+//     in this run: the journal listed it earlier in this incarnation; a
+//     delete intent was recorded for it in this incarnation (any outcome:
+//     lvfsck only deletes what it resolved live); the notify ring's last
+//     event for its uuid is bdev_unregister; a live clone whose blob's parent
+//     is this blob reports clone=true without a base snapshot name; an
+//     imported forced-removal log line (not from another incarnation).
+//   - with a live lvol of the same lvstore under the same name (another
+//     uuid): name-collision as well (before the restart), or name-collision
+//     alone when there is no positive evidence (after it: the invisible
+//     lvol and its clusters). Also for a blob the scanner says SPDK skips.
+//   - otherwise not-opened-at-load when the notify ring still holds id 0 and
+//     has no event for its uuid, or a log says the open failed;
+//   - otherwise no-evidence: absent, cause unknown; the evidence says what
+//     was missing (ring, journal, incarnation).
+//
+// A live lvol is resurrected when the journal recorded its delete with an
+// outcome that removed it from the view (deleted, deleted-verified,
+// forced-removal), or saw it listed then gone within an earlier incarnation,
+// or an imported log attributes a forced removal to it. A live clone that
+// lost its base snapshot name is clone-lost-base-snapshot unless the disk
+// names the absent parent, whose pending resurrection then carries it.
 package reconcile
 
 import "github.com/lvfsck/lvfsck/finding"
