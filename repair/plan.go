@@ -150,8 +150,8 @@ func Plan(fs []finding.Finding, opts PlanOptions) RepairPlan {
 	slices.SortStableFunc(p.Steps, func(a, b Step) int {
 		return cmp.Or(
 			cmp.Compare(actionOrder[a.Action], actionOrder[b.Action]),
-			cmp.Compare(a.LvstoreUUID, b.LvstoreUUID),
 			cmp.Compare(b.Severity, a.Severity),
+			cmp.Compare(a.Lvstore, b.Lvstore),
 			cmp.Compare(a.Target(), b.Target()),
 		)
 	})

@@ -1,0 +1,214 @@
+package repair
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvfsck/lvfsck/finding"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		require.NoError(t, os.WriteFile(p, got, 0o644))
+	}
+	want, err := os.ReadFile(p)
+	require.NoError(t, err, "run with -update to create %s", p)
+	require.Equal(t, string(want), string(got))
+}
+
+func sampleFindings() []finding.Finding {
+	return []finding.Finding{
+		{Code: "md-crc-mismatch", Severity: finding.Critical, Lvstore: "lvs-r", LvstoreUUID: uuidLvs, BlobID: 1<<32 | 9, Page: finding.PageRef(9),
+			Message: "md page 9 fails its CRC", Repair: "restore the lvol from a backup; SPDK skips this blob at load"},
+		{Code: CodePendingResurrection, Severity: finding.Error, Lvstore: "lvs-r", LvstoreUUID: uuidLvs, LvolName: "snap-x", LvolUUID: uuidSnapX,
+			BlobID: 1<<32 | 4, Message: "lvs-r/snap-x was force-removed; it loads again at the next restart"},
+		{Code: CodeResurrected, Severity: finding.Error, Lvstore: "lvs-r", LvstoreUUID: uuidLvs, LvolName: "vol-b",
+			LvolUUID: "804A2E0E-123B-4A8B-BE34-4BA606FB1CC2", Message: "lvs-r/vol-b is back after a restart"},
+		{Code: CodeResurrected, Severity: finding.Error, Lvstore: "lvs-r", LvstoreUUID: uuidLvs, LvolName: "vol-b",
+			LvolUUID: "804a2e0e-123b-4a8b-be34-4ba606fb1cc2", Message: "duplicate of the above"},
+		{Code: CodeOpenIntent, Severity: finding.Warning, Lvstore: "lvs-r", LvstoreUUID: uuidLvs, LvolUUID: uuidVolA, LvolName: "vol-a",
+			Message: "lvfsck stopped in the middle of deleting vol-a"},
+		{Code: "not-opened-at-load", Severity: finding.Warning, Lvstore: "lvs-r", LvstoreUUID: uuidLvs, LvolName: "r0600", LvolUUID: "11111111-2222-3333-4444-555555555555",
+			Message: "persisted, never opened"},
+		{Code: "disk-not-read", Severity: finding.Info, Message: "info is not planned"},
+		{Code: CodeResurrected, Severity: finding.Error, Lvstore: "lvs-r", LvolName: "no-uuid", Message: "no uuid known"},
+	}
+}
+
+func TestPlanActions(t *testing.T) {
+	for _, reload := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reload=%t", reload), func(t *testing.T) {
+			p := Plan(sampleFindings(), PlanOptions{Reload: reload})
+			var got []string
+			for _, s := range p.Steps {
+				got = append(got, fmt.Sprintf("%s %s", s.Action, s.Target()))
+			}
+			pending := "wait-restart lvs-r/snap-x"
+			if reload {
+				pending = "reload-delete lvs-r/snap-x"
+			}
+			want := []string{
+				"finish-intent lvs-r/vol-a",
+				"delete lvs-r/vol-b", // deduplicated, uuid case folded
+				pending,
+				"advice blob 0x100000009",
+				"advice lvs-r/no-uuid",
+				"advice lvs-r/r0600",
+			}
+			require.Equal(t, want, got)
+			require.Equal(t, map[bool]int{false: 2, true: 3}[reload], p.Actionable())
+		})
+	}
+	require.Empty(t, Plan(nil, PlanOptions{}).Steps)
+}
+
+func TestPlanRenderGolden(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		fs     []finding.Finding
+		reload bool
+	}{
+		{"plan-restart.golden", sampleFindings(), false},
+		{"plan-reload.golden", sampleFindings(), true},
+		{"plan-empty.golden", nil, false},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			var b bytes.Buffer
+			require.NoError(t, Plan(tc.fs, PlanOptions{Reload: tc.reload}).Render(&b))
+			golden(t, tc.file, b.Bytes())
+		})
+	}
+}
+
+func repairer(w *world) *Repairer {
+	return &Repairer{Deleter: w.del, Reloader: newReloader(w)}
+}
+
+func pendingFinding() finding.Finding {
+	return finding.Finding{Code: CodePendingResurrection, Severity: finding.Error, Lvstore: "lvs-r", LvstoreUUID: uuidLvs,
+		LvolName: "snap-x", LvolUUID: uuidSnapX, Message: "force-removed"}
+}
+
+func TestApplyWithoutYesOrDryRunChangesNothing(t *testing.T) {
+	for _, opts := range []ApplyOptions{{}, {DryRun: true, Yes: true, Reload: true}, {Reload: true}} {
+		t.Run(fmt.Sprintf("%+v", opts), func(t *testing.T) {
+			w := newWorld(t, SemanticsForced, false)
+			forceRemove(t, w)
+			w.clk.Advance(time.Second)
+			fs := append(sampleFindings(), pendingFinding())
+			before, calls := w.snapshotState(), len(w.target.calls)
+			res, err := repairer(w).Apply(ctx, Plan(fs, PlanOptions{Reload: true}), opts)
+			if opts.DryRun {
+				require.NoError(t, err)
+				require.Len(t, res.Steps, len(Plan(fs, PlanOptions{Reload: true}).Steps))
+			} else {
+				require.ErrorIs(t, err, ErrNotConfirmed)
+			}
+			require.Equal(t, 4, res.ExitCode, "errors are left")
+			require.Equal(t, before, w.snapshotState())
+			require.Equal(t, calls, len(w.target.calls), "not a single RPC")
+		})
+	}
+}
+
+func TestApplyReloadFinishesForcedRemoval(t *testing.T) {
+	w := newWorld(t, SemanticsForced, false)
+	// lvfsck's own delete hits the forced removal...
+	w.checksum(uuidSnapX, 44*time.Millisecond)
+	res, err := w.del.Delete(ctx, Request{Ref: Ref{Alias: "lvs-r/snap-x"}})
+	require.NoError(t, err)
+	require.Equal(t, OutcomeForcedRemoval, res.Outcome)
+	w.clk.Advance(time.Second)
+
+	// ...and repair --reload --yes finishes it without a restart.
+	plan := Plan([]finding.Finding{pendingFinding()}, PlanOptions{Reload: true})
+	out, err := repairer(w).Apply(ctx, plan, ApplyOptions{Yes: true, Reload: true})
+	require.NoError(t, err)
+	require.Len(t, out.Steps, 1)
+	require.Equal(t, OutcomeDeletedVerified, out.Steps[0].Outcome, "%v", out.Steps[0].Messages)
+	require.Equal(t, 1, out.ExitCode, "errors corrected")
+	require.False(t, w.listed(uuidSnapX))
+	require.False(t, w.disk.has(uuidSnapX))
+
+	var b bytes.Buffer
+	require.NoError(t, out.Render(&b))
+	require.Contains(t, b.String(), "lvs-r/snap-x: deleted-verified")
+	require.Contains(t, b.String(), "bdev_aio_delete aio0 answered")
+}
+
+func TestApplyPendingWithoutReloadWaitsForRestartThenRepairs(t *testing.T) {
+	w := newWorld(t, SemanticsForced, false)
+	forceRemove(t, w)
+	w.clk.Advance(time.Second)
+	before := w.snapshotState()
+
+	// Plan asked for a reload but the command line did not confirm it.
+	out, err := repairer(w).Apply(ctx, Plan([]finding.Finding{pendingFinding()}, PlanOptions{Reload: true}), ApplyOptions{Yes: true})
+	require.NoError(t, err)
+	require.Equal(t, 4, out.ExitCode)
+	require.Equal(t, ActionWaitRestart, out.Steps[0].Step.Action)
+	require.Contains(t, strings.Join(out.Steps[0].Messages, "\n"), "wait for the target's next restart")
+	require.Equal(t, before, w.snapshotState())
+
+	// The target restarts: the lvol is back (resurrected); repair deletes it.
+	w.target.lvols = w.disk.load()
+	resurrected := pendingFinding()
+	resurrected.Code = CodeResurrected
+	out, err = repairer(w).Apply(ctx, Plan([]finding.Finding{resurrected}, PlanOptions{}), ApplyOptions{Yes: true, Wait: time.Second})
+	require.NoError(t, err)
+	require.Equal(t, OutcomeDeletedVerified, out.Steps[0].Outcome)
+	require.Equal(t, 1, out.ExitCode)
+	require.False(t, w.disk.has(uuidSnapX))
+}
+
+func TestApplyFinishesOpenIntentAndListsAdvice(t *testing.T) {
+	w := newWorld(t, SemanticsForced, false)
+	_, err := w.journal.RecordIntent(ctx, Intent{Op: "delete", LvstoreUUID: uuidLvs, LvstoreName: "lvs-r", LvolUUID: uuidVolA, LvolName: "vol-a"})
+	require.NoError(t, err)
+	require.NoError(t, w.target.DeleteLvol(ctx, uuidVolA)) // the interrupted delete did go through
+	fs := []finding.Finding{
+		{Code: CodeOpenIntent, Severity: finding.Warning, LvstoreUUID: uuidLvs, LvolUUID: uuidVolA},
+		{Code: "md-crc-mismatch", Severity: finding.Critical, BlobID: 1<<32 | 9, Message: "bad page"},
+	}
+	out, err := repairer(w).Apply(ctx, Plan(fs, PlanOptions{}), ApplyOptions{Yes: true})
+	require.NoError(t, err)
+	require.Len(t, out.Steps, 2)
+	require.Equal(t, OutcomeDeletedVerified, out.Steps[0].Outcome)
+	require.Equal(t, Outcome(""), out.Steps[1].Outcome)
+	require.Contains(t, out.Steps[1].Messages[0], "not touched")
+	require.Equal(t, 1|4, out.ExitCode, "corrected one, left one")
+}
+
+func TestApplyStopsAtAWedgedReload(t *testing.T) {
+	w := newWorld(t, SemanticsForced, false)
+	forceRemove(t, w)
+	w.clk.Advance(time.Second)
+	w.target.wedge = true
+	other := finding.Finding{Code: CodePendingResurrection, Severity: finding.Error, Lvstore: "lvs-z", LvstoreUUID: "99999999-0000-0000-0000-000000000000",
+		LvolUUID: "aaaaaaaa-0000-0000-0000-000000000000", LvolName: "later"}
+	plan := Plan([]finding.Finding{other, pendingFinding()}, PlanOptions{Reload: true})
+	require.Equal(t, "lvs-r/snap-x", plan.Steps[0].Target(), "lvs-r reloads first")
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second) // a real-time guard only
+	defer cancel()
+	out, err := repairer(w).Apply(cctx, plan, ApplyOptions{Yes: true, Reload: true})
+	require.ErrorIs(t, err, ErrReloadWedged)
+	require.NoError(t, cctx.Err())
+	require.Len(t, out.Steps, 1, "nothing more is sent to a wedged target")
+	require.Equal(t, ActionReloadDelete, out.Steps[0].Step.Action)
+	require.Equal(t, OutcomeUnverified, out.Steps[0].Outcome)
+	require.Contains(t, strings.Join(out.Steps[0].Messages, "\n"), "restart spdk_tgt")
+	require.Equal(t, 1, w.target.called("bdev_aio_delete"))
+	require.Equal(t, 8, out.ExitCode&8)
+}
