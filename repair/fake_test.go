@@ -66,7 +66,9 @@ type fakeTarget struct {
 	calls      []string
 }
 
-func (f *fakeTarget) log(format string, a ...any) { f.calls = append(f.calls, fmt.Sprintf(format, a...)) }
+func (f *fakeTarget) log(format string, a ...any) {
+	f.calls = append(f.calls, fmt.Sprintf(format, a...))
+}
 
 func (f *fakeTarget) called(prefix string) int {
 	f.mu.Lock()

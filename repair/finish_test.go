@@ -52,8 +52,8 @@ func TestFinishRollsInterruptedDeleteForward(t *testing.T) {
 
 func TestFinishKeepsIntentOpenWhenUnverifiable(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		break_ func(*world)
+		name    string
+		breakIt func(*world)
 	}{
 		{"disk unreadable", func(w *world) {
 			w.target.drop(0)
@@ -65,7 +65,7 @@ func TestFinishKeepsIntentOpenWhenUnverifiable(t *testing.T) {
 			w := newWorld(t, SemanticsForced, false)
 			_, err := w.journal.RecordIntent(ctx, Intent{Op: "delete", LvstoreUUID: uuidLvs, LvstoreName: "lvs-r", LvolUUID: uuidVolA, LvolName: "vol-a"})
 			require.NoError(t, err)
-			tc.break_(w)
+			tc.breakIt(w)
 			res, err := w.del.FinishOpen(ctx)
 			require.ErrorIs(t, err, ErrUnverified)
 			require.Len(t, res, 1)
