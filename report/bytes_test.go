@@ -17,7 +17,7 @@ func TestBytes(t *testing.T) {
 		{1023, "1023 B"},
 		{1024, "1 KiB"},
 		{1536, "1.5 KiB"},
-		{1075, "1 KiB"},  // 1.0498 rounds down
+		{1075, "1 KiB"},   // 1.0498 rounds down
 		{1076, "1.1 KiB"}, // 1.0508 rounds up
 		{12 << 20, "12 MiB"},
 		{3 << 29, "1.5 GiB"},

@@ -57,7 +57,8 @@ type JSONLvstore struct {
 func jsonCounts(c Counts) JSONCounts { return JSONCounts{Counts: c, Total: c.Total()} }
 
 // NewJSONReport builds the document for s: findings sorted as in the text
-// report, times in UTC, and empty lists as [] (never null).
+// report, severities clamped to the known ones, times in UTC, and empty
+// lists as [] (never null).
 func NewJSONReport(s Summary) JSONReport {
 	gs := groups(s)
 	r := JSONReport{
@@ -89,6 +90,11 @@ func NewJSONReport(s Summary) JSONReport {
 	}
 	if r.Findings == nil {
 		r.Findings = []finding.Finding{}
+	}
+	for i := range r.Findings {
+		// An out-of-range severity would encode as "severity(9)", which no
+		// decoder reads back; count and print it as the nearest known one.
+		r.Findings[i].Severity = clampSeverity(r.Findings[i].Severity)
 	}
 	for _, g := range gs {
 		if g.known {

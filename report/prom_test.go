@@ -45,7 +45,9 @@ func validateProm(text string) error {
 	current := ""
 	done := map[string]bool{}
 	for i, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
-		fail := func(why string) error { return errors.New("line " + strconv.Itoa(i+1) + ": " + why + ": " + strconv.Quote(line)) }
+		fail := func(why string) error {
+			return errors.New("line " + strconv.Itoa(i+1) + ": " + why + ": " + strconv.Quote(line))
+		}
 		switch {
 		case strings.HasPrefix(line, "# HELP "):
 			m := promHelp.FindStringSubmatch(line)
