@@ -71,6 +71,21 @@ func (s *scanState) replay() []uint32 {
 		}
 		firsts = s.replayChain(f, firsts)
 	}
+	// A first page whose CRC fails is invisible to recovery: the blob
+	// vanishes without a word. Say so.
+	var lost []uint32
+	for idx, bp := range s.bad {
+		if _, taken := s.claimed[idx]; !taken && bp.Seq == 0 && bp.ID == blobIDOf(idx) {
+			lost = append(lost, idx)
+		}
+	}
+	sort.Slice(lost, func(i, j int) bool { return lost[i] < lost[j] })
+	for _, idx := range lost {
+		s.add(finding.Finding{Code: CodeMDCRC, Severity: finding.Error, SPDK: finding.LoadSkip,
+			BlobID: blobIDOf(idx), Page: finding.PageRef(idx),
+			Message:  fmt.Sprintf("md page %d is the first page of blob %#x but fails its CRC (re-read once): recovery does not see the blob, it vanishes", idx, blobIDOf(idx)),
+			Evidence: map[string]string{"disk": s.describePage(idx)}})
+	}
 	sort.Slice(firsts, func(i, j int) bool { return firsts[i] < firsts[j] })
 	s.blobSet = map[uint32]bool{}
 	for _, f := range firsts {
@@ -214,6 +229,8 @@ func (s *scanState) load(b *blobState, depth int) {
 	clean := s.v.Mode == ModeClean
 	p0 := uint32(id)
 	var descs []*pageDesc
+	// Whatever stops the load, keep the blob's identity for the report.
+	defer func() { s.identify(b, descs) }()
 	seen := map[uint32]bool{}
 	cur := p0
 	for {
@@ -292,6 +309,22 @@ func (s *scanState) load(b *blobState, depth int) {
 	s.parse(b, descs, depth)
 }
 
+// identify fills the xattrs of a blob whose load stopped before parse, from
+// the pages that are certainly its own.
+func (s *scanState) identify(b *blobState, descs []*pageDesc) {
+	if b.info.Xattrs != nil {
+		return
+	}
+	for _, pd := range descs {
+		if pd.ID != b.info.ID || len(pd.Bad) > 0 {
+			continue
+		}
+		for _, x := range pd.Xattrs {
+			b.info.Xattrs = append(b.info.Xattrs, Xattr{Name: x.Name, Value: xattrText(x.Value), Internal: x.Internal, Raw: x.Value})
+		}
+	}
+}
+
 func cstr(b []byte) string {
 	for i, c := range b {
 		if c == 0 {
@@ -330,6 +363,7 @@ func xattrText(v []byte) string {
 func (s *scanState) parse(b *blobState, descs []*pageDesc, depth int) {
 	clean := s.v.Mode == ModeClean
 	info := &b.info
+	info.Xattrs = []Xattr{}
 	for _, pd := range descs {
 		if len(pd.Bad) > 0 {
 			s.blobFinding(b, finding.Error, CodeDescriptor, finding.LoadSkip, finding.PageRef(pd.Index), "",

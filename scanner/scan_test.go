@@ -1,0 +1,160 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/lvfsck/lvfsck/finding"
+	"github.com/stretchr/testify/require"
+)
+
+// tornSource serves a page corrupted on its first read only, as a page
+// that a running target is rewriting.
+type tornSource struct {
+	BytesSource
+	mu   sync.Mutex
+	off  int64
+	done bool
+}
+
+func (s *tornSource) ReadAt(p []byte, off int64) (int, error) {
+	n, err := s.BytesSource.ReadAt(p, off)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.done && off <= s.off && s.off < off+int64(n) {
+		p[s.off-off+100] ^= 0xff
+		s.done = true
+	}
+	return n, err
+}
+
+func TestRereadHealsTornPage(t *testing.T) {
+	img := fixtureImage(t, "dirty-kill9")
+	sb := decodeSuper(img)
+	src := &tornSource{BytesSource: img, off: int64(sb.MDStart+1) * pageSize}
+	v, err := Scan(context.Background(), src, Options{})
+	require.NoError(t, err)
+	require.True(t, src.done, "the torn read happened")
+	require.Equal(t, uint64(1), v.Stats.Rereads)
+	require.Empty(t, v.Findings)
+	_, ok := v.Lvol("v0")
+	require.True(t, ok, "the re-read page is used")
+}
+
+type failSource struct {
+	BytesSource
+	after int64
+}
+
+func (s failSource) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > s.after {
+		return 0, errors.New("EIO")
+	}
+	return s.BytesSource.ReadAt(p, off)
+}
+
+func TestReadErrorsAreErrors(t *testing.T) {
+	img := fixtureImage(t, "basic-1m")
+	for _, after := range []int64{0, pageSize, 5 * pageSize} {
+		_, err := Scan(context.Background(), failSource{img, after}, Options{})
+		require.ErrorIs(t, err, ErrRead, "fail at %d", after)
+	}
+}
+
+func TestScanOptions(t *testing.T) {
+	img := fixtureImage(t, "basic-1m")
+	_, err := Scan(context.Background(), BytesSource(img), Options{Mode: "fast"})
+	require.ErrorIs(t, err, ErrMode)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = Scan(ctx, BytesSource(img), Options{})
+	require.ErrorIs(t, err, context.Canceled)
+
+	var calls, last uint64
+	v, err := Scan(context.Background(), BytesSource(img), Options{BatchBytes: 5000, Progress: func(done, total uint64) {
+		calls++
+		require.Greater(t, done, last)
+		last = done
+		require.Equal(t, uint64(64), total)
+	}})
+	require.NoError(t, err)
+	require.Equal(t, uint64(64), last)
+	require.Equal(t, uint64(32), calls, "5000 bytes round up to 2 pages per batch")
+	require.Equal(t, ModeClean, v.Mode)
+	require.Equal(t, uint64(68), v.Stats.PagesRead, "super, 3 masks, 64 md pages")
+}
+
+func TestModesAgreeOnCleanFixture(t *testing.T) {
+	img := fixtureImage(t, "basic-1m")
+	c := scanImage(t, img, ModeClean)
+	r := scanImage(t, img, ModeRecovery)
+	require.Equal(t, ModeRecovery, r.Mode)
+	require.Equal(t, len(c.Blobs), len(r.Blobs))
+	for i := range c.Blobs {
+		c.Blobs[i].Loads, r.Blobs[i].Loads = "", ""
+		require.Equal(t, c.Blobs[i], r.Blobs[i])
+	}
+}
+
+func TestScanPathGzipAndPlain(t *testing.T) {
+	gz := filepath.Join(fixtureDir, "basic-1m.img.gz")
+	v, err := ScanPath(context.Background(), gz, Options{}, t.TempDir())
+	require.NoError(t, err)
+	require.Equal(t, "lvs0", v.Lvstore.Name)
+	require.Equal(t, gz, v.Device)
+	require.Len(t, v.Blobs, 6)
+
+	// the sparse copy skips zero blocks
+	tmp, err := inflate(gz, t.TempDir())
+	require.NoError(t, err)
+	st, err := os.Stat(tmp)
+	require.NoError(t, err)
+	require.Equal(t, int64(64<<20), st.Size())
+
+	v2, err := ScanPath(context.Background(), tmp, Options{}, "")
+	require.NoError(t, err)
+	require.Equal(t, v.Blobs, v2.Blobs)
+
+	_, err = ScanPath(context.Background(), filepath.Join(t.TempDir(), "missing"), Options{}, "")
+	require.ErrorIs(t, err, ErrRead)
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestDeviceUnalignedReads(t *testing.T) {
+	tmp, err := inflate(filepath.Join(fixtureDir, "basic-1m.img.gz"), t.TempDir())
+	require.NoError(t, err)
+	want, err := os.ReadFile(tmp)
+	require.NoError(t, err)
+	d, err := Open(tmp, "")
+	require.NoError(t, err)
+	defer d.Close()
+	for _, c := range []struct{ off, n int64 }{{0, 4096}, {1, 10}, {4095, 2}, {12345, 9000}, {int64(len(want)) - 3, 3}} {
+		p := make([]byte, c.n)
+		n, err := d.ReadAt(p, c.off)
+		require.NoError(t, err, "%+v", c)
+		require.Equal(t, int(c.n), n)
+		require.Equal(t, want[c.off:c.off+c.n], p)
+	}
+	p := make([]byte, 10)
+	n, err := d.ReadAt(p, int64(len(want))-4)
+	require.Equal(t, 4, n)
+	require.ErrorIs(t, err, io.EOF)
+}
+
+func TestFindingsCarryLvolIdentity(t *testing.T) {
+	m := newImg(t, "basic-1m")
+	m.renameXattr(6, "uuid", "uuix")
+	v := scanImage(t, m.b, ModeAuto)
+	require.Len(t, v.Findings, 1)
+	f := v.Findings[0]
+	require.Equal(t, "lvs0", f.Lvstore)
+	require.Equal(t, "d0620e2e-5a79-41e7-b0d4-4ff89e5a3ead", f.LvstoreUUID)
+	require.Equal(t, "vol-renamed", f.LvolName)
+	require.Equal(t, finding.Warning, f.Severity)
+}
