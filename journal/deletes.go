@@ -95,7 +95,7 @@ func (j *Journal) RecordIntent(in DeleteIntent) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("record delete intent %s: %w", in.ID, err)
 	}
-	err = j.db.Update(func(txn *badger.Txn) error {
+	err = j.updateSynced(func(txn *badger.Txn) error {
 		exists, err := has(txn, pIntent+id)
 		if err != nil {
 			return err
@@ -138,7 +138,7 @@ func (j *Journal) RecordOutcome(intentID string, out DeleteOutcome) error {
 	if out.Semantics == "" {
 		out.Semantics = SemanticsUnknown
 	}
-	err = j.db.Update(func(txn *badger.Txn) error {
+	err = j.updateSynced(func(txn *badger.Txn) error {
 		var in DeleteIntent
 		ok, err := getJSON(txn, pIntent+id, &in)
 		if err != nil {
@@ -273,7 +273,7 @@ func (j *Journal) RecordTargetSemantics(target string, s Semantics, at time.Time
 	if at.IsZero() {
 		at = j.now()
 	}
-	err = j.db.Update(func(txn *badger.Txn) error {
+	err = j.updateSynced(func(txn *badger.Txn) error {
 		return putJSON(txn, pSem+k, SemanticsRecord{Target: target, Semantics: s, At: at})
 	})
 	if err != nil {

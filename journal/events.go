@@ -100,7 +100,7 @@ func (j *Journal) RecordEvent(e Event) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("record %s event: %w", e.Kind, err)
 	}
-	if err := j.db.Update(func(txn *badger.Txn) error { return applyOps(txn, ops) }); err != nil {
+	if err := j.updateSynced(func(txn *badger.Txn) error { return applyOps(txn, ops) }); err != nil {
 		return Event{}, fmt.Errorf("record %s event: %w", e.Kind, err)
 	}
 	return e, nil

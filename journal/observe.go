@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -125,19 +126,18 @@ func (j *Journal) ObserveLvols(incarnation, lvstoreUUID string, at time.Time, lv
 	statePrefix := pState + inc + "/" + lvs + "/"
 	obsKey := pObs + inc + "/" + lvs
 	incKey := pInc + inc
-	prev := map[string]LvolObservation{}
+	prevRaw := map[string][]byte{} // uuid -> stored state, compared as bytes first
 	var marker obsMarker
 	var info IncarnationInfo
 	var diff Diff
 	var ops []op
 
 	err = j.db.View(func(txn *badger.Txn) error {
+		// Decoding thousands of unchanged lvols on every run is the cost of
+		// an observation; byte-compare with the encoding of the new view
+		// instead, and decode only what differs.
 		err := scan(txn, statePrefix, "", true, func(k string, b []byte) error {
-			var o LvolObservation
-			if err := unmarshal(b, &o); err != nil {
-				return fmt.Errorf("decode %s: %w", k, err)
-			}
-			prev[o.UUID] = o
+			prevRaw[unesc(strings.TrimPrefix(k, statePrefix))] = b
 			return nil
 		})
 		if err != nil {
@@ -150,11 +150,32 @@ func (j *Journal) ObserveLvols(incarnation, lvstoreUUID string, at time.Time, lv
 			return err
 		}
 
+		decodePrev := func(u string) (LvolObservation, error) {
+			var o LvolObservation
+			if err := unmarshal(prevRaw[u], &o); err != nil {
+				return o, fmt.Errorf("decode %s%s: %w", statePrefix, mustEsc(u), err)
+			}
+			o.UUID = u
+			return o, nil
+		}
 		for _, u := range sortedKeys(now) {
 			cur := now[u]
-			old, known := prev[u]
-			if known && cur.BlobID == 0 {
-				cur.BlobID = old.BlobID
+			raw, known := prevRaw[u]
+			var old LvolObservation
+			if known {
+				enc, err := json.Marshal(cur)
+				if err != nil {
+					return fmt.Errorf("encode lvol %s: %w", u, err)
+				}
+				if bytes.Equal(enc, raw) {
+					continue
+				}
+				if old, err = decodePrev(u); err != nil {
+					return err
+				}
+				if cur.BlobID == 0 {
+					cur.BlobID = old.BlobID
+				}
 			}
 			switch {
 			case !known:
@@ -183,11 +204,14 @@ func (j *Journal) ObserveLvols(incarnation, lvstoreUUID string, at time.Time, lv
 				ops = append(ops, o...)
 			}
 		}
-		for _, u := range sortedKeys(prev) {
+		for _, u := range sortedKeys(prevRaw) {
 			if _, still := now[u]; still {
 				continue
 			}
-			old := prev[u]
+			old, err := decodePrev(u)
+			if err != nil {
+				return err
+			}
 			diff.Disappeared = append(diff.Disappeared, old)
 			s := seenRec{LvstoreUUID: lvstoreUUID, FirstSeen: marker.FirstSeen}
 			if _, err := getJSON(txn, pSeen+inc+"/"+mustEsc(u), &s); err != nil {

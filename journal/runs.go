@@ -48,7 +48,7 @@ func (j *Journal) BeginRun(r Run) (string, error) {
 		return "", fmt.Errorf("begin run: %w", err)
 	}
 	r.Finished = time.Time{}
-	err = j.db.Update(func(txn *badger.Txn) error {
+	err = j.updateSynced(func(txn *badger.Txn) error {
 		exists, err := has(txn, pRun+k)
 		if err != nil {
 			return err
@@ -88,7 +88,7 @@ func (j *Journal) updateRun(id string, fn func(*Run)) error {
 	if err != nil {
 		return fmt.Errorf("update run: %w", err)
 	}
-	err = j.db.Update(func(txn *badger.Txn) error {
+	err = j.updateSynced(func(txn *badger.Txn) error {
 		var r Run
 		ok, err := getJSON(txn, pRun+k, &r)
 		if err != nil {

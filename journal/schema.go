@@ -58,7 +58,7 @@ func (j *Journal) migrate() error {
 		return fmt.Errorf("%w: schema %d, this lvfsck reads up to %d", ErrSchemaTooNew, v, schemaVersion)
 	}
 	if v < 0 {
-		return j.db.Update(func(txn *badger.Txn) error {
+		return j.updateSynced(func(txn *badger.Txn) error {
 			return txn.Set([]byte(schemaKey), []byte(strconv.Itoa(schemaVersion)))
 		})
 	}
@@ -68,7 +68,7 @@ func (j *Journal) migrate() error {
 			return fmt.Errorf("no migration from journal schema %d", v)
 		}
 		next := v + 1
-		err := j.db.Update(func(txn *badger.Txn) error {
+		err := j.updateSynced(func(txn *badger.Txn) error {
 			if err := m(txn); err != nil {
 				return err
 			}
