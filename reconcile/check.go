@@ -20,6 +20,9 @@ func Check(in Input) []finding.Finding {
 	c.liveLvols()
 	c.openIntents()
 	finding.Sort(c.out)
+	if c.out == nil {
+		c.out = []finding.Finding{} // renders as [] in JSON, not null
+	}
 	return c.out
 }
 
