@@ -350,7 +350,15 @@ func (s *Server) answer(ctx context.Context, c net.Conn, write func([]byte), req
 	case FaultWrongID:
 		ans.ID = json.RawMessage("987654321")
 	}
-	b, err := json.Marshal(ans)
+	var b []byte
+	var err error
+	if raw, ok := ans.Result.(json.RawMessage); ok && ans.Error == nil {
+		// Verbatim (captured answers): skip Marshal's re-compaction, so
+		// benchmarks measure the client rather than this server.
+		b = fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%s,"result":%s}`, ans.ID, raw)
+	} else {
+		b, err = json.Marshal(ans)
+	}
 	if err != nil {
 		ans.Result, ans.Error = nil, &Error{Code: -32603, Message: "rpctest: " + err.Error()}
 		b, _ = json.Marshal(ans)
