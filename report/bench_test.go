@@ -16,7 +16,7 @@ func benchSummary(n int) Summary {
 	for i := range 4 {
 		s.Lvstores = append(s.Lvstores, LvstoreSummary{Name: fmt.Sprintf("lvs-%d", i), UUID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", i), Lvols: n / 4})
 	}
-	codes := []finding.Code{"pending-resurrection", "attribute-mismatch", "md-crc-mismatch", "not-opened-at-load"}
+	codes := []finding.Code{"pending-resurrection", "attr-mismatch", "md-crc-mismatch", "not-opened-at-load"}
 	for i := range n {
 		l := s.Lvstores[i%4]
 		s.Findings = append(s.Findings, finding.Finding{

@@ -56,7 +56,7 @@ func pendingSummary() Summary {
 	s.Lvstores[0].Lvols = 3
 	s.Findings = []finding.Finding{
 		{
-			Code: "attribute-mismatch", Severity: finding.Warning, Lvstore: "lvs-r", LvstoreUUID: lvsR,
+			Code: "attr-mismatch", Severity: finding.Warning, Lvstore: "lvs-r", LvstoreUUID: lvsR,
 			LvolName: "vol", LvolUUID: volUUID, BlobID: 0x100000001,
 			Message:  "vol reports itself a clone but names no base snapshot",
 			Evidence: map[string]string{"live": "clone=true base_snapshot=null", "disk": "SNAP=0x100000003"},
@@ -114,7 +114,7 @@ func hostileSummary() Summary {
 			Message: "super block crc mismatch", SPDK: finding.LoadRefuse,
 		},
 		{
-			Code: "delete-intent-open", Severity: finding.Warning,
+			Code: "open-delete-intent", Severity: finding.Warning,
 			Message: "delete intent 17 has no outcome: lvfsck stopped mid-delete",
 			Repair:  "lvfsck check again; the next repair finishes it",
 		},

@@ -23,16 +23,18 @@ type TextOptions struct {
 }
 
 // headlineCodes are the finding codes worth naming in the summary line, in
-// the order they are named. They must match the codes reconcile emits.
+// the order they are named. They must match reconcile/codes.go; report
+// does not import reconcile, to stay a leaf package.
 var headlineCodes = []struct {
 	code      finding.Code
 	one, many string
 }{
 	{"resurrected", "resurrected lvol", "resurrected lvols"},
 	{"pending-resurrection", "pending resurrection", "pending resurrections"},
+	{"clone-lost-base-snapshot", "clone without its base snapshot", "clones without their base snapshot"},
 	{"name-collision", "name collision", "name collisions"},
 	{"not-opened-at-load", "lvol not opened at load", "lvols not opened at load"},
-	{"phantom-lvol", "phantom lvol", "phantom lvols"},
+	{"phantom", "phantom lvol", "phantom lvols"},
 }
 
 // maxHeadlineLvstores bounds the lvstore names the summary line lists.

@@ -21,7 +21,7 @@ func TestHeadline(t *testing.T) {
 	infos := cleanSummary()
 	infos.Findings = []finding.Finding{{Code: "i", Severity: finding.Info, Lvstore: "lvs-r"}, {Code: "i", Severity: finding.Info}}
 	journalOnly := cleanSummary()
-	journalOnly.Findings = []finding.Finding{{Code: "delete-intent-open", Severity: finding.Warning}}
+	journalOnly.Findings = []finding.Finding{{Code: "open-delete-intent", Severity: finding.Warning}}
 	failedWithErrors := pendingSummary()
 	failedWithErrors.Exit = ExitUncorrected | ExitOperational
 	twoResurrected := cleanSummary()
@@ -31,11 +31,19 @@ func TestHeadline(t *testing.T) {
 		{Code: "resurrected", Severity: finding.Error, LvstoreUUID: lvsR},
 	}
 
+	rpcOnly := cleanSummary()
+	rpcOnly.Findings = []finding.Finding{
+		{Code: "phantom", Severity: finding.Error, LvstoreUUID: lvsR},
+		{Code: "clone-lost-base-snapshot", Severity: finding.Error, LvstoreUUID: lvsR},
+		{Code: "clone-lost-base-snapshot", Severity: finding.Error, LvstoreUUID: lvsR},
+	}
+
 	for _, tc := range []struct {
 		name string
 		s    Summary
 		want string
 	}{
+		{"rpc only", rpcOnly, "lvfsck check: 3 errors on 1 lvstore (lvs-r) — 2 clones without their base snapshot, 1 phantom lvol"},
 		{"clean", cleanSummary(), "lvfsck check: clean — 1 lvstore, 4 lvols"},
 		{"pending", pendingSummary(), "lvfsck check: 2 errors, 1 warning on 1 lvstore (lvs-r) — 1 pending resurrection"},
 		{"hostile", hostileSummary(), "lvfsck check: 2 critical, 1 error, 1 warning on 2 lvstores (lvs-r, lvs-gone) — spdk_tgt will crash at its next load, 1 lvstore will not load"},
@@ -130,7 +138,7 @@ func TestWriteTextHidesBelowMinSeverity(t *testing.T) {
 	require.NoError(t, WriteText(&buf, pendingSummary(), TextOptions{MinSeverity: finding.Error}))
 	out := buf.String()
 	require.Contains(t, out, "pending-resurrection")
-	require.NotContains(t, out, "attribute-mismatch")
+	require.NotContains(t, out, "attr-mismatch")
 	require.NotContains(t, out, "stale-used-page-mask")
 	require.Contains(t, out, "(2 findings below error not listed)")
 	require.Contains(t, out, "2 errors, 1 warning, 1 info", "hidden findings are still counted")
