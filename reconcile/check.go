@@ -453,7 +453,7 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 			switch e.Kind {
 			case EvidenceForcedRemoval:
 				pos.mark(EvLog, e.Text)
-			case EvidenceNotOpened:
+			case EvidenceErrorOpeningLvol, EvidenceCannotCreateBdev:
 				notOpenedLog = append(notOpenedLog, e.Text)
 			}
 		}
@@ -472,7 +472,7 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 		f.Message = fmt.Sprintf("%s (uuid %s) is gone from the live view but its blob is on disk and loads at the next restart: a forced removal", alias, pl.UUID)
 		f.Evidence = pos.m
 		if c.hist != nil {
-			if s := c.hist.TargetSemantics(); s != "" {
+			if s := c.hist.TargetSemantics(); s == SemanticsForced || s == SemanticsFixed {
 				f.Evidence[EvJournal] = joinEv(f.Evidence[EvJournal], "the target showed "+s+" delete semantics")
 			}
 		}
@@ -649,8 +649,8 @@ func (c *checker) resurrected(inf *lvsInfo, l *LLvol) {
 	for _, d := range c.hist.DeletesOf(l.UUID) {
 		if d.Result.gone() {
 			what := "deleted"
-			if d.Name != "" {
-				what += " as " + d.Name
+			if d.Alias != "" {
+				what += " as " + d.Alias
 			}
 			ev.mark(EvJournal, fmt.Sprintf("%s at %s (incarnation %s), outcome %s", what, stamp(d.IntentAt), orUnknown(d.Incarnation), resultText(d.Result)))
 		}
@@ -699,22 +699,22 @@ func (c *checker) openIntents() {
 		}
 		seen[it.LvolUUID] = true
 		state := "not listed now"
-		lvs, name, _ := strings.Cut(it.Name, "/")
+		lvs, name, _ := strings.Cut(it.Alias, "/")
 		if name == "" {
-			lvs, name = "", it.Name
+			lvs, name = "", it.Alias
 		}
 		if li, ok := c.liveIdx[it.LvolUUID]; ok {
 			state = "still listed now: the delete did not happen"
 			name = c.in.Live.Lvols[li].Name
 		}
 		ev := map[string]string{
-			EvJournal: fmt.Sprintf("delete intent for %s at %s (incarnation %s) has no outcome", orUnknown(it.Name), stamp(it.StartedAt), orUnknown(it.Incarnation)),
+			EvJournal: fmt.Sprintf("delete intent %s for %s at %s (incarnation %s) has no outcome", orUnknown(it.ID), orUnknown(it.Alias), stamp(it.At), orUnknown(it.Incarnation)),
 			EvLive:    state,
 		}
 		f := finding.Finding{
 			Code: CodeOpenDeleteIntent, Severity: finding.Warning,
 			Lvstore: lvs, LvstoreUUID: it.LvstoreUUID, LvolUUID: it.LvolUUID, LvolName: name,
-			Message: fmt.Sprintf("lvfsck stopped in the middle of deleting %s (uuid %s); the outcome was never recorded", orUnknown(it.Name), orUnknown(it.LvolUUID)),
+			Message: fmt.Sprintf("lvfsck stopped in the middle of deleting %s (uuid %s); the outcome was never recorded", orUnknown(it.Alias), orUnknown(it.LvolUUID)),
 			Repair:  "If the lvol is still listed, run the delete again; if it is gone from the view but on disk, it is reported as a pending resurrection. `lvfsck repair --yes` settles the intent.",
 		}
 		if inf := c.lvs[it.LvstoreUUID]; inf != nil {

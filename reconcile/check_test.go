@@ -158,7 +158,7 @@ func TestCheck(t *testing.T) {
 			in: Input{Persisted: disk(), Live: liveDropped(false), Incarnation: Incarnation{ID: inc1},
 				History: &MemHistory{
 					Deletes: map[string][]DeleteRecord{uSnap: {{IntentAt: t0, Incarnation: inc1}}},
-					Intents: []Intent{{LvolUUID: uSnap, Name: "lvs-r/snap", LvstoreUUID: lvsU, StartedAt: t0, Incarnation: inc1}},
+					Intents: []Intent{{LvolUUID: uSnap, Alias: "lvs-r/snap", LvstoreUUID: lvsU, At: t0, Incarnation: inc1}},
 				}},
 			want:     []want{pending, {CodeOpenDeleteIntent, finding.Warning, uSnap}},
 			evidence: map[finding.Code][]string{CodeOpenDeleteIntent: {EvJournal, EvLive, EvDisk}},
@@ -168,8 +168,8 @@ func TestCheck(t *testing.T) {
 			name: "open intent, lvol still listed: the delete did not happen",
 			in: Input{Persisted: disk(), Live: liveAll(), Incarnation: Incarnation{ID: inc1},
 				History: &MemHistory{Intents: []Intent{
-					{LvolUUID: uBy, Name: "lvs-r/by", LvstoreUUID: lvsU, StartedAt: t0, Incarnation: inc1},
-					{LvolUUID: uBy, Name: "lvs-r/by", LvstoreUUID: lvsU, StartedAt: t0.Add(time.Hour), Incarnation: inc1},
+					{LvolUUID: uBy, Alias: "lvs-r/by", LvstoreUUID: lvsU, At: t0, Incarnation: inc1},
+					{LvolUUID: uBy, Alias: "lvs-r/by", LvstoreUUID: lvsU, At: t0.Add(time.Hour), Incarnation: inc1},
 				}}},
 			want: []want{{CodeOpenDeleteIntent, finding.Warning, uBy}},
 			text: map[finding.Code]string{CodeOpenDeleteIntent: "still listed"},
@@ -256,7 +256,7 @@ func TestCheck(t *testing.T) {
 		{
 			name: "not opened at load: log says so, no ring",
 			in: Input{Persisted: disk(), Live: liveDropped(false),
-				History: &MemHistory{Logs: map[string][]Evidence{uSnap: {{Kind: EvidenceNotOpened, Text: "Error opening lvol " + uSnap}}}}},
+				History: &MemHistory{Logs: map[string][]Evidence{uSnap: {{Kind: EvidenceErrorOpeningLvol, Text: "Error opening lvol " + uSnap}}}}},
 			want:     []want{{CodeNotOpenedAtLoad, finding.Warning, uSnap}},
 			evidence: map[finding.Code][]string{CodeNotOpenedAtLoad: {EvLog}},
 		},
@@ -405,7 +405,7 @@ func TestCheck(t *testing.T) {
 		{
 			name: "resurrected: forced removal recorded in an earlier incarnation",
 			in: Input{Persisted: disk(), Live: liveAll(), Incarnation: Incarnation{ID: inc2},
-				History: &MemHistory{Deletes: map[string][]DeleteRecord{uSnap: {{IntentAt: t0, Result: ResultForcedRemoval, Incarnation: inc1, Name: "lvs-r/snap"}}}}},
+				History: &MemHistory{Deletes: map[string][]DeleteRecord{uSnap: {{IntentAt: t0, Result: ResultForcedRemoval, Incarnation: inc1, Alias: "lvs-r/snap"}}}}},
 			want:     []want{{CodeResurrected, finding.Error, uSnap}},
 			evidence: map[finding.Code][]string{CodeResurrected: {EvJournal, EvLive, EvDisk}},
 			text:     map[finding.Code]string{CodeResurrected: "2026-11-26T09:00:00Z"},
@@ -413,7 +413,7 @@ func TestCheck(t *testing.T) {
 		{
 			name: "resurrected without a device read",
 			in: Input{Live: liveAll(), Incarnation: Incarnation{ID: inc2},
-				History: &MemHistory{Deletes: map[string][]DeleteRecord{uSnap: {{IntentAt: t0, Result: ResultDeleted, Incarnation: inc1}}}}},
+				History: &MemHistory{Deletes: map[string][]DeleteRecord{uSnap: {{IntentAt: t0, Result: ResultDeletedVerified, Incarnation: inc1}}}}},
 			want: []want{{CodeDiskNotRead, finding.Info, ""}, {CodeResurrected, finding.Error, uSnap}},
 		},
 		{
@@ -433,6 +433,11 @@ func TestCheck(t *testing.T) {
 			name: "refused-busy then still live, after a restart: not resurrected",
 			in: Input{Persisted: disk(), Live: liveAll(), Incarnation: Incarnation{ID: inc2},
 				History: &MemHistory{Deletes: map[string][]DeleteRecord{uSnap: {{IntentAt: t0, Result: ResultRefusedBusy, Incarnation: inc1}}}}},
+		},
+		{
+			name: "not-found delete answer, lvol live after a restart: not resurrected by that alone",
+			in: Input{Persisted: disk(), Live: liveAll(), Incarnation: Incarnation{ID: inc2},
+				History: &MemHistory{Semantics: "unknown", Deletes: map[string][]DeleteRecord{uSnap: {{IntentAt: t0, Result: ResultNotFound, Incarnation: inc1}}}}},
 		},
 		{
 			name: "gone within this incarnation is not a resurrection",

@@ -229,7 +229,7 @@ func TestCheckFixtures(t *testing.T) {
 			name: "notify-after-restart", manifest: "notify-pending-live.manifest.json", before: "notify.before-delete",
 			views: "notify.after-restart", notify: "notify.after-restart.notify_get_notifications.json",
 			history: &MemHistory{Deletes: map[string][]DeleteRecord{"5ae2d848-da40-4d18-8f6c-64cb6802a968": {
-				{IntentAt: t0, Result: ResultForcedRemoval, Incarnation: inc1, Name: "lvs-r/snap-x"},
+				{IntentAt: t0, Result: ResultForcedRemoval, Incarnation: inc1, Alias: "lvs-r/snap-x"},
 			}}},
 			inc:      Incarnation{ID: inc2},
 			want:     []want{{CodeResurrected, finding.Error, "5ae2d848-da40-4d18-8f6c-64cb6802a968"}},
@@ -241,7 +241,7 @@ func TestCheckFixtures(t *testing.T) {
 			// restart, and still resurrected.
 			name: "reload-after-aio-recreate", views: "reload.after-aio-recreate",
 			history: &MemHistory{Deletes: map[string][]DeleteRecord{"e35bbdab-6f21-46ac-9f99-7635c853ee8b": {
-				{IntentAt: t0, Result: ResultForcedRemoval, Incarnation: inc1, Name: "lvs-r/snap-x"},
+				{IntentAt: t0, Result: ResultForcedRemoval, Incarnation: inc1, Alias: "lvs-r/snap-x"},
 			}}},
 			inc: Incarnation{ID: inc1},
 			want: []want{

@@ -64,7 +64,7 @@ func fuzzInput(data []byte) Input {
 	in.Incarnation = Incarnation{ID: pick(incs), EarlierRuns: int(next() % 3)}
 	if flags&8 != 0 {
 		h := &MemHistory{Seen: map[string]map[string]bool{}, Deletes: map[string][]DeleteRecord{}, Gone: map[string]Disappearance{}, Logs: map[string][]Evidence{}}
-		results := []DeleteResult{ResultNone, ResultDeletedVerified, ResultDeleted, ResultRefusedBusy, ResultForcedRemoval, ResultFailed}
+		results := []DeleteResult{ResultNone, ResultDeletedVerified, ResultDeletedVerified, ResultRefusedBusy, ResultForcedRemoval, ResultError}
 		for range int(next() % 6) {
 			u, inc := pick(uuids), pick(incs)
 			switch next() % 5 {
@@ -80,7 +80,7 @@ func fuzzInput(data []byte) Input {
 			case 3:
 				kind := EvidenceForcedRemoval
 				if next()%2 == 0 {
-					kind = EvidenceNotOpened
+					kind = EvidenceErrorOpeningLvol
 				}
 				h.Logs[u] = append(h.Logs[u], Evidence{Kind: kind, Text: "line", Incarnation: inc})
 			case 4:

@@ -21,7 +21,7 @@ type History interface {
 	// OpenIntents returns delete intents with no recorded outcome.
 	OpenIntents() []Intent
 	// TargetSemantics is the delete semantics the target last showed:
-	// SemanticsForced, SemanticsFixed, or "" when unknown.
+	// SemanticsForced, SemanticsFixed, or "" / "unknown".
 	TargetSemantics() string
 }
 
@@ -31,22 +31,24 @@ const (
 	SemanticsFixed  = "fixed"  // refuses, lvol intact
 )
 
-// DeleteResult is the recorded outcome of a delete intent.
+// DeleteResult is the recorded outcome of a delete intent. The values are
+// the journal's (journal.DeleteResult), so an adapter converts by type.
 type DeleteResult string
 
 const (
 	ResultNone            DeleteResult = ""                 // no outcome recorded (open intent)
-	ResultDeletedVerified DeleteResult = "deleted-verified" // RPC succeeded and the blob is gone from disk
-	ResultDeleted         DeleteResult = "deleted"          // RPC succeeded, disk not checked
+	ResultDeletedVerified DeleteResult = "deleted-verified" // gone from the view and from disk
 	ResultRefusedBusy     DeleteResult = "refused-busy"     // busy, lvol still listed: nothing changed
 	ResultRefusedGuard    DeleteResult = "refused-guard"    // a preflight guard refused
 	ResultForcedRemoval   DeleteResult = "forced-removal"   // busy, gone from the view, blob on disk
-	ResultFailed          DeleteResult = "failed"           // another error
+	ResultNotFound        DeleteResult = "not-found"        // the target answered "No such device"
+	ResultError           DeleteResult = "error"            // another error
 )
 
-// gone reports whether the result means the lvol left the live view.
+// gone reports whether the result means the delete took the lvol out of the
+// live view (not-found did not: it was not there to take).
 func (r DeleteResult) gone() bool {
-	return r == ResultDeletedVerified || r == ResultDeleted || r == ResultForcedRemoval
+	return r == ResultDeletedVerified || r == ResultForcedRemoval
 }
 
 // DeleteRecord is one delete intent and its outcome.
@@ -54,7 +56,7 @@ type DeleteRecord struct {
 	IntentAt    time.Time
 	Result      DeleteResult
 	Incarnation string
-	Name        string // alias at the time
+	Alias       string // "lvstore/name" at the time
 }
 
 // Disappearance is an lvol listed, then not listed, within one incarnation.
@@ -64,14 +66,16 @@ type Disappearance struct {
 	FirstAbsent time.Time
 }
 
-// Kinds of log evidence.
+// Kinds of log evidence (the journal's strings).
 const (
 	// EvidenceForcedRemoval: "Could not remove blob on lvol gracefully -
 	// forced removal", attributed to the lvol by the surrounding lines.
 	EvidenceForcedRemoval = "forced-removal"
-	// EvidenceNotOpened: "Error opening lvol <uuid>" or "Cannot create bdev
-	// for lvol <uuid>": the lvol got no bdev at load.
-	EvidenceNotOpened = "not-opened"
+	// EvidenceErrorOpeningLvol ("Error opening lvol <uuid>") and
+	// EvidenceCannotCreateBdev ("Cannot create bdev for lvol <uuid>"): the
+	// lvol got no bdev at load.
+	EvidenceErrorOpeningLvol = "error-opening-lvol"
+	EvidenceCannotCreateBdev = "cannot-create-bdev"
 )
 
 // Evidence is one item from an imported log.
@@ -82,12 +86,14 @@ type Evidence struct {
 	Incarnation string // empty when the log does not say
 }
 
-// Intent is an open delete intent.
+// Intent is an open delete intent (journal.DeleteIntent without outcome).
 type Intent struct {
+	ID          string
 	LvolUUID    string
-	Name        string // alias "lvstore/name"
+	Alias       string // "lvstore/name"
 	LvstoreUUID string
-	StartedAt   time.Time
+	BlobID      uint64
+	At          time.Time
 	Incarnation string
 }
 
