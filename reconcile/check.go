@@ -584,6 +584,9 @@ func (c *checker) attrs(inf *lvsInfo, pl *PLvol, l *LLvol) {
 	if l.Clone != pl.IsClone {
 		diffs = append(diffs, diff{finding.Warning, fmt.Sprintf("clone: live %t, disk %t", l.Clone, pl.IsClone)})
 	}
+	if l.EsnapClone != pl.EsnapClone {
+		diffs = append(diffs, diff{finding.Warning, fmt.Sprintf("external-snapshot clone: live %t, disk %t", l.EsnapClone, pl.EsnapClone)})
+	}
 	// An empty live base snapshot is the lost-parent trace, handled apart.
 	if l.ParentReported && l.BaseSnapshot != "" && pl.ParentName != "" && l.BaseSnapshot != pl.ParentName {
 		diffs = append(diffs, diff{finding.Error, fmt.Sprintf("parent: live %q, disk %q (blob %#x)", l.BaseSnapshot, pl.ParentName, pl.ParentBlobID)})

@@ -324,6 +324,12 @@ func TestCheck(t *testing.T) {
 			want: []want{{CodeAttrMismatch, finding.Warning, uBy}},
 		},
 		{
+			name: "attr mismatch: external-snapshot clone",
+			in:   Input{Persisted: disk(func(p *Persisted) { p.Lvols[2].EsnapClone = true }), Live: liveAll()},
+			want: []want{{CodeAttrMismatch, finding.Warning, uBy}},
+			text: map[finding.Code]string{CodeAttrMismatch: "external-snapshot clone: live false, disk true"},
+		},
+		{
 			name: "attr mismatch: read-only when reported",
 			in: Input{Persisted: disk(), Live: func() Live {
 				l := liveAll()

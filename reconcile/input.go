@@ -100,8 +100,9 @@ type PLvol struct {
 	SizeBytes   uint64 // num_clusters * cluster size
 	Thin        bool
 	ReadOnly    bool
-	IsSnapshot  bool
-	IsClone     bool
+	IsSnapshot  bool // some loadable blob names it as parent (spdk_blob_is_snapshot)
+	IsClone     bool // has a parent snapshot blob (SNAP), not an external one
+	EsnapClone  bool // has an external snapshot (EXTSNAP)
 	// ParentBlobID is the SNAP internal xattr (0 when none); ParentName is
 	// that blob's name xattr when it has one.
 	ParentBlobID uint64
