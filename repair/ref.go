@@ -30,8 +30,10 @@ func ParseRef(s, lvstore string) (Ref, error) {
 	switch {
 	case s == "":
 		return Ref{}, fmt.Errorf("%w: empty", ErrBadRef)
-	case len(s) > 2*maxNameLen+1 || len(lvstore) > maxNameLen:
+	case len(s) > 2*maxNameLen+1 || len(lvstore) >= maxNameLen:
 		return Ref{}, fmt.Errorf("%w: too long", ErrBadRef)
+	case strings.Contains(lvstore, "/"):
+		return Ref{}, fmt.Errorf("%w: lvstore %q contains a slash", ErrBadRef, lvstore)
 	case isUUID(s):
 		return Ref{UUID: strings.ToLower(s)}, nil
 	case strings.Contains(s, "/"):
