@@ -19,6 +19,10 @@ const (
 	// DefaultMaxAnswer bounds one answer. 1000 lvols are ~0.4 MB of
 	// bdev_lvol_get_lvols; bdev_get_bdevs is ~2 KB per bdev.
 	DefaultMaxAnswer int64 = 64 << 20
+	// MaxRequest is the size of spdk_tgt's receive buffer
+	// (SPDK_JSONRPC_RECV_BUF_SIZE): a longer request fills it and the target
+	// drops the connection without an answer, so the client refuses it.
+	MaxRequest = 32 << 10
 	// DefaultTimeout applies to a call whose ctx has no deadline (rpc.py's default).
 	DefaultTimeout = 60 * time.Second
 	// DefaultLongTimeout applies instead to calls that answer only when their
@@ -176,6 +180,9 @@ func (c *Client) call(ctx context.Context, defTimeout time.Duration, method stri
 	req, err := json.Marshal(request{JSONRPC: "2.0", Method: method, ID: id, Params: params})
 	if err != nil {
 		return fmt.Errorf("spdk %s: encode request: %w", method, err)
+	}
+	if len(req) > MaxRequest {
+		return fmt.Errorf("spdk %s: %w: request of %d bytes exceeds the target's %d-byte receive buffer", method, ErrTooLarge, len(req), MaxRequest)
 	}
 	for attempt := 0; ; attempt++ {
 		cn, fresh, err := c.conn(ctx)

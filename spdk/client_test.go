@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -159,6 +160,17 @@ func TestFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRequestOverTargetBufferNotSent(t *testing.T) {
+	s := rpctest.Start(t)
+	s.Handle("bdev_lvol_set_xattr", echo)
+	c := dial(t, s)
+	big := strings.Repeat("v", spdk.MaxRequest)
+	err := c.SetXattr(short(t, time.Second), "lvs/l", "k", big)
+	require.ErrorIs(t, err, spdk.ErrTooLarge)
+	require.Equal(t, 0, s.Calls("bdev_lvol_set_xattr"))
+	require.NoError(t, c.Call(short(t, time.Second), "bdev_lvol_set_xattr", "small", nil), "the connection is intact")
 }
 
 func TestDelayWithinDeadline(t *testing.T) {

@@ -3,11 +3,14 @@
 // SPDK's several error forms a target used, and the identity (incarnation)
 // of the process behind the socket.
 //
-// Wire facts (from captures of a real v24.09 target): requests are single
-// JSON objects, "params" is omitted when a method takes none (some methods
-// reject an empty object), and answers arrive as a stream of JSON values with
-// no framing, one per request, matched by "id". A target may answer requests
-// of one connection out of order (an asynchronous handler such as
-// bdev_lvol_register_snapshot_checksum answers only when its work is done),
-// so the client multiplexes calls on one connection by id.
+// Wire facts (captures of a real v24.09 target, and lib/jsonrpc): requests
+// are single JSON objects, with "params" left out when a method takes none
+// (some methods reject an empty object); answers arrive as a stream of JSON
+// values with no framing, matched to requests by "id". The target queues
+// answers in completion order, so answers on one connection can come out
+// of order (bdev_lvol_register_snapshot_checksum answers only when the
+// checksum is done); the client therefore multiplexes calls on one
+// connection by id. The target reads a request into a 32 KiB buffer
+// (longer requests are refused here, see MaxRequest), caps one answer at
+// 32 MiB, and accepts at most 64 connections.
 package spdk

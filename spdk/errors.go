@@ -25,7 +25,8 @@ var (
 	// down, restarted, connection reset or closed mid-answer), or a call on
 	// the same connection timed out and took the connection down with it.
 	ErrConnection = errors.New("spdk: connection failed")
-	// ErrTooLarge: one answer exceeded the client's size bound.
+	// ErrTooLarge: one answer exceeded the client's size bound, or a request
+	// would not fit the target's receive buffer (MaxRequest; not sent).
 	ErrTooLarge = errors.New("spdk: answer too large")
 	// ErrProtocol: the target sent something that is not a JSON-RPC answer
 	// to a pending call (garbage, an unknown id, a result of the wrong shape).
