@@ -86,7 +86,8 @@ const maxTextLines = 64
 // trailing newline, at most maxTextLines of them.
 func lines(s string) []string {
 	s = strings.TrimRight(s, "\n")
-	parts := strings.SplitN(s, "\n", maxTextLines+1)
+	// SplitN allocates n slots up front: size n by the real line count.
+	parts := strings.SplitN(s, "\n", min(strings.Count(s, "\n"), maxTextLines)+1)
 	if len(parts) > maxTextLines {
 		more := strings.Count(parts[maxTextLines], "\n") + 1
 		parts = append(parts[:maxTextLines], fmt.Sprintf("…(+%d lines)", more))

@@ -328,25 +328,45 @@ func (p *textPrinter) group(g *group, minSev finding.Severity) {
 	}
 }
 
+// put writes each string in turn; it saves the concatenations that would
+// otherwise allocate per line.
+func (p *textPrinter) put(ss ...string) {
+	for _, s := range ss {
+		p.w.WriteString(s)
+	}
+}
+
+// spaces returns n blanks without allocating for usual widths.
+func spaces(n int) string {
+	const blanks = "                                "
+	if n <= len(blanks) {
+		return blanks[:max(n, 0)]
+	}
+	return strings.Repeat(" ", n)
+}
+
 func (p *textPrinter) finding(f finding.Finding, sev finding.Severity) {
 	const ind = "      "
-	p.w.WriteString("    " + p.paint(severityColor[sev], safeText(string(f.Code))))
+	p.put("    ", p.paint(severityColor[sev], safeText(string(f.Code))))
 	if f.LvolName != "" {
-		p.w.WriteString("  lvol " + safeText(f.LvolName))
+		p.put("  lvol ", safeText(f.LvolName))
 	}
 	if f.LvolUUID != "" {
-		p.w.WriteString("  uuid " + safeText(f.LvolUUID))
+		p.put("  uuid ", safeText(f.LvolUUID))
 	}
+	var num [24]byte
 	if f.BlobID != 0 {
-		fmt.Fprintf(p.w, "  blob %#x", f.BlobID)
+		p.put("  blob 0x")
+		p.w.Write(strconv.AppendUint(num[:0], f.BlobID, 16))
 	}
 	if f.Page != nil {
-		fmt.Fprintf(p.w, "  page %d", *f.Page)
+		p.put("  page ")
+		p.w.Write(strconv.AppendUint(num[:0], uint64(*f.Page), 10))
 	}
-	p.w.WriteString("\n")
+	p.w.WriteByte('\n')
 	if f.Message != "" {
 		for _, l := range lines(f.Message) {
-			p.w.WriteString(ind + l + "\n")
+			p.put(ind, l, "\n")
 		}
 	}
 	if f.SPDK != finding.LoadNotApplies {
@@ -354,10 +374,10 @@ func (p *textPrinter) finding(f finding.Finding, sev finding.Severity) {
 		if !ok {
 			words = safeText(string(f.SPDK))
 		}
-		p.w.WriteString(ind + p.paint(ansiDim, "next load:") + " " + words + "\n")
+		p.put(ind, p.paint(ansiDim, "next load:"), " ", words, "\n")
 	}
 	if len(f.Evidence) > 0 {
-		p.w.WriteString(ind + p.paint(ansiDim, "evidence:") + "\n")
+		p.put(ind, p.paint(ansiDim, "evidence:"), "\n")
 		keys := f.EvidenceKeys()
 		width := 0
 		for _, k := range keys {
@@ -365,12 +385,12 @@ func (p *textPrinter) finding(f finding.Finding, sev finding.Severity) {
 		}
 		for _, k := range keys {
 			sk := safeText(k)
-			pad := strings.Repeat(" ", max(width-len(sk), 0))
+			pad := spaces(width - len(sk))
 			for i, l := range lines(f.Evidence[k]) {
 				if i == 0 {
-					p.w.WriteString(ind + "  " + sk + ":" + pad + " " + l + "\n")
+					p.put(ind, "  ", sk, ":", pad, " ", l, "\n")
 				} else {
-					p.w.WriteString(ind + "  " + strings.Repeat(" ", len(sk)+len(pad)+2) + l + "\n")
+					p.put(ind, "  ", spaces(len(sk)+len(pad)+2), l, "\n")
 				}
 			}
 		}
@@ -379,12 +399,12 @@ func (p *textPrinter) finding(f finding.Finding, sev finding.Severity) {
 	case f.Repair != "":
 		for i, l := range lines(f.Repair) {
 			if i == 0 {
-				p.w.WriteString(ind + p.paint(ansiBold, "repair:") + " " + l + "\n")
+				p.put(ind, p.paint(ansiBold, "repair:"), " ", l, "\n")
 			} else {
-				p.w.WriteString(ind + "        " + l + "\n")
+				p.put(ind, "        ", l, "\n")
 			}
 		}
 	case sev >= finding.Warning:
-		p.w.WriteString(ind + p.paint(ansiBold, "repair:") + " none known to lvfsck\n")
+		p.put(ind, p.paint(ansiBold, "repair:"), " none known to lvfsck\n")
 	}
 }
