@@ -147,14 +147,26 @@ func Plan(fs []finding.Finding, opts PlanOptions) RepairPlan {
 		}
 		p.Steps = append(p.Steps, st)
 	}
-	slices.SortStableFunc(p.Steps, func(a, b Step) int {
+	// Sort keys computed once: Target() allocates.
+	type keyed struct {
+		s      Step
+		target string
+	}
+	ks := make([]keyed, len(p.Steps))
+	for i, s := range p.Steps {
+		ks[i] = keyed{s, s.Target()}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int {
 		return cmp.Or(
-			cmp.Compare(actionOrder[a.Action], actionOrder[b.Action]),
-			cmp.Compare(b.Severity, a.Severity),
-			cmp.Compare(a.Lvstore, b.Lvstore),
-			cmp.Compare(a.Target(), b.Target()),
+			cmp.Compare(actionOrder[a.s.Action], actionOrder[b.s.Action]),
+			cmp.Compare(b.s.Severity, a.s.Severity),
+			cmp.Compare(a.s.Lvstore, b.s.Lvstore),
+			cmp.Compare(a.target, b.target),
 		)
 	})
+	for i := range ks {
+		p.Steps[i] = ks[i].s
+	}
 	return p
 }
 
