@@ -109,6 +109,27 @@ func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, erro
 	return c, nil
 }
 
+// DialWait dials until the target accepts (a target starting up has no
+// socket yet) or ctx ends, trying every interval (default 50 ms).
+func DialWait(ctx context.Context, socketPath string, interval time.Duration, opts ...Option) (*Client, error) {
+	if interval <= 0 {
+		interval = 50 * time.Millisecond
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		c, err := Dial(ctx, socketPath, opts...)
+		if err == nil {
+			return c, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (gave up: %w)", err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
 // Path is the socket the client dials.
 func (c *Client) Path() string { return c.path }
 

@@ -235,6 +235,25 @@ func TestDialErrors(t *testing.T) {
 	require.ErrorIs(t, c.Call(short(t, time.Second), "x", nil, nil), spdk.ErrClosed)
 }
 
+func TestDialWait(t *testing.T) {
+	s := rpctest.Start(t)
+	s.HandleResult("spdk_get_version", fixtureVersion(t))
+	require.NoError(t, s.Close())
+	go func() {
+		time.Sleep(80 * time.Millisecond)
+		_ = s.Restart()
+	}()
+	c, err := spdk.DialWait(short(t, 2*time.Second), s.Path, 10*time.Millisecond)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.GetVersion(short(t, time.Second))
+	require.NoError(t, err)
+
+	_, err = spdk.DialWait(short(t, 50*time.Millisecond), filepath.Join(t.TempDir(), "none"), 0)
+	require.ErrorIs(t, err, spdk.ErrConnection)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
 func TestReconnectAfterRestart(t *testing.T) {
 	s := rpctest.Start(t)
 	s.HandleResult("spdk_get_version", fixtureVersion(t))

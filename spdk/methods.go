@@ -331,3 +331,25 @@ func (c *Client) callTrue(ctx context.Context, def time.Duration, method string,
 	}
 	return nil
 }
+
+// DeleteLvstore calls bdev_lvol_delete_lvstore (by uuid or name, not both).
+func (c *Client) DeleteLvstore(ctx context.Context, q LvstoreQuery) error {
+	return c.callTrue(ctx, c.opts.timeout, "bdev_lvol_delete_lvstore", q)
+}
+
+// SetReadOnly calls bdev_lvol_set_read_only.
+func (c *Client) SetReadOnly(ctx context.Context, name string) error {
+	return c.callTrue(ctx, c.opts.timeout, "bdev_lvol_set_read_only", nameParam{Name: name})
+}
+
+// FrameworkWaitInit calls framework_wait_init: it answers once the target's
+// subsystems are initialised.
+func (c *Client) FrameworkWaitInit(ctx context.Context) error {
+	return c.callTrue(ctx, c.opts.timeout, "framework_wait_init", nil)
+}
+
+// WaitForExamine calls bdev_wait_for_examine: it answers once every bdev
+// has been examined (lvstores on new base bdevs are loaded).
+func (c *Client) WaitForExamine(ctx context.Context) error {
+	return c.callTrue(ctx, c.opts.timeout, "bdev_wait_for_examine", nil)
+}

@@ -164,6 +164,18 @@ func TestTypedMethods(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, uint32(1), id)
 		}},
+		{"bdev_lvol_delete_lvstore", true, `{"lvs_name":"lvs-stage"}`, func(t *testing.T) {
+			require.NoError(t, c.DeleteLvstore(ctx(), spdk.LvstoreQuery{Name: "lvs-stage"}))
+		}},
+		{"bdev_lvol_set_read_only", true, `{"name":"store-default/a"}`, func(t *testing.T) {
+			require.NoError(t, c.SetReadOnly(ctx(), "store-default/a"))
+		}},
+		{"framework_wait_init", true, "", func(t *testing.T) {
+			require.NoError(t, c.FrameworkWaitInit(ctx()))
+		}},
+		{"bdev_wait_for_examine", true, "", func(t *testing.T) {
+			require.NoError(t, c.WaitForExamine(ctx()))
+		}},
 		{"rpc_get_methods", fixture(t, "notify.rpc_get_methods.json"), "", func(t *testing.T) {
 			m, err := c.RpcGetMethods(ctx())
 			require.NoError(t, err)
