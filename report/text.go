@@ -67,6 +67,9 @@ func headline(s Summary, gs []*group) string {
 		if completed {
 			b.WriteString("clean")
 		}
+		if !completed && len(s.Lvstores) == 0 {
+			return b.String() // "no lvstores" would read as a finding
+		}
 		b.WriteString(" — " + inventory(s))
 		if c.Info > 0 {
 			fmt.Fprintf(&b, "; %d info", c.Info)
