@@ -51,6 +51,8 @@ func TestHeadline(t *testing.T) {
 		{"journal only", journalOnly, "lvfsck check: 1 warning"},
 		{"many lvstores", many, "lvfsck check: 5 warnings on 5 lvstores (lvs-a, lvs-b, lvs-c, +2 more)"},
 		{"incomplete", incompleteSummary(), "lvfsck check: incomplete (exit 8, operational error)"},
+		{"incomplete but clean so far", func() Summary { s := cleanSummary(); s.Exit = ExitOperational; return s }(), "lvfsck check: incomplete (exit 8, operational error) — 1 lvstore, 4 lvols"},
+		{"cancelled", func() Summary { s := cleanSummary(); s.Exit = ExitCancelled; return s }(), "lvfsck check: incomplete (exit 32, cancelled) — 1 lvstore, 4 lvols"},
 		{"incomplete with errors", failedWithErrors, "lvfsck check: incomplete (exit 12, errors left uncorrected, operational error); 2 errors, 1 warning on 1 lvstore (lvs-r) — 1 pending resurrection"},
 		{"no command", twoResurrected, "lvfsck: 2 errors on 1 lvstore (lvs-r) — 2 resurrected lvols"},
 	} {
