@@ -1,6 +1,7 @@
 package repair
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -344,7 +345,9 @@ func (d *Deleter) stopChecksum(ctx context.Context, lv *Lvol, res *Result) {
 		res.say("the target has no %s: a running checksum cannot be stopped first", MethodStopSnapshotChecksum)
 		return
 	}
-	if err := d.Target.StopSnapshotChecksum(cctx, lv.UUID); err != nil {
+	// By alias, as the captured checksum calls name the snapshot; deletes go
+	// by uuid (a new lvol may have taken a force-removed one's name).
+	if err := d.Target.StopSnapshotChecksum(cctx, cmp.Or(lv.Alias, lv.UUID)); err != nil {
 		res.evidence("stop-checksum", "%v", err)
 		res.say("stopped no checksum of %s (none was running)", lv.Alias)
 		return

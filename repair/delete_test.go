@@ -106,7 +106,7 @@ func TestDeleteLonghornStopsChecksumFirst(t *testing.T) {
 			seq = append(seq, c)
 		}
 	}
-	require.Equal(t, []string{"bdev_lvol_stop_snapshot_checksum " + uuidSnapX, "bdev_lvol_delete " + uuidSnapX}, seq)
+	require.Equal(t, []string{"bdev_lvol_stop_snapshot_checksum lvs-r/snap-x", "bdev_lvol_delete " + uuidSnapX}, seq)
 
 	// No checksum running: the stop answers an error, the delete goes on.
 	w = newWorld(t, SemanticsForced, true)

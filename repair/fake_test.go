@@ -140,10 +140,14 @@ func (f *fakeTarget) StopSnapshotChecksum(_ context.Context, name string) error 
 	if !f.hasStop {
 		return answerNoMethod
 	}
-	if !f.checksumRunning(name) {
+	i := slices.IndexFunc(f.lvols, func(l Lvol) bool { return l.UUID == name || l.Alias == name })
+	if i < 0 {
+		return answerNoDevice
+	}
+	if !f.checksumRunning(f.lvols[i].UUID) {
 		return errRPC(errors.New("no checksum"), -32603, "No checksum running")
 	}
-	delete(f.checksums, name)
+	delete(f.checksums, f.lvols[i].UUID)
 	return nil
 }
 
