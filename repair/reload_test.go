@@ -1,6 +1,8 @@
 package repair
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -114,4 +116,35 @@ func TestReloadWedgedUnloadIsAClearErrorNotAHang(t *testing.T) {
 	require.Contains(t, text, "restart spdk_tgt")
 	require.Contains(t, text, "`lvfsck repair --yes` finishes it")
 	require.Zero(t, w.target.called("bdev_aio_create"), "never re-create over a wedged unload")
+}
+
+func TestReloadAfterUnloadFailures(t *testing.T) {
+	t.Run("dropped lvol does not reappear", func(t *testing.T) {
+		w := newWorld(t, SemanticsForced, false)
+		forceRemove(t, w)
+		w.clk.Advance(time.Second)
+		// As a name collision does on a real target: the old blob gets no bdev.
+		w.disk.remove(uuidSnapX)
+		res, err := newReloader(w).Reload(ctx, uuidLvs, []string{uuidSnapX})
+		require.ErrorContains(t, err, "did not reappear")
+		require.True(t, res.Unloaded)
+		require.Equal(t, []string{uuidSnapX}, res.Missing)
+		require.Equal(t, 5*time.Second, w.clk.Now().Sub(t0.Add(20*time.Millisecond+time.Second+3*time.Second)), "waited ReappearTimeout, not forever")
+		require.Contains(t, strings.Join(res.Messages, "\n"), "did not reappear")
+	})
+	t.Run("base bdev cannot be re-created", func(t *testing.T) {
+		w := newWorld(t, SemanticsForced, false)
+		rl := newReloader(w)
+		rl.Target = &noCreate{fakeTarget: w.target}
+		res, err := rl.Reload(ctx, uuidLvs, nil)
+		require.ErrorContains(t, err, "bdev_aio_create aio0")
+		require.True(t, res.Unloaded)
+		require.Contains(t, strings.Join(res.Messages, "\n"), "bdev_aio_create /var/lib/spdk/disks/mn-disk.img aio0 4096", "tells the exact command")
+	})
+}
+
+type noCreate struct{ *fakeTarget }
+
+func (n *noCreate) AioCreate(context.Context, string, string, uint32) error {
+	return errRPC(errors.New("nomem"), -12, "Cannot allocate memory")
 }
