@@ -33,7 +33,8 @@ func serve(t *testing.T, cfg Config) *served {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-s.errc:
+		case err := <-s.errc:
+			require.NoError(t, err, "Serve ends cleanly")
 		case <-time.After(5 * time.Second):
 			t.Error("Serve did not return")
 		}

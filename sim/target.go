@@ -88,7 +88,8 @@ type Config struct {
 	// OnKill is called after spdk_kill_instance SIGKILL crashed the target
 	// (the command kills its own process there); nil does nothing more.
 	OnKill func()
-	// MaxRequest bounds one JSON-RPC request, in bytes (default 1 MiB).
+	// MaxRequest bounds one JSON-RPC request, in bytes (default 32 KiB, the
+	// size of spdk_tgt's receive buffer).
 	MaxRequest int64
 }
 
@@ -129,6 +130,8 @@ type Target struct {
 	stopOnce   sync.Once
 	opsWG      sync.WaitGroup
 	shutdownMu sync.Mutex
+	shutDone   bool
+	shutErr    error
 }
 
 // New opens the image as the base bdev and loads any lvstore on it, as
@@ -150,7 +153,7 @@ func New(cfg Config) (*Target, error) {
 		cfg.Flavor = FlavorLonghornV2409
 	}
 	if cfg.MaxRequest <= 0 {
-		cfg.MaxRequest = 1 << 20
+		cfg.MaxRequest = 32 << 10
 	}
 	t := &Target{
 		cfg:     cfg,
@@ -438,10 +441,11 @@ func (t *Target) Serve(ctx context.Context, path string) error {
 	for {
 		c, err := lis.Accept()
 		if err != nil {
-			select {
-			case <-t.stopCh:
+			t.mu.Lock()
+			stopped := t.stopped
+			t.mu.Unlock()
+			if stopped {
 				return nil
-			default:
 			}
 			return fmt.Errorf("accept on %s: %w", path, err)
 		}
@@ -488,8 +492,20 @@ func (t *Target) stopLocked() {
 // Shutdown stops serving and unloads every lvstore as spdk_tgt does on
 // SIGINT: lvols closed, masks written, super block clean = 1.
 func (t *Target) Shutdown() error {
+	// A second caller waits for the first one's unload and gets its result.
+	t.shutdownMu.Lock()
+	defer t.shutdownMu.Unlock()
+	if t.shutDone {
+		return t.shutErr
+	}
+	t.shutDone = true
+	t.shutErr = t.shutdown()
+	return t.shutErr
+}
+
+func (t *Target) shutdown() error {
 	t.mu.Lock()
-	if t.stopped {
+	if t.crashed {
 		t.mu.Unlock()
 		return nil
 	}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/spdk"
+)
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"", 0, false},
+		{"4096", 4096, false},
+		{"64M", 64 << 20, false},
+		{"64MiB", 64 << 20, false},
+		{"2g", 2 << 30, false},
+		{"1T", 1 << 40, false},
+		{"0", 0, true},
+		{"-5", 0, true},
+		{"M", 0, true},
+		{"12Q", 0, true},
+		{"99999999999T", 0, true},
+	}
+	for _, tc := range tests {
+		got, err := parseSize(tc.in)
+		if tc.err {
+			require.Error(t, err, tc.in)
+			continue
+		}
+		require.NoError(t, err, tc.in)
+		require.Equal(t, tc.want, got, tc.in)
+	}
+}
+
+func TestSimServeUsageErrors(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "x.img")
+	for _, args := range [][]string{
+		{"sim", "serve"},
+		{"sim", "serve", "--image", img, "--flavor", "nope"},
+		{"sim", "serve", "--image", img, "--delete-semantics", "maybe"},
+		{"sim", "serve", "--image", img, "--size", "lots"},
+		{"sim", "serve", "--image", img, "--op-duration", "0s"},
+	} {
+		_, code := runCLI(t, args...)
+		require.Equal(t, report.ExitUsage, code, "%v", args)
+	}
+	// An absent image with no size to create it is an operational error.
+	_, code := runCLI(t, "sim", "serve", "--image", img, "--socket", filepath.Join(t.TempDir(), "s"))
+	require.Equal(t, report.ExitOperational, code)
+}
+
+// TestSimServeCleanStop serves in-process and stops with
+// spdk_kill_instance SIGINT: exit 0 and a clean image.
+func TestSimServeCleanStop(t *testing.T) {
+	dir, err := os.MkdirTemp("", "simcmd")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock, img := filepath.Join(dir, "s.sock"), filepath.Join(dir, "d.img")
+	done := make(chan int, 1)
+	go func() {
+		_, code := runCLI(t, "sim", "serve", "--socket", sock, "--image", img, "--size", "64M",
+			"--log-file", filepath.Join(dir, "tgt.log"))
+		done <- code
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var c *spdk.Client
+	require.Eventually(t, func() bool {
+		c, err = spdk.Dial(ctx, sock)
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond)
+	defer c.Close()
+	_, err = c.CreateLvstore(ctx, "aio0", "lvs", 1<<20)
+	require.NoError(t, err)
+	require.NoError(t, c.KillInstance(ctx, "SIGINT"))
+	select {
+	case code := <-done:
+		require.Equal(t, report.ExitOK, code)
+	case <-time.After(10 * time.Second):
+		t.Fatal("sim serve did not stop")
+	}
+	head := make([]byte, 20)
+	f, err := os.Open(img)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.ReadAt(head, 0)
+	require.NoError(t, err)
+	require.Equal(t, "SPDKBLOB", string(head[:8]))
+	require.Equal(t, byte(1), head[16], "clean = 1 after a clean stop")
+	log, err := os.ReadFile(filepath.Join(dir, "tgt.log"))
+	require.NoError(t, err)
+	require.Contains(t, string(log), "Lvol store unloaded")
+	_, err = os.Stat(sock)
+	require.True(t, os.IsNotExist(err), "socket removed")
+}
