@@ -366,3 +366,81 @@ func TestDeleteJournalFailureStopsBeforeAnyChange(t *testing.T) {
 	require.NotEqual(t, 0, res.ExitCode)
 	require.Zero(t, w.target.called("bdev_lvol_delete"))
 }
+
+// scripted answers DeleteLvol with err after applying effect to the fake.
+type scripted struct {
+	*fakeTarget
+	effect func(f *fakeTarget, i int)
+	err    error
+}
+
+func (s *scripted) DeleteLvol(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log("bdev_lvol_delete %s", name)
+	for i, l := range s.lvols {
+		if l.UUID == name {
+			s.effect(s.fakeTarget, i)
+			break
+		}
+	}
+	return s.err
+}
+
+func TestDeleteOddAnswersAreLookedAt(t *testing.T) {
+	nothing := func(*fakeTarget, int) {}
+	dropOnly := func(f *fakeTarget, i int) { f.drop(i) }
+	dropAndErase := func(f *fakeTarget, i int) {
+		uuid := f.lvols[i].UUID
+		f.drop(i)
+		f.disk.remove(uuid)
+	}
+	dropAndBreakDisk := func(f *fakeTarget, i int) {
+		f.drop(i)
+		f.disk.mu.Lock()
+		f.disk.fail = errors.New("EIO")
+		f.disk.mu.Unlock()
+	}
+	other := errRPC(errors.New("io"), -5, "Input/output error")
+	tests := []struct {
+		name     string
+		effect   func(*fakeTarget, int)
+		err      error
+		outcome  Outcome
+		exit     int
+		wantErr  error
+		leftOpen bool
+	}{
+		{"error, nothing changed", nothing, other, OutcomeRefused, 4, other, false},
+		{"error, dropped, blob on disk", dropOnly, other, OutcomeForcedRemoval, 4, nil, false},
+		{"error, gone everywhere", dropAndErase, other, OutcomeDeletedVerified, 0, nil, false},
+		{"error, cannot look", dropAndBreakDisk, other, OutcomeUnverified, 8, ErrUnverified, true},
+		{"no such device, still listed", nothing, answerNoDevice, OutcomeUnverified, 8, ErrUnverified, true},
+		{"no such device, gone everywhere", dropAndErase, answerNoDevice, OutcomeDeletedVerified, 0, nil, false},
+		{"no such device, cannot look", dropAndBreakDisk, answerNoDevice, OutcomeUnverified, 8, ErrUnverified, true},
+		{"busy, cannot look", dropAndBreakDisk, answerBusy, OutcomeUnverified, 8, ErrUnverified, true},
+		{"busy, gone everywhere", dropAndErase, answerBusy, OutcomeDeletedVerified, 0, nil, false},
+		{"success, still listed", nothing, nil, OutcomeUnverified, 8, ErrUnverified, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, SemanticsForced, false)
+			w.del.Target = &scripted{fakeTarget: w.target, effect: tc.effect, err: tc.err}
+			res, err := w.del.Delete(ctx, Request{Ref: UUIDRef(uuidVolA), Wait: time.Minute})
+			if tc.wantErr != nil {
+				require.ErrorIs(t, err, tc.wantErr)
+			} else {
+				require.NoError(t, err)
+			}
+			require.Equal(t, tc.outcome, res.Outcome)
+			require.Equal(t, tc.exit, res.ExitCode)
+			require.Equal(t, 1, res.Attempts)
+			open, err := w.journal.OpenIntents(ctx)
+			require.NoError(t, err)
+			require.Equal(t, tc.leftOpen, len(open) == 1, "an unknown outcome leaves the intent for the next run")
+			if !tc.leftOpen {
+				require.Equal(t, tc.outcome, w.journal.outcome(t, res.IntentID).Outcome)
+			}
+		})
+	}
+}
