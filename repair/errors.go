@@ -86,3 +86,19 @@ func (e *NotFoundError) Error() string {
 
 // Is makes errors.Is(err, ErrNotFound) true.
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// Classify is for Target adapters: it wraps err with this package's
+// sentinel when errors.Is(err, busy / notFound / methodNotFound) (the
+// client's own sentinels), keeping err in the chain. Nil stays nil; a nil
+// sentinel matches nothing.
+func Classify(err, busy, notFound, methodNotFound error) error {
+	if err == nil {
+		return nil
+	}
+	for _, m := range []struct{ theirs, ours error }{{busy, ErrBusy}, {notFound, ErrNotFound}, {methodNotFound, ErrMethodNotFound}} {
+		if m.theirs != nil && errors.Is(err, m.theirs) {
+			return fmt.Errorf("%w: %w", m.ours, err)
+		}
+	}
+	return err
+}
