@@ -56,7 +56,7 @@ type ExtentPage struct {
 }
 
 // Padding is a type-0 descriptor with a non-zero length (skipped by SPDK).
-type Padding struct{ Length uint32 }
+type Padding struct{ Body []byte }
 
 // Unknown is a descriptor type SPDK does not know: blob_parse_page skips it,
 // the dirty-load replay rejects it.
@@ -83,7 +83,7 @@ func (x *Xattr) bodyLen() int       { return 4 + len(x.Name) + len(x.Value) }
 func (e *ExtentRLE) bodyLen() int   { return 8 * len(e.Extents) }
 func (t *ExtentTable) bodyLen() int { return 8 + 8*len(t.Entries) }
 func (p *ExtentPage) bodyLen() int  { return 4 + 4*len(p.Clusters) }
-func (p *Padding) bodyLen() int     { return int(p.Length) }
+func (p *Padding) bodyLen() int     { return len(p.Body) }
 func (u *Unknown) bodyLen() int     { return len(u.Body) }
 
 func (f *Flags) put(b []byte) {
@@ -116,7 +116,7 @@ func (p *ExtentPage) put(b []byte) {
 		le.PutUint32(b[4+4*i:], c)
 	}
 }
-func (*Padding) put([]byte)     {}
+func (p *Padding) put(b []byte) { copy(b, p.Body) }
 func (u *Unknown) put(b []byte) { copy(b, u.Body) }
 
 // DescriptorSize is the on-disk size of d, header included.
@@ -207,7 +207,7 @@ func decodeDescriptor(typ uint8, body []byte) (Descriptor, *FormatError) {
 	}
 	switch typ {
 	case DescPadding:
-		return &Padding{Length: uint32(n)}, nil
+		return &Padding{Body: append([]byte(nil), body...)}, nil
 	case DescFlags:
 		if n != 24 {
 			return bad("FLAGS length %d, want 24", n)
