@@ -484,11 +484,11 @@ func (s *scanState) parse(b *blobState, descs []*pageDesc, depth int) {
 		remaining := etClusters
 		for _, r := range refs {
 			if r.Page == 0 {
-				for k := uint32(0); k < r.Count && remaining > 0; k++ {
-					sz := min(remaining, extentsPerPage)
-					num += sz
-					remaining -= sz
-				}
+				// each unallocated extent page adds up to 512 clusters of
+				// what the table has left
+				take := min(uint64(r.Count)*extentsPerPage, remaining)
+				num += take
+				remaining -= take
 				continue
 			}
 			info.ExtentPages = append(info.ExtentPages, r.Page)

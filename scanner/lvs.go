@@ -198,6 +198,9 @@ func (s *scanState) clusterChecks() {
 	type pair struct{ a, b uint64 }
 	shared := map[pair][2]uint64{} // first cluster, count
 	var keys []pair
+	// Sweep by start, keeping the run that reaches furthest: every overlap
+	// meets it, in O(n log n) however hostile the image.
+	var cur *ownedRun
 	for i := range rs {
 		r := rs[i]
 		if r.start < s.mdClusters {
@@ -205,14 +208,9 @@ func (s *scanState) clusterChecks() {
 			s.blobFinding(b, finding.Error, CodeClusterShared, finding.LoadDegraded, nil, fmt.Sprintf("cluster %d; md clusters 0..%d", r.start, s.mdClusters-1),
 				"blob owns cluster %d, which holds the blobstore metadata: writes to it corrupt the metadata", r.start)
 		}
-		end := r.start + r.count
-		for j := i + 1; j < len(rs) && rs[j].start < end; j++ {
-			o := rs[j]
-			if o.blob == r.blob {
-				continue
-			}
-			lo, hi := o.start, min(end, o.start+o.count)
-			k := pair{min(r.blob, o.blob), max(r.blob, o.blob)}
+		if cur != nil && r.start < cur.start+cur.count && r.blob != cur.blob {
+			lo, hi := r.start, min(cur.start+cur.count, r.start+r.count)
+			k := pair{min(r.blob, cur.blob), max(r.blob, cur.blob)}
 			v, seen := shared[k]
 			if !seen {
 				keys = append(keys, k)
@@ -221,6 +219,9 @@ func (s *scanState) clusterChecks() {
 			v[0] = min(v[0], lo)
 			v[1] += hi - lo
 			shared[k] = v
+		}
+		if cur == nil || r.start+r.count > cur.start+cur.count {
+			cur = &rs[i]
 		}
 	}
 	for _, k := range keys {

@@ -325,33 +325,81 @@ func (s *scanState) readMasks() error {
 
 // readMD streams the md region in large batches, keeping only CRC-valid
 // pages (decoded, compact) and the headers of CRC-failed pages that look
-// like md pages.
+// like md pages. A reader goroutine fills the next batch while this one is
+// checked, so the scan runs at the speed of the slower of the two.
 func (s *scanState) readMD() error {
 	total := uint64(s.sb.MDLen)
 	per := uint64(s.opts.BatchBytes / pageSize)
-	buf := alignedBuf(int(per) * pageSize)
-	for done := uint64(0); done < total; {
-		n := per
-		if total-done < n {
-			n = total - done
+	type batch struct {
+		buf   []byte
+		start uint64
+		err   error
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	const depth = 3
+	free := make(chan []byte, depth)
+	full := make(chan batch, depth)
+	for i := 0; i < depth; i++ {
+		free <- alignedBuf(int(per) * pageSize)
+	}
+	go func() {
+		defer close(full)
+		for done := uint64(0); done < total; {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-ctx.Done():
+				return
+			}
+			n := min(per, total-done)
+			b := buf[:n*pageSize]
+			err := ctx.Err()
+			if err == nil {
+				var k int
+				k, err = s.src.ReadAt(b, int64(uint64(s.sb.MDStart)+done)*pageSize)
+				if k == len(b) {
+					err = nil
+				} else if err == nil || errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF
+				}
+			}
+			full <- batch{buf: b, start: done, err: err}
+			if err != nil {
+				return
+			}
+			done += n
 		}
-		b := buf[:n*pageSize]
-		if err := s.readAt(b, int64(uint64(s.sb.MDStart)+done)*pageSize); err != nil {
-			return fmt.Errorf("read md pages %d..%d: %w", done, done+n-1, err)
+	}()
+	for bt := range full {
+		n := uint64(len(bt.buf) / pageSize)
+		if bt.err != nil {
+			if s.ctx.Err() != nil {
+				return s.ctx.Err()
+			}
+			return fmt.Errorf("read md pages %d..%d: %w: %w", bt.start, bt.start+n-1, ErrRead, bt.err)
 		}
 		for i := uint64(0); i < n; i++ {
-			s.notePage(uint32(done+i), b[i*pageSize:(i+1)*pageSize])
+			s.notePage(uint32(bt.start+i), bt.buf[i*pageSize:(i+1)*pageSize])
 		}
-		done += n
+		s.v.Stats.BytesRead += n * pageSize
 		s.v.Stats.PagesRead += n
 		if s.opts.Progress != nil {
-			s.opts.Progress(done, total)
+			s.opts.Progress(bt.start+n, total)
 		}
+		free <- bt.buf[:cap(bt.buf)]
 	}
-	return nil
+	return s.ctx.Err()
 }
 
+// zeroPage is what most of an md region holds. Its CRC is not the stored
+// zero, so an all-zero page is rejected without computing it.
+var zeroPage [pageSize]byte
+
 func (s *scanState) notePage(idx uint32, p []byte) {
+	if p[0] == 0 && p[pageSize-1] == 0 && bytes.Equal(p, zeroPage[:]) {
+		return
+	}
 	if pageCRCOK(p) {
 		s.pages[idx] = decodePage(idx, p)
 		delete(s.bad, idx)
@@ -419,6 +467,7 @@ func (s *scanState) finish() error {
 	if s.lvsOut == "" {
 		v.Lvstore.Loads = finding.LoadOK
 	}
+	v.Blobs = make([]BlobInfo, 0, len(s.order))
 	for _, id := range s.order {
 		v.Blobs = append(v.Blobs, s.blobs[id].info)
 	}

@@ -1,0 +1,237 @@
+package scanner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lvfsck/lvfsck/blobstore"
+	"github.com/stretchr/testify/require"
+)
+
+// Large generated image for the benchmarks: 1 GiB md region (262,144
+// pages), 30,000 thin lvols, 1 MiB clusters, on a sparse file.
+const (
+	bigMDPages = 262144
+	bigBlobs   = 30000
+	bigDevSize = 8 << 30
+)
+
+var (
+	bigOnce sync.Once
+	bigPath string
+	bigErr  error
+)
+
+func bigImage(b *testing.B) string {
+	bigOnce.Do(func() {
+		dir := imgDir
+		if dir == "" {
+			dir = os.TempDir()
+		}
+		bigPath = filepath.Join(dir, "big.img")
+		bigErr = writeBigImage(bigPath)
+	})
+	require.NoError(b, bigErr)
+	return bigPath
+}
+
+// writeBigImage lays out a clean lvstore with blobstore's encoder.
+func writeBigImage(path string) error {
+	l, err := blobstore.NewLayout(bigDevSize, blobstore.LayoutOptions{ClusterSize: 1 << 20, MDPages: bigMDPages})
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(bigDevSize); err != nil {
+		return err
+	}
+	sb := l.SuperBlock
+	write := func(page uint32, data []byte) error {
+		_, err := f.WriteAt(data, int64(page)*pageSize)
+		return err
+	}
+	blob := func(idx uint32, xs []blobstore.Xattr, invalid uint64, n uint64) error {
+		bl := &blobstore.Blob{ID: blobIDOf(idx), Pages: []uint32{idx}, Invalid: invalid, Xattrs: xs,
+			NumClusters: n, UsesExtentTable: true}
+		chain, ext, err := blobstore.EncodeBlob(bl)
+		if err != nil {
+			return err
+		}
+		for _, p := range append(chain, ext...) {
+			if err := write(sb.MDStart+p.Index, p.Data); err != nil {
+				return err
+			}
+			l.UsedPages.Set(uint64(p.Index))
+		}
+		l.UsedBlobIDs.Set(uint64(idx))
+		return nil
+	}
+	str := func(s string) []byte { return append([]byte(s), 0) }
+	if err := blob(0, []blobstore.Xattr{{Name: "uuid", Value: str("a9c0e8a4-61f7-4c6e-9b57-2b1d0b6f1a00")}, {Name: "name", Value: str("lvs-big")}}, flagExtentTable, 0); err != nil {
+		return err
+	}
+	for i := uint32(1); i <= bigBlobs; i++ {
+		name := make([]byte, 256)
+		copy(name, fmt.Sprintf("r%05d", i))
+		xs := []blobstore.Xattr{
+			{Name: "name", Value: name},
+			{Name: "uuid", Value: str(fmt.Sprintf("00000000-0000-4000-8000-%012d", i))},
+		}
+		if err := blob(i, xs, flagThin|flagExtentTable, 64); err != nil {
+			return err
+		}
+	}
+	sb.SuperBlob = blobIDOf(0)
+	sb.Clean = 1
+	if err := write(0, sb.Encode()); err != nil {
+		return err
+	}
+	for _, m := range []struct {
+		start, n uint32
+		mask     *blobstore.Mask
+	}{
+		{sb.UsedPageMaskStart, sb.UsedPageMaskLen, l.UsedPages},
+		{sb.UsedClusterMaskStart, sb.UsedClusterMaskLen, l.UsedClusters},
+		{sb.UsedBlobIDMaskStart, sb.UsedBlobIDMaskLen, l.UsedBlobIDs},
+	} {
+		if err := write(m.start, m.mask.Encode(m.n)); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
+}
+
+// rawRead reads the md region sequentially with O_DIRECT in 1 MiB batches:
+// the floor any scan of it is compared with.
+func rawRead(path string, start, n uint32) (int64, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_DIRECT, 0)
+	if err != nil {
+		f, err = os.Open(path)
+		if err != nil {
+			return 0, err
+		}
+	}
+	defer f.Close()
+	buf := alignedBuf(1 << 20)
+	var total int64
+	end := (int64(start) + int64(n)) * pageSize
+	for off := int64(start) * pageSize; off < end; off += int64(len(buf)) {
+		k, err := f.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
+		total += int64(k)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// peakHeap samples the heap while fn runs.
+func peakHeap(fn func()) uint64 {
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	runtime.GC()
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > peak.Load() {
+				peak.Store(ms.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	fn()
+	close(stop)
+	<-done
+	return peak.Load()
+}
+
+func BenchmarkScanLarge(b *testing.B) {
+	path := bigImage(b)
+	for _, mode := range []Mode{ModeClean, ModeRecovery} {
+		b.Run(string(mode), func(b *testing.B) {
+			var raw, scan time.Duration
+			var peak uint64
+			var v *View
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				n, err := rawRead(path, bigMDStart(b, path), bigMDPages)
+				require.NoError(b, err)
+				require.Equal(b, int64(bigMDPages)*pageSize, n)
+				raw += time.Since(t0)
+				p := peakHeap(func() {
+					t0 = time.Now()
+					v, err = ScanPath(context.Background(), path, Options{Mode: mode}, "")
+					scan += time.Since(t0)
+				})
+				require.NoError(b, err)
+				peak = max(peak, p)
+			}
+			require.Len(b, v.Blobs, bigBlobs+1)
+			require.Empty(b, v.Findings)
+			md := float64(bigMDPages) * pageSize / (1 << 20)
+			b.ReportMetric(md*float64(b.N)/scan.Seconds(), "scan-MB/s")
+			b.ReportMetric(float64(bigMDPages)*float64(b.N)/scan.Seconds(), "pages/s")
+			b.ReportMetric(md*float64(b.N)/raw.Seconds(), "raw-MB/s")
+			b.ReportMetric(scan.Seconds()/raw.Seconds(), "scan/raw")
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+func bigMDStart(b *testing.B, path string) uint32 {
+	f, err := os.Open(path)
+	require.NoError(b, err)
+	defer f.Close()
+	p := make([]byte, pageSize)
+	_, err = f.ReadAt(p, 0)
+	require.NoError(b, err)
+	return decodeSuper(p).MDStart
+}
+
+// BenchmarkScanManyLvols is the real 1000-lvol fixture (4096 md pages).
+func BenchmarkScanManyLvols(b *testing.B) {
+	path := fixturePath(b, "many-lvols")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v, err := ScanPath(context.Background(), path, Options{}, "")
+		require.NoError(b, err)
+		require.Len(b, v.Blobs, 1001)
+	}
+	b.ReportMetric(4096*float64(b.N)/b.Elapsed().Seconds(), "pages/s")
+}
+
+// BenchmarkDecodePage is the per-page hot path: CRC and descriptors.
+func BenchmarkDecodePage(b *testing.B) {
+	img := fixtureImage(b, "basic-1m")
+	sb := decodeSuper(img)
+	p := img[(sb.MDStart+2)*pageSize : (sb.MDStart+3)*pageSize]
+	b.SetBytes(pageSize)
+	for i := 0; i < b.N; i++ {
+		if !pageCRCOK(p) {
+			b.Fatal("crc")
+		}
+		decodePage(2, p)
+	}
+}
