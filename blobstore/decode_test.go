@@ -273,3 +273,32 @@ func TestMask(t *testing.T) {
 	_, err = DecodeMask(enc[:3], MaskUsedClusters)
 	require.True(t, errors.Is(err, ErrTruncated))
 }
+
+func TestCheckReplay(t *testing.T) {
+	tests := []struct {
+		name string
+		ds   []Descriptor
+		bad  bool
+	}{
+		{"clean", []Descriptor{&Flags{}, &Xattr{Name: "a"}, &ExtentRLE{[]Extent{{0, 3}}}}, false},
+		{"unknown type", []Descriptor{&Flags{}, &Unknown{Type: 9}}, true},
+		{"empty rle", []Descriptor{&ExtentRLE{[]Extent{{5, 0}}}}, true},
+		{"table multi page", []Descriptor{&ExtentTable{Entries: []ExtentTableEntry{{7, 2}}}}, true},
+		{"table hole", []Descriptor{&ExtentTable{Entries: []ExtentTableEntry{{0, 9}, {7, 1}}}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckReplay(&Page{Descriptors: tt.ds})
+			if tt.bad {
+				require.ErrorIs(t, err, ErrReplay)
+			} else {
+				require.NoError(t, err)
+			}
+		})
+	}
+	p := &Page{ID: BlobID(4), Sequence: 0}
+	require.True(t, p.StartsBlob(4))
+	require.False(t, p.StartsBlob(5))
+	p.Sequence = 1
+	require.False(t, p.StartsBlob(4))
+}

@@ -22,6 +22,10 @@ func TestFixtureRoundTrip(t *testing.T) {
 				require.NoError(t, err, "blob %#x", b.ID)
 				for _, p := range chain {
 					requirePage(t, f, p, fmt.Sprintf("blob %#x chain", b.ID))
+					// The real target loads these images: replay accepts them.
+					dp, err := DecodePage(p.Data)
+					require.NoError(t, err)
+					require.NoError(t, CheckReplay(dp))
 				}
 				for _, p := range extents {
 					requirePage(t, f, p, fmt.Sprintf("blob %#x extent", b.ID))
