@@ -92,6 +92,10 @@ func Open(dir string, o Options) (*Journal, error) {
 	if o.Logger != nil {
 		lg = *o.Logger
 	}
+	if err := removeEmptyWALs(dir, lg); err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
 	db, err := badger.Open(badgerOptions(dir, lg))
 	if err != nil {
 		_ = lock.Close()
@@ -132,6 +136,33 @@ func lockDir(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("lock journal %s: %w", dir, err)
 	}
 	return f, nil
+}
+
+// removeEmptyWALs deletes zero-length memtable WALs (*.mem). Badger
+// creates the file and only then sizes it; a process killed in between
+// leaves an empty file that badger (v4.9) refuses at the next Open ("while
+// opening fid: N err: Create a new file"). An empty WAL holds no entry, so
+// removing it loses nothing. Runs under our lock, before badger's.
+func removeEmptyWALs(dir string, lg zerolog.Logger) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("open journal %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".mem") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || fi.Size() != 0 {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("open journal %s: remove empty WAL: %w", dir, err)
+		}
+		lg.Debug().Str("file", p).Msg("removed empty badger WAL left by a killed run")
+	}
+	return nil
 }
 
 // badgerOptions sizes badger for a database of a few MB: badger's defaults
