@@ -64,6 +64,14 @@ func (b *Blob) Thin() bool { return b.Invalid&FlagThin != 0 }
 // unknown data_ro flag.
 func (b *Blob) ReadOnly() bool { return b.DataRO != 0 }
 
+// MDReadOnly reports whether SPDK opens the blob's metadata read-only: a
+// read-only blob, or an unknown md_ro flag.
+func (b *Blob) MDReadOnly() bool { return b.ReadOnly() || b.MDRO&^MDROFlagsMask != 0 }
+
+// ClearMethod is the clear method kept in md_ro bits 0-1 (0 default, 1
+// none, 2 unmap, 3 write zeroes).
+func (b *Blob) ClearMethod() uint8 { return uint8(b.MDRO & ClearMethodMask) }
+
 // UnknownInvalidFlags are invalid flags SPDK does not know: it refuses to
 // open such a blob.
 func (b *Blob) UnknownInvalidFlags() uint64 { return b.Invalid &^ InvalidFlagsMask }
@@ -173,8 +181,11 @@ type ParseOptions struct {
 // these; a mismatch is the known crash); descriptors are valid; extent
 // pages pass the extent page check and start where the blob ends so far.
 // Extent page ids are not checked. Errors wrap ErrChain, ErrDescriptor,
-// ErrExtentPage or ErrCRC. chain[i].Next must point at the next page
-// index; the indices are recorded in Blob.Pages, the first from the id.
+// ErrExtentPage or ErrCRC (finer: ErrForeignPage, ErrSequence,
+// ErrIDMismatch, ErrUnknownFlags). chain[i].Next must point at the next
+// page index; the indices are recorded in Blob.Pages, the first from the
+// id. On error the returned blob (if any) holds what was parsed up to the
+// error: flags and xattrs come first on disk, so it usually has its name.
 func ParseBlob(chain []*Page, readExtentPage func(idx uint32) (*Page, error), opts ParseOptions) (*Blob, error) {
 	if len(chain) == 0 {
 		return nil, formatErr(ErrChain, -1, -1, "empty chain")
@@ -182,7 +193,7 @@ func ParseBlob(chain []*Page, readExtentPage func(idx uint32) (*Page, error), op
 	first := chain[0]
 	idx, ok := PageIndex(first.ID)
 	if !ok {
-		return nil, formatErr(ErrChain, -1, 0, "first page id %#x is not a blob id", first.ID)
+		return nil, formatErr(ErrIDMismatch, -1, 0, "first page id %#x is not a blob id", first.ID)
 	}
 	b := &Blob{ID: first.ID, Pages: make([]uint32, 0, len(chain))}
 	b.Pages = append(b.Pages, idx)
@@ -190,10 +201,10 @@ func ParseBlob(chain []*Page, readExtentPage func(idx uint32) (*Page, error), op
 	for i, p := range chain {
 		pg := b.Pages[i]
 		if p.ID != b.ID {
-			return b, formatErr(ErrChain, int64(pg), 0, "chain page %d carries id %#x, blob is %#x", i, p.ID, b.ID)
+			return b, formatErr(ErrForeignPage, int64(pg), 0, "chain page %d carries id %#x, blob is %#x", i, p.ID, b.ID)
 		}
 		if p.Sequence != uint32(i) {
-			return b, formatErr(ErrChain, int64(pg), 8, "chain page %d has sequence %d", i, p.Sequence)
+			return b, formatErr(ErrSequence, int64(pg), 8, "chain page %d has sequence %d", i, p.Sequence)
 		}
 		if i+1 < len(chain) {
 			if p.Next == InvalidPage {
@@ -213,7 +224,7 @@ func ParseBlob(chain []*Page, readExtentPage func(idx uint32) (*Page, error), op
 			return b, err
 		}
 	}
-	return b, nil
+	return b, st.deferred
 }
 
 type parseState struct {
@@ -222,6 +233,7 @@ type parseState struct {
 	rleFound, tableFound bool
 	table                []ExtentTableEntry
 	remaining            uint64 // remaining_clusters_in_et
+	deferred             error  // reported after the whole blob is parsed
 }
 
 func (s *parseState) page(pg uint32, p *Page) error {
@@ -230,9 +242,10 @@ func (s *parseState) page(pg uint32, p *Page) error {
 		switch d := d.(type) {
 		case *Flags:
 			b.Invalid, b.DataRO, b.MDRO = d.Invalid, d.DataRO, d.MDRO
-			if d.Invalid&^InvalidFlagsMask != 0 {
-				// SPDK refuses the blob (-EINVAL) here.
-				return formatErr(ErrDescriptor, int64(pg), -1, "unknown invalid flags %#x", d.Invalid&^InvalidFlagsMask)
+			if d.Invalid&^InvalidFlagsMask != 0 && s.deferred == nil {
+				// SPDK refuses the blob (-EINVAL) here; parse on so the
+				// caller can still name it.
+				s.deferred = formatErr(ErrUnknownFlags, int64(pg), -1, "unknown invalid flags %#x", d.Invalid&^InvalidFlagsMask)
 			}
 		case *Xattr:
 			b.Xattrs = append(b.Xattrs, *d)

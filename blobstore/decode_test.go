@@ -199,11 +199,13 @@ func TestParseBlobChecks(t *testing.T) {
 		want  error
 	}{
 		{"ok", []*Page{mk(id, 0, 9, flags), mk(id, 1, InvalidPage)}, nil},
-		{"foreign page", []*Page{mk(id, 0, 9, flags), mk(BlobID(9), 0, InvalidPage)}, ErrChain},
-		{"sequence", []*Page{mk(id, 0, 9, flags), mk(id, 2, InvalidPage)}, ErrChain},
-		{"first seq", []*Page{mk(id, 1, InvalidPage)}, ErrChain},
-		{"not an id", []*Page{mk(3, 0, InvalidPage)}, ErrChain},
-		{"unknown invalid flag", []*Page{mk(id, 0, InvalidPage, &Flags{Invalid: 16})}, ErrDescriptor},
+		{"foreign page", []*Page{mk(id, 0, 9, flags), mk(BlobID(9), 0, InvalidPage)}, ErrForeignPage},
+		{"sequence", []*Page{mk(id, 0, 9, flags), mk(id, 2, InvalidPage)}, ErrSequence},
+		{"first seq", []*Page{mk(id, 1, InvalidPage)}, ErrSequence},
+		{"not an id", []*Page{mk(3, 0, InvalidPage)}, ErrIDMismatch},
+		{"unknown invalid flag", []*Page{mk(id, 0, InvalidPage, &Flags{Invalid: 16})}, ErrUnknownFlags},
+		{"ends early", []*Page{mk(id, 0, InvalidPage, flags), mk(id, 1, InvalidPage)}, ErrChain},
+		{"runs on", []*Page{mk(id, 0, 7, flags)}, ErrChain},
 		{"thick hole", []*Page{mk(id, 0, InvalidPage, &Flags{}, &ExtentRLE{[]Extent{{0, 2}}})}, ErrDescriptor},
 		{"rle then table", []*Page{mk(id, 0, InvalidPage, flags, &ExtentRLE{[]Extent{{5, 2}}}, &ExtentTable{})}, ErrDescriptor},
 		{"table mismatch", []*Page{mk(id, 0, InvalidPage, flags, &ExtentTable{NumClusters: 3}, &ExtentTable{NumClusters: 4})}, ErrDescriptor},
@@ -217,6 +219,8 @@ func TestParseBlobChecks(t *testing.T) {
 				return
 			}
 			require.ErrorIs(t, err, tt.want)
+			var fe *FormatError
+			require.ErrorAs(t, err, &fe)
 		})
 	}
 }
@@ -301,4 +305,32 @@ func TestCheckReplay(t *testing.T) {
 	require.False(t, p.StartsBlob(5))
 	p.Sequence = 1
 	require.False(t, p.StartsBlob(4))
+}
+
+func TestParseBlobUnknownFlagsKeepsName(t *testing.T) {
+	p := &Page{ID: BlobID(2), Next: InvalidPage, Descriptors: []Descriptor{
+		&Flags{Invalid: FlagThin | 1<<9, MDRO: 1 << 5},
+		&Xattr{Name: XattrName, Value: []byte("vol\x00")},
+	}}
+	b, err := ParseBlob([]*Page{p}, nil, ParseOptions{})
+	require.ErrorIs(t, err, ErrUnknownFlags)
+	require.ErrorIs(t, err, ErrDescriptor)
+	n, ok := b.Name()
+	require.True(t, ok)
+	require.Equal(t, "vol", n)
+	require.Equal(t, uint64(1<<9), b.UnknownInvalidFlags())
+	require.True(t, b.MDReadOnly())
+	require.False(t, b.ReadOnly())
+}
+
+func TestReadBlobIDMismatch(t *testing.T) {
+	f := loadGz(t, "basic-1m")
+	data := append([]byte(nil), f.data...)
+	off := f.sb.MDPageOffset(0)
+	pg := data[off : off+PageSize]
+	le.PutUint64(pg, BlobID(1))
+	le.PutUint32(pg[crcOffset:], PageCRC(pg))
+	fx := &fixture{name: "idmismatch", data: data, sb: f.sb}
+	_, err := ReadBlob(fx.reader(), f.sb, 0, ParseOptions{})
+	require.ErrorIs(t, err, ErrIDMismatch)
 }

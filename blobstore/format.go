@@ -108,6 +108,19 @@ var (
 	ErrExtentPage = errors.New("bad extent page")
 	ErrTruncated  = errors.New("short buffer")
 	ErrTooLarge   = errors.New("does not fit a page")
+
+	// Finer kinds, each also matching its family with errors.Is.
+	// ErrForeignPage: a chain runs into a page of another blob (SPDK only
+	// asserts page->id == blob->id: a debug build aborts the target).
+	ErrForeignPage = fmt.Errorf("%w: page of another blob", ErrChain)
+	// ErrSequence: chain sequence numbers out of order (also an assert).
+	ErrSequence = fmt.Errorf("%w: sequence out of order", ErrChain)
+	// ErrIDMismatch: the first page does not carry the blob id of its index
+	// (blob_parse: -ENOENT).
+	ErrIDMismatch = fmt.Errorf("%w: first page id", ErrChain)
+	// ErrUnknownFlags: invalid flags SPDK does not know; it will not open
+	// the blob (-EINVAL). ParseBlob still parses the rest.
+	ErrUnknownFlags = fmt.Errorf("%w: unknown invalid flags", ErrDescriptor)
 )
 
 // FormatError locates a decode error. Page is the md page index (or device

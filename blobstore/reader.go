@@ -112,6 +112,9 @@ func ReadBlob(r io.ReaderAt, sb *SuperBlock, first uint32, opts ParseOptions) (*
 	if err != nil {
 		return nil, fmt.Errorf("blob %#x: %w", BlobID(first), err)
 	}
+	if chain[0].ID != BlobID(first) {
+		return nil, formatErr(ErrIDMismatch, int64(first), 0, "page %d carries id %#x, want %#x", first, chain[0].ID, BlobID(first))
+	}
 	b, err := ParseBlob(chain, func(idx uint32) (*Page, error) { return ReadPage(r, sb, idx) }, opts)
 	if err != nil {
 		return b, fmt.Errorf("blob %#x: %w", BlobID(first), err)
