@@ -60,7 +60,7 @@ func jsonCounts(c Counts) JSONCounts { return JSONCounts{Counts: c, Total: c.Tot
 // report, severities clamped to the known ones, times in UTC, and empty
 // lists as [] (never null).
 func NewJSONReport(s Summary) JSONReport {
-	gs := groups(s)
+	gs, sorted := groups(s)
 	r := JSONReport{
 		Schema:              Schema,
 		Version:             SchemaVersion,
@@ -76,7 +76,7 @@ func NewJSONReport(s Summary) JSONReport {
 		Summary:             headline(s, gs),
 		Counts:              jsonCounts(CountFindings(s.Findings)),
 		Lvstores:            []JSONLvstore{},
-		Findings:            sortedFindings(s.Findings),
+		Findings:            sorted,
 		Notes:               append([]string{}, s.Notes...),
 	}
 	if !s.Started.IsZero() {

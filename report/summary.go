@@ -216,8 +216,9 @@ func (r *resolver) uuid(f finding.Finding) string {
 
 // groups splits the findings by lvstore. Lvstores of the summary come first
 // in name order (clean ones included), then lvstores only findings name, and
-// findings tied to no lvstore last.
-func groups(s Summary) []*group {
+// findings tied to no lvstore last. It also returns all findings sorted
+// (a copy), which the JSON document lists.
+func groups(s Summary) ([]*group, []finding.Finding) {
 	r := newResolver(s.Lvstores)
 	known := make([]*group, len(s.Lvstores))
 	for i, l := range s.Lvstores {
@@ -225,7 +226,8 @@ func groups(s Summary) []*group {
 	}
 	extra := map[string]*group{}
 	var none *group
-	for _, f := range sortedFindings(s.Findings) {
+	sorted := sortedFindings(s.Findings)
+	for _, f := range sorted {
 		var g *group
 		switch i := r.index(f); {
 		case i >= 0:
@@ -266,5 +268,5 @@ func groups(s Summary) []*group {
 	if none != nil {
 		out = append(out, none)
 	}
-	return out
+	return out, sorted
 }

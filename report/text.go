@@ -45,7 +45,8 @@ const maxHeadlineLvstores = 3
 // (lvs-r) — 1 pending resurrection" or "lvfsck check: clean — 1 lvstore,
 // 4 lvols".
 func Headline(s Summary) string {
-	return headline(s, groups(s))
+	gs, _ := groups(s)
+	return headline(s, gs)
 }
 
 func headline(s Summary, gs []*group) string {
@@ -217,7 +218,7 @@ func (p *textPrinter) paint(color, s string) string {
 // only on s and opts.
 func WriteText(w io.Writer, s Summary, opts TextOptions) error {
 	p := &textPrinter{w: bufio.NewWriterSize(w, 64<<10), color: opts.Color}
-	gs := groups(s)
+	gs, _ := groups(s)
 
 	p.w.WriteString(p.paint(headlineColor(s), headline(s, gs)) + "\n")
 	p.runInfo(s)
