@@ -1,6 +1,7 @@
 package blobstore
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -333,4 +334,48 @@ func TestReadBlobIDMismatch(t *testing.T) {
 	fx := &fixture{name: "idmismatch", data: data, sb: f.sb}
 	_, err := ReadBlob(fx.reader(), f.sb, 0, ParseOptions{})
 	require.ErrorIs(t, err, ErrIDMismatch)
+}
+
+func TestReadMaskChecks(t *testing.T) {
+	f := loadGz(t, "basic-1m")
+	tests := []struct {
+		name   string
+		kind   uint8
+		length uint32
+		typ    uint8
+		ok     bool
+	}{
+		{"pages ok", MaskUsedPages, 64, MaskUsedPages, true},
+		{"pages short", MaskUsedPages, 63, MaskUsedPages, false},
+		{"pages huge", MaskUsedPages, 1 << 31, MaskUsedPages, false},
+		{"wrong type", MaskUsedBlobIDs, 64, MaskUsedPages, false},
+		{"clusters longer is cut", MaskUsedClusters, 70, MaskUsedClusters, true},
+		{"clusters short", MaskUsedClusters, 60, MaskUsedClusters, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := append([]byte(nil), f.data...)
+			var start uint32
+			switch tt.kind {
+			case MaskUsedPages:
+				start = f.sb.UsedPageMaskStart
+			case MaskUsedClusters:
+				start = f.sb.UsedClusterMaskStart
+			default:
+				start = f.sb.UsedBlobIDMaskStart
+			}
+			data[start*PageSize] = tt.typ
+			le.PutUint32(data[start*PageSize+1:], tt.length)
+			m, err := ReadMask(bytes.NewReader(data), f.sb, tt.kind)
+			if !tt.ok {
+				require.ErrorIs(t, err, ErrMask)
+				return
+			}
+			require.NoError(t, err)
+			require.NoError(t, CheckMask(f.sb, m))
+			require.LessOrEqual(t, uint64(m.Length), f.sb.TotalClusters()+64)
+		})
+	}
+	_, err := ReadMask(f.reader(), f.sb, 7)
+	require.ErrorIs(t, err, ErrMask)
 }

@@ -29,7 +29,11 @@ func ReadSuperBlock(r io.ReaderAt) (*SuperBlock, error) {
 }
 
 // ReadMask reads and decodes one mask region of sb (MaskUsedPages,
-// MaskUsedClusters or MaskUsedBlobIDs).
+// MaskUsedClusters or MaskUsedBlobIDs). It reads the first page, checks
+// the length with CheckMask, and then reads only the pages that length
+// needs, so a hostile length or region costs no more than the md region or
+// the cluster count justify. A used-cluster mask longer than the cluster
+// count is cut to it, as SPDK does.
 func ReadMask(r io.ReaderAt, sb *SuperBlock, kind uint8) (*Mask, error) {
 	var start, n uint32
 	switch kind {
@@ -42,20 +46,74 @@ func ReadMask(r io.ReaderAt, sb *SuperBlock, kind uint8) (*Mask, error) {
 	default:
 		return nil, fmt.Errorf("mask type %d: %w", kind, ErrMask)
 	}
-	// A mask needs at most 1 bit per md page or cluster: bound the read by
-	// what a 2^32-bit mask takes, so a hostile length cannot ask for more.
-	if uint64(n) > maskPages(1<<32) {
-		return nil, formatErr(ErrGeometry, int64(start), -1, "mask of %d pages", n)
+	if n == 0 {
+		return nil, formatErr(ErrMask, int64(start), -1, "mask %d has no pages", kind)
 	}
-	b, err := readFull(r, int64(start)*PageSize, int(n)*PageSize)
+	head, err := readFull(r, int64(start)*PageSize, PageSize)
 	if err != nil {
 		return nil, fmt.Errorf("read mask %d: %w", kind, err)
+	}
+	if head[0] != kind {
+		return nil, formatErr(ErrMask, int64(start), 0, "mask type %d, want %d", head[0], kind)
+	}
+	length := uint64(le.Uint32(head[1:]))
+	if err := checkMaskLength(sb, kind, length, n); err != nil {
+		return nil, atPage(err, int64(start))
+	}
+	if kind == MaskUsedClusters && sb.Size != 0 && length > sb.TotalClusters() {
+		length = sb.TotalClusters()
+		le.PutUint32(head[1:], uint32(length))
+	}
+	need := maskPages(length)
+	b := make([]byte, need*PageSize)
+	copy(b, head)
+	if need > 1 {
+		rest, err := readFull(r, int64(start+1)*PageSize, int(need-1)*PageSize)
+		if err != nil {
+			return nil, fmt.Errorf("read mask %d: %w", kind, err)
+		}
+		copy(b[PageSize:], rest)
 	}
 	m, err := DecodeMask(b, kind)
 	if err != nil {
 		return nil, fmt.Errorf("mask %d: %w", kind, atPage(err, int64(start)))
 	}
 	return m, nil
+}
+
+// CheckMask checks a decoded mask against the super block as SPDK's load
+// does: it fits its region; the used-page and used-blobid masks have
+// exactly md_len bits; the used-cluster mask at least the cluster count.
+func CheckMask(sb *SuperBlock, m *Mask) error {
+	var n uint32
+	switch m.Type {
+	case MaskUsedPages:
+		n = sb.UsedPageMaskLen
+	case MaskUsedClusters:
+		n = sb.UsedClusterMaskLen
+	case MaskUsedBlobIDs:
+		n = sb.UsedBlobIDMaskLen
+	default:
+		return formatErr(ErrMask, -1, 0, "mask type %d", m.Type)
+	}
+	return checkMaskLength(sb, m.Type, uint64(m.Length), n)
+}
+
+func checkMaskLength(sb *SuperBlock, kind uint8, length uint64, pages uint32) error {
+	if maskPages(length) > uint64(pages) {
+		return formatErr(ErrMask, -1, 1, "mask %d of %d bits does not fit %d pages", kind, length, pages)
+	}
+	switch kind {
+	case MaskUsedPages, MaskUsedBlobIDs:
+		if length != uint64(sb.MDLen) {
+			return formatErr(ErrMask, -1, 1, "mask %d has %d bits, md region %d pages", kind, length, sb.MDLen)
+		}
+	case MaskUsedClusters:
+		if sb.Size != 0 && length < sb.TotalClusters() {
+			return formatErr(ErrMask, -1, 1, "cluster mask has %d bits, %d clusters", length, sb.TotalClusters())
+		}
+	}
+	return nil
 }
 
 // ReadPageBytes reads md page idx of sb.
