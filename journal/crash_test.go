@@ -153,18 +153,22 @@ func TestOpenAfterEmptyWAL(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, j.FinishRun(id, "ok", 0))
 	require.NoError(t, j.Close())
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "00099.mem"), nil, 0o600))
-	// The premise: badger by itself cannot open this directory.
-	db, err := badger.Open(badgerOptions(dir, nopLogger()))
-	if err == nil {
-		_ = db.Close()
-		t.Fatal("badger now opens a directory with an empty WAL: removeEmptyWALs may be obsolete")
+	for _, name := range []string{"00099.mem", "000099.vlog"} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, name)
+			require.NoError(t, os.WriteFile(p, nil, 0o600))
+			// The premise: badger by itself cannot open this directory.
+			db, err := badger.Open(badgerOptions(dir, nopLogger()))
+			if err == nil {
+				_ = db.Close()
+				t.Fatalf("badger now opens a directory with an empty %s: removeEmptyWALs may be obsolete", name)
+			}
+			j, err := Open(dir, Options{})
+			require.NoError(t, err)
+			defer j.Close()
+			r, err := j.GetRun(id)
+			require.NoError(t, err)
+			require.False(t, r.Unfinished())
+		})
 	}
-
-	j, err = Open(dir, Options{})
-	require.NoError(t, err)
-	defer j.Close()
-	r, err := j.GetRun(id)
-	require.NoError(t, err)
-	require.False(t, r.Unfinished())
 }

@@ -138,18 +138,20 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// removeEmptyWALs deletes zero-length memtable WALs (*.mem). Badger
-// creates the file and only then sizes it; a process killed in between
-// leaves an empty file that badger (v4.9) refuses at the next Open ("while
-// opening fid: N err: Create a new file"). An empty WAL holds no entry, so
-// removing it loses nothing. Runs under our lock, before badger's.
+// removeEmptyWALs deletes zero-length memtable WALs (*.mem) and value logs
+// (*.vlog). Badger creates a new one of each at every Open, and sizes the
+// file only after creating it; a process killed in between leaves an empty
+// file that badger (v4.9) refuses at the next Open ("while opening fid: N
+// err: Create a new file", "Open existing file: ... Create a new file").
+// An empty file holds no entry, so removing it loses nothing. Runs under
+// our lock, before badger takes its own.
 func removeEmptyWALs(dir string, lg zerolog.Logger) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("open journal %s: %w", dir, err)
 	}
 	for _, e := range ents {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".mem") {
+		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".mem") || strings.HasSuffix(e.Name(), ".vlog")) {
 			continue
 		}
 		fi, err := e.Info()
@@ -158,9 +160,9 @@ func removeEmptyWALs(dir string, lg zerolog.Logger) error {
 		}
 		p := filepath.Join(dir, e.Name())
 		if err := os.Remove(p); err != nil {
-			return fmt.Errorf("open journal %s: remove empty WAL: %w", dir, err)
+			return fmt.Errorf("open journal %s: remove empty log file: %w", dir, err)
 		}
-		lg.Debug().Str("file", p).Msg("removed empty badger WAL left by a killed run")
+		lg.Debug().Str("file", p).Msg("removed empty badger log file left by a killed run")
 	}
 	return nil
 }
