@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -314,4 +315,45 @@ func setBits(m *Mask) []uint64 {
 	var out []uint64
 	m.Each(func(i uint64) { out = append(out, i) })
 	return out
+}
+
+// TestTagsChains compares chain pages and allocated clusters of every blob
+// of the tags images with tags.chains.json (multi-page chains, a 300 GiB
+// thick lvol with 600 extent pages, a chain grown into a freed page).
+func TestTagsChains(t *testing.T) {
+	type chainInfo struct {
+		ChainPages        []uint32 `json:"chain_pages"`
+		AllocatedClusters uint64   `json:"allocated_clusters"`
+	}
+	var chains map[string]struct {
+		BlobIDHex string    `json:"blob_id_hex"`
+		Clean     chainInfo `json:"clean_image_A"`
+		Dirty     chainInfo `json:"dirty_image_B"`
+	}
+	readJSON(t, "tags.chains.json", &chains)
+	require.NotEmpty(t, chains)
+	for _, image := range tagImages {
+		t.Run(image, func(t *testing.T) {
+			f := loadFixture(t, image)
+			byName := map[string]*Blob{}
+			for _, b := range scanBlobs(t, f) {
+				n, _ := b.Name()
+				byName[n] = b
+			}
+			for name, c := range chains {
+				want := c.Clean
+				if image == "tags-dirty" {
+					want = c.Dirty
+				}
+				b := byName[name]
+				require.NotNil(t, b, name)
+				require.Equal(t, c.BlobIDHex, fmt.Sprintf("%#x", b.ID), name)
+				require.Equal(t, want.ChainPages, b.Pages, name)
+				require.Equal(t, want.AllocatedClusters, b.AllocatedClusters(), name)
+			}
+			wide := byName["wide-thick"]
+			require.Len(t, wide.ExtentPages, 600)
+			require.False(t, wide.Thin())
+		})
+	}
 }
