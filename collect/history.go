@@ -1,0 +1,177 @@
+package collect
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lvfsck/lvfsck/journal"
+	"github.com/lvfsck/lvfsck/reconcile"
+)
+
+// JournalReader is the part of the journal the history needs.
+type JournalReader interface {
+	Timeline(since time.Time) ([]journal.Event, error)
+	AllDeletes() ([]journal.DeleteRecord, error)
+	TargetSemantics(target string) (journal.SemanticsRecord, bool, error)
+	Runs() ([]journal.Run, error)
+}
+
+var _ JournalReader = (*journal.Journal)(nil)
+
+// History answers reconcile's questions from maps filled once from the
+// journal: Check asks several times per lvol, and a badger lookup per
+// question would make a 10,000-lvol check slow.
+type History struct {
+	seen      map[string]map[string]bool // incarnation → uuid → listed at some point
+	gone      map[string]reconcile.Disappearance
+	deletes   map[string][]reconcile.DeleteRecord
+	logs      map[string][]reconcile.Evidence // uuid or name → evidence
+	intents   []reconcile.Intent
+	semantics string
+	runs      []journal.Run
+}
+
+var _ reconcile.History = (*History)(nil)
+
+// LoadHistory reads the whole journal once. targets are the keys under
+// which the target's delete semantics may be recorded (the incarnation,
+// then the socket path); the first one known wins.
+func LoadHistory(j JournalReader, targets ...string) (*History, error) {
+	h := &History{
+		seen:    map[string]map[string]bool{},
+		gone:    map[string]reconcile.Disappearance{},
+		deletes: map[string][]reconcile.DeleteRecord{},
+		logs:    map[string][]reconcile.Evidence{},
+	}
+	evs, err := j.Timeline(time.Time{})
+	if err != nil {
+		return nil, fmt.Errorf("load history: %w", err)
+	}
+	h.addEvents(evs)
+	recs, err := j.AllDeletes()
+	if err != nil {
+		return nil, fmt.Errorf("load history: %w", err)
+	}
+	for _, r := range recs {
+		in := r.Intent
+		d := reconcile.DeleteRecord{IntentAt: in.At, Incarnation: in.Incarnation, Alias: in.Alias}
+		if r.Outcome == nil {
+			h.intents = append(h.intents, reconcile.Intent{
+				ID: in.ID, LvolUUID: in.LvolUUID, Alias: in.Alias, LvstoreUUID: in.LvstoreUUID,
+				BlobID: in.BlobID, At: in.At, Incarnation: in.Incarnation,
+			})
+		} else {
+			// The journal's result strings are reconcile's (reconcile/history.go).
+			d.Result = reconcile.DeleteResult(r.Outcome.Result)
+		}
+		if in.LvolUUID != "" {
+			h.deletes[in.LvolUUID] = append(h.deletes[in.LvolUUID], d)
+		}
+	}
+	for _, t := range targets {
+		if t == "" {
+			continue
+		}
+		rec, ok, err := j.TargetSemantics(t)
+		if err != nil {
+			return nil, fmt.Errorf("load history: %w", err)
+		}
+		if ok && rec.Semantics != journal.SemanticsUnknown {
+			h.semantics = string(rec.Semantics)
+			break
+		}
+	}
+	if h.runs, err = j.Runs(); err != nil {
+		return nil, fmt.Errorf("load history: %w", err)
+	}
+	return h, nil
+}
+
+// addEvents folds the timeline (oldest first) into the maps.
+func (h *History) addEvents(evs []journal.Event) {
+	type key struct{ inc, uuid string }
+	// last is the latest presence event of an lvol within an incarnation:
+	// a disappearance counts only if the lvol did not come back in it.
+	last := map[key]journal.Event{}
+	for _, e := range evs {
+		switch e.Kind {
+		case journal.EventSeen, journal.EventGone, journal.EventChanged:
+			if e.Incarnation == "" || e.LvolUUID == "" {
+				continue
+			}
+			m := h.seen[e.Incarnation]
+			if m == nil {
+				m = map[string]bool{}
+				h.seen[e.Incarnation] = m
+			}
+			m[e.LvolUUID] = true
+			last[key{e.Incarnation, e.LvolUUID}] = e
+		case journal.EventLogEvidence:
+			kind, text, _ := strings.Cut(e.Detail, ": ")
+			ev := reconcile.Evidence{Kind: kind, Text: text, At: e.At, Incarnation: e.Incarnation}
+			for _, who := range []string{e.LvolUUID, e.LvolName} {
+				if who != "" {
+					h.logs[who] = append(h.logs[who], ev)
+				}
+			}
+		}
+	}
+	for k, e := range last {
+		if e.Kind != journal.EventGone {
+			continue
+		}
+		d := reconcile.Disappearance{Incarnation: k.inc, LastSeen: e.LastSeen, FirstAbsent: e.At}
+		// Of several incarnations, keep the latest disappearance: it is the
+		// one a resurrection now follows.
+		if old, ok := h.gone[k.uuid]; !ok || d.FirstAbsent.After(old.FirstAbsent) {
+			h.gone[k.uuid] = d
+		}
+	}
+}
+
+// SeenInIncarnation implements reconcile.History.
+func (h *History) SeenInIncarnation(inc, uuid string) bool { return h.seen[inc][uuid] }
+
+// DeletesOf implements reconcile.History.
+func (h *History) DeletesOf(uuid string) []reconcile.DeleteRecord { return h.deletes[uuid] }
+
+// SeenEarlierAndGone implements reconcile.History. It is derived from the
+// seen and gone events: the lvol's last presence event in some incarnation
+// is a gone event. reconcile ignores one from the current incarnation.
+func (h *History) SeenEarlierAndGone(uuid string) (reconcile.Disappearance, bool) {
+	d, ok := h.gone[uuid]
+	return d, ok
+}
+
+// LogEvidence implements reconcile.History.
+func (h *History) LogEvidence(uuid, name string) []reconcile.Evidence {
+	out := h.logs[uuid]
+	if name != "" && name != uuid {
+		if more := h.logs[name]; len(more) > 0 {
+			out = append(append([]reconcile.Evidence(nil), out...), more...)
+		}
+	}
+	return out
+}
+
+// OpenIntents implements reconcile.History.
+func (h *History) OpenIntents() []reconcile.Intent { return h.intents }
+
+// TargetSemantics implements reconcile.History.
+func (h *History) TargetSemantics() string { return h.semantics }
+
+// EarlierRuns counts the finished runs of incarnation inc other than
+// runID: how many times lvfsck looked at this target run before.
+func (h *History) EarlierRuns(inc, runID string) int {
+	if inc == "" {
+		return 0
+	}
+	n := 0
+	for _, r := range h.runs {
+		if r.Incarnation == inc && r.ID != runID && !r.Unfinished() {
+			n++
+		}
+	}
+	return n
+}
