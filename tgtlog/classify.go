@@ -71,7 +71,9 @@ func classify(l line) (r Record, ok bool) {
 	}
 	r.At = l.at
 	r.Level = string(l.level)
-	r.Src = string(l.source)
+	if len(l.file) > 0 {
+		r.Src = string(l.file) + ":" + string(l.lineNo)
+	}
 	r.Func = string(l.fn)
 	r.Text = clip(m, MaxText)
 	return r, true

@@ -15,7 +15,8 @@ import (
 // there is none.
 type line struct {
 	at     time.Time // zero without a timestamp
-	source []byte    // "lvol.c:1084"
+	file   []byte    // "lvol.c"
+	lineNo []byte    // "1084"
 	fn     []byte
 	level  []byte
 	msg    []byte
@@ -40,7 +41,7 @@ func splitLine(b []byte, loc *time.Location) line {
 		l.at = t
 		rest = bytes.TrimLeft(b[i+n:], " ")
 	}
-	l.source, l.fn, l.level, l.msg = splitLocation(rest)
+	l.file, l.lineNo, l.fn, l.level, l.msg = splitLocation(rest)
 	l.msg = bytes.TrimRight(l.msg, " \t")
 	return l
 }
@@ -106,12 +107,12 @@ func parseTimestamp(b []byte, loc *time.Location) (time.Time, bool) {
 
 // splitLocation splits "lvol.c:1084:lvol_delete_blob_cb: *ERROR*: msg". When
 // b does not have that form, all of it is the message.
-func splitLocation(b []byte) (source, fn, level, msg []byte) {
+func splitLocation(b []byte) (file, lineNo, fn, level, msg []byte) {
 	i := bytes.IndexByte(b, ':')
 	if i <= 0 || i > 64 || bytes.IndexByte(b[:i], ' ') >= 0 {
-		return nil, nil, nil, b
+		return nil, nil, nil, nil, b
 	}
-	file := b[:i]
+	file = b[:i]
 	j := i + 1
 	for j < len(b) && b[j] == ' ' { // "%4d" pads short line numbers
 		j++
@@ -121,36 +122,29 @@ func splitLocation(b []byte) (source, fn, level, msg []byte) {
 		k++
 	}
 	if k == j || k >= len(b) || b[k] != ':' {
-		return nil, nil, nil, b
+		return nil, nil, nil, nil, b
 	}
-	lineNo := b[j:k]
+	lineNo = b[j:k]
 	f := k + 1
 	e := bytes.IndexByte(b[f:], ':')
 	if e <= 0 || e > 128 {
-		return nil, nil, nil, b
+		return nil, nil, nil, nil, b
 	}
 	fn = b[f : f+e]
 	r := b[f+e+1:]
 	if !bytes.HasPrefix(r, []byte(" *")) {
-		return nil, nil, nil, b
+		return nil, nil, nil, nil, b
 	}
 	r = r[2:]
 	s := bytes.Index(r, []byte("*: "))
 	if s <= 0 || s > 16 {
 		if s2 := bytes.IndexByte(r, '*'); s2 > 0 && s2 <= 16 && s2 == len(r)-2 && r[len(r)-1] == ':' {
 			// "*ERROR*:" with an empty message
-			return joinSource(file, lineNo), fn, r[:s2], nil
+			return file, lineNo, fn, r[:s2], nil
 		}
-		return nil, nil, nil, b
+		return nil, nil, nil, nil, b
 	}
-	return joinSource(file, lineNo), fn, r[:s], r[s+3:]
-}
-
-func joinSource(file, lineNo []byte) []byte {
-	out := make([]byte, 0, len(file)+1+len(lineNo))
-	out = append(out, file...)
-	out = append(out, ':')
-	return append(out, lineNo...)
+	return file, lineNo, fn, r[:s], r[s+3:]
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
