@@ -149,6 +149,31 @@ func (j *Journal) Evidence(lvol string) ([]Evidence, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evidence of %s: %w", lvol, err)
 	}
+	sortEvidence(out)
+	return out, nil
+}
+
+// AllEvidence returns every piece of evidence, oldest first.
+func (j *Journal) AllEvidence() ([]Evidence, error) {
+	if err := j.begin(); err != nil {
+		return nil, err
+	}
+	defer j.mu.Unlock()
+	var out []Evidence
+	err := j.db.View(func(txn *badger.Txn) error {
+		return scanJSON(txn, pEvidence, func(_ string, e Evidence) error {
+			out = append(out, e)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("all evidence: %w", err)
+	}
+	sortEvidence(out)
+	return out, nil
+}
+
+func sortEvidence(out []Evidence) {
 	sort.SliceStable(out, func(a, b int) bool {
 		if !out[a].At.Equal(out[b].At) {
 			return out[a].At.Before(out[b].At)
@@ -158,5 +183,4 @@ func (j *Journal) Evidence(lvol string) ([]Evidence, error) {
 		}
 		return out[a].Line < out[b].Line
 	})
-	return out, nil
 }

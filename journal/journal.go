@@ -259,4 +259,10 @@ func (j *Journal) begin() error {
 
 // Size reports badger's own accounting of the LSM tree and value log, in
 // bytes.
-func (j *Journal) Size() (lsm, vlog int64) { return j.db.Size() }
+func (j *Journal) Size() (lsm, vlog int64) {
+	if err := j.begin(); err != nil {
+		return 0, 0
+	}
+	defer j.mu.Unlock()
+	return j.db.Size()
+}

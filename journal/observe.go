@@ -393,3 +393,66 @@ func (j *Journal) Incarnations() ([]IncarnationInfo, error) {
 	sort.SliceStable(out, func(a, b int) bool { return out[a].FirstSeen.Before(out[b].FirstSeen) })
 	return out, nil
 }
+
+// Sighting is one lvol as seen in one incarnation.
+type Sighting struct {
+	LvstoreUUID string    `json:"lvstore_uuid"`
+	FirstSeen   time.Time `json:"first_seen"`
+	LastSeen    time.Time `json:"last_seen"`
+	Gone        bool      `json:"gone,omitempty"` // no longer listed by the latest observation
+}
+
+// Sightings returns every lvol ever listed in incarnation, by uuid: the
+// bulk form of SeenIn, for callers that check thousands of lvols.
+func (j *Journal) Sightings(incarnation string) (map[string]Sighting, error) {
+	if err := j.begin(); err != nil {
+		return nil, err
+	}
+	defer j.mu.Unlock()
+	inc, err := esc("incarnation", incarnation)
+	if err != nil {
+		return nil, fmt.Errorf("sightings: %w", err)
+	}
+	out := map[string]Sighting{}
+	err = j.db.View(func(txn *badger.Txn) error {
+		markers := map[string]obsMarker{}
+		prefix := pSeen + inc + "/"
+		return scanJSON(txn, prefix, func(k string, s seenRec) error {
+			last := s.LastSeen
+			if !s.Gone {
+				m, ok := markers[s.LvstoreUUID]
+				if !ok {
+					if _, err := getJSON(txn, pObs+inc+"/"+mustEsc(s.LvstoreUUID), &m); err != nil {
+						return err
+					}
+					markers[s.LvstoreUUID] = m
+				}
+				last = m.LastSeen
+			}
+			out[unesc(strings.TrimPrefix(k, prefix))] = Sighting{LvstoreUUID: s.LvstoreUUID, FirstSeen: s.FirstSeen, LastSeen: last, Gone: s.Gone}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sightings in %s: %w", incarnation, err)
+	}
+	return out, nil
+}
+
+// Disappearances returns the gone events of every lvol, by uuid, oldest
+// first: an lvol listed, then no longer listed, within one incarnation
+// (Event.Incarnation; Event.LastSeen is the last sighting, Event.At the
+// first observation without it).
+func (j *Journal) Disappearances() (map[string][]Event, error) {
+	tl, err := j.Timeline(time.Time{})
+	if err != nil {
+		return nil, fmt.Errorf("disappearances: %w", err)
+	}
+	out := map[string][]Event{}
+	for _, e := range tl {
+		if e.Kind == EventGone && e.LvolUUID != "" {
+			out[e.LvolUUID] = append(out[e.LvolUUID], e)
+		}
+	}
+	return out, nil
+}

@@ -182,6 +182,21 @@ func TestObserveResurrectionFixtures(t *testing.T) {
 	require.Equal(t, t0, tl[1].LastSeen, "gone carries the last sighting")
 	require.Equal(t, t1, tl[1].At)
 
+	sights, err := j.Sightings("pid:100@1")
+	require.NoError(t, err)
+	require.Equal(t, map[string]Sighting{
+		replicaA:  {LvstoreUUID: lvsR, FirstSeen: t0, LastSeen: t1},
+		bystander: {LvstoreUUID: lvsR, FirstSeen: t0, LastSeen: t1},
+		backup1:   {LvstoreUUID: lvsR, FirstSeen: t0, LastSeen: t0, Gone: true},
+	}, sights)
+	gone, err := j.Disappearances()
+	require.NoError(t, err)
+	require.Len(t, gone, 1)
+	require.Len(t, gone[backup1], 1)
+	require.Equal(t, "pid:100@1", gone[backup1][0].Incarnation)
+	require.Equal(t, t0, gone[backup1][0].LastSeen)
+	require.Equal(t, t1, gone[backup1][0].At)
+
 	all, err := j.Timeline(t1)
 	require.NoError(t, err)
 	require.Len(t, all, 2+3, "since t1: gone + changed, then three seen")
