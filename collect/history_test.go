@@ -1,0 +1,161 @@
+package collect
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/journal"
+	"github.com/lvfsck/lvfsck/reconcile"
+)
+
+const (
+	lvsU = "5623c961-e73c-4942-89a7-61e47f821fc3"
+	uX   = "5ae2d848-da40-4d18-8f6c-64cb6802a968"
+	uY   = "cab61897-1d40-4dd8-9fb3-350e7c43404f"
+	uZ   = "804a2e0e-123b-4a8b-be34-4ba606fb1cc2"
+	incA = "boot/100/1"
+	incB = "boot/200/2"
+)
+
+func obs(uuid, name string) journal.LvolObservation {
+	return journal.LvolObservation{UUID: uuid, Name: name, Alias: "lvs-r/" + name, LvstoreUUID: lvsU, LvstoreName: "lvs-r"}
+}
+
+// historyJournal writes a small story into a real journal: x listed then
+// gone in incarnation A and back in B; y force-removed by a recorded delete
+// in A; an open intent for z; a forced-removal log line about x.
+func historyJournal(t *testing.T) (*journal.Journal, string) {
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = j.Close() })
+	run := func(inc string, at time.Time, lvols ...journal.LvolObservation) string {
+		id, err := j.BeginRun(journal.Run{Command: "check", Started: at, Incarnation: inc})
+		require.NoError(t, err)
+		_, err = j.ObserveLvols(inc, lvsU, at, lvols)
+		require.NoError(t, err)
+		require.NoError(t, j.FinishRun(id, "ok", 0))
+		return id
+	}
+	run(incA, t0, obs(uX, "x"), obs(uY, "y"), obs(uZ, "z"))
+	run(incA, t0.Add(time.Hour), obs(uY, "y"), obs(uZ, "z"))
+	id, err := j.RecordIntent(journal.DeleteIntent{LvolUUID: uY, Alias: "lvs-r/y", LvstoreUUID: lvsU, Incarnation: incA, At: t0.Add(2 * time.Hour)})
+	require.NoError(t, err)
+	require.NoError(t, j.RecordOutcome(id, journal.DeleteOutcome{At: t0.Add(2 * time.Hour), Result: journal.ResultForcedRemoval, Semantics: journal.SemanticsForced}))
+	run(incA, t0.Add(3*time.Hour), obs(uZ, "z"))
+	_, err = j.RecordIntent(journal.DeleteIntent{LvolUUID: uZ, Alias: "lvs-r/z", Incarnation: incA, At: t0.Add(4 * time.Hour)})
+	require.NoError(t, err)
+	_, err = j.RecordEvidence(journal.Evidence{At: t0.Add(90 * time.Minute), Source: "spdk.log", Line: 7, Kind: journal.EvidenceForcedRemoval, LvolName: "lvs-r/x", Text: "Could not remove blob on lvol gracefully - forced removal"})
+	require.NoError(t, err)
+	cur := run(incB, t0.Add(5*time.Hour), obs(uX, "x"), obs(uY, "y"), obs(uZ, "z"))
+	return j, cur
+}
+
+func TestLoadHistory(t *testing.T) {
+	j, cur := historyJournal(t)
+	h, err := LoadHistory(j, incB, incA)
+	require.NoError(t, err)
+
+	require.True(t, h.SeenInIncarnation(incA, uX))
+	require.True(t, h.SeenInIncarnation(incB, uX))
+	require.False(t, h.SeenInIncarnation("boot/300/3", uX))
+	require.False(t, h.SeenInIncarnation(incA, "nope"))
+
+	g, ok := h.SeenEarlierAndGone(uX)
+	require.True(t, ok, "x was listed then gone in A")
+	require.Equal(t, incA, g.Incarnation)
+	require.True(t, g.FirstAbsent.After(g.LastSeen))
+	g, ok = h.SeenEarlierAndGone(uY)
+	require.True(t, ok, "y too (the forced removal took it out of the view)")
+	require.Equal(t, incA, g.Incarnation)
+	_, ok = h.SeenEarlierAndGone(uZ)
+	require.False(t, ok, "z was always listed")
+
+	ds := h.DeletesOf(uY)
+	require.Len(t, ds, 1)
+	require.Equal(t, reconcile.ResultForcedRemoval, ds[0].Result)
+	require.Equal(t, "lvs-r/y", ds[0].Alias)
+	require.Len(t, h.DeletesOf(uZ), 1)
+	require.Equal(t, reconcile.ResultNone, h.DeletesOf(uZ)[0].Result)
+	require.Len(t, h.OpenIntents(), 1)
+	require.Equal(t, uZ, h.OpenIntents()[0].LvolUUID)
+
+	require.Equal(t, reconcile.SemanticsForced, h.TargetSemantics(), "B unknown, A showed forced")
+	ev := h.LogEvidence(uX, "lvs-r/x")
+	require.Len(t, ev, 1)
+	require.Equal(t, reconcile.EvidenceForcedRemoval, ev[0].Kind)
+	require.Contains(t, ev[0].Text, "forced removal")
+	require.Empty(t, h.LogEvidence(uX, ""), "indexed by the name the log used")
+
+	require.Equal(t, 3, h.EarlierRuns(incA, cur))
+	require.Equal(t, 0, h.EarlierRuns(incB, cur))
+	require.Equal(t, 0, h.EarlierRuns("", cur))
+
+	// What reconcile makes of it: x and y are back after the restart.
+	live := reconcile.Live{Lvstores: []reconcile.LLvstore{{UUID: lvsU, Name: "lvs-r"}}}
+	for _, o := range []journal.LvolObservation{obs(uX, "x"), obs(uY, "y"), obs(uZ, "z")} {
+		live.Lvols = append(live.Lvols, reconcile.LLvol{UUID: o.UUID, Name: o.Name, Alias: o.Alias, LvstoreUUID: lvsU, LvstoreName: "lvs-r"})
+	}
+	fs := reconcile.Check(reconcile.Input{Live: live, History: h, Incarnation: reconcile.Incarnation{ID: incB}})
+	got := map[string]finding.Code{}
+	for _, f := range fs {
+		if f.Code == reconcile.CodeResurrected {
+			got[f.LvolUUID] = f.Code
+		}
+	}
+	require.Equal(t, map[string]finding.Code{uX: reconcile.CodeResurrected, uY: reconcile.CodeResurrected}, got, "%v", fs)
+}
+
+func TestLoadHistoryNoSemantics(t *testing.T) {
+	j, _ := historyJournal(t)
+	h, err := LoadHistory(j, "", incB)
+	require.NoError(t, err)
+	require.Empty(t, h.TargetSemantics())
+}
+
+// errJournal fails one method, to show each failure surfaces.
+type errJournal struct {
+	JournalReader
+	fail string
+}
+
+var errJ = errors.New("journal broken")
+
+func (e errJournal) Timeline(s time.Time) ([]journal.Event, error) {
+	if e.fail == "timeline" {
+		return nil, errJ
+	}
+	return e.JournalReader.Timeline(s)
+}
+func (e errJournal) AllDeletes() ([]journal.DeleteRecord, error) {
+	if e.fail == "deletes" {
+		return nil, errJ
+	}
+	return e.JournalReader.AllDeletes()
+}
+func (e errJournal) TargetSemantics(t string) (journal.SemanticsRecord, bool, error) {
+	if e.fail == "semantics" {
+		return journal.SemanticsRecord{}, false, errJ
+	}
+	return e.JournalReader.TargetSemantics(t)
+}
+func (e errJournal) Runs() ([]journal.Run, error) {
+	if e.fail == "runs" {
+		return nil, errJ
+	}
+	return e.JournalReader.Runs()
+}
+
+func TestLoadHistoryErrors(t *testing.T) {
+	j, _ := historyJournal(t)
+	for _, f := range []string{"timeline", "deletes", "semantics", "runs"} {
+		t.Run(f, func(t *testing.T) {
+			_, err := LoadHistory(errJournal{JournalReader: j, fail: f}, incA)
+			require.ErrorIs(t, err, errJ)
+		})
+	}
+}
