@@ -2,7 +2,6 @@ package collect
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/lvfsck/lvfsck/journal"
@@ -15,6 +14,8 @@ type JournalReader interface {
 	AllDeletes() ([]journal.DeleteRecord, error)
 	TargetSemantics(target string) (journal.SemanticsRecord, bool, error)
 	Runs() ([]journal.Run, error)
+	Sightings(incarnation string) (map[string]journal.Sighting, error)
+	AllEvidence() ([]journal.Evidence, error)
 }
 
 var _ JournalReader = (*journal.Journal)(nil)
@@ -34,10 +35,10 @@ type History struct {
 
 var _ reconcile.History = (*History)(nil)
 
-// LoadHistory reads the whole journal once. targets are the keys under
-// which the target's delete semantics may be recorded (the incarnation,
-// then the socket path); the first one known wins.
-func LoadHistory(j JournalReader, targets ...string) (*History, error) {
+// LoadHistory reads the whole journal once, for a check of target
+// incarnation inc ("" when unknown) behind socket. The target's delete
+// semantics are looked up under the incarnation, then the socket path.
+func LoadHistory(j JournalReader, inc, socket string) (*History, error) {
 	h := &History{
 		seen:    map[string]map[string]bool{},
 		gone:    map[string]reconcile.Disappearance{},
@@ -69,7 +70,35 @@ func LoadHistory(j JournalReader, targets ...string) (*History, error) {
 			h.deletes[in.LvolUUID] = append(h.deletes[in.LvolUUID], d)
 		}
 	}
-	for _, t := range targets {
+	if inc != "" {
+		// The seen records outlive pruned timeline events: a long-running
+		// target's early sightings still count.
+		sights, err := j.Sightings(inc)
+		if err != nil {
+			return nil, fmt.Errorf("load history: %w", err)
+		}
+		m := h.seen[inc]
+		if m == nil {
+			m = make(map[string]bool, len(sights))
+			h.seen[inc] = m
+		}
+		for u := range sights {
+			m[u] = true
+		}
+	}
+	evid, err := j.AllEvidence()
+	if err != nil {
+		return nil, fmt.Errorf("load history: %w", err)
+	}
+	for _, e := range evid {
+		ev := reconcile.Evidence{Kind: e.Kind, Text: e.Text, At: e.At}
+		for _, who := range []string{e.LvolUUID, e.LvolName} {
+			if who != "" {
+				h.logs[who] = append(h.logs[who], ev)
+			}
+		}
+	}
+	for _, t := range []string{inc, socket} {
 		if t == "" {
 			continue
 		}
@@ -107,14 +136,6 @@ func (h *History) addEvents(evs []journal.Event) {
 			}
 			m[e.LvolUUID] = true
 			last[key{e.Incarnation, e.LvolUUID}] = e
-		case journal.EventLogEvidence:
-			kind, text, _ := strings.Cut(e.Detail, ": ")
-			ev := reconcile.Evidence{Kind: kind, Text: text, At: e.At, Incarnation: e.Incarnation}
-			for _, who := range []string{e.LvolUUID, e.LvolName} {
-				if who != "" {
-					h.logs[who] = append(h.logs[who], ev)
-				}
-			}
 		}
 	}
 	for k, e := range last {

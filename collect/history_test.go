@@ -112,7 +112,7 @@ func TestLoadHistory(t *testing.T) {
 
 func TestLoadHistoryNoSemantics(t *testing.T) {
 	j, _ := historyJournal(t)
-	h, err := LoadHistory(j, "", incB)
+	h, err := LoadHistory(j, "", "/var/tmp/spdk.sock")
 	require.NoError(t, err)
 	require.Empty(t, h.TargetSemantics())
 }
@@ -149,12 +149,24 @@ func (e errJournal) Runs() ([]journal.Run, error) {
 	}
 	return e.JournalReader.Runs()
 }
+func (e errJournal) Sightings(inc string) (map[string]journal.Sighting, error) {
+	if e.fail == "sightings" {
+		return nil, errJ
+	}
+	return e.JournalReader.Sightings(inc)
+}
+func (e errJournal) AllEvidence() ([]journal.Evidence, error) {
+	if e.fail == "evidence" {
+		return nil, errJ
+	}
+	return e.JournalReader.AllEvidence()
+}
 
 func TestLoadHistoryErrors(t *testing.T) {
 	j, _ := historyJournal(t)
-	for _, f := range []string{"timeline", "deletes", "semantics", "runs"} {
+	for _, f := range []string{"timeline", "deletes", "semantics", "runs", "sightings", "evidence"} {
 		t.Run(f, func(t *testing.T) {
-			_, err := LoadHistory(errJournal{JournalReader: j, fail: f}, incA)
+			_, err := LoadHistory(errJournal{JournalReader: j, fail: f}, incA, "")
 			require.ErrorIs(t, err, errJ)
 		})
 	}
