@@ -87,6 +87,19 @@ func TestFixtureForcedRemovalLvol(t *testing.T) {
 			}
 			require.Equal(t, 1, forced)
 			require.Equal(t, 1, open)
+			// Only the resurrection capture logs the restart after it.
+			var back []int
+			for _, r := range recs {
+				if r.Kind == LvolLoaded && r.ForcedLine > 0 {
+					require.Equal(t, want, r.LvolUUID)
+					back = append(back, r.Line)
+				}
+			}
+			if tc.log == "resurrection" {
+				require.Equal(t, []int{35}, back)
+			} else {
+				require.Empty(t, back)
+			}
 		})
 	}
 }
@@ -110,6 +123,7 @@ func TestFixtureReload(t *testing.T) {
 			if r.LvolUUID == fr.LvolUUID && r.Line > fr.Line {
 				loaded = loaded || r.Kind == LvolLoaded
 				deleted = deleted || r.Kind == LvolDeleted && loaded
+				require.Equal(t, fr.Line, r.ForcedLine, "line %d", r.Line)
 			}
 		}
 		require.True(t, loaded && deleted, "run %d: %s back after the reload, then deleted", i+1, fr.LvolUUID)

@@ -32,6 +32,8 @@ const (
 	lvstoreLines = 8
 	// maxCloses bounds the remembered "closed" lines.
 	maxCloses = 8
+	// maxForced bounds the remembered forced removals.
+	maxForced = 4096
 )
 
 // Options tune a Parser. The zero value is fine.
@@ -79,6 +81,7 @@ type Parser struct {
 	deleting *blobAt  // last "Deleting blob 0x<id>"
 	lvs      string   // lvstore named by the last hot-remove line
 	lvsLine  int
+	forced   map[string]int // lvol id → line of its forced removal, across runs
 }
 
 type pend struct {
@@ -259,8 +262,13 @@ func (p *Parser) line(n int, b []byte) {
 	case r.Kind == LvolClosed:
 		p.remember(r)
 	case r.Kind == LvolDeleted:
-		p.forget(r.LvolUUID + r.uniqueID())
+		id := r.LvolUUID + r.uniqueID()
+		p.forget(id)
 		p.del = nil
+		r.ForcedLine = p.forced[id]
+		delete(p.forced, id)
+	case r.Kind == LvolLoaded:
+		r.ForcedLine = p.forced[r.LvolUUID+r.uniqueID()]
 	case r.Kind == DeletingBlob:
 		p.deleting = &blobAt{id: r.BlobID, line: n}
 	case r.Kind.deleteStep():
@@ -339,6 +347,11 @@ func (p *Parser) attribute(r *Record) {
 	if r.Kind == ForcedRemoval {
 		if a.id == "" {
 			p.st.Unattributed++
+		} else if len(p.forced) < maxForced {
+			if p.forced == nil {
+				p.forced = map[string]int{}
+			}
+			p.forced[a.id] = r.Line
 		}
 		p.forget(a.id)
 		p.del = nil

@@ -34,6 +34,11 @@ type Record struct {
 	// one was closed just before it; then none is chosen.
 	Candidates []string `json:"candidates,omitempty"`
 
+	// ForcedLine, on an lvol-loaded or lvol-deleted record, is the line of
+	// the same lvol's forced removal earlier in this input: the lvol came
+	// back from disk (a restart, an lvstore reload) as DESIGN.md describes.
+	ForcedLine int `json:"forced_line,omitempty"`
+
 	Text string `json:"text"` // the message as logged (after the level), at most MaxText bytes
 }
 

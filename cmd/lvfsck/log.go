@@ -1,0 +1,343 @@
+package main
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lvfsck/lvfsck/journal"
+	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/tgtlog"
+)
+
+// LogImportSchema names the JSON document of `lvfsck log import --json`.
+const LogImportSchema = "lvfsck.log-import/v1"
+
+// importBatch is how many records go to the journal in one write.
+const importBatch = 512
+
+type logOpts struct {
+	json     bool
+	tz       string
+	stateDir *string
+}
+
+func init() {
+	subcommands = append(subcommands, newLogCmd)
+}
+
+func newLogCmd(g *globalOpts) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "log",
+		Short: "read spdk_tgt logs",
+	}
+	cmd.AddCommand(newLogImportCmd(g))
+	return cmd
+}
+
+func newLogImportCmd(g *globalOpts) *cobra.Command {
+	o := &logOpts{}
+	cmd := &cobra.Command{
+		Use:   "import FILE...",
+		Short: "record what spdk_tgt logs say about lvols as evidence in the journal",
+		Long: `import reads spdk_tgt logs (FILE, or - for stdin; gzip is recognised) and
+records in the journal every line that is evidence about an lvol: forced
+removals ("Could not remove blob on lvol gracefully - forced removal", with
+the lvol taken from the "Lvol <uuid> closed" line the delete logged just
+before), refused deletes, lvols that got no bdev at load ("Error opening
+lvol", "Cannot create bdev for lvol", "Bdev name ... already exists"), clones
+that lost their parent's name, lvols loaded and deleted. check uses them as
+evidence; history shows them.
+
+Importing the same lines again adds nothing. Lines about lvstores or the
+target only (unloads, recovery, a target that could not stop) are counted,
+not stored: the journal keeps evidence per lvol.
+
+spdk_tgt writes its local time without a zone; --tz says which zone that was
+(default UTC).
+
+Exit: 0 imported, 8 a file or the journal could not be read or written, 16 usage.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runLogImport(cmd, g, o, args)
+		},
+	}
+	cmd.Flags().BoolVar(&o.json, "json", false, "write the "+LogImportSchema+" JSON document")
+	cmd.Flags().StringVar(&o.tz, "tz", "UTC", "time zone the log's timestamps were written in (IANA name or Local)")
+	o.stateDir = addStateDirFlag(cmd)
+	return cmd
+}
+
+// importFile is what one input gave.
+type importFile struct {
+	File   string       `json:"file"`
+	Stats  tgtlog.Stats `json:"stats"`
+	New    int          `json:"new"`   // lvol evidence the journal did not have
+	Known  int          `json:"known"` // lvol evidence already imported
+	NoLvol int          `json:"not_about_an_lvol"`
+	// Notable lists the records worth a look (forced removals, lvols that
+	// got no bdev, unloads with open blobs...), new or not.
+	Notable []tgtlog.Record `json:"notable,omitempty"`
+	Error   string          `json:"error,omitempty"`
+}
+
+type importDoc struct {
+	Schema   string       `json:"schema"`
+	StateDir string       `json:"state_dir"`
+	Files    []importFile `json:"files"`
+	New      int          `json:"new"`
+	Known    int          `json:"known"`
+}
+
+// notable kinds are listed one by one in the output.
+var notable = map[tgtlog.Kind]bool{
+	tgtlog.ForcedRemoval: true, tgtlog.ErrorOpeningLvol: true, tgtlog.CannotCreateBdev: true,
+	tgtlog.UnloadOpenBlobs: true, tgtlog.UnregisterFailed: true, tgtlog.RecoveryStart: true,
+}
+
+// maxNotable bounds the notable records kept per file.
+const maxNotable = 100
+
+func runLogImport(cmd *cobra.Command, g *globalOpts, o *logOpts, files []string) error {
+	loc, err := time.LoadLocation(o.tz)
+	if err != nil {
+		return usageError("--tz %q: %v", o.tz, err)
+	}
+	stdin := 0
+	for _, f := range files {
+		if f == "-" {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		return usageError("- (stdin) given %d times", stdin)
+	}
+	j, err := openJournal(g, *o.stateDir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := j.Close(); err != nil {
+			g.log.Error().Err(err).Msg("close journal")
+		}
+	}()
+	doc := importDoc{Schema: LogImportSchema, StateDir: j.Dir()}
+	var failed error
+	for _, f := range files {
+		res, err := importOne(cmd.InOrStdin(), f, j, loc)
+		if err != nil {
+			res.Error = err.Error()
+			failed = errors.Join(failed, err)
+			g.log.Error().Err(err).Str("file", f).Msg("log import")
+		}
+		g.log.Info().Str("file", f).Int("lines", res.Stats.Lines).Int("new", res.New).Int("known", res.Known).Msg("log imported")
+		doc.Files = append(doc.Files, res)
+		doc.New += res.New
+		doc.Known += res.Known
+	}
+	out := cmd.OutOrStdout()
+	if o.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(doc)
+	} else {
+		err = writeImportText(out, doc)
+	}
+	if err != nil {
+		return exitCode(report.ExitOperational, fmt.Errorf("write output: %w", err))
+	}
+	if failed != nil {
+		// Each error is in the output already; the exit code says so.
+		return exitCode(report.ExitOperational, fmt.Errorf("log import: %d of %d inputs failed", countErrs(doc.Files), len(files)))
+	}
+	return nil
+}
+
+func countErrs(fs []importFile) int {
+	n := 0
+	for _, f := range fs {
+		if f.Error != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// importOne streams one input into the journal, in batches.
+func importOne(stdin io.Reader, name string, j *journal.Journal, loc *time.Location) (importFile, error) {
+	res := importFile{File: name}
+	src := name
+	var r io.Reader
+	if name == "-" {
+		src, r = "stdin", stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return res, fmt.Errorf("open log: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	r, err := maybeGunzip(r)
+	if err != nil {
+		return res, fmt.Errorf("read %s: %w", src, err)
+	}
+	p := tgtlog.NewParser(r, tgtlog.Options{Location: loc})
+	batch := make([]journal.Evidence, 0, importBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		added, err := j.RecordEvidence(batch...)
+		if err != nil {
+			return fmt.Errorf("record evidence from %s: %w", src, err)
+		}
+		res.New += added
+		res.Known += len(batch) - added
+		batch = batch[:0]
+		return nil
+	}
+	for {
+		rec, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			res.Stats = p.Stats()
+			// Keep what was read before the error.
+			return res, errors.Join(fmt.Errorf("read %s: %w", src, err), flush())
+		}
+		if (notable[rec.Kind] || rec.ForcedLine > 0) && len(res.Notable) < maxNotable {
+			res.Notable = append(res.Notable, rec)
+		}
+		ev, ok := evidenceOf(rec, src)
+		if !ok {
+			res.NoLvol++
+			continue
+		}
+		batch = append(batch, ev)
+		if len(batch) == importBatch {
+			if err := flush(); err != nil {
+				res.Stats = p.Stats()
+				return res, err
+			}
+		}
+	}
+	res.Stats = p.Stats()
+	return res, flush()
+}
+
+// evidenceOf converts a record into journal evidence; ok is false when it
+// names no lvol the journal can index (by uuid, alias or name).
+func evidenceOf(r tgtlog.Record, src string) (journal.Evidence, bool) {
+	name := r.Alias
+	if name == "" {
+		name = r.LvolName
+	}
+	if r.LvolUUID == "" && name == "" {
+		return journal.Evidence{}, false
+	}
+	return journal.Evidence{
+		At: r.At, Source: src, Line: r.Line, Kind: string(r.Kind),
+		LvolUUID: r.LvolUUID, LvolName: name, Text: r.Text,
+	}, true
+}
+
+// maybeGunzip returns r, decompressed when it starts with gzip's magic.
+func maybeGunzip(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	head, err := br.Peek(2)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		return zr, nil
+	}
+	return br, nil
+}
+
+func writeImportText(w io.Writer, doc importDoc) error {
+	var b strings.Builder
+	for _, f := range doc.Files {
+		st := f.Stats
+		fmt.Fprintf(&b, "%s: %d lines, %d records: %d new, %d already known", printable(f.File), st.Lines, st.Records, f.New, f.Known)
+		if f.NoLvol > 0 {
+			fmt.Fprintf(&b, "; %d about lvstores or the target (not stored)", f.NoLvol)
+		}
+		b.WriteString("\n")
+		if n := st.Overlong + st.Binary; n > 0 {
+			fmt.Fprintf(&b, "  skipped %d lines: %d too long, %d not text\n", n, st.Overlong, st.Binary)
+		}
+		if st.Unattributed > 0 {
+			fmt.Fprintf(&b, "  %d forced removals name no lvol that the log can tell (not stored)\n", st.Unattributed)
+		}
+		for _, r := range f.Notable {
+			fmt.Fprintf(&b, "  line %-6d %s  %-27s  %s%s\n", r.Line, fmtTime(r.At), r.Kind, printable(recordSubject(r)), afterForced(r))
+		}
+		if f.Error != "" {
+			fmt.Fprintf(&b, "  error: %s\n", f.Error)
+		}
+	}
+	fmt.Fprintf(&b, "%d new, %d already known (journal %s)\n", doc.New, doc.Known, printable(doc.StateDir))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// afterForced notes an lvol that a forced removal had dropped, seen again.
+func afterForced(r tgtlog.Record) string {
+	switch {
+	case r.ForcedLine == 0:
+		return ""
+	case r.Kind == tgtlog.LvolLoaded:
+		return fmt.Sprintf("  back from disk after its forced removal on line %d", r.ForcedLine)
+	case r.Kind == tgtlog.LvolDeleted:
+		return fmt.Sprintf("  deleted for real after its forced removal on line %d", r.ForcedLine)
+	}
+	return ""
+}
+
+// recordSubject names what a record is about, for one line of output.
+func recordSubject(r tgtlog.Record) string {
+	var parts []string
+	if r.Alias != "" {
+		parts = append(parts, r.Alias)
+	} else if r.LvolName != "" {
+		parts = append(parts, r.LvolName)
+	}
+	if r.LvolUUID != "" {
+		parts = append(parts, r.LvolUUID)
+	}
+	if len(r.Candidates) > 0 {
+		parts = append(parts, "one of "+strings.Join(r.Candidates, ", "))
+	}
+	if r.Lvstore != "" && r.Alias == "" {
+		parts = append(parts, "lvstore "+r.Lvstore)
+	}
+	if r.Bdev != "" {
+		parts = append(parts, "bdev "+r.Bdev)
+	}
+	if len(parts) == 0 {
+		return r.Text
+	}
+	return strings.Join(parts, " ")
+}
+
+// fmtTime prints a time as history does: UTC, to the second.
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "(no time)           "
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
