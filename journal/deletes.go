@@ -152,7 +152,7 @@ func (j *Journal) RecordOutcome(intentID string, out DeleteOutcome) error {
 		}
 		base := Event{
 			At: out.At, Incarnation: in.Incarnation, LvstoreUUID: in.LvstoreUUID, LvolUUID: in.LvolUUID,
-			LvolName: in.Alias, BlobID: in.BlobID, IntentID: in.ID, RunID: in.RunID,
+			LvolName: in.Alias, BlobID: in.BlobID, IntentID: in.ID, RunID: in.RunID, Result: out.Result,
 		}
 		kinds := []EventKind{EventDeleteOutcome}
 		if out.Result == ResultForcedRemoval {

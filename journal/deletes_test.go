@@ -96,6 +96,9 @@ func TestDeleteIntents(t *testing.T) {
 	}
 	require.Equal(t, []EventKind{EventDeleteIntent, EventDeleteOutcome, EventForcedRemoval, EventDeleteIntent}, kinds)
 	require.Equal(t, idBusy, tl[2].IntentID)
+	require.Equal(t, ResultForcedRemoval, tl[1].Result)
+	require.Equal(t, ResultForcedRemoval, tl[2].Result)
+	require.Empty(t, tl[0].Result)
 }
 
 func TestDeleteErrors(t *testing.T) {

@@ -43,6 +43,9 @@ type Event struct {
 	// the lvol: it disappeared somewhere between LastSeen and At.
 	LastSeen time.Time `json:"last_seen,omitzero"`
 	IntentID string    `json:"intent_id,omitempty"`
+	// Result is the delete result on delete-outcome and forced-removal
+	// events (Detail repeats it in words).
+	Result DeleteResult `json:"result,omitempty"`
 	RunID    string    `json:"run_id,omitempty"`
 	// Detail is free text: a delete result, a finding key, a log line.
 	Detail string `json:"detail,omitempty"`
