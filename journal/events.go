@@ -46,7 +46,7 @@ type Event struct {
 	// Result is the delete result on delete-outcome and forced-removal
 	// events (Detail repeats it in words).
 	Result DeleteResult `json:"result,omitempty"`
-	RunID    string    `json:"run_id,omitempty"`
+	RunID  string       `json:"run_id,omitempty"`
 	// Detail is free text: a delete result, a finding key, a log line.
 	Detail string `json:"detail,omitempty"`
 }
