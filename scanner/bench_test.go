@@ -224,7 +224,7 @@ func BenchmarkScanManyLvols(b *testing.B) {
 
 // BenchmarkDecodePage is the per-page hot path: CRC and descriptors.
 func BenchmarkDecodePage(b *testing.B) {
-	img := fixtureImage(b, "basic-1m")
+	img := fixtureImage(b, "basic-1m").b
 	sb := decodeSuper(img)
 	p := img[(sb.MDStart+2)*pageSize : (sb.MDStart+3)*pageSize]
 	b.SetBytes(pageSize)

@@ -25,15 +25,18 @@ const corruptDir = "../testdata/corrupt"
 
 // img is a damaged copy of a fixture, with helpers to edit md pages.
 type img struct {
-	t  *testing.T
-	b  []byte
-	sb superBlock
+	t    *testing.T
+	b    []byte // super block, masks and md region
+	size int64  // device size
+	sb   superBlock
 }
 
 func newImg(t *testing.T, fixture string) *img {
-	b := fixtureImage(t, fixture)
-	return &img{t: t, b: b, sb: decodeSuper(b)}
+	m := fixtureImage(t, fixture)
+	return &img{t: t, b: m.b, size: m.size, sb: decodeSuper(m.b)}
 }
+
+func (m *img) source() memImage { return memImage{b: m.b, size: m.size} }
 
 func (m *img) page(idx uint32) []byte {
 	off := (int(m.sb.MDStart) + int(idx)) * pageSize
@@ -278,8 +281,8 @@ var corruptCases = []struct {
 		copy(p[56:], "BLOBFS\x00\x00\x00")
 		fixCRC(p)
 	}, CodeBadSuperBlock},
-	{"truncated", "basic-1m", ModeAuto, func(m *img) { m.b = m.b[:32<<20] }, CodeTruncated},
-	{"truncated-to-page", "basic-1m", ModeAuto, func(m *img) { m.b = m.b[:100] }, CodeBadSuperBlock},
+	{"truncated", "basic-1m", ModeAuto, func(m *img) { m.size = 32 << 20 }, CodeTruncated},
+	{"truncated-to-page", "basic-1m", ModeAuto, func(m *img) { m.size = 100 }, CodeBadSuperBlock},
 	{"mask-header", "basic-1m", ModeAuto, func(m *img) { m.devPage(m.sb.UsedPageStart)[0] = 7 }, CodeMaskHeader},
 	{"forced-removal-clean-mode-on-dirty", "resurrection-pending-live", ModeClean, func(m *img) {}, ""},
 }
@@ -289,7 +292,7 @@ func TestCorruptionCorpus(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			m := newImg(t, c.fixture)
 			c.damage(m)
-			v, err := Scan(context.Background(), BytesSource(m.b), Options{Mode: c.mode})
+			v, err := Scan(context.Background(), m.source(), Options{Mode: c.mode})
 			require.NoError(t, err)
 			got := renderReport(v)
 			if c.want != "" {

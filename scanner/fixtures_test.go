@@ -1,9 +1,11 @@
 package scanner
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +21,7 @@ const fixtureDir = "../testdata/fixtures"
 
 var (
 	imgMu    sync.Mutex
-	imgCache = map[string]string{}
+	imgCache = map[string]memImage{}
 	imgDir   string
 )
 
@@ -35,42 +37,86 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// fixturePath returns the path of NAME.img.gz decompressed (sparse, through
-// the same inflate ScanPath uses), once per test binary.
+// memImage is an image in memory of which only a prefix is stored: reads
+// beyond it return zeros, up to size. The scan never reads past the md
+// region, so a fixture's prefix is all a test needs, and a 4 GiB image
+// costs 16 MiB.
+type memImage struct {
+	b    []byte
+	size int64
+}
+
+func (m memImage) Size() int64 { return m.size }
+
+func (m memImage) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off >= m.size {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(p)), m.size-off))
+	if off < int64(len(m.b)) {
+		k := copy(p[:n], m.b[off:])
+		clear(p[k:n])
+	} else {
+		clear(p[:n])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// fixtureImage returns the super block, masks and md region of
+// NAME.img.gz (decompressed as far as the md region ends), and its size.
+// Callers get their own copy.
+func fixtureImage(t testing.TB, name string) memImage {
+	t.Helper()
+	imgMu.Lock()
+	defer imgMu.Unlock()
+	m, ok := imgCache[name]
+	if !ok {
+		f, err := os.Open(filepath.Join(fixtureDir, name+".img.gz"))
+		require.NoError(t, err)
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		require.NoError(t, err)
+		first := make([]byte, pageSize)
+		_, err = io.ReadFull(zr, first)
+		require.NoError(t, err)
+		sb := decodeSuper(first)
+		rest := make([]byte, (int(sb.MDStart)+int(sb.MDLen)-1)*pageSize)
+		_, err = io.ReadFull(zr, rest)
+		require.NoError(t, err)
+		m = memImage{b: append(first, rest...), size: int64(sb.Size)}
+		imgCache[name] = m
+	}
+	return memImage{b: append([]byte(nil), m.b...), size: m.size}
+}
+
+// fixturePath returns the path of NAME.img.gz decompressed in full
+// (sparse, through the same inflate ScanPath uses), once per test binary.
+var pathCache = map[string]string{}
+
 func fixturePath(t testing.TB, name string) string {
 	t.Helper()
 	imgMu.Lock()
 	defer imgMu.Unlock()
-	if p, ok := imgCache[name]; ok {
+	if p, ok := pathCache[name]; ok {
 		return p
 	}
 	p, err := inflate(filepath.Join(fixtureDir, name+".img.gz"), imgDir)
 	require.NoError(t, err)
-	imgCache[name] = p
+	pathCache[name] = p
 	return p
-}
-
-// fixtureImage returns a small fixture image in memory.
-func fixtureImage(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(fixturePath(t, name))
-	require.NoError(t, err)
-	return b
 }
 
 func scanFixture(t testing.TB, name string, mode Mode) *View {
 	t.Helper()
-	d, err := Open(fixturePath(t, name), "")
-	require.NoError(t, err)
-	defer d.Close()
-	v, err := Scan(context.Background(), d, Options{Mode: mode})
-	require.NoError(t, err)
-	return v
+	return scanImage(t, fixtureImage(t, name), mode)
 }
 
-func scanImage(t testing.TB, img []byte, mode Mode) *View {
+func scanImage(t testing.TB, img Source, mode Mode) *View {
 	t.Helper()
-	v, err := Scan(context.Background(), BytesSource(img), Options{Mode: mode})
+	v, err := Scan(context.Background(), img, Options{Mode: mode})
 	require.NoError(t, err)
 	return v
 }

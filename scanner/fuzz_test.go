@@ -14,7 +14,7 @@ import (
 // patchedSource overlays whole-page patches on a read-only base image, so
 // that each fuzz input costs a few pages, not a 64 MiB copy.
 type patchedSource struct {
-	base    []byte
+	base    memImage
 	size    int64
 	patches map[int64][]byte // device page -> 4 KiB
 }
@@ -22,7 +22,7 @@ type patchedSource struct {
 func (p *patchedSource) Size() int64 { return p.size }
 
 func (p *patchedSource) ReadAt(b []byte, off int64) (int, error) {
-	n, err := BytesSource(p.base[:p.size]).ReadAt(b, off)
+	n, err := memImage{b: p.base.b, size: p.size}.ReadAt(b, off)
 	for pg := off / pageSize; pg*pageSize < off+int64(n); pg++ {
 		data, ok := p.patches[pg]
 		if !ok {
@@ -40,8 +40,8 @@ func (p *patchedSource) ReadAt(b []byte, off int64) (int, error) {
 //	data[0]      mode (auto, clean, recovery) and whether to truncate
 //	then records: page u8, flags u8, offset u16, length u8, bytes
 //	              flags&1 recomputes the page's CRC after the patch
-func applyFuzz(base []byte, data []byte) (*patchedSource, Mode) {
-	src := &patchedSource{base: base, size: int64(len(base)), patches: map[int64][]byte{}}
+func applyFuzz(base memImage, data []byte) (*patchedSource, Mode) {
+	src := &patchedSource{base: base, size: base.size, patches: map[int64][]byte{}}
 	if len(data) == 0 {
 		return src, ModeAuto
 	}
@@ -60,8 +60,8 @@ func applyFuzz(base []byte, data []byte) (*patchedSource, Mode) {
 		p, ok := src.patches[pg]
 		if !ok {
 			p = make([]byte, pageSize)
-			if (pg+1)*pageSize <= int64(len(base)) {
-				copy(p, base[pg*pageSize:])
+			if (pg+1)*pageSize <= int64(len(base.b)) {
+				copy(p, base.b[pg*pageSize:])
 			}
 			src.patches[pg] = p
 		}

@@ -16,14 +16,14 @@ import (
 // tornSource serves a page corrupted on its first read only, as a page
 // that a running target is rewriting.
 type tornSource struct {
-	BytesSource
+	memImage
 	mu   sync.Mutex
 	off  int64
 	done bool
 }
 
 func (s *tornSource) ReadAt(p []byte, off int64) (int, error) {
-	n, err := s.BytesSource.ReadAt(p, off)
+	n, err := s.memImage.ReadAt(p, off)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.done && off <= s.off && s.off < off+int64(n) {
@@ -35,8 +35,8 @@ func (s *tornSource) ReadAt(p []byte, off int64) (int, error) {
 
 func TestRereadHealsTornPage(t *testing.T) {
 	img := fixtureImage(t, "dirty-kill9")
-	sb := decodeSuper(img)
-	src := &tornSource{BytesSource: img, off: int64(sb.MDStart+1) * pageSize}
+	sb := decodeSuper(img.b)
+	src := &tornSource{memImage: img, off: int64(sb.MDStart+1) * pageSize}
 	v, err := Scan(context.Background(), src, Options{})
 	require.NoError(t, err)
 	require.True(t, src.done, "the torn read happened")
@@ -47,7 +47,7 @@ func TestRereadHealsTornPage(t *testing.T) {
 }
 
 type failSource struct {
-	BytesSource
+	memImage
 	after int64
 }
 
@@ -55,7 +55,7 @@ func (s failSource) ReadAt(p []byte, off int64) (int, error) {
 	if off+int64(len(p)) > s.after {
 		return 0, errors.New("EIO")
 	}
-	return s.BytesSource.ReadAt(p, off)
+	return s.memImage.ReadAt(p, off)
 }
 
 func TestReadErrorsAreErrors(t *testing.T) {
@@ -68,16 +68,16 @@ func TestReadErrorsAreErrors(t *testing.T) {
 
 func TestScanOptions(t *testing.T) {
 	img := fixtureImage(t, "basic-1m")
-	_, err := Scan(context.Background(), BytesSource(img), Options{Mode: "fast"})
+	_, err := Scan(context.Background(), img, Options{Mode: "fast"})
 	require.ErrorIs(t, err, ErrMode)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = Scan(ctx, BytesSource(img), Options{})
+	_, err = Scan(ctx, img, Options{})
 	require.ErrorIs(t, err, context.Canceled)
 
 	var calls, last uint64
-	v, err := Scan(context.Background(), BytesSource(img), Options{BatchBytes: 5000, Progress: func(done, total uint64) {
+	v, err := Scan(context.Background(), img, Options{BatchBytes: 5000, Progress: func(done, total uint64) {
 		calls++
 		require.Greater(t, done, last)
 		last = done
@@ -150,7 +150,7 @@ func TestDeviceUnalignedReads(t *testing.T) {
 func TestFindingsCarryLvolIdentity(t *testing.T) {
 	m := newImg(t, "basic-1m")
 	m.renameXattr(6, "uuid", "uuix")
-	v := scanImage(t, m.b, ModeAuto)
+	v := scanImage(t, m.source(), ModeAuto)
 	require.Len(t, v.Findings, 1)
 	f := v.Findings[0]
 	require.Equal(t, "lvs0", f.Lvstore)
