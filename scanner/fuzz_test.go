@@ -2,8 +2,8 @@ package scanner
 
 import (
 	"context"
-	"fmt"
 	"encoding/binary"
+	"fmt"
 	"testing"
 	"time"
 
