@@ -126,18 +126,47 @@ func (j *Journal) ObserveLvols(incarnation, lvstoreUUID string, at time.Time, lv
 	statePrefix := pState + inc + "/" + lvs + "/"
 	obsKey := pObs + inc + "/" + lvs
 	incKey := pInc + inc
-	prevRaw := map[string][]byte{} // uuid -> stored state, compared as bytes first
+	// Decoding thousands of unchanged lvols on every run would be the cost
+	// of an observation; instead the stored bytes are compared with the
+	// encoding of the new view, and only what differs is copied and decoded.
+	unchanged := map[string]bool{}
+	prevRaw := map[string][]byte{} // uuid -> stored state, for lvols that differ or left
 	var marker obsMarker
 	var info IncarnationInfo
 	var diff Diff
 	var ops []op
 
 	err = j.db.View(func(txn *badger.Txn) error {
-		// Decoding thousands of unchanged lvols on every run is the cost of
-		// an observation; byte-compare with the encoding of the new view
-		// instead, and decode only what differs.
-		err := scan(txn, statePrefix, "", true, func(k string, b []byte) error {
-			prevRaw[unesc(strings.TrimPrefix(k, statePrefix))] = b
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf) // reused: Marshal would allocate per lvol
+		err := scanItems(txn, statePrefix, func(k string, item *badger.Item) error {
+			u := unesc(strings.TrimPrefix(k, statePrefix))
+			if item.ValueSize() > maxValueLen {
+				return fmt.Errorf("%s: value of %d bytes exceeds %d", k, item.ValueSize(), maxValueLen)
+			}
+			if cur, listed := now[u]; listed {
+				buf.Reset()
+				if err := enc.Encode(cur); err != nil {
+					return fmt.Errorf("encode lvol %s: %w", u, err)
+				}
+				same := false
+				err := item.Value(func(v []byte) error {
+					same = bytes.Equal(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), v)
+					return nil
+				})
+				if err != nil {
+					return fmt.Errorf("read %s: %w", k, err)
+				}
+				if same {
+					unchanged[u] = true
+					return nil
+				}
+			}
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", k, err)
+			}
+			prevRaw[u] = v
 			return nil
 		})
 		if err != nil {
@@ -159,17 +188,14 @@ func (j *Journal) ObserveLvols(incarnation, lvstoreUUID string, at time.Time, lv
 			return o, nil
 		}
 		for _, u := range sortedKeys(now) {
+			if unchanged[u] {
+				continue
+			}
 			cur := now[u]
-			raw, known := prevRaw[u]
+			_, known := prevRaw[u]
 			var old LvolObservation
 			if known {
-				enc, err := json.Marshal(cur)
-				if err != nil {
-					return fmt.Errorf("encode lvol %s: %w", u, err)
-				}
-				if bytes.Equal(enc, raw) {
-					continue
-				}
+				var err error
 				if old, err = decodePrev(u); err != nil {
 					return err
 				}

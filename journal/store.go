@@ -91,6 +91,22 @@ func scan(txn *badger.Txn, prefix, start string, withValues bool, fn func(key st
 
 var errStop = errors.New("stop scan")
 
+// scanItems calls fn with every item under prefix, values not prefetched:
+// fn reads (or compares) the value in place, without a copy.
+func scanItems(txn *badger.Txn, prefix string, fn func(key string, item *badger.Item) error) error {
+	opt := badger.DefaultIteratorOptions
+	opt.PrefetchValues = false
+	opt.Prefix = []byte(prefix)
+	it := txn.NewIterator(opt)
+	defer it.Close()
+	for it.Seek([]byte(prefix)); it.ValidForPrefix([]byte(prefix)); it.Next() {
+		if err := fn(string(it.Item().Key()), it.Item()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // scanJSON decodes every value under prefix into a fresh T.
 func scanJSON[T any](txn *badger.Txn, prefix string, fn func(key string, v T) error) error {
 	return scan(txn, prefix, "", true, func(k string, b []byte) error {
