@@ -23,15 +23,18 @@ type historyOpts struct {
 	json     bool
 	since    string
 	stateDir *string
-	now      func() time.Time // tests pin the clock
+	now      func() time.Time
 }
 
 func init() {
 	subcommands = append(subcommands, newHistoryCmd)
 }
 
+// historyClock is what --since counts back from; tests pin it.
+var historyClock = time.Now
+
 func newHistoryCmd(g *globalOpts) *cobra.Command {
-	o := &historyOpts{now: time.Now}
+	o := &historyOpts{now: historyClock}
 	cmd := &cobra.Command{
 		Use:   "history [LVOL]",
 		Short: "print what the journal remembers about one lvol, or about every lvol",
@@ -297,7 +300,7 @@ var outcomeWords = map[journal.DeleteResult]string{
 	journal.ResultDeletedVerified: "deleted; verified gone from disk",
 	journal.ResultRefusedBusy:     "target answered busy and kept the lvol; nothing changed",
 	journal.ResultRefusedGuard:    "refused by lvfsck's preflight; nothing changed",
-	journal.ResultForcedRemoval:   "delete answered busy; dropped from memory, blob still on disk",
+	journal.ResultForcedRemoval:   "target answered busy and dropped the lvol anyway (forced removal)",
 	journal.ResultNotFound:        "target answered No such device",
 	journal.ResultError:           "delete failed",
 }
@@ -330,10 +333,10 @@ func summarize(e journal.Event) string {
 	case journal.EventDeleteOutcome, journal.EventForcedRemoval:
 		// The journal writes "<result> <detail>".
 		res, rest, _ := strings.Cut(d, " ")
+		if e.Kind == journal.EventForcedRemoval {
+			return joinDetail("delete answered busy; dropped from memory, blob still on disk", rest)
+		}
 		if w, ok := outcomeWords[journal.DeleteResult(res)]; ok {
-			if e.Kind == journal.EventForcedRemoval {
-				return joinDetail(outcomeWords[journal.ResultForcedRemoval], rest)
-			}
 			return joinDetail(w, rest)
 		}
 		return joinDetail("delete ended", d)

@@ -136,7 +136,7 @@ func runLogImport(cmd *cobra.Command, g *globalOpts, o *logOpts, files []string)
 		if err != nil {
 			res.Error = err.Error()
 			failed = errors.Join(failed, err)
-			g.log.Error().Err(err).Str("file", f).Msg("log import")
+			g.log.Debug().Err(err).Str("file", f).Msg("log import failed") // reported in the output
 		}
 		g.log.Info().Str("file", f).Int("lines", res.Stats.Lines).Int("new", res.New).Int("known", res.Known).Msg("log imported")
 		doc.Files = append(doc.Files, res)

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvfsck/lvfsck/journal"
+)
+
+const (
+	backupUUID = "877aaf96-4cfd-4d02-85f9-f345a1de9362"
+	replicaA   = "9729f55a-a503-4ddd-bec1-9d3e356b390f"
+	lvsRUUID   = "6c2f21f7-0843-4fbe-8e23-40fee4c0120a"
+	incA       = "pid30476@1764022493"
+	incB       = "pid30480@1764022497"
+)
+
+// at is a time of the resurrection capture (its log runs 22:14:50–22:15:00).
+func at(sec, msec int) time.Time {
+	return time.Date(2026, 11, 24, 22, 14, sec, msec*int(time.Millisecond), time.UTC)
+}
+
+// fixtureLvols reads a captured bdev_lvol_get_lvols answer as observations.
+func fixtureLvols(t *testing.T, name string) []journal.LvolObservation {
+	t.Helper()
+	raw, err := os.ReadFile(fixtureDir + name + ".bdev_lvol_get_lvols.json")
+	require.NoError(t, err)
+	var lvols []struct {
+		Alias, UUID, Name string
+		Thin              bool `json:"is_thin_provisioned"`
+		Snapshot          bool `json:"is_snapshot"`
+		Clone             bool `json:"is_clone"`
+		Lvs               struct{ Name, UUID string }
+	}
+	require.NoError(t, json.Unmarshal(raw, &lvols))
+	var out []journal.LvolObservation
+	for _, l := range lvols {
+		out = append(out, journal.LvolObservation{
+			UUID: l.UUID, Name: l.Name, Alias: l.Alias, LvstoreUUID: l.Lvs.UUID, LvstoreName: l.Lvs.Name,
+			Thin: l.Thin, Snapshot: l.Snapshot, Clone: l.Clone,
+		})
+	}
+	return out
+}
+
+// resurrectionJournal replays the resurrection capture into a journal the
+// way check and delete would record it, then imports the target's log.
+func resurrectionJournal(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	j, err := journal.Open(dir, journal.Options{Now: func() time.Time { return at(59, 900) }})
+	require.NoError(t, err)
+	_, err = j.ObserveLvols(incA, lvsRUUID, at(54, 500), fixtureLvols(t, "resurrection.before-delete"))
+	require.NoError(t, err)
+	id, err := j.RecordIntent(journal.DeleteIntent{
+		LvolUUID: backupUUID, Alias: "lvs-r/backup-1", LvstoreUUID: lvsRUUID, Incarnation: incA,
+		At: at(54, 840), Reason: "retention", By: "operator",
+	})
+	require.NoError(t, err)
+	require.NoError(t, j.RecordOutcome(id, journal.DeleteOutcome{
+		At: at(54, 870), Result: journal.ResultForcedRemoval, Semantics: journal.SemanticsForced,
+		Detail: "(-32603 Device or resource busy)",
+	}))
+	_, err = j.ObserveLvols(incA, lvsRUUID, at(55, 0), fixtureLvols(t, "resurrection.after-delete"))
+	require.NoError(t, err)
+	_, err = j.ObserveLvols(incB, lvsRUUID, at(59, 0), fixtureLvols(t, "resurrection.after-restart"))
+	require.NoError(t, err)
+	_, err = j.RecordEvent(journal.Event{
+		At: at(59, 100), Kind: journal.EventResurrected, Incarnation: incB, LvstoreUUID: lvsRUUID,
+		LvolUUID: backupUUID, LvolName: "lvs-r/backup-1", Detail: "its delete of 22:14:54 was a forced removal",
+	})
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+	r := runLvfsck(t, nil, "log", "import", "--state-dir", dir, fixtureDir+"resurrection.spdk_tgt.log")
+	require.Equal(t, 0, r.code, r.errText)
+	return dir
+}
+
+// eventIDs masks the journal's event ids, which carry the write time.
+var eventIDs = regexp.MustCompile(`"id": "[0-9a-f-]+"`)
+
+func TestHistoryGolden(t *testing.T) {
+	dir := resurrectionJournal(t)
+
+	one := runLvfsck(t, nil, "history", "--state-dir", dir, "lvs-r/backup-1")
+	require.Equal(t, 0, one.code, one.errText)
+	golden(t, "history-backup-1.txt.golden", one.out)
+	// The same lvol by bare name and by uuid.
+	for _, arg := range []string{"backup-1", backupUUID} {
+		r := runLvfsck(t, nil, "history", "--state-dir", dir, arg)
+		require.Equal(t, 0, r.code, r.errText)
+		require.Equal(t, one.out, r.out, arg)
+	}
+
+	all := runLvfsck(t, nil, "history", "--state-dir", dir)
+	require.Equal(t, 0, all.code, all.errText)
+	golden(t, "history-all.txt.golden", all.out)
+
+	js := runLvfsck(t, nil, "history", "--state-dir", dir, "--json", "lvs-r/backup-1")
+	require.Equal(t, 0, js.code, js.errText)
+	golden(t, "history-backup-1.json.golden", eventIDs.ReplaceAllString(js.out, `"id": "X"`))
+	var doc struct {
+		Schema string
+		UUIDs  []string
+		Events []struct {
+			Kind    string
+			Lvol    string
+			Summary string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(js.out), &doc))
+	require.Equal(t, HistorySchema, doc.Schema)
+	require.Equal(t, []string{backupUUID}, doc.UUIDs)
+	var kinds []string
+	for _, e := range doc.Events {
+		kinds = append(kinds, e.Kind)
+		require.Equal(t, "lvs-r/backup-1", e.Lvol)
+	}
+	require.Equal(t, []string{"seen", "delete-intent", "log-evidence", "log-evidence", "delete-outcome", "forced-removal",
+		"gone", "log-evidence", "seen", "resurrected"}, kinds)
+}
+
+// TestHistoryBareNameEvidence: a log line that names only "replica-a" (no
+// uuid, no lvstore) shows in replica-a's history under the name the log
+// gave.
+func TestHistoryBareNameEvidence(t *testing.T) {
+	dir := resurrectionJournal(t)
+	r := runLvfsck(t, nil, "history", "--state-dir", dir, "lvs-r/replica-a")
+	require.Equal(t, 0, r.code, r.errText)
+	require.Contains(t, r.out, "replica-a        log:lost-parent-name  Cannot obtain parent snapshots name for lvol replica-a")
+	require.Equal(t, 2, strings.Count(r.out, "lvs-r/replica-a  seen"), r.out) // unchanged by the delete: no event then
+	require.NotContains(t, r.out, "backup-1")
+}
+
+func TestHistorySince(t *testing.T) {
+	dir := resurrectionJournal(t)
+	defer func(c func() time.Time) { historyClock = c }(historyClock)
+	historyClock = func() time.Time { return at(59, 500) }
+	r := runLvfsck(t, nil, "history", "--state-dir", dir, "--since", "2s", "backup-1")
+	require.Equal(t, 0, r.code, r.errText)
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	require.Len(t, lines, 3, r.out)
+	require.Contains(t, lines[0], "22:14:58Z  lvs-r/backup-1  log:lvol-loaded")
+	require.Contains(t, lines[1], "22:14:59Z  lvs-r/backup-1  seen")
+	require.Regexp(t, `resurrected +back after a target restart: its delete of 22:14:54 was a forced removal$`, lines[2])
+
+	r = runLvfsck(t, nil, "history", "--state-dir", dir, "--since", "1d")
+	require.Equal(t, 0, r.code, r.errText)
+	all := runLvfsck(t, nil, "history", "--state-dir", dir)
+	require.Equal(t, all.out, r.out)
+}
+
+func TestHistoryUnknownAndErrors(t *testing.T) {
+	dir := resurrectionJournal(t)
+	r := runLvfsck(t, nil, "history", "--state-dir", dir, "lvs-r/nobody")
+	require.Equal(t, 0, r.code)
+	require.Equal(t, "no events for lvs-r/nobody\n", r.out)
+	require.Contains(t, r.errText, "has nothing about lvs-r/nobody")
+
+	for _, args := range [][]string{
+		{"history", "--state-dir", dir, "a", "b"},
+		{"history", "--state-dir", dir, "--since", "yesterday"},
+		{"history", "--state-dir", dir, "--since", "-5m"},
+		{"history", "--state-dir", dir, "--since", "99999999d"},
+		{"history", "--state-dir", dir, "--bogus"},
+	} {
+		r := runLvfsck(t, nil, args...)
+		require.Equal(t, 16, r.code, "%v: %s", args, r.errText)
+	}
+
+	j, err := journal.Open(dir, journal.Options{})
+	require.NoError(t, err)
+	defer j.Close()
+	r = runLvfsck(t, nil, "history", "--state-dir", dir)
+	require.Equal(t, 8, r.code)
+	require.Contains(t, r.errText, "journal in "+dir+": journal is locked by another lvfsck")
+}
+
+func TestParseSince(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		bad  bool
+	}{
+		{"90m", 90 * time.Minute, false},
+		{"36h", 36 * time.Hour, false},
+		{"7d", 7 * 24 * time.Hour, false},
+		{"0d", 0, false},
+		{"1.5d", 0, true},
+		{"d", 0, true},
+		{"-1h", 0, true},
+		{"", 0, true},
+	} {
+		got, err := parseSince(tc.in)
+		if tc.bad {
+			require.Error(t, err, tc.in)
+			continue
+		}
+		require.NoError(t, err, tc.in)
+		require.Equal(t, tc.want, got, tc.in)
+	}
+}
+
+// TestBuildHistoryNameReuse: two lvols that had the same alias (a name
+// collision, or a name reused after a delete) are told apart by a short
+// uuid, and asking by the alias shows both.
+func TestBuildHistoryNameReuse(t *testing.T) {
+	u1, u2 := "11111111-0000-4000-8000-000000000001", "22222222-0000-4000-8000-000000000002"
+	obs := func(u string) *journal.LvolObservation {
+		return &journal.LvolObservation{UUID: u, Name: "snap-x", Alias: "lvs-r/snap-x"}
+	}
+	ev := []journal.Event{
+		{At: at(1, 0), Kind: journal.EventSeen, LvolUUID: u1, After: obs(u1)},
+		{At: at(2, 0), Kind: journal.EventForcedRemoval, LvolUUID: u1, LvolName: "lvs-r/snap-x", Detail: "forced-removal busy"},
+		{At: at(3, 0), Kind: journal.EventSeen, LvolUUID: u2, After: obs(u2)},
+		{At: at(4, 0), Kind: journal.EventLogEvidence, LvolUUID: u1, LvolName: "lvs-r/snap-x",
+			Detail: "bdev-name-exists: Bdev name lvs-r/snap-x already exists (x.log:3)"},
+		{At: at(5, 0), Kind: journal.EventSeen, LvolUUID: "33333333-0000-4000-8000-000000000003",
+			After: &journal.LvolObservation{UUID: "33333333-0000-4000-8000-000000000003", Name: "other", Alias: "lvs-r/other"}},
+	}
+	h := buildHistory(ev, "lvs-r/snap-x", time.Time{})
+	require.Equal(t, []string{u1, u2}, h.UUIDs)
+	var got []string
+	for _, e := range h.Events {
+		got = append(got, e.Label+" | "+kindColumn(e.Event)+" | "+e.Summary)
+	}
+	require.Equal(t, []string{
+		"lvs-r/snap-x (11111111) | seen | listed by the target",
+		"lvs-r/snap-x (11111111) | forced-removal | delete answered busy; dropped from memory, blob still on disk: busy",
+		"lvs-r/snap-x (22222222) | seen | listed by the target",
+		"lvs-r/snap-x (11111111) | log:bdev-name-exists | Bdev name lvs-r/snap-x already exists (x.log:3)",
+	}, got)
+
+	// The whole store: the other lvol has a label of its own.
+	h = buildHistory(ev, "", time.Time{})
+	require.Len(t, h.Events, 5)
+	require.Equal(t, "lvs-r/other", h.Events[4].Label)
+}
+
+func TestDescribeChange(t *testing.T) {
+	a := journal.LvolObservation{Alias: "lvs/a", Name: "a", SizeBytes: 8 << 20, Clone: true, BaseSnapshot: "s"}
+	b := journal.LvolObservation{Alias: "lvs/b", Name: "b", SizeBytes: 12 << 20, Clone: true, ReadOnly: true}
+	require.Equal(t, "alias lvs/a → lvs/b; size 8 MiB → 12 MiB; read-only false → true; base snapshot s → (none)", describeChange(a, b))
+	require.Empty(t, describeChange(a, a))
+}

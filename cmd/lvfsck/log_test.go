@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvfsck/lvfsck/journal"
+)
+
+const fixtureDir = "../../testdata/fixtures/"
+
+var fixtureLogs = []string{
+	fixtureDir + "notify.spdk_tgt.log",
+	fixtureDir + "reload-unsafe.spdk_tgt.log",
+	fixtureDir + "reload.spdk_tgt.log",
+	fixtureDir + "resurrection.spdk_tgt.log",
+	fixtureDir + "shallow-copy.spdk_tgt.log",
+	fixtureDir + "tags-dirty.recovery.spdk_tgt.log",
+}
+
+// cliResult is what one in-process run of lvfsck gave.
+type cliResult struct {
+	out, errText string
+	code         int
+}
+
+// runLvfsck runs the command line in-process as main's run does (same exit
+// code mapping), with stdin, and returns stdout, the error text and the
+// exit code.
+func runLvfsck(t *testing.T, stdin io.Reader, args ...string) cliResult {
+	t.Helper()
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	if stdin != nil {
+		root.SetIn(stdin)
+	}
+	root.SetArgs(append([]string{"--log-level", "error"}, args...))
+	err := root.Execute()
+	res := cliResult{out: out.String(), errText: errOut.String()}
+	if err != nil {
+		res.errText += err.Error()
+		var ee *exitError
+		switch {
+		case errors.As(err, &ee):
+			res.code = ee.code
+		case isUsage(err):
+			res.code = 16
+		default:
+			res.code = 8
+		}
+	}
+	return res
+}
+
+// maskDir replaces the temporary state directory in output.
+func maskDir(s, dir string) string { return strings.ReplaceAll(s, dir, "STATE") }
+
+func TestLogImportGolden(t *testing.T) {
+	dir := t.TempDir()
+	first := runLvfsck(t, nil, append([]string{"log", "import", "--state-dir", dir}, fixtureLogs...)...)
+	require.Equal(t, 0, first.code, first.errText)
+	golden(t, "log-import.txt.golden", maskDir(first.out, dir))
+
+	// The same logs again, one of them through stdin: nothing new.
+	f, err := os.Open(fixtureLogs[0])
+	require.NoError(t, err)
+	defer f.Close()
+	args := append([]string{"log", "import", "--state-dir", dir, "--json", "-"}, fixtureLogs[1:]...)
+	again := runLvfsck(t, f, args...)
+	require.Equal(t, 0, again.code, again.errText)
+	golden(t, "log-import-again.json.golden", maskDir(again.out, dir))
+	var doc importDoc
+	require.NoError(t, json.Unmarshal([]byte(again.out), &doc))
+	require.Equal(t, LogImportSchema, doc.Schema)
+	require.Zero(t, doc.New)
+	require.Equal(t, 47, doc.Known)
+
+	j, err := journal.Open(dir, journal.Options{})
+	require.NoError(t, err)
+	defer j.Close()
+	ev, err := j.Evidence("877aaf96-4cfd-4d02-85f9-f345a1de9362")
+	require.NoError(t, err)
+	var kinds []string
+	for _, e := range ev {
+		kinds = append(kinds, e.Kind)
+	}
+	require.Equal(t, []string{"cannot-remove-open-snapshot", "forced-removal", "lvol-loaded"}, kinds)
+	require.Equal(t, fixtureDir+"resurrection.spdk_tgt.log", ev[1].Source)
+	require.Equal(t, 21, ev[1].Line)
+	require.Equal(t, "Could not remove blob on lvol gracefully - forced removal", ev[1].Text)
+	require.Equal(t, "2026-11-24T22:14:54.864107Z", ev[1].At.Format("2006-01-02T15:04:05.999999Z07:00"))
+	// Lines that name only a bare name are found by it.
+	byName, err := j.Evidence("replica-a")
+	require.NoError(t, err)
+	require.Len(t, byName, 1)
+	require.Equal(t, "lost-parent-name", byName[0].Kind)
+}
+
+// TestLogImportGzipAndStdin: a gzip log (named anything), and stdin, give
+// the same records as the plain file.
+func TestLogImportGzipAndStdin(t *testing.T) {
+	raw, err := os.ReadFile(fixtureDir + "resurrection.spdk_tgt.log")
+	require.NoError(t, err)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, err = zw.Write(raw)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	gzPath := filepath.Join(t.TempDir(), "spdk_tgt.log.1")
+	require.NoError(t, os.WriteFile(gzPath, gz.Bytes(), 0o644))
+
+	for _, tc := range []struct {
+		name  string
+		stdin io.Reader
+		arg   string
+	}{
+		{"gzip file", nil, gzPath},
+		{"stdin", bytes.NewReader(raw), "-"},
+		{"gzip stdin", bytes.NewReader(gz.Bytes()), "-"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := runLvfsck(t, tc.stdin, "log", "import", "--json", "--state-dir", dir, tc.arg)
+			require.Equal(t, 0, r.code, r.errText)
+			var doc importDoc
+			require.NoError(t, json.Unmarshal([]byte(r.out), &doc))
+			require.Equal(t, 8, doc.New)
+			require.Equal(t, 40, doc.Files[0].Stats.Lines)
+			require.Equal(t, 11, doc.Files[0].NoLvol)
+			j, err := journal.Open(dir, journal.Options{})
+			require.NoError(t, err)
+			defer j.Close()
+			ev, err := j.Evidence("877aaf96-4cfd-4d02-85f9-f345a1de9362")
+			require.NoError(t, err)
+			require.Len(t, ev, 3)
+			want := gzPath
+			if tc.arg == "-" {
+				want = "stdin"
+			}
+			require.Equal(t, want, ev[0].Source)
+		})
+	}
+}
+
+// TestLogImportExitCodes: usage (16), unreadable input (8, after importing
+// the readable ones), a locked journal (8, naming the directory).
+func TestLogImportExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	r := runLvfsck(t, nil, "log", "import", "--state-dir", dir)
+	require.Equal(t, 16, r.code)
+
+	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, "--tz", "Mars/Olympus", fixtureLogs[0])
+	require.Equal(t, 16, r.code)
+	require.Contains(t, r.errText, "--tz")
+
+	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, "-", "-")
+	require.Equal(t, 16, r.code)
+
+	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, filepath.Join(dir, "missing.log"), fixtureLogs[0])
+	require.Equal(t, 8, r.code)
+	require.Contains(t, r.out, "missing.log: 0 lines")
+	require.Contains(t, r.out, "no such file or directory")
+	require.Contains(t, r.out, "6 new, 0 already known")
+
+	corrupt := filepath.Join(dir, "corrupt.gz")
+	require.NoError(t, os.WriteFile(corrupt, []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3}, 0o644))
+	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, corrupt)
+	require.Equal(t, 8, r.code)
+	require.Contains(t, r.out, "error: read "+corrupt)
+
+	j, err := journal.Open(dir, journal.Options{})
+	require.NoError(t, err)
+	defer j.Close()
+	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, fixtureLogs[0])
+	require.Equal(t, 8, r.code)
+	require.Contains(t, r.errText, "journal in "+dir)
+	require.Contains(t, r.errText, "another lvfsck")
+}
+
+// TestStateDirEnv: $LVFSCK_STATE_DIR is the default, --state-dir wins.
+func TestStateDirEnv(t *testing.T) {
+	env, flagDir := t.TempDir(), t.TempDir()
+	t.Setenv(stateDirEnv, env)
+	r := runLvfsck(t, nil, "log", "import", fixtureLogs[0])
+	require.Equal(t, 0, r.code, r.errText)
+	require.Contains(t, r.out, "(journal "+env+")")
+	r = runLvfsck(t, nil, "log", "import", "--state-dir", flagDir, fixtureLogs[0])
+	require.Equal(t, 0, r.code, r.errText)
+	require.Contains(t, r.out, "6 new, 0 already known (journal "+flagDir+")")
+
+	t.Setenv(stateDirEnv, "")
+	require.Equal(t, journal.DefaultDir, defaultStateDir())
+}
+
+// TestLogImportSkipsBinary: a file that is no log imports nothing, and
+// says how many lines it skipped.
+func TestLogImportSkipsBinary(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "image.bin")
+	data := bytes.Repeat([]byte{0, 1, 2, 0xff, '\n'}, 100)
+	data = append(data, bytes.Repeat([]byte("x"), 64<<10)...)
+	require.NoError(t, os.WriteFile(p, data, 0o644))
+	r := runLvfsck(t, nil, "log", "import", "--state-dir", dir, p)
+	require.Equal(t, 0, r.code, r.errText)
+	require.Contains(t, r.out, "skipped 101 lines: 1 too long, 100 not text")
+	require.Contains(t, r.out, "0 new, 0 already known")
+}
