@@ -315,11 +315,12 @@ func TestReadOnlyLvol(t *testing.T) {
 	require.Equal(t, finding.LoadDegraded, e.Loads)
 }
 
-// TestTags scans the 320 GiB sparse tags images (1.25 GiB md region). It
-// needs tar and LVFSCK_TAGS=1, and is skipped in -short runs.
+// TestTags scans the 320 GiB sparse tags images (1.25 GiB md region, real
+// multi-page chains, a stale used-page mask in the dirty one). About 10 s
+// with -race; skipped with -short or LVFSCK_TAGS=0.
 func TestTags(t *testing.T) {
-	if testing.Short() || os.Getenv("LVFSCK_TAGS") == "" {
-		t.Skip("set LVFSCK_TAGS=1 (and no -short) to scan the 320 GiB sparse tags images")
+	if testing.Short() || os.Getenv("LVFSCK_TAGS") == "0" {
+		t.Skip("skipped with -short or LVFSCK_TAGS=0")
 	}
 	if _, err := exec.LookPath("tar"); err != nil {
 		t.Skip("tar missing")
