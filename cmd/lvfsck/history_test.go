@@ -14,22 +14,21 @@ import (
 )
 
 const (
-	backupUUID = "877aaf96-4cfd-4d02-85f9-f345a1de9362"
-	replicaA   = "9729f55a-a503-4ddd-bec1-9d3e356b390f"
-	lvsRUUID   = "6c2f21f7-0843-4fbe-8e23-40fee4c0120a"
-	incA       = "pid30476@1764022493"
-	incB       = "pid30480@1764022497"
+	histBackupUUID = "877aaf96-4cfd-4d02-85f9-f345a1de9362"
+	histLvsUUID    = "6c2f21f7-0843-4fbe-8e23-40fee4c0120a"
+	histIncA       = "pid30476@1764022493"
+	histIncB       = "pid30480@1764022497"
 )
 
-// at is a time of the resurrection capture (its log runs 22:14:50–22:15:00).
-func at(sec, msec int) time.Time {
+// resAt is a time of the resurrection capture (its log runs 22:14:50–22:15:00).
+func resAt(sec, msec int) time.Time {
 	return time.Date(2026, 11, 24, 22, 14, sec, msec*int(time.Millisecond), time.UTC)
 }
 
-// fixtureLvols reads a captured bdev_lvol_get_lvols answer as observations.
-func fixtureLvols(t *testing.T, name string) []journal.LvolObservation {
+// capturedLvols reads a captured bdev_lvol_get_lvols answer as observations.
+func capturedLvols(t *testing.T, name string) []journal.LvolObservation {
 	t.Helper()
-	raw, err := os.ReadFile(fixtureDir + name + ".bdev_lvol_get_lvols.json")
+	raw, err := os.ReadFile(tgtFixtureDir + name + ".bdev_lvol_get_lvols.json")
 	require.NoError(t, err)
 	var lvols []struct {
 		Alias, UUID, Name string
@@ -49,50 +48,50 @@ func fixtureLvols(t *testing.T, name string) []journal.LvolObservation {
 	return out
 }
 
-// resurrectionJournal replays the resurrection capture into a journal the
+// histResurrectionJournal replays the resurrection capture into a journal the
 // way check and delete would record it, then imports the target's log.
-func resurrectionJournal(t *testing.T) string {
+func histResurrectionJournal(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	j, err := journal.Open(dir, journal.Options{Now: func() time.Time { return at(59, 900) }})
+	j, err := journal.Open(dir, journal.Options{Now: func() time.Time { return resAt(59, 900) }})
 	require.NoError(t, err)
-	_, err = j.ObserveLvols(incA, lvsRUUID, at(54, 500), fixtureLvols(t, "resurrection.before-delete"))
+	_, err = j.ObserveLvols(histIncA, histLvsUUID, resAt(54, 500), capturedLvols(t, "resurrection.before-delete"))
 	require.NoError(t, err)
 	id, err := j.RecordIntent(journal.DeleteIntent{
-		LvolUUID: backupUUID, Alias: "lvs-r/backup-1", LvstoreUUID: lvsRUUID, Incarnation: incA,
-		At: at(54, 840), Reason: "retention", By: "operator",
+		LvolUUID: histBackupUUID, Alias: "lvs-r/backup-1", LvstoreUUID: histLvsUUID, Incarnation: histIncA,
+		At: resAt(54, 840), Reason: "retention", By: "operator",
 	})
 	require.NoError(t, err)
 	require.NoError(t, j.RecordOutcome(id, journal.DeleteOutcome{
-		At: at(54, 870), Result: journal.ResultForcedRemoval, Semantics: journal.SemanticsForced,
+		At: resAt(54, 870), Result: journal.ResultForcedRemoval, Semantics: journal.SemanticsForced,
 		Detail: "(-32603 Device or resource busy)",
 	}))
-	_, err = j.ObserveLvols(incA, lvsRUUID, at(55, 0), fixtureLvols(t, "resurrection.after-delete"))
+	_, err = j.ObserveLvols(histIncA, histLvsUUID, resAt(55, 0), capturedLvols(t, "resurrection.after-delete"))
 	require.NoError(t, err)
-	_, err = j.ObserveLvols(incB, lvsRUUID, at(59, 0), fixtureLvols(t, "resurrection.after-restart"))
+	_, err = j.ObserveLvols(histIncB, histLvsUUID, resAt(59, 0), capturedLvols(t, "resurrection.after-restart"))
 	require.NoError(t, err)
 	_, err = j.RecordEvent(journal.Event{
-		At: at(59, 100), Kind: journal.EventResurrected, Incarnation: incB, LvstoreUUID: lvsRUUID,
-		LvolUUID: backupUUID, LvolName: "lvs-r/backup-1", Detail: "its delete of 22:14:54 was a forced removal",
+		At: resAt(59, 100), Kind: journal.EventResurrected, Incarnation: histIncB, LvstoreUUID: histLvsUUID,
+		LvolUUID: histBackupUUID, LvolName: "lvs-r/backup-1", Detail: "its delete of 22:14:54 was a forced removal",
 	})
 	require.NoError(t, err)
 	require.NoError(t, j.Close())
-	r := runLvfsck(t, nil, "log", "import", "--state-dir", dir, fixtureDir+"resurrection.spdk_tgt.log")
+	r := runLvfsck(t, nil, "log", "import", "--state-dir", dir, tgtFixtureDir+"resurrection.spdk_tgt.log")
 	require.Equal(t, 0, r.code, r.errText)
 	return dir
 }
 
-// eventIDs masks the journal's event ids, which carry the write time.
-var eventIDs = regexp.MustCompile(`"id": "[0-9a-f-]+"`)
+// histEventIDs masks the journal's event ids, which carry the write time.
+var histEventIDs = regexp.MustCompile(`"id": "[0-9a-f-]+"`)
 
 func TestHistoryGolden(t *testing.T) {
-	dir := resurrectionJournal(t)
+	dir := histResurrectionJournal(t)
 
 	one := runLvfsck(t, nil, "history", "--state-dir", dir, "lvs-r/backup-1")
 	require.Equal(t, 0, one.code, one.errText)
 	golden(t, "history-backup-1.txt.golden", one.out)
 	// The same lvol by bare name and by uuid.
-	for _, arg := range []string{"backup-1", backupUUID} {
+	for _, arg := range []string{"backup-1", histBackupUUID} {
 		r := runLvfsck(t, nil, "history", "--state-dir", dir, arg)
 		require.Equal(t, 0, r.code, r.errText)
 		require.Equal(t, one.out, r.out, arg)
@@ -104,7 +103,7 @@ func TestHistoryGolden(t *testing.T) {
 
 	js := runLvfsck(t, nil, "history", "--state-dir", dir, "--json", "lvs-r/backup-1")
 	require.Equal(t, 0, js.code, js.errText)
-	golden(t, "history-backup-1.json.golden", eventIDs.ReplaceAllString(js.out, `"id": "X"`))
+	golden(t, "history-backup-1.json.golden", histEventIDs.ReplaceAllString(js.out, `"id": "X"`))
 	var doc struct {
 		Schema string
 		UUIDs  []string
@@ -116,7 +115,7 @@ func TestHistoryGolden(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(js.out), &doc))
 	require.Equal(t, HistorySchema, doc.Schema)
-	require.Equal(t, []string{backupUUID}, doc.UUIDs)
+	require.Equal(t, []string{histBackupUUID}, doc.UUIDs)
 	var kinds []string
 	for _, e := range doc.Events {
 		kinds = append(kinds, e.Kind)
@@ -130,7 +129,7 @@ func TestHistoryGolden(t *testing.T) {
 // uuid, no lvstore) shows in replica-a's history under the name the log
 // gave.
 func TestHistoryBareNameEvidence(t *testing.T) {
-	dir := resurrectionJournal(t)
+	dir := histResurrectionJournal(t)
 	r := runLvfsck(t, nil, "history", "--state-dir", dir, "lvs-r/replica-a")
 	require.Equal(t, 0, r.code, r.errText)
 	require.Contains(t, r.out, "replica-a        log:lost-parent-name  Cannot obtain parent snapshots name for lvol replica-a")
@@ -139,9 +138,9 @@ func TestHistoryBareNameEvidence(t *testing.T) {
 }
 
 func TestHistorySince(t *testing.T) {
-	dir := resurrectionJournal(t)
+	dir := histResurrectionJournal(t)
 	defer func(c func() time.Time) { historyClock = c }(historyClock)
-	historyClock = func() time.Time { return at(59, 500) }
+	historyClock = func() time.Time { return resAt(59, 500) }
 	r := runLvfsck(t, nil, "history", "--state-dir", dir, "--since", "2s", "backup-1")
 	require.Equal(t, 0, r.code, r.errText)
 	lines := strings.Split(strings.TrimSpace(r.out), "\n")
@@ -157,7 +156,7 @@ func TestHistorySince(t *testing.T) {
 }
 
 func TestHistoryUnknownAndErrors(t *testing.T) {
-	dir := resurrectionJournal(t)
+	dir := histResurrectionJournal(t)
 	r := runLvfsck(t, nil, "history", "--state-dir", dir, "lvs-r/nobody")
 	require.Equal(t, 0, r.code)
 	require.Equal(t, "no events for lvs-r/nobody\n", r.out)
@@ -216,12 +215,12 @@ func TestBuildHistoryNameReuse(t *testing.T) {
 		return &journal.LvolObservation{UUID: u, Name: "snap-x", Alias: "lvs-r/snap-x"}
 	}
 	ev := []journal.Event{
-		{At: at(1, 0), Kind: journal.EventSeen, LvolUUID: u1, After: obs(u1)},
-		{At: at(2, 0), Kind: journal.EventForcedRemoval, LvolUUID: u1, LvolName: "lvs-r/snap-x", Detail: "forced-removal busy"},
-		{At: at(3, 0), Kind: journal.EventSeen, LvolUUID: u2, After: obs(u2)},
-		{At: at(4, 0), Kind: journal.EventLogEvidence, LvolUUID: u1, LvolName: "lvs-r/snap-x",
+		{At: resAt(1, 0), Kind: journal.EventSeen, LvolUUID: u1, After: obs(u1)},
+		{At: resAt(2, 0), Kind: journal.EventForcedRemoval, LvolUUID: u1, LvolName: "lvs-r/snap-x", Detail: "forced-removal busy"},
+		{At: resAt(3, 0), Kind: journal.EventSeen, LvolUUID: u2, After: obs(u2)},
+		{At: resAt(4, 0), Kind: journal.EventLogEvidence, LvolUUID: u1, LvolName: "lvs-r/snap-x",
 			Detail: "bdev-name-exists: Bdev name lvs-r/snap-x already exists (x.log:3)"},
-		{At: at(5, 0), Kind: journal.EventSeen, LvolUUID: "33333333-0000-4000-8000-000000000003",
+		{At: resAt(5, 0), Kind: journal.EventSeen, LvolUUID: "33333333-0000-4000-8000-000000000003",
 			After: &journal.LvolObservation{UUID: "33333333-0000-4000-8000-000000000003", Name: "other", Alias: "lvs-r/other"}},
 	}
 	h := buildHistory(ev, "lvs-r/snap-x", time.Time{})

@@ -16,19 +16,19 @@ import (
 	"github.com/lvfsck/lvfsck/journal"
 )
 
-const fixtureDir = "../../testdata/fixtures/"
+const tgtFixtureDir = "../../testdata/fixtures/"
 
-var fixtureLogs = []string{
-	fixtureDir + "notify.spdk_tgt.log",
-	fixtureDir + "reload-unsafe.spdk_tgt.log",
-	fixtureDir + "reload.spdk_tgt.log",
-	fixtureDir + "resurrection.spdk_tgt.log",
-	fixtureDir + "shallow-copy.spdk_tgt.log",
-	fixtureDir + "tags-dirty.recovery.spdk_tgt.log",
+var tgtLogFixtures = []string{
+	tgtFixtureDir + "notify.spdk_tgt.log",
+	tgtFixtureDir + "reload-unsafe.spdk_tgt.log",
+	tgtFixtureDir + "reload.spdk_tgt.log",
+	tgtFixtureDir + "resurrection.spdk_tgt.log",
+	tgtFixtureDir + "shallow-copy.spdk_tgt.log",
+	tgtFixtureDir + "tags-dirty.recovery.spdk_tgt.log",
 }
 
-// cliResult is what one in-process run of lvfsck gave.
-type cliResult struct {
+// lvfsckResult is what one in-process run of lvfsck gave.
+type lvfsckResult struct {
 	out, errText string
 	code         int
 }
@@ -36,7 +36,7 @@ type cliResult struct {
 // runLvfsck runs the command line in-process as main's run does (same exit
 // code mapping), with stdin, and returns stdout, the error text and the
 // exit code.
-func runLvfsck(t *testing.T, stdin io.Reader, args ...string) cliResult {
+func runLvfsck(t *testing.T, stdin io.Reader, args ...string) lvfsckResult {
 	t.Helper()
 	root := newRootCmd()
 	var out, errOut bytes.Buffer
@@ -47,7 +47,7 @@ func runLvfsck(t *testing.T, stdin io.Reader, args ...string) cliResult {
 	}
 	root.SetArgs(append([]string{"--log-level", "error"}, args...))
 	err := root.Execute()
-	res := cliResult{out: out.String(), errText: errOut.String()}
+	res := lvfsckResult{out: out.String(), errText: errOut.String()}
 	if err != nil {
 		res.errText += err.Error()
 		var ee *exitError
@@ -63,23 +63,23 @@ func runLvfsck(t *testing.T, stdin io.Reader, args ...string) cliResult {
 	return res
 }
 
-// maskDir replaces the temporary state directory in output.
-func maskDir(s, dir string) string { return strings.ReplaceAll(s, dir, "STATE") }
+// maskStateDir replaces the temporary state directory in output.
+func maskStateDir(s, dir string) string { return strings.ReplaceAll(s, dir, "STATE") }
 
 func TestLogImportGolden(t *testing.T) {
 	dir := t.TempDir()
-	first := runLvfsck(t, nil, append([]string{"log", "import", "--state-dir", dir}, fixtureLogs...)...)
+	first := runLvfsck(t, nil, append([]string{"log", "import", "--state-dir", dir}, tgtLogFixtures...)...)
 	require.Equal(t, 0, first.code, first.errText)
-	golden(t, "log-import.txt.golden", maskDir(first.out, dir))
+	golden(t, "log-import.txt.golden", maskStateDir(first.out, dir))
 
 	// The same logs again, one of them through stdin: nothing new.
-	f, err := os.Open(fixtureLogs[0])
+	f, err := os.Open(tgtLogFixtures[0])
 	require.NoError(t, err)
 	defer f.Close()
-	args := append([]string{"log", "import", "--state-dir", dir, "--json", "-"}, fixtureLogs[1:]...)
+	args := append([]string{"log", "import", "--state-dir", dir, "--json", "-"}, tgtLogFixtures[1:]...)
 	again := runLvfsck(t, f, args...)
 	require.Equal(t, 0, again.code, again.errText)
-	golden(t, "log-import-again.json.golden", maskDir(again.out, dir))
+	golden(t, "log-import-again.json.golden", maskStateDir(again.out, dir))
 	var doc importDoc
 	require.NoError(t, json.Unmarshal([]byte(again.out), &doc))
 	require.Equal(t, LogImportSchema, doc.Schema)
@@ -96,7 +96,7 @@ func TestLogImportGolden(t *testing.T) {
 		kinds = append(kinds, e.Kind)
 	}
 	require.Equal(t, []string{"cannot-remove-open-snapshot", "forced-removal", "lvol-loaded"}, kinds)
-	require.Equal(t, fixtureDir+"resurrection.spdk_tgt.log", ev[1].Source)
+	require.Equal(t, tgtFixtureDir+"resurrection.spdk_tgt.log", ev[1].Source)
 	require.Equal(t, 21, ev[1].Line)
 	require.Equal(t, "Could not remove blob on lvol gracefully - forced removal", ev[1].Text)
 	require.Equal(t, "2026-11-24T22:14:54.864107Z", ev[1].At.Format("2006-01-02T15:04:05.999999Z07:00"))
@@ -110,7 +110,7 @@ func TestLogImportGolden(t *testing.T) {
 // TestLogImportGzipAndStdin: a gzip log (named anything), and stdin, give
 // the same records as the plain file.
 func TestLogImportGzipAndStdin(t *testing.T) {
-	raw, err := os.ReadFile(fixtureDir + "resurrection.spdk_tgt.log")
+	raw, err := os.ReadFile(tgtFixtureDir + "resurrection.spdk_tgt.log")
 	require.NoError(t, err)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
@@ -160,14 +160,14 @@ func TestLogImportExitCodes(t *testing.T) {
 	r := runLvfsck(t, nil, "log", "import", "--state-dir", dir)
 	require.Equal(t, 16, r.code)
 
-	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, "--tz", "Mars/Olympus", fixtureLogs[0])
+	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, "--tz", "Mars/Olympus", tgtLogFixtures[0])
 	require.Equal(t, 16, r.code)
 	require.Contains(t, r.errText, "--tz")
 
 	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, "-", "-")
 	require.Equal(t, 16, r.code)
 
-	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, filepath.Join(dir, "missing.log"), fixtureLogs[0])
+	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, filepath.Join(dir, "missing.log"), tgtLogFixtures[0])
 	require.Equal(t, 8, r.code)
 	require.Contains(t, r.out, "missing.log: 0 lines")
 	require.Contains(t, r.out, "no such file or directory")
@@ -182,7 +182,7 @@ func TestLogImportExitCodes(t *testing.T) {
 	j, err := journal.Open(dir, journal.Options{})
 	require.NoError(t, err)
 	defer j.Close()
-	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, fixtureLogs[0])
+	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, tgtLogFixtures[0])
 	require.Equal(t, 8, r.code)
 	require.Contains(t, r.errText, "journal in "+dir)
 	require.Contains(t, r.errText, "another lvfsck")
@@ -192,10 +192,10 @@ func TestLogImportExitCodes(t *testing.T) {
 func TestStateDirEnv(t *testing.T) {
 	env, flagDir := t.TempDir(), t.TempDir()
 	t.Setenv(stateDirEnv, env)
-	r := runLvfsck(t, nil, "log", "import", fixtureLogs[0])
+	r := runLvfsck(t, nil, "log", "import", tgtLogFixtures[0])
 	require.Equal(t, 0, r.code, r.errText)
 	require.Contains(t, r.out, "(journal "+env+")")
-	r = runLvfsck(t, nil, "log", "import", "--state-dir", flagDir, fixtureLogs[0])
+	r = runLvfsck(t, nil, "log", "import", "--state-dir", flagDir, tgtLogFixtures[0])
 	require.Equal(t, 0, r.code, r.errText)
 	require.Contains(t, r.out, "6 new, 0 already known (journal "+flagDir+")")
 
