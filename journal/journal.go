@@ -100,7 +100,7 @@ func Open(dir string, o Options) (*Journal, error) {
 	if err != nil {
 		_ = lock.Close()
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("open journal %s: %w (badger lock held)", dir, ErrLocked)
+			return nil, fmt.Errorf("open journal %s: %w (badger's directory lock is held)", dir, ErrLocked)
 		}
 		return nil, fmt.Errorf("open journal %s: %w", dir, err)
 	}
@@ -131,7 +131,7 @@ func lockDir(dir string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		_ = f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("open journal %s: %w (another lvfsck is running with this --state-dir)", dir, ErrLocked)
+			return nil, fmt.Errorf("open journal %s: %w (another lvfsck is using this directory)", dir, ErrLocked)
 		}
 		return nil, fmt.Errorf("lock journal %s: %w", dir, err)
 	}
