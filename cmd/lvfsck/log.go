@@ -38,6 +38,14 @@ func newLogCmd(g *globalOpts) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "log",
 		Short: "read spdk_tgt logs",
+		Args:  cobra.ArbitraryArgs,
+		// Without a known subcommand: a usage error, not help and exit 0.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError("unknown command %q for \"lvfsck log\"\n%s", args[0], cmd.UsageString())
+			}
+			return usageError("lvfsck log needs a subcommand\n%s", cmd.UsageString())
+		},
 	}
 	cmd.AddCommand(newLogImportCmd(g))
 	return cmd

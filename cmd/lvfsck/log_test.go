@@ -167,6 +167,12 @@ func TestLogImportExitCodes(t *testing.T) {
 	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, "-", "-")
 	require.Equal(t, 16, r.code)
 
+	r = runLvfsck(t, nil, "log", "imprt", tgtLogFixtures[0])
+	require.Equal(t, 16, r.code)
+	require.Contains(t, r.errText, `unknown command "imprt"`)
+	r = runLvfsck(t, nil, "log")
+	require.Equal(t, 16, r.code)
+
 	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, filepath.Join(dir, "missing.log"), tgtLogFixtures[0])
 	require.Equal(t, 8, r.code)
 	require.Contains(t, r.out, "missing.log: 0 lines")
