@@ -23,6 +23,7 @@ type blobState struct {
 	opened bool // the blob layer opens it (SPDK's spdk_bs_open_blob succeeds)
 	// deleted is set when SPDK's load deletes the blob (leftover SNAPTMP).
 	deleted bool
+	seenSet map[uint32]bool // chain pages, for long chains only
 }
 
 func (b *blobState) xattr(name string, internal bool) ([]byte, bool) {
@@ -231,7 +232,24 @@ func (s *scanState) load(b *blobState, depth int) {
 	var descs []*pageDesc
 	// Whatever stops the load, keep the blob's identity for the report.
 	defer func() { s.identify(b, descs) }()
-	seen := map[uint32]bool{}
+	// chains are short: a linear search beats a map until they are not
+	seen := func(p uint32) bool {
+		if len(b.info.Pages) > 64 {
+			if b.seenSet == nil {
+				b.seenSet = map[uint32]bool{}
+				for _, q := range b.info.Pages {
+					b.seenSet[q] = true
+				}
+			}
+			return b.seenSet[p]
+		}
+		for _, q := range b.info.Pages {
+			if q == p {
+				return true
+			}
+		}
+		return false
+	}
 	cur := p0
 	for {
 		pd, ok := s.pages[cur]
@@ -254,7 +272,9 @@ func (s *scanState) load(b *blobState, depth int) {
 		}
 		b.info.Pages = append(b.info.Pages, cur)
 		descs = append(descs, pd)
-		seen[cur] = true
+		if b.seenSet != nil {
+			b.seenSet[cur] = true
+		}
 		if pd.Next == invalidPage {
 			break
 		}
@@ -273,7 +293,7 @@ func (s *scanState) load(b *blobState, depth int) {
 			}
 			return
 		}
-		if seen[nx] {
+		if seen(nx) {
 			if clean {
 				s.blobFinding(b, finding.Error, CodeChainLoop, finding.LoadSkip, finding.PageRef(nx), "",
 					"md chain loops back to page %d (from page %d): SPDK reads the loop until it runs out of memory and skips the blob", nx, cur)

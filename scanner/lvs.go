@@ -8,13 +8,19 @@ import (
 	"github.com/lvfsck/lvfsck/finding"
 )
 
+// sortedBlobs lists the blobs by id. The list is built once, when every
+// blob is open (later opens only find memoised blobs).
 func (s *scanState) sortedBlobs() []*blobState {
+	if len(s.sorted) == len(s.order) {
+		return s.sorted
+	}
 	ids := append([]uint64(nil), s.order...)
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	out := make([]*blobState, len(ids))
 	for i, id := range ids {
 		out[i] = s.blobs[id]
 	}
+	s.sorted = out
 	return out
 }
 

@@ -72,6 +72,7 @@ type scanState struct {
 
 	blobs   map[uint64]*blobState
 	order   []uint64
+	sorted  []*blobState // by id, see sortedBlobs
 	fs      finding.List
 	lvsOut  finding.LoadOutcome
 	superOK bool
@@ -323,73 +324,104 @@ func (s *scanState) readMasks() error {
 	return nil
 }
 
+// checked is one batch of md pages after the CRC checks: only what is kept.
+type checked struct {
+	start, n uint64
+	good     []*pageDesc
+	bad      []badEntry
+	err      error
+}
+
+type badEntry struct {
+	idx uint32
+	bp  badPage
+}
+
 // readMD streams the md region in large batches, keeping only CRC-valid
 // pages (decoded, compact) and the headers of CRC-failed pages that look
-// like md pages. A reader goroutine fills the next batch while this one is
-// checked, so the scan runs at the speed of the slower of the two.
+// like md pages. Two workers read and check alternate batches, so reading
+// and checking overlap and use both cores; results are merged in order.
 func (s *scanState) readMD() error {
 	total := uint64(s.sb.MDLen)
 	per := uint64(s.opts.BatchBytes / pageSize)
-	type batch struct {
-		buf   []byte
-		start uint64
-		err   error
-	}
+	batches := (total + per - 1) / per
+	const workers = 2
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
-	const depth = 3
-	free := make(chan []byte, depth)
-	full := make(chan batch, depth)
-	for i := 0; i < depth; i++ {
-		free <- alignedBuf(int(per) * pageSize)
-	}
-	go func() {
-		defer close(full)
-		for done := uint64(0); done < total; {
-			var buf []byte
-			select {
-			case buf = <-free:
-			case <-ctx.Done():
-				return
-			}
-			n := min(per, total-done)
-			b := buf[:n*pageSize]
-			err := ctx.Err()
-			if err == nil {
-				var k int
-				k, err = s.src.ReadAt(b, int64(uint64(s.sb.MDStart)+done)*pageSize)
-				if k == len(b) {
-					err = nil
-				} else if err == nil || errors.Is(err, io.EOF) {
-					err = io.ErrUnexpectedEOF
+	outs := make([]chan checked, workers)
+	for w := range outs {
+		outs[w] = make(chan checked, 2)
+		go func(w int, out chan<- checked) {
+			defer close(out)
+			buf := alignedBuf(int(per) * pageSize)
+			for k := uint64(w); k < batches; k += workers {
+				start := k * per
+				n := min(per, total-start)
+				c := checked{start: start, n: n}
+				b := buf[:n*pageSize]
+				if c.err = ctx.Err(); c.err == nil {
+					var got int
+					got, c.err = s.src.ReadAt(b, int64(uint64(s.sb.MDStart)+start)*pageSize)
+					if got == len(b) {
+						c.err = nil
+					} else if c.err == nil || errors.Is(c.err, io.EOF) {
+						c.err = io.ErrUnexpectedEOF
+					}
+				}
+				if c.err == nil {
+					for i := uint64(0); i < n; i++ {
+						c.check(uint32(start+i), b[i*pageSize:(i+1)*pageSize])
+					}
+				}
+				select {
+				case out <- c:
+				case <-ctx.Done():
+					return
+				}
+				if c.err != nil {
+					return
 				}
 			}
-			full <- batch{buf: b, start: done, err: err}
-			if err != nil {
-				return
-			}
-			done += n
+		}(w, outs[w])
+	}
+	for k := uint64(0); k < batches; k++ {
+		c, ok := <-outs[k%workers]
+		if !ok {
+			break
 		}
-	}()
-	for bt := range full {
-		n := uint64(len(bt.buf) / pageSize)
-		if bt.err != nil {
+		if c.err != nil {
 			if s.ctx.Err() != nil {
 				return s.ctx.Err()
 			}
-			return fmt.Errorf("read md pages %d..%d: %w: %w", bt.start, bt.start+n-1, ErrRead, bt.err)
+			return fmt.Errorf("read md pages %d..%d: %w: %w", c.start, c.start+c.n-1, ErrRead, c.err)
 		}
-		for i := uint64(0); i < n; i++ {
-			s.notePage(uint32(bt.start+i), bt.buf[i*pageSize:(i+1)*pageSize])
+		for _, pd := range c.good {
+			s.pages[pd.Index] = pd
 		}
-		s.v.Stats.BytesRead += n * pageSize
-		s.v.Stats.PagesRead += n
+		for _, e := range c.bad {
+			s.bad[e.idx] = e.bp
+		}
+		s.v.Stats.BytesRead += c.n * pageSize
+		s.v.Stats.PagesRead += c.n
 		if s.opts.Progress != nil {
-			s.opts.Progress(bt.start+n, total)
+			s.opts.Progress(c.start+c.n, total)
 		}
-		free <- bt.buf[:cap(bt.buf)]
 	}
 	return s.ctx.Err()
+}
+
+// check keeps what matters of one md page.
+func (c *checked) check(idx uint32, p []byte) {
+	if p[0] == 0 && p[pageSize-1] == 0 && bytes.Equal(p, zeroPage[:]) {
+		return
+	}
+	if pageCRCOK(p) {
+		c.good = append(c.good, decodePage(idx, p))
+		return
+	}
+	if id := leU64(p); id>>32 == 1 {
+		c.bad = append(c.bad, badEntry{idx, badPage{ID: id, Seq: leU32(p[8:]), Next: leU32(p[descAreaEnd:])}})
+	}
 }
 
 // zeroPage is what most of an md region holds. Its CRC is not the stored
@@ -468,10 +500,9 @@ func (s *scanState) finish() error {
 		v.Lvstore.Loads = finding.LoadOK
 	}
 	v.Blobs = make([]BlobInfo, 0, len(s.order))
-	for _, id := range s.order {
-		v.Blobs = append(v.Blobs, s.blobs[id].info)
+	for _, b := range s.sortedBlobs() {
+		v.Blobs = append(v.Blobs, b.info)
 	}
-	sort.Slice(v.Blobs, func(i, j int) bool { return v.Blobs[i].ID < v.Blobs[j].ID })
 	for i := range s.fs {
 		f := &s.fs[i]
 		f.Lvstore, f.LvstoreUUID = v.Lvstore.Name, v.Lvstore.UUID
