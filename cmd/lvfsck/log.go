@@ -10,6 +10,9 @@ import (
 	"os"
 	"strings"
 	"time"
+	// --tz must work in the minimal containers spdk_tgt runs in, which
+	// often have no zoneinfo.
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 

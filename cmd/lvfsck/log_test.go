@@ -222,3 +222,14 @@ func TestLogImportSkipsBinary(t *testing.T) {
 	require.Contains(t, r.out, "skipped 101 lines: 1 too long, 100 not text")
 	require.Contains(t, r.out, "0 new, 0 already known")
 }
+
+// TestLogImportTZ: --tz says which zone the log's wall times were in.
+func TestLogImportTZ(t *testing.T) {
+	dir := t.TempDir()
+	r := runLvfsck(t, nil, "log", "import", "--json", "--tz", "Europe/Berlin", "--state-dir", dir, tgtFixtureDir+"resurrection.spdk_tgt.log")
+	require.Equal(t, 0, r.code, r.errText)
+	var doc importDoc
+	require.NoError(t, json.Unmarshal([]byte(r.out), &doc))
+	// 22:14:54 in Berlin (CET, UTC+1 in November) is 21:14:54 UTC.
+	require.Equal(t, "2026-11-24T21:14:54.864107Z", doc.Files[0].Notable[0].At.UTC().Format("2006-01-02T15:04:05.999999Z07:00"))
+}
