@@ -83,11 +83,15 @@ func Open(path, tmpDir string) (*Device, error) {
 	return d, nil
 }
 
+// openFile is os.OpenFile; tests replace it to play a file system that
+// refuses O_DIRECT.
+var openFile = os.OpenFile
+
 func (d *Device) open(path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_DIRECT, 0)
+	f, err := openFile(path, os.O_RDONLY|syscall.O_DIRECT, 0)
 	d.direct = err == nil
 	if errors.Is(err, syscall.EINVAL) {
-		f, err = os.OpenFile(path, os.O_RDONLY, 0)
+		f, err = openFile(path, os.O_RDONLY, 0)
 	}
 	if err != nil {
 		return err
@@ -229,7 +233,7 @@ func (d *Device) fallback() error {
 	if !d.direct {
 		return nil
 	}
-	f, err := os.OpenFile(d.f.Name(), os.O_RDONLY, 0)
+	f, err := openFile(d.f.Name(), os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/lvfsck/lvfsck/finding"
@@ -157,4 +158,57 @@ func TestFindingsCarryLvolIdentity(t *testing.T) {
 	require.Equal(t, "d0620e2e-5a79-41e7-b0d4-4ff89e5a3ead", f.LvstoreUUID)
 	require.Equal(t, "vol-renamed", f.LvolName)
 	require.Equal(t, finding.Warning, f.Severity)
+}
+
+// TestBufferedFallback opens a file on tmpfs, which refuses O_DIRECT on
+// most kernels (6.6+ accept it: then there is nothing to fall back from).
+func TestBufferedFallback(t *testing.T) {
+	dir, err := os.MkdirTemp("/dev/shm", "lvfsck-")
+	if err != nil {
+		t.Skipf("no /dev/shm: %v", err)
+	}
+	defer os.RemoveAll(dir)
+	img := fixtureImage(t, "basic-1m")
+	path := filepath.Join(dir, "img")
+	require.NoError(t, os.WriteFile(path, img.b, 0o644))
+	require.NoError(t, os.Truncate(path, img.size))
+	v, err := ScanPath(context.Background(), path, Options{}, "")
+	require.NoError(t, err)
+	require.Len(t, v.Blobs, 6)
+	if !v.Buffered {
+		t.Skip("this kernel's tmpfs accepts O_DIRECT")
+	}
+}
+
+func TestOpenFallsBackWhenODirectRefused(t *testing.T) {
+	path, err := inflate(filepath.Join(fixtureDir, "basic-1m.img.gz"), t.TempDir())
+	require.NoError(t, err)
+	orig := openFile
+	defer func() { openFile = orig }()
+	openFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		if flag&syscall.O_DIRECT != 0 {
+			return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EINVAL}
+		}
+		return orig(name, flag, perm)
+	}
+	v, err := ScanPath(context.Background(), path, Options{}, "")
+	require.NoError(t, err)
+	require.True(t, v.Buffered)
+	require.Len(t, v.Blobs, 6)
+}
+
+func TestReadFallsBackAfterEINVAL(t *testing.T) {
+	path, err := inflate(filepath.Join(fixtureDir, "basic-1m.img.gz"), t.TempDir())
+	require.NoError(t, err)
+	d, err := Open(path, "")
+	require.NoError(t, err)
+	defer d.Close()
+	if !d.Direct() {
+		t.Skip("O_DIRECT refused here already")
+	}
+	require.NoError(t, d.fallback())
+	require.False(t, d.Direct())
+	v, err := Scan(context.Background(), d, Options{})
+	require.NoError(t, err)
+	require.Len(t, v.Blobs, 6)
 }
