@@ -261,6 +261,7 @@ func (p *Parser) line(n int, b []byte) {
 		wait = holdLines // for the EAL line's pid
 	case r.Kind == LvolClosed:
 		p.remember(r)
+		p.del = nil // a close starts the next delete, if any
 	case r.Kind == LvolDeleted:
 		id := r.LvolUUID + r.uniqueID()
 		p.forget(id)

@@ -228,6 +228,16 @@ func TestAttributionConsumed(t *testing.T) {
 	require.Equal(t, 1, st.Unattributed)
 }
 
+// TestAttributionNewClose: a failed delete that logged no forced removal
+// (a target with the fix refuses instead) does not lend its lvol to the
+// next failure once another lvol was closed.
+func TestAttributionNewClose(t *testing.T) {
+	refused := "[2026-11-26 08:57:50.100100] blobstore.c:8681:bs_is_blob_deletable: *ERROR*: Cannot remove snapshot because it is open\n"
+	recs, _ := parseString(t, closedLine("50.100000", u1)+refused+closedLine("50.100200", u2)+failLines("50.100300"), Options{})
+	require.Equal(t, []Kind{CannotRemoveOpenSnapshot, CannotRemoveOpenSnapshot, ForcedRemoval}, kinds(recs))
+	require.Equal(t, []string{u1, u2, u2}, []string{recs[0].LvolUUID, recs[1].LvolUUID, recs[2].LvolUUID})
+}
+
 // TestDeletingBlobID: a debug build's "Deleting blob 0x..." gives the blob id.
 func TestDeletingBlobID(t *testing.T) {
 	log := closedLine("50.100000", u1) +
