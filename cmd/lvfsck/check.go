@@ -106,7 +106,7 @@ type checkRun struct {
 	inc     string
 	started time.Time
 	notes   []string
-	opErr   bool // a device could not be read, or the journal failed mid-run
+	opErr   bool   // a device could not be read, or the journal failed mid-run
 	status  string // the report's one-word verdict, once rendered
 
 	j     *journal.Journal
