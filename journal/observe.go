@@ -179,13 +179,16 @@ func (j *Journal) ObserveLvols(incarnation, lvstoreUUID string, at time.Time, lv
 			return err
 		}
 
-		decodePrev := func(u string) (LvolObservation, error) {
+		// A damaged state record must not fail every later run: it reads
+		// as an lvol known by uuid only, and the new view overwrites it.
+		decodePrev := func(u string) LvolObservation {
 			var o LvolObservation
 			if err := unmarshal(prevRaw[u], &o); err != nil {
-				return o, fmt.Errorf("decode %s%s: %w", statePrefix, mustEsc(u), err)
+				j.log.Warn().Err(err).Str("key", statePrefix+mustEsc(u)).Msg("journal: damaged lvol state replaced by this observation")
+				o = LvolObservation{LvstoreUUID: lvstoreUUID}
 			}
 			o.UUID = u
-			return o, nil
+			return o
 		}
 		for _, u := range sortedKeys(now) {
 			if unchanged[u] {
@@ -195,10 +198,7 @@ func (j *Journal) ObserveLvols(incarnation, lvstoreUUID string, at time.Time, lv
 			_, known := prevRaw[u]
 			var old LvolObservation
 			if known {
-				var err error
-				if old, err = decodePrev(u); err != nil {
-					return err
-				}
+				old = decodePrev(u)
 				if cur.BlobID == 0 {
 					cur.BlobID = old.BlobID
 				}
@@ -234,10 +234,7 @@ func (j *Journal) ObserveLvols(incarnation, lvstoreUUID string, at time.Time, lv
 			if _, still := now[u]; still {
 				continue
 			}
-			old, err := decodePrev(u)
-			if err != nil {
-				return err
-			}
+			old := decodePrev(u)
 			diff.Disappeared = append(diff.Disappeared, old)
 			s := seenRec{LvstoreUUID: lvstoreUUID, FirstSeen: marker.FirstSeen}
 			if _, err := getJSON(txn, pSeen+inc+"/"+mustEsc(u), &s); err != nil {

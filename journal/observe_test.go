@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
 )
 
@@ -267,4 +268,35 @@ func TestObserveLarge(t *testing.T) {
 	d, err = j.ObserveLvols("inc", "lvs", time.Time{}, nil)
 	require.NoError(t, err)
 	require.Len(t, d.Disappeared, 1500)
+}
+
+// A damaged state record (disk damage, a bug in an older lvfsck) must not
+// fail every later observation: the new view replaces it.
+func TestObserveHealsDamagedState(t *testing.T) {
+	j, _ := openTest(t)
+	a, b := lv("a", "va", 1<<20), lv("b", "vb", 1<<20)
+	_, err := j.ObserveLvols("i", "lvs-1", time.Time{}, []LvolObservation{a, b})
+	require.NoError(t, err)
+	require.NoError(t, j.db.Update(func(txn *badger.Txn) error {
+		if err := txn.Set([]byte(pState+"i/lvs-1/a"), []byte("{garbage")); err != nil {
+			return err
+		}
+		return txn.Set([]byte(pState+"i/lvs-1/b"), []byte(`{"uuid":`))
+	}))
+	d, err := j.ObserveLvols("i", "lvs-1", time.Time{}, []LvolObservation{a})
+	require.NoError(t, err)
+	require.Equal(t, []string{"a"}, uuids(func() []LvolObservation {
+		var out []LvolObservation
+		for _, c := range d.Changed {
+			out = append(out, c.After)
+		}
+		return out
+	}()), "the damaged listed lvol is rewritten")
+	require.Equal(t, []string{"b"}, uuids(d.Disappeared))
+	st, err := j.LastState("i", "lvs-1")
+	require.NoError(t, err)
+	require.Equal(t, map[string]LvolObservation{"a": a}, st)
+	d, err = j.ObserveLvols("i", "lvs-1", time.Time{}, []LvolObservation{a})
+	require.NoError(t, err)
+	require.True(t, d.Empty(), "healed")
 }
