@@ -96,8 +96,9 @@ type importFile struct {
 	NoLvol int          `json:"not_about_an_lvol"`
 	// Notable lists the records worth a look (forced removals, lvols that
 	// got no bdev, unloads with open blobs...), new or not.
-	Notable []tgtlog.Record `json:"notable,omitempty"`
-	Error   string          `json:"error,omitempty"`
+	Notable        []tgtlog.Record `json:"notable,omitempty"`
+	NotableOmitted int             `json:"notable_omitted,omitempty"` // beyond maxNotable
+	Error          string          `json:"error,omitempty"`
 }
 
 type importDoc struct {
@@ -226,8 +227,12 @@ func importOne(stdin io.Reader, name string, j *journal.Journal, loc *time.Locat
 			// Keep what was read before the error.
 			return res, errors.Join(fmt.Errorf("read %s: %w", src, err), flush())
 		}
-		if (notable[rec.Kind] || rec.ForcedLine > 0) && len(res.Notable) < maxNotable {
-			res.Notable = append(res.Notable, rec)
+		if notable[rec.Kind] || rec.ForcedLine > 0 {
+			if len(res.Notable) < maxNotable {
+				res.Notable = append(res.Notable, rec)
+			} else {
+				res.NotableOmitted++
+			}
 		}
 		ev, ok := evidenceOf(rec, src)
 		if !ok {
@@ -296,6 +301,9 @@ func writeImportText(w io.Writer, doc importDoc) error {
 		}
 		for _, r := range f.Notable {
 			fmt.Fprintf(&b, "  line %-6d %s  %-27s  %s%s\n", r.Line, fmtTime(r.At), r.Kind, printable(recordSubject(r)), afterForced(r))
+		}
+		if f.NotableOmitted > 0 {
+			fmt.Fprintf(&b, "  ... and %d more (--json lists the first %d)\n", f.NotableOmitted, maxNotable)
 		}
 		if f.Error != "" {
 			fmt.Fprintf(&b, "  error: %s\n", f.Error)

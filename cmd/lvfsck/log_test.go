@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -232,4 +233,20 @@ func TestLogImportTZ(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.out), &doc))
 	// 22:14:54 in Berlin (CET, UTC+1 in November) is 21:14:54 UTC.
 	require.Equal(t, "2026-11-24T21:14:54.864107Z", doc.Files[0].Notable[0].At.UTC().Format("2006-01-02T15:04:05.999999Z07:00"))
+}
+
+// TestLogImportNotableBounded: a log full of forced removals lists the
+// first maxNotable and counts the rest.
+func TestLogImportNotableBounded(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for i := 0; i < maxNotable+5; i++ {
+		fmt.Fprintf(&b, "[2026-11-26 08:57:%02d.%06d] lvol.c:1059:lvol_close_blob_cb: *INFO*: Lvol 877aaf96-4cfd-4d02-85f9-%012d closed\n", i/100, i, i)
+		fmt.Fprintf(&b, "[2026-11-26 08:57:%02d.%06d] lvol.c:1084:lvol_delete_blob_cb: *ERROR*: Could not remove blob on lvol gracefully - forced removal\n", i/100, i)
+	}
+	r := runLvfsck(t, strings.NewReader(b.String()), "log", "import", "--state-dir", dir, "-")
+	require.Equal(t, 0, r.code, r.errText)
+	require.Equal(t, maxNotable, strings.Count(r.out, "forced-removal"))
+	require.Contains(t, r.out, "... and 5 more")
+	require.Contains(t, r.out, "105 new, 0 already known")
 }
