@@ -55,8 +55,17 @@ func (j *Journal) upsertFindings(at time.Time, fs []finding.Finding, covered fun
 		at = j.now()
 	}
 	known := map[string]FindingRecord{}
+	var damaged []string
 	err := j.db.View(func(txn *badger.Txn) error {
-		return scanJSON(txn, pFinding, func(_ string, r FindingRecord) error {
+		return scan(txn, pFinding, "", true, func(k string, b []byte) error {
+			var r FindingRecord
+			if err := unmarshal(b, &r); err != nil || r.Key == "" {
+				// Findings are recomputed every run: a damaged record is
+				// dropped rather than failing every later run.
+				j.log.Warn().Err(err).Str("key", k).Msg("journal: damaged finding record dropped")
+				damaged = append(damaged, k)
+				return nil
+			}
 			known[r.Key] = r
 			return nil
 		})
@@ -65,6 +74,9 @@ func (j *Journal) upsertFindings(at time.Time, fs []finding.Finding, covered fun
 		return nil, fmt.Errorf("upsert findings: %w", err)
 	}
 	var ops []op
+	for _, k := range damaged {
+		ops = append(ops, delOp(k))
+	}
 	out := make([]FindingRecord, 0, len(fs))
 	inRun := map[string]int{} // key -> index in out, so duplicates in fs count once
 	for _, f := range fs {

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/finding"
@@ -157,4 +158,22 @@ func TestEvidence(t *testing.T) {
 	n, err = j.RecordEvidence(long)
 	require.NoError(t, err)
 	require.Equal(t, 0, n, "a truncated line still deduplicates")
+}
+
+func TestUpsertFindingsDropsDamaged(t *testing.T) {
+	j, _ := openTest(t)
+	f := fnd("phantom", lvsR, replicaA)
+	_, err := j.UpsertFindings(time.Time{}, []finding.Finding{f})
+	require.NoError(t, err)
+	require.NoError(t, j.db.Update(func(txn *badger.Txn) error {
+		return txn.Set([]byte(pFinding+"junk"), []byte("{"))
+	}))
+	_, err = j.Findings()
+	require.Error(t, err, "a reader reports the damage")
+	recs, err := j.UpsertFindings(time.Time{}, []finding.Finding{f})
+	require.NoError(t, err)
+	require.Equal(t, 2, recs[0].Count)
+	all, err := j.Findings()
+	require.NoError(t, err, "the damaged record was dropped")
+	require.Len(t, all, 1)
 }
