@@ -257,7 +257,7 @@ func (s *scanState) load(b *blobState, depth int) {
 			_, isBad := s.bad[cur]
 			ev := s.describePage(cur)
 			switch {
-			case cur == p0 && clean && !isBad:
+			case cur == p0 && s.masksCurrent() && !isBad:
 				s.blobFinding(b, finding.Warning, CodeBlobIDMaskLeaked, finding.LoadSkip, finding.PageRef(cur), ev,
 					"blob id mask marks page %d, which holds no md page: SPDK logs a CRC error and skips it", cur)
 			case isBad:
@@ -321,7 +321,7 @@ func (s *scanState) load(b *blobState, depth int) {
 				"md page %d is at chain position %d but has sequence number %d: opening the blob fails an assertion", pd.Index, i, pd.Seq)
 			return
 		}
-		if clean && i > 0 && s.haveMasks && !s.pageMask.get(uint64(pd.Index)) {
+		if i > 0 && s.masksCurrent() && !s.pageMask.get(uint64(pd.Index)) {
 			b.info.Loads = worse(b.info.Loads, finding.LoadCrash) // reported by maskChecks
 			b.opened = false
 		}
@@ -414,7 +414,7 @@ func (s *scanState) parse(b *blobState, descs []*pageDesc, depth int) {
 				"cluster %d is beyond the %d clusters of the device: SPDK skips the blob", c, s.totalClusters)
 			return false
 		}
-		if clean && s.haveMasks && !s.clusterMask.get(c) {
+		if s.masksCurrent() && !s.clusterMask.get(c) {
 			s.blobFinding(b, finding.Error, CodeClusterUnmarked, finding.LoadSkip, finding.PageRef(page), "",
 				"cluster %d is owned by the blob but not marked in the used cluster mask: SPDK skips the blob (-EINVAL)", c)
 			return false
@@ -452,7 +452,7 @@ func (s *scanState) parse(b *blobState, descs []*pageDesc, depth int) {
 					if !okCluster(c, pd.Index) || !okCluster(c+l-1, pd.Index) {
 						return
 					}
-					if clean && s.haveMasks {
+					if s.masksCurrent() {
 						for j := uint64(1); j+1 < l; j++ {
 							if !okCluster(c+j, pd.Index) {
 								return

@@ -34,7 +34,7 @@ const (
 	CodeLvolNoUUID         finding.Code = "lvol-no-uuid"
 	CodeDuplicateName      finding.Code = "duplicate-lvol-name"
 	CodeDuplicateUUID      finding.Code = "duplicate-lvol-uuid"
-	CodeMissingEsnap       finding.Code = "esnap-clone"      // an esnap clone loads degraded until its external snapshot exists
-	CodeReplayRejects      finding.Code = "replay-rejects"   // recovery replay refuses a page: the whole blobstore fails to load
-	CodeStalePage          finding.Code = "stale-first-page" // valid first page that recovery does not reach (claimed by another chain)
+	CodeMissingEsnap       finding.Code = "esnap-clone"    // an esnap clone loads degraded until its external snapshot exists
+	CodeReplayRejects      finding.Code = "replay-rejects" // recovery replay refuses a page: the whole blobstore fails to load
+	CodeStaleMasks         finding.Code = "stale-masks"    // clean mode forced on a dirty store: masks not checked
 )

@@ -191,6 +191,10 @@ func (s *scanState) run() error {
 		if err := s.readMasks(); err != nil {
 			return err
 		}
+		if s.sb.Clean != 1 {
+			s.add(finding.Finding{Code: CodeStaleMasks, Severity: finding.Info, SPDK: finding.LoadNotApplies,
+				Message: "clean mode forced on a store whose clean flag is 0: the masks are stale, so no mask is checked; SPDK itself will run recovery (scan without --mode for what it loads)"})
+		}
 	}
 	if err := s.readMD(); err != nil {
 		return err
@@ -210,7 +214,7 @@ func (s *scanState) run() error {
 	s.loadIter()
 	s.lvsLayer()
 	s.clusterChecks()
-	if mode == ModeClean && s.haveMasks {
+	if s.masksCurrent() {
 		s.maskChecks()
 	}
 	return s.finish()
@@ -311,6 +315,9 @@ func (s *scanState) readMasks() error {
 	s.blobIDMask = decodeMask(raw)
 	s.haveMasks = true
 	hdr := func(name string, m mask, typ uint8, want uint64, exact bool) {
+		if sb.Clean != 1 {
+			return // SPDK does not read the masks of a dirty store
+		}
 		ok := m.Type == typ && (uint64(m.Length) == want || (!exact && uint64(m.Length) >= want))
 		if !ok {
 			s.add(finding.Finding{Code: CodeMaskHeader, Severity: finding.Critical, SPDK: finding.LoadCrash,
@@ -512,6 +519,7 @@ func (s *scanState) finish() error {
 			}
 		}
 	}
+	addRepairs(s.fs)
 	finding.Sort(s.fs)
 	v.Findings = []finding.Finding(s.fs)
 	if v.Findings == nil {
@@ -519,3 +527,7 @@ func (s *scanState) finish() error {
 	}
 	return nil
 }
+
+// masksCurrent says whether the masks were read and are to be trusted:
+// only a clean store's masks are.
+func (s *scanState) masksCurrent() bool { return s.haveMasks && s.sb.Clean == 1 }
