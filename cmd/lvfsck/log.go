@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 	// --tz must work in the minimal containers spdk_tgt runs in, which
 	// often have no zoneinfo.
@@ -50,8 +51,120 @@ func newLogCmd(g *globalOpts) *cobra.Command {
 			return usageError("lvfsck log needs a subcommand\n%s", cmd.UsageString())
 		},
 	}
-	cmd.AddCommand(newLogImportCmd(g))
+	cmd.AddCommand(newLogImportCmd(g), newLogShowCmd(g))
 	return cmd
+}
+
+type logShowOpts struct {
+	json    bool
+	context bool
+	tz      string
+}
+
+func newLogShowCmd(g *globalOpts) *cobra.Command {
+	o := &logShowOpts{}
+	cmd := &cobra.Command{
+		Use:   "show FILE...",
+		Short: "print what spdk_tgt logs say, without a journal (offline forensics)",
+		Long: `show reads spdk_tgt logs (FILE, or - for stdin; gzip is recognised) and prints
+every line it recognises, one a line, with the lvol it concerns and, for a
+forced removal, how that lvol was found. Nothing is recorded.
+
+Exit: 0, 8 a file could not be read, 16 usage.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runLogShow(cmd, g, o, args)
+		},
+	}
+	cmd.Flags().BoolVar(&o.json, "json", false, "one JSON object a line (tgtlog records, with a \"file\" field)")
+	cmd.Flags().BoolVar(&o.context, "context", false, "also the lines used only to attribute others (lvol closed, ...)")
+	cmd.Flags().StringVar(&o.tz, "tz", "UTC", "time zone the log's timestamps were written in (IANA name or Local)")
+	return cmd
+}
+
+func runLogShow(cmd *cobra.Command, g *globalOpts, o *logShowOpts, files []string) error {
+	loc, err := time.LoadLocation(o.tz)
+	if err != nil {
+		return usageError("--tz %q: %v", o.tz, err)
+	}
+	bw := bufio.NewWriter(cmd.OutOrStdout())
+	enc := json.NewEncoder(bw)
+	// Aligned columns; the last one is free text, so it ends the line
+	// without a tab.
+	out := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+	var failed int
+	for _, name := range files {
+		err := eachRecord(cmd.InOrStdin(), name, tgtlog.Options{Location: loc, Context: o.context}, func(r tgtlog.Record) error {
+			if o.json {
+				return enc.Encode(struct {
+					File string `json:"file"`
+					tgtlog.Record
+				}{name, r})
+			}
+			_, err := fmt.Fprintf(out, "%s:%d\t%s\t%s\t%s%s\n", printable(name), r.Line, fmtTime(r.At), r.Kind,
+				strings.ReplaceAll(printable(recordSubject(r)), "\t", " "), showVia(r))
+			return err
+		})
+		if err != nil {
+			failed++
+			fmt.Fprintf(cmd.ErrOrStderr(), "lvfsck: %s: %v\n", printable(name), err)
+			g.log.Debug().Err(err).Str("file", name).Msg("log show failed")
+		}
+	}
+	err = out.Flush()
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return exitCode(report.ExitOperational, fmt.Errorf("write output: %w", err))
+	}
+	if failed > 0 {
+		return exitCode(report.ExitOperational, fmt.Errorf("log show: %d of %d inputs failed", failed, len(files)))
+	}
+	return nil
+}
+
+// showVia adds how a record's lvol was found, or the forced removal it
+// came back from.
+func showVia(r tgtlog.Record) string {
+	if s := afterForced(r); s != "" {
+		return s
+	}
+	if r.Via != "" && r.Kind == tgtlog.ForcedRemoval {
+		return "  (" + r.Via + ")"
+	}
+	return ""
+}
+
+// eachRecord opens one input (a path, or - for stdin; gzip recognised)
+// and calls fn for each record, in line order.
+func eachRecord(stdin io.Reader, name string, o tgtlog.Options, fn func(tgtlog.Record) error) error {
+	var r io.Reader = stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("open log: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	r, err := maybeGunzip(r)
+	if err != nil {
+		return err
+	}
+	p := tgtlog.NewParser(r, o)
+	for {
+		rec, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
 }
 
 func newLogImportCmd(g *globalOpts) *cobra.Command {

@@ -250,3 +250,36 @@ func TestLogImportNotableBounded(t *testing.T) {
 	require.Contains(t, r.out, "... and 5 more")
 	require.Contains(t, r.out, "105 new, 0 already known")
 }
+
+// TestLogShow: the offline listing, text (golden) and JSON lines; no
+// journal is touched.
+func TestLogShow(t *testing.T) {
+	t.Setenv(stateDirEnv, filepath.Join(t.TempDir(), "must-not-exist"))
+	r := runLvfsck(t, nil, "log", "show", tgtFixtureDir+"resurrection.spdk_tgt.log", tgtFixtureDir+"reload-unsafe.spdk_tgt.log")
+	require.Equal(t, 0, r.code, r.errText)
+	golden(t, "log-show.txt.golden", r.out)
+	require.NoDirExists(t, os.Getenv(stateDirEnv))
+
+	r = runLvfsck(t, nil, "log", "show", "--json", "--context", tgtFixtureDir+"notify.spdk_tgt.log")
+	require.Equal(t, 0, r.code, r.errText)
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	require.Len(t, lines, 15) // 9 records, 5 "Lvol ... closed", 1 "Failed to remove blob"
+	var rec struct {
+		File     string
+		Kind     string
+		LvolUUID string `json:"lvol_uuid"`
+		Via      string
+	}
+	for _, l := range lines {
+		require.NoError(t, json.Unmarshal([]byte(l), &rec))
+		require.Equal(t, tgtFixtureDir+"notify.spdk_tgt.log", rec.File)
+		if rec.Kind == "forced-removal" {
+			require.Equal(t, "5ae2d848-da40-4d18-8f6c-64cb6802a968", rec.LvolUUID)
+		}
+	}
+
+	r = runLvfsck(t, nil, "log", "show", filepath.Join(t.TempDir(), "missing"))
+	require.Equal(t, 8, r.code)
+	r = runLvfsck(t, nil, "log", "show")
+	require.Equal(t, 16, r.code)
+}
