@@ -68,6 +68,9 @@ var (
 	srcGetBdevs      = src{"bdev_rpc.c", 702, "rpc_bdev_get_bdevs"}
 	srcAppStop       = src{"app.c", 1070, "spdk_app_stop"}
 	srcShallowCopyRO = src{"lvol.c", 2457, "spdk_lvol_shallow_copy"}
+	srcHotRemove     = src{"vbdev_lvol.c", 263, "vbdev_lvs_hotremove_cb"}
+	srcBsUnload      = src{"blobstore.c", 5917, "spdk_bs_unload"}
+	srcBdevFinish    = src{"bdev.c", 2374, "bdev_finish_unregister_bdevs_iter"}
 )
 
 func (l *Logger) logf(s src, lvl, format string, a ...any) {

@@ -28,7 +28,7 @@ var listedOrder = []string{
 	"bdev_lvol_set_read_only", "bdev_lvol_resize", "bdev_lvol_get_xattr",
 	"bdev_lvol_set_xattr", "bdev_lvol_rename", "bdev_lvol_clone",
 	"bdev_lvol_snapshot", "bdev_lvol_create", "bdev_lvol_create_lvstore",
-	"bdev_aio_create", "spdk_kill_instance", "framework_wait_init",
+	"bdev_aio_delete", "bdev_aio_create", "spdk_kill_instance", "framework_wait_init",
 	"bdev_get_bdevs", "bdev_wait_for_examine", "notify_get_notifications",
 	"notify_get_types", "spdk_get_version", "rpc_get_methods",
 }
@@ -40,6 +40,7 @@ var allHandlers = map[string]handler{
 	"bdev_wait_for_examine":                func(*Target, *request) (any, *RPCError) { return true, nil },
 	"bdev_get_bdevs":                       (*Target).rpcGetBdevs,
 	"bdev_aio_create":                      (*Target).rpcAioCreate,
+	"bdev_aio_delete":                      (*Target).rpcAioDelete,
 	"bdev_lvol_get_lvstores":               (*Target).rpcGetLvstores,
 	"bdev_lvol_get_lvols":                  (*Target).rpcGetLvols,
 	"bdev_lvol_create_lvstore":             (*Target).rpcCreateLvstore,
@@ -978,4 +979,82 @@ func leU64(b []byte) uint64 {
 		v = v<<8 | uint64(b[i])
 	}
 	return v
+}
+
+// rpcAioDelete removes an AIO bdev. An lvstore on it is unloaded first, as
+// spdk_tgt's hot-remove does: lvol bdevs unregistered, masks and clean = 1
+// written. While a checksum or copy holds one of its blobs the unload
+// cannot finish (fixtures/reload-unsafe): the lvstore vanishes from the
+// views, nothing is written, the AIO bdev stays (re-creating it answers
+// -17) and the call never answers.
+func (t *Target) rpcAioDelete(r *request) (any, *RPCError) {
+	var p struct {
+		Name string `json:"name"`
+	}
+	if e := decode(r, &p, "name"); e != nil {
+		return nil, e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.bdevByName(p.Name)
+	if b == nil || b.lvol != nil || b.dev == nil {
+		return nil, errNoDev
+	}
+	if s := b.store; s != nil {
+		t.log.logf(srcHotRemove, lvlNotice, "bdev %s being removed: closing lvstore %s", b.name, s.name)
+		held := false
+		for _, bl := range s.blobs {
+			if bl.openRef > 0 {
+				held = true
+			}
+		}
+		for _, l := range append([]*lvol(nil), s.lvols...) {
+			t.unregisterLvol(l)
+			t.log.logf(srcLvolClosed, lvlInfo, "Lvol %s closed", l.uuid)
+		}
+		s.lvols = nil
+		t.log.logf(srcLvsUnload, lvlInfo, "Unloading lvol store")
+		t.dropStore(s)
+		if held {
+			t.log.logf(srcBsUnload, lvlError, "Blobstore still has open blobs")
+			t.log.logf(srcLvsUnloaded, lvlInfo, "Lvol store unloaded")
+			b.store = nil
+			b.wedged = true
+			return deferred(func() (any, *RPCError) {
+				<-t.stopCh
+				return noAnswer{}, nil
+			}), nil
+		}
+		if err := s.w.Unload(s.masks()); err != nil {
+			return nil, internalErr(eINVAL)
+		}
+		t.log.logf(srcLvsUnloaded, lvlInfo, "Lvol store unloaded")
+	}
+	for i, x := range t.bdevs {
+		if x == b {
+			t.bdevs = append(t.bdevs[:i], t.bdevs[i+1:]...)
+			break
+		}
+	}
+	t.notify.add(EventBdevUnregister, b.name)
+	if err := b.dev.Close(); err != nil {
+		return nil, internalErr(eINVAL)
+	}
+	b.dev = nil
+	return true, nil
+}
+
+// dropStore forgets an lvstore and its operations. Caller holds mu.
+func (t *Target) dropStore(s *lvstore) {
+	for i, x := range t.stores {
+		if x == s {
+			t.stores = append(t.stores[:i], t.stores[i+1:]...)
+			break
+		}
+	}
+	for id, op := range t.copies {
+		if op.store == s {
+			delete(t.copies, id)
+		}
+	}
 }

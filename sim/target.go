@@ -106,6 +106,8 @@ type bdev struct {
 	claimed    bool
 	store      *lvstore // lvstore on this base bdev, if any
 	lvol       *lvol    // set for lvol bdevs
+	// wedged: its lvstore's unload never finished (a blob was held open).
+	wedged bool
 }
 
 // Target is a running stand-in spdk_tgt.
@@ -529,6 +531,11 @@ func (t *Target) shutdown() error {
 		t.log.logf(srcLvsUnloaded, lvlInfo, "Lvol store unloaded")
 	}
 	for _, b := range t.bdevs {
+		if b.wedged {
+			// The real target hangs here until killed; the sim logs it and
+			// exits without writing (the image stays dirty).
+			t.log.logf(srcBdevFinish, lvlError, "Unable to unregister bdev '%s' during spdk_bdev_finish()", b.name)
+		}
 		if b.dev != nil {
 			if err := b.dev.Sync(); err != nil {
 				errs = append(errs, err)
