@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 	// --tz must work in the minimal containers spdk_tgt runs in, which
 	// often have no zoneinfo.
 	_ "time/tzdata"
@@ -315,6 +316,7 @@ func importOne(stdin io.Reader, name string, j *journal.Journal, loc *time.Locat
 	if err != nil {
 		return res, fmt.Errorf("read %s: %w", src, err)
 	}
+	src = sourceName(src)
 	p := tgtlog.NewParser(r, tgtlog.Options{Location: loc})
 	batch := make([]journal.Evidence, 0, importBatch)
 	flush := func() error {
@@ -362,6 +364,21 @@ func importOne(stdin io.Reader, name string, j *journal.Journal, loc *time.Locat
 	}
 	res.Stats = p.Stats()
 	return res, flush()
+}
+
+// maxSource bounds the file name stored with each piece of evidence (the
+// journal refuses identifiers over 512 bytes); a longer path keeps its end.
+const maxSource = 400
+
+func sourceName(p string) string {
+	if len(p) <= maxSource {
+		return p
+	}
+	i := len(p) - maxSource
+	for i < len(p) && !utf8.RuneStart(p[i]) {
+		i++
+	}
+	return "..." + p[i:]
 }
 
 // evidenceOf converts a record into journal evidence; ok is false when it

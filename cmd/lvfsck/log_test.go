@@ -283,3 +283,25 @@ func TestLogShow(t *testing.T) {
 	r = runLvfsck(t, nil, "log", "show")
 	require.Equal(t, 16, r.code)
 }
+
+// TestLogImportLongPath: a path longer than the journal takes is stored by
+// its end, not refused.
+func TestLogImportLongPath(t *testing.T) {
+	base := t.TempDir()
+	p := base
+	for len(p) < 700 {
+		p = filepath.Join(p, strings.Repeat("d", 60))
+	}
+	require.NoError(t, os.MkdirAll(p, 0o755))
+	raw, err := os.ReadFile(tgtFixtureDir + "notify.spdk_tgt.log")
+	require.NoError(t, err)
+	p = filepath.Join(p, "spdk_tgt.log")
+	require.NoError(t, os.WriteFile(p, raw, 0o644))
+	dir := t.TempDir()
+	r := runLvfsck(t, nil, "log", "import", "--state-dir", dir, p)
+	require.Equal(t, 0, r.code, r.errText)
+	require.Contains(t, r.out, "6 new, 0 already known")
+	require.Equal(t, "...", sourceName(p)[:3])
+	require.True(t, strings.HasSuffix(sourceName(p), "/spdk_tgt.log"))
+	require.LessOrEqual(t, len(sourceName(p)), maxSource+3)
+}
