@@ -6,7 +6,10 @@ package scanner
 
 import (
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
+
+	"github.com/lvfsck/lvfsck/blobstore"
 )
 
 const (
@@ -21,11 +24,9 @@ const (
 	descHdrLen    = 5            // type u8, length u32
 
 	descPadding       = 0
-	descExtentRLE     = 1
 	descXattr         = 2
 	descFlags         = 3
 	descXattrInternal = 4
-	descExtentTable   = 5
 	descExtentPage    = 6
 
 	flagThin          = 1 << 0
@@ -33,9 +34,6 @@ const (
 	flagExtentTable   = 1 << 2
 	flagExtSnapshot   = 1 << 3
 	knownInvalidFlags = flagThin | flagInternalXattr | flagExtentTable | flagExtSnapshot
-	flagReadOnly      = 1 << 0
-	// clear method bits are the only md_ro flags SPDK knows.
-	knownMDROFlags = 3
 
 	// extentsPerPage is SPDK_EXTENTS_PER_EP for 4 KiB pages.
 	extentsPerPage = 512
@@ -149,7 +147,6 @@ type pageDesc struct {
 
 	// EP is the EXTENT_PAGE descriptor, when the page holds one.
 	EP      *extentPage
-	EPCount int
 
 	Xattrs []xattr
 
@@ -175,11 +172,11 @@ type extentPage struct {
 	Clusters []uint32 // raw cluster indexes, 0 = unallocated
 }
 
-// maxRLEPairs bounds what one page can hold; lengths come from data.
-const maxDescBody = descAreaEnd - descAreaStart
-
-// decodePage decodes a page whose CRC is known good. It never panics:
-// every length is checked against the page.
+// decodePage turns a page whose CRC is known good into its compact form.
+// The descriptors are decoded by the blobstore codec; this adds what SPDK's
+// two parsers make of them: blob_parse_page (Bad) and the recovery replay
+// (ReplayBad), which rejects unknown types but skips malformed xattrs and
+// flags. It never panics.
 func decodePage(idx uint32, p []byte) *pageDesc {
 	le := binary.LittleEndian
 	d := &pageDesc{
@@ -188,105 +185,64 @@ func decodePage(idx uint32, p []byte) *pageDesc {
 		Seq:   le.Uint32(p[8:]),
 		Next:  le.Uint32(p[descAreaEnd:]),
 	}
-	area := p[descAreaStart:descAreaEnd]
-	cur := 0
-	first := true
-	for cur+descHdrLen <= len(area) {
-		typ := area[cur]
-		ln := le.Uint32(area[cur+1:])
-		if typ == descPadding && ln == 0 {
-			break
-		}
-		if uint64(ln) > uint64(len(area)-cur-descHdrLen) {
-			d.Bad = append(d.Bad, "descriptor length runs past the page")
-			d.ReplayBad = append(d.ReplayBad, "descriptor length runs past the page")
-			break
-		}
-		body := area[cur+descHdrLen : cur+descHdrLen+int(ln)]
-		switch typ {
-		case descPadding:
-		case descFlags:
+	ds, err := blobstore.DecodeDescriptors(p[descAreaStart:descAreaEnd])
+	for i, x := range ds {
+		switch t := x.(type) {
+		case *blobstore.Flags:
 			d.HasFlags = true
-			if ln != 24 {
-				d.FlagsLenBad = true
-				d.Bad = append(d.Bad, "flags descriptor length is not 24")
-				break
-			}
-			d.Invalid = le.Uint64(body[0:])
-			d.DataRO = le.Uint64(body[8:])
-			d.MDRO = le.Uint64(body[16:])
-		case descExtentRLE:
+			d.Invalid, d.DataRO, d.MDRO = t.Invalid, t.DataRO, t.MDRO
+		case *blobstore.ExtentRLE:
 			d.RLECount++
-			if ln == 0 || ln%8 != 0 {
-				d.Bad = append(d.Bad, "extent RLE length is not a positive multiple of 8")
-			}
 			n := 0
-			for i := 0; i+8 <= len(body); i += 8 {
-				c, l := le.Uint32(body[i:]), le.Uint32(body[i+4:])
-				d.RLE = append(d.RLE, [2]uint32{c, l})
-				n += int(l)
+			for _, e := range t.Extents {
+				d.RLE = append(d.RLE, [2]uint32{e.ClusterIdx, e.Length})
+				n += int(e.Length)
 			}
 			if n == 0 {
 				d.Bad = append(d.Bad, "extent RLE describes no cluster")
 				d.ReplayBad = append(d.ReplayBad, "extent RLE describes no cluster")
 			}
-		case descExtentTable:
-			if ln < 8 || (ln-8)%8 != 0 {
-				d.Bad = append(d.Bad, "extent table length is malformed")
-				d.ReplayBad = append(d.ReplayBad, "extent table length is malformed")
-				break
-			}
-			et := extentTable{NumClusters: le.Uint64(body[0:])}
-			for i := 8; i+8 <= len(body); i += 8 {
-				r := extentRef{Page: le.Uint32(body[i:]), Count: le.Uint32(body[i+4:])}
-				if r.Page != 0 && r.Count != 1 {
+		case *blobstore.ExtentTable:
+			et := extentTable{NumClusters: t.NumClusters, Refs: make([]extentRef, len(t.Entries))}
+			for k, e := range t.Entries {
+				et.Refs[k] = extentRef{Page: e.PageIdx, Count: e.NumPages}
+				if e.PageIdx != 0 && e.NumPages != 1 {
 					d.ReplayBad = append(d.ReplayBad, "extent table entry with a page and a count other than 1")
 				}
-				et.Refs = append(et.Refs, r)
 			}
 			d.ET = append(d.ET, et)
-		case descExtentPage:
-			d.EPCount++
-			if ln <= 4 || (ln-4)%4 != 0 {
-				d.Bad = append(d.Bad, "extent page descriptor length is malformed")
-				d.ReplayBad = append(d.ReplayBad, "extent page descriptor length is malformed")
-				break
-			}
-			ep := &extentPage{Start: le.Uint32(body[0:])}
-			ep.Clusters = make([]uint32, 0, (ln-4)/4)
-			for i := 4; i+4 <= len(body); i += 4 {
-				ep.Clusters = append(ep.Clusters, le.Uint32(body[i:]))
-			}
+		case *blobstore.ExtentPage:
 			if d.EP == nil {
-				d.EP = ep
+				d.EP = &extentPage{Start: t.StartCluster, Clusters: t.Clusters}
 			}
-			if first {
-				// bs_load_cur_extent_page_valid: the only descriptor, followed
-				// by a zero-length terminator or the end of the area.
-				end := cur + descHdrLen + int(ln)
-				d.OnlyExtentPage = end+descHdrLen > len(area) || le.Uint32(area[end+1:]) == 0
+			if i == 0 {
+				// bs_load_cur_extent_page_valid: the only descriptor, or
+				// followed by one of length 0
+				d.OnlyExtentPage = len(ds) == 1 || blobstore.DescriptorSize(ds[1]) == descHdrLen
 			}
-		case descXattr, descXattrInternal:
-			if ln < 4 {
-				d.Bad = append(d.Bad, "xattr descriptor too short")
-				break
-			}
-			nl, vl := int(le.Uint16(body[0:])), int(le.Uint16(body[2:]))
-			if 4+nl+vl != int(ln) {
-				d.Bad = append(d.Bad, "xattr descriptor lengths disagree")
-				break
-			}
-			d.Xattrs = append(d.Xattrs, xattr{
-				Name:     string(body[4 : 4+nl]),
-				Value:    append([]byte(nil), body[4+nl:4+nl+vl]...),
-				Internal: typ == descXattrInternal,
-			})
-		default:
+		case *blobstore.Xattr:
+			d.Xattrs = append(d.Xattrs, xattr{Name: t.Name, Value: t.Value, Internal: t.Internal})
+		case *blobstore.Unknown:
 			d.Unknown++
 			d.ReplayBad = append(d.ReplayBad, "unknown descriptor type")
 		}
-		first = false
-		cur += descHdrLen + int(ln)
+	}
+	if err != nil {
+		msg := err.Error()
+		d.Bad = append(d.Bad, msg)
+		var fe *blobstore.FormatError
+		typ := -1
+		if errors.As(err, &fe) && fe.Offset >= 0 && fe.Offset < int64(len(p)) {
+			typ = int(p[fe.Offset])
+		}
+		switch {
+		case len(ds) == 0 && typ == descExtentPage:
+			// an extent page whose only descriptor is malformed: not one
+		case typ == descFlags || typ == descXattr || typ == descXattrInternal:
+			// the replay skips these without looking
+		default:
+			d.ReplayBad = append(d.ReplayBad, msg)
+		}
 	}
 	return d
 }
