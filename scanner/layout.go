@@ -146,7 +146,7 @@ type pageDesc struct {
 	ET []extentTable
 
 	// EP is the EXTENT_PAGE descriptor, when the page holds one.
-	EP      *extentPage
+	EP *extentPage
 
 	Xattrs []xattr
 
