@@ -133,10 +133,11 @@ func (t *Target) rpcGetBdevs(r *request) (any, *RPCError) {
 			t.log.logf(srcGetBdevs, lvlError, "bdev '%s' does not exist", p.Name)
 			return nil, errNoDev
 		}
-		return append(out, t.bdevView(b)), nil
+		return append(out, t.bdevView(b, t.relations())), nil
 	}
+	rel := t.relations()
 	for _, b := range t.bdevs {
-		out = append(out, t.bdevView(b))
+		out = append(out, t.bdevView(b, rel))
 	}
 	return out, nil
 }
@@ -234,9 +235,10 @@ func (t *Target) rpcGetLvols(r *request) (any, *RPCError) {
 		stores = []*lvstore{s}
 	}
 	out := []lvolJSON{}
+	rel := t.relations()
 	for _, s := range stores {
 		for _, l := range s.lvols {
-			out = append(out, t.lvolView(l))
+			out = append(out, t.lvolView(l, rel))
 		}
 	}
 	return out, nil

@@ -481,15 +481,6 @@ func (s *lvstore) lvolByName(name string) *lvol {
 	return nil
 }
 
-func (s *lvstore) lvolByBlob(id uint64) *lvol {
-	for _, l := range s.lvols {
-		if l.blob.ID == id {
-			return l
-		}
-	}
-	return nil
-}
-
 func (s *lvstore) removeLvol(l *lvol) {
 	for i, x := range s.lvols {
 		if x == l {
@@ -509,9 +500,6 @@ type lvol struct {
 }
 
 func (l *lvol) alias() string { return l.store.name + "/" + l.name }
-
-// isSnapshot is spdk_blob_is_snapshot: some blob has it as parent.
-func (l *lvol) isSnapshot() bool { return len(l.store.clones(l.blob.ID)) > 0 }
 
 func (l *lvol) isClone() bool { return l.blob.Parent != 0 }
 

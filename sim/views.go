@@ -1,5 +1,7 @@
 package sim
 
+import "sort"
+
 // JSON shapes of the real target's answers, field for field and in its
 // order (testdata/fixtures/*.bdev_get_bdevs.json and friends).
 
@@ -113,20 +115,45 @@ func (t *Target) lvstoreView(s *lvstore) lvstoreJSON {
 	}
 }
 
-func (t *Target) lvolView(l *lvol) lvolJSON {
+// relations indexes, per call, each blob's clones and each blob id's live
+// lvol, so that a view of n lvols costs O(n), not O(n²).
+type relations struct {
+	clones map[uint64][]*blob
+	live   map[uint64]*lvol
+}
+
+func (t *Target) relations() relations {
+	r := relations{clones: map[uint64][]*blob{}, live: map[uint64]*lvol{}}
+	for _, s := range t.stores {
+		for _, b := range s.blobs {
+			if b.Parent != 0 {
+				r.clones[b.Parent] = append(r.clones[b.Parent], b)
+			}
+		}
+		for _, l := range s.lvols {
+			r.live[l.blob.ID] = l
+		}
+	}
+	for _, cs := range r.clones {
+		sort.Slice(cs, func(i, j int) bool { return cs[i].ID < cs[j].ID })
+	}
+	return r
+}
+
+func (t *Target) lvolView(l *lvol, rel relations) lvolJSON {
 	return lvolJSON{
 		Alias:             l.alias(),
 		UUID:              l.uuid,
 		Name:              l.name,
 		CreationTime:      l.creationTime,
 		IsThinProvisioned: l.blob.Thin,
-		IsSnapshot:        l.isSnapshot(),
+		IsSnapshot:        len(rel.clones[l.blob.ID]) > 0,
 		IsClone:           l.isClone(),
 		Lvs:               lvsRefJSON{Name: l.store.name, UUID: l.store.uuid},
 	}
 }
 
-func (t *Target) bdevView(b *bdev) bdevJSON {
+func (t *Target) bdevView(b *bdev, rel relations) bdevJSON {
 	if b.lvol == nil {
 		v := bdevJSON{
 			Name:        b.name,
@@ -152,11 +179,11 @@ func (t *Target) bdevView(b *bdev) bdevJSON {
 		BaseBdev:             l.store.base.name,
 		ThinProvision:        l.blob.Thin,
 		NumAllocatedClusters: l.blob.allocated(),
-		Snapshot:             l.isSnapshot(),
+		Snapshot:             len(rel.clones[l.blob.ID]) > 0,
 		Clone:                l.isClone(),
 	}
 	if l.isClone() {
-		if p := l.store.lvolByBlob(l.blob.Parent); p != nil {
+		if p := rel.live[l.blob.Parent]; p != nil {
 			name := p.name
 			d.BaseSnapshot = &name
 		} else {
@@ -165,8 +192,8 @@ func (t *Target) bdevView(b *bdev) bdevJSON {
 	}
 	if d.Snapshot {
 		names := []string{}
-		for _, c := range l.store.clones(l.blob.ID) {
-			if cl := l.store.lvolByBlob(c.ID); cl != nil {
+		for _, c := range rel.clones[l.blob.ID] {
+			if cl := rel.live[c.ID]; cl != nil {
 				names = append(names, cl.name)
 			}
 		}

@@ -1,0 +1,92 @@
+package sim
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkLoadRealImage: examine + load of a real image (recovery mode,
+// the live copy taken beside a running target).
+func BenchmarkLoadRealImage(b *testing.B) {
+	img := filepath.Join(b.TempDir(), "disk.img")
+	gunzipSparse(b, fixtures+"resurrection-pending-live.img.gz", img)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tgt, err := New(Config{Image: img})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tgt.Crash() // nothing written: every iteration loads the same image
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/load")
+}
+
+// BenchmarkCreateLvol: bdev_lvol_create with its md sync to the image.
+func BenchmarkCreateLvol(b *testing.B) {
+	dir := b.TempDir()
+	var tgt *Target
+	call := func(m, p string) {
+		if _, e := tgt.call(&request{Method: m, ID: []byte("1"), Params: []byte(p)}); e != nil {
+			b.Fatal(m, e)
+		}
+	}
+	fresh := func(i int) {
+		if tgt != nil {
+			tgt.Crash()
+		}
+		var err error
+		tgt, err = New(Config{Image: filepath.Join(dir, fmt.Sprintf("d%d.img", i)), Size: 1 << 30})
+		if err != nil {
+			b.Fatal(err)
+		}
+		call("bdev_lvol_create_lvstore", `{"bdev_name":"aio0","lvs_name":"lvs","cluster_sz":1048576}`)
+	}
+	const perStore = 1000 // the md region holds 1024 pages
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%perStore == 0 {
+			b.StopTimer()
+			fresh(i)
+			b.StartTimer()
+		}
+		call("bdev_lvol_create", fmt.Sprintf(`{"lvol_name":"v%d","size_in_mib":4,"thin_provision":true,"lvs_name":"lvs"}`, i))
+	}
+	b.StopTimer()
+	tgt.Crash()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creates/s")
+}
+
+// BenchmarkGetLvols: bdev_lvol_get_lvols and bdev_get_bdevs over 500 lvols.
+func BenchmarkGetLvols(b *testing.B) {
+	img := filepath.Join(b.TempDir(), "disk.img")
+	tgt, err := New(Config{Image: img, Size: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tgt.Crash()
+	must := func(m, p string) any {
+		req := &request{Method: m, ID: []byte("1")}
+		if p != "" {
+			req.Params = []byte(p)
+		}
+		res, e := tgt.call(req)
+		if e != nil {
+			b.Fatal(m, e)
+		}
+		return res
+	}
+	must("bdev_lvol_create_lvstore", `{"bdev_name":"aio0","lvs_name":"lvs","cluster_sz":1048576}`)
+	const n = 500
+	for i := 0; i < n; i++ {
+		must("bdev_lvol_create", fmt.Sprintf(`{"lvol_name":"v%d","size_in_mib":4,"thin_provision":true,"lvs_name":"lvs"}`, i))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if got := must("bdev_lvol_get_lvols", "").([]lvolJSON); len(got) != n {
+			b.Fatal(len(got))
+		}
+		must("bdev_get_bdevs", "")
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/lvol")
+}
