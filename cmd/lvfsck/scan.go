@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -89,7 +90,6 @@ func runScan(cmd *cobra.Command, g *globalOpts, o *scanOpts, path string) error 
 	if bar != nil {
 		opts.Progress = bar.update
 	}
-	started := time.Now()
 	v, err := scanner.ScanPath(ctx, path, opts, o.tmpDir)
 	if bar != nil {
 		bar.done()
@@ -111,7 +111,7 @@ func runScan(cmd *cobra.Command, g *globalOpts, o *scanOpts, path string) error 
 		err = writeScanJSON(out, v, code)
 	} else {
 		color := !o.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(out)
-		err = writeScanText(out, v, code, started, color)
+		err = writeScanText(out, v, code, color)
 	}
 	if err != nil {
 		return exitCode(report.ExitOperational, err)
@@ -152,7 +152,11 @@ func printable(s string) string {
 		}
 	}
 	if len(s) > 300 {
-		return s[:300] + "…"
+		cut := 300
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return s[:cut] + "…"
 	}
 	return s
 }
@@ -165,16 +169,20 @@ var loadWords = map[finding.LoadOutcome]string{
 	finding.LoadCrash:    "CRASHES spdk_tgt",
 }
 
-func writeScanText(w io.Writer, v *scanner.View, code int, started time.Time, color bool) error {
+func writeScanText(w io.Writer, v *scanner.View, code int, color bool) error {
 	var b strings.Builder
 	l := v.Lvstore
 	name := l.Name
 	if name == "" {
 		name = "(unknown)"
 	}
-	fmt.Fprintf(&b, "lvstore %s  uuid %s\n", printable(name), printable(l.UUID))
+	uuid := l.UUID
+	if uuid == "" {
+		uuid = "(unknown)"
+	}
+	fmt.Fprintf(&b, "lvstore %s  uuid %s\n", printable(name), printable(uuid))
 	fmt.Fprintf(&b, "  device    %s (%s)\n", printable(v.Device), report.Bytes(uint64(max(v.Size, 0))))
-	if l.ClusterSize != 0 {
+	if v.Mode != "" {
 		state := "dirty (clean=0)"
 		if l.Clean {
 			state = "clean"
@@ -182,6 +190,8 @@ func writeScanText(w io.Writer, v *scanner.View, code int, started time.Time, co
 		fmt.Fprintf(&b, "  store     %s, version %d, scanned in %s mode\n", state, l.Version, v.Mode)
 		fmt.Fprintf(&b, "  clusters  %d × %s (%d for metadata); md region %d pages from page %d\n",
 			l.TotalClusters, report.Bytes(uint64(l.ClusterSize)), l.MDClusters, l.MDLen, l.MDStart)
+	} else {
+		b.WriteString("  store     super block unusable: md region not scanned\n")
 	}
 	fmt.Fprintf(&b, "  next load spdk_tgt %s\n", loadWords[l.Loads])
 	if v.Buffered {
@@ -213,7 +223,6 @@ func writeScanText(w io.Writer, v *scanner.View, code int, started time.Time, co
 	if v.Buffered {
 		s.Notes = append(s.Notes, "O_DIRECT refused by the file system: read buffered")
 	}
-	_ = started
 	return report.WriteText(w, s, report.TextOptions{Color: color})
 }
 
