@@ -88,8 +88,11 @@ func (t *Target) serveConn(c net.Conn) {
 		err := dec.Decode(&raw)
 		lr.n = int64(dec.Buffered().(*bytes.Reader).Len())
 		if err != nil {
+			// A request that overflows spdk_tgt's 32 KiB receive buffer
+			// makes it read 0 bytes and take the connection as closed: no
+			// answer. Malformed JSON gets a parse error, then the close.
 			var se *json.SyntaxError
-			if errors.As(err, &se) || errors.Is(err, errRequestTooLarge) {
+			if errors.As(err, &se) {
 				write(errResponse{JSONRPC: "2.0", ID: json.RawMessage("null"),
 					Error: &RPCError{Code: codeParseError, Message: "Parse error"}})
 			}

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -133,11 +134,15 @@ func TestServerStreamAndErrors(t *testing.T) {
 	var more wireResp
 	require.Error(t, c.dec.Decode(&more))
 
-	// A request over the bound is refused the same way.
+	// A request over the 32 KiB bound: the connection closes unanswered.
 	big := s.dial()
-	_, _ = big.c.Write([]byte(`{"jsonrpc":"2.0","method":"x","params":{"a":"` + strings.Repeat("a", 2<<20) + `"}}`))
-	r = big.recv()
-	require.Equal(t, codeParseError, r.Error.Code)
+	_, _ = big.c.Write([]byte(`{"jsonrpc":"2.0","method":"x","params":{"a":"` + strings.Repeat("a", 40<<10) + `"}}`))
+	require.NoError(t, big.c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	require.Error(t, big.dec.Decode(&more), "closed (EOF or reset)")
+	// Just under it is fine.
+	ok := s.dial()
+	r = ok.call("bdev_get_bdevs", map[string]any{"name": strings.Repeat("b", 30<<10)})
+	require.Equal(t, errNoDev, r.Error)
 }
 
 // TestAnswersMatchCapturedShapes drives the sim over its socket through
@@ -234,4 +239,94 @@ func TestAnswersMatchCapturedShapes(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("spdk_kill_instance SIGINT did not stop the target")
 	}
+}
+
+// TestConcurrentClients: many connections creating, listing and deleting
+// at once (run with -race), and a 65th connection waits for a free slot.
+func TestConcurrentClients(t *testing.T) {
+	s := serve(t, Config{Size: 256 << 20})
+	c := s.dial()
+	require.Nil(t, c.call("bdev_lvol_create_lvstore", map[string]any{"bdev_name": "aio0", "lvs_name": "lvs", "cluster_sz": 1 << 20}).Error)
+	const workers = 8
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		cw := s.dial()
+		go func(w int) {
+			for i := 0; i < 10; i++ {
+				name := fmt.Sprintf("w%d-%d", w, i)
+				for _, step := range []struct {
+					m string
+					p any
+				}{
+					{"bdev_lvol_create", map[string]any{"lvol_name": name, "size_in_mib": 2, "thin_provision": i%2 == 0, "lvs_name": "lvs"}},
+					{"bdev_lvol_get_lvols", nil},
+					{"bdev_get_bdevs", nil},
+					{"bdev_lvol_delete", map[string]any{"name": "lvs/" + name}},
+				} {
+					if r := cw.call(step.m, step.p); r.Error != nil {
+						errs <- fmt.Errorf("%s %s: %v", step.m, name, r.Error)
+						return
+					}
+				}
+			}
+			errs <- nil
+		}(w)
+	}
+	for w := 0; w < workers; w++ {
+		require.NoError(t, <-errs)
+	}
+	var lvs []lvstoreJSON
+	require.NoError(t, json.Unmarshal(c.call("bdev_lvol_get_lvstores", nil).Result, &lvs))
+	require.Equal(t, lvs[0].TotalDataClusters, lvs[0].FreeClusters, "every cluster came back")
+
+	// 64 connections are served; the 65th waits in the backlog.
+	held := make([]net.Conn, 0, maxConns)
+	for len(held) < maxConns-workers-1 { // c and the workers hold the rest
+		cn, err := net.Dial("unix", s.sock)
+		require.NoError(t, err)
+		held = append(held, cn)
+		defer cn.Close()
+	}
+	extra := s.dial()
+	extra.send("spdk_get_version", nil)
+	require.NoError(t, extra.c.SetReadDeadline(time.Now().Add(200*time.Millisecond)))
+	var r wireResp
+	require.Error(t, extra.dec.Decode(&r), "no slot: no answer yet")
+	held[0].Close()
+	extra.dec = json.NewDecoder(extra.c) // a Decoder keeps its first error
+	require.NoError(t, extra.c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	require.NoError(t, extra.dec.Decode(&r), "answered once a slot frees")
+}
+
+func TestFlavorMethodLists(t *testing.T) {
+	var real []string
+	readJSON(t, fixtures+"notify.rpc_get_methods.json", &real)
+	inReal := map[string]bool{}
+	for _, m := range real {
+		inReal[m] = true
+	}
+	lists := map[string][]string{}
+	for _, f := range []string{FlavorLonghornV2409, FlavorLonghorn, FlavorUpstream} {
+		h, listed, err := methodsFor(f)
+		require.NoError(t, err)
+		for _, m := range listed {
+			require.NotNil(t, h[m], "%s lists %s without implementing it", f, m)
+		}
+		_, simOnly := h["sim_lvol_write"]
+		require.True(t, simOnly)
+		require.NotContains(t, listed, "sim_lvol_write")
+		lists[f] = listed
+	}
+	for _, m := range lists[FlavorLonghornV2409] {
+		require.True(t, inReal[m], "%s is not offered by the real v24.09 target", m)
+	}
+	require.NotContains(t, lists[FlavorLonghornV2409], "bdev_lvol_stop_snapshot_checksum")
+	require.Contains(t, lists[FlavorLonghorn], "bdev_lvol_stop_snapshot_checksum")
+	require.Len(t, lists[FlavorLonghorn], len(lists[FlavorLonghornV2409])+1)
+	for m := range longhornOnly {
+		require.NotContains(t, lists[FlavorUpstream], m)
+	}
+	require.Contains(t, lists[FlavorUpstream], "bdev_lvol_start_shallow_copy")
+	_, _, err := methodsFor("nope")
+	require.Error(t, err)
 }

@@ -422,6 +422,9 @@ func (t *Target) storeByUUID(u string) *lvstore {
 	return nil
 }
 
+// maxConns is SPDK_JSONRPC_MAX_CONNS.
+const maxConns = 64
+
 // Serve answers JSON-RPC on a unix socket at path until ctx ends or the
 // target is killed; at ctx's end it shuts down cleanly.
 func (t *Target) Serve(ctx context.Context, path string) error {
@@ -440,7 +443,14 @@ func (t *Target) Serve(ctx context.Context, path string) error {
 		case <-t.stopCh:
 		}
 	}()
+	// spdk_tgt serves at most 64 connections; more wait in the backlog.
+	slots := make(chan struct{}, maxConns)
 	for {
+		select {
+		case slots <- struct{}{}:
+		case <-t.stopCh:
+			return nil
+		}
 		c, err := lis.Accept()
 		if err != nil {
 			t.mu.Lock()
@@ -459,7 +469,10 @@ func (t *Target) Serve(ctx context.Context, path string) error {
 		}
 		t.conns[c] = struct{}{}
 		t.mu.Unlock()
-		go t.serveConn(c)
+		go func() {
+			t.serveConn(c)
+			<-slots
+		}()
 	}
 }
 
