@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"sort"
@@ -432,9 +433,25 @@ func (r *checkRun) record(fs []finding.Finding, live reconcile.Live, scans []col
 		}
 	}
 	at := r.o.now()
-	if _, err := r.j.UpsertFindingsIn(at, sortedMapKeys(covered), fs); err != nil {
+	recs, err := r.j.UpsertFindingsIn(at, sortedMapKeys(covered), fs)
+	if err != nil {
 		r.opErr = true
 		r.note("journal: recording findings failed: %v", err)
+	}
+	// A finding known from earlier runs says since when: how long a volume
+	// has been waiting to come back matters to whoever reads the report.
+	for i := range fs {
+		if i >= len(recs) || recs[i].Count < 2 || recs[i].FirstSeen.IsZero() {
+			continue
+		}
+		ev := make(map[string]string, len(fs[i].Evidence)+1)
+		maps.Copy(ev, fs[i].Evidence)
+		since := fmt.Sprintf("reported since %s (%d runs)", recs[i].FirstSeen.UTC().Format(time.RFC3339), recs[i].Count)
+		if ev[reconcile.EvJournal] != "" {
+			since = ev[reconcile.EvJournal] + "; " + since
+		}
+		ev[reconcile.EvJournal] = since
+		fs[i].Evidence = ev
 	}
 	counts := map[string]int{}
 	for _, f := range fs {

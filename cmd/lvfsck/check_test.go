@@ -236,8 +236,10 @@ func TestCheckOfflineJournalAndProm(t *testing.T) {
 	image := inflated(t, t.TempDir(), "notify-pending-live.img.gz")
 	args := append([]string{"check", "--state-dir", state, "--prom", prom}, offlineArgs(image, "notify.after-delete", true, true)...)
 	for i := 0; i < 2; i++ {
-		_, errText, code := checkCLI(t, args...)
+		out, errText, code := checkCLI(t, args...)
 		require.Equal(t, 4, code, errText)
+		// The second run says since when the finding stands.
+		require.Equal(t, i == 1, strings.Contains(out, "reported since "), out)
 	}
 	j, err := journal.Open(state, journal.Options{})
 	require.NoError(t, err)
@@ -266,4 +268,14 @@ func TestCheckOfflineJournalAndProm(t *testing.T) {
 func TestLvstoreSummariesSource(t *testing.T) {
 	out, _, _ := checkCLI(t, append([]string{"check"}, offlineArgs("", "notify.after-delete", true, true)...)...)
 	require.True(t, strings.Contains(out, "(captured)"), out)
+}
+
+// The hidden `sim rpc` helper of the demo hangs under `sim`.
+func TestSimRPC(t *testing.T) {
+	_, errText, code := checkCLI(t, "sim", "rpc", "--socket", filepath.Join(t.TempDir(), "none.sock"), "spdk_get_version")
+	require.Equal(t, report.ExitOperational, code, errText)
+	_, errText, code = checkCLI(t, "sim", "rpc", "spdk_get_version", "{not json")
+	require.Equal(t, report.ExitUsage, code, errText)
+	_, _, code = checkCLI(t, "sim", "rpc")
+	require.Equal(t, report.ExitUsage, code)
 }
