@@ -139,6 +139,31 @@ func xattrBody(name string, val []byte) []byte {
 
 func u64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
 
+// rleBlob writes a thick lvol at md page idx in the old EXTENT_RLE format
+// (no extent table), marks it in the masks, and returns nothing: runs are
+// (cluster, count) pairs, cluster 0 = unallocated.
+func (m *img) rleBlob(idx uint32, name string, runs ...[2]uint32) {
+	m.newPage(idx, blobIDOf(idx), 0, invalidPage)
+	m.addDesc(idx, descFlags, make([]byte, 24))
+	nv := make([]byte, 256)
+	copy(nv, name)
+	m.addDesc(idx, descXattr, xattrBody("name", nv))
+	m.addDesc(idx, descXattr, xattrBody("uuid", []byte(fmt.Sprintf("00000000-0000-4000-8000-%012d\x00", idx))))
+	var body []byte
+	for _, r := range runs {
+		body = binary.LittleEndian.AppendUint32(body, r[0])
+		body = binary.LittleEndian.AppendUint32(body, r[1])
+		if r[0] != 0 {
+			for c := r[0]; c < r[0]+r[1]; c++ {
+				m.setMaskBit(m.sb.UsedClusterStart, uint64(c), true)
+			}
+		}
+	}
+	m.addDesc(idx, 1, body) // EXTENT_RLE
+	m.setMaskBit(m.sb.UsedPageStart, uint64(idx), true)
+	m.setMaskBit(m.sb.UsedBlobIDStart, uint64(idx), true)
+}
+
 // flagsOff is the offset of the flags descriptor body in page idx.
 func (m *img) flagsOff(idx uint32) int {
 	p := m.page(idx)
@@ -284,6 +309,11 @@ var corruptCases = []struct {
 	{"truncated", "basic-1m", ModeAuto, func(m *img) { m.size = 32 << 20 }, CodeTruncated},
 	{"truncated-to-page", "basic-1m", ModeAuto, func(m *img) { m.size = 100 }, CodeBadSuperBlock},
 	{"mask-header", "basic-1m", ModeAuto, func(m *img) { m.devPage(m.sb.UsedPageStart)[0] = 7 }, CodeMaskHeader},
+	{"rle-blob", "basic-1m", ModeAuto, func(m *img) { m.rleBlob(20, "rle-vol", [2]uint32{40, 3}, [2]uint32{50, 1}) }, ""},
+	{"rle-blob-recovery", "basic-1m", ModeRecovery, func(m *img) { m.rleBlob(20, "rle-vol", [2]uint32{40, 3}) }, ""},
+	{"rle-shared", "basic-1m", ModeAuto, func(m *img) { m.rleBlob(20, "rle-vol", [2]uint32{10, 4}) }, CodeClusterShared},
+	{"rle-thick-hole", "basic-1m", ModeAuto, func(m *img) { m.rleBlob(20, "rle-vol", [2]uint32{40, 1}, [2]uint32{0, 2}) }, CodeDescriptor},
+	{"rle-no-cluster", "dirty-kill9", ModeAuto, func(m *img) { m.rleBlob(20, "rle-vol", [2]uint32{40, 0}) }, CodeReplayRejects},
 	{"forced-removal-clean-mode-on-dirty", "resurrection-pending-live", ModeClean, func(m *img) {}, ""},
 }
 

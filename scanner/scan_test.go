@@ -212,3 +212,20 @@ func TestReadFallsBackAfterEINVAL(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, v.Blobs, 6)
 }
+
+// TestRLEBlob checks the old EXTENT_RLE format, which no v24.09 lvol uses.
+func TestRLEBlob(t *testing.T) {
+	m := newImg(t, "basic-1m")
+	m.rleBlob(20, "rle-vol", [2]uint32{40, 3}, [2]uint32{50, 1})
+	for _, mode := range []Mode{ModeClean, ModeRecovery} {
+		v := scanImage(t, m.source(), mode)
+		b, ok := v.Lvol("rle-vol")
+		require.True(t, ok, mode)
+		require.Equal(t, finding.LoadOK, b.Loads)
+		require.False(t, b.Thin)
+		require.Equal(t, uint64(4), b.NumClusters)
+		require.Equal(t, uint64(4)<<20, b.SizeBytes)
+		require.Equal(t, []Run{{Offset: 0, Cluster: 40, Count: 3}, {Offset: 3, Cluster: 50, Count: 1}}, b.Allocated)
+		require.Empty(t, v.Findings, mode)
+	}
+}
