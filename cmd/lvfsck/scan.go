@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -80,11 +79,9 @@ func runScan(cmd *cobra.Command, g *globalOpts, o *scanOpts, path string) error 
 	default:
 		return usageError("--mode %q: want auto, clean or recovery", o.mode)
 	}
+	// cobra gives every command a context; ^C cancels the scan (exit 32)
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	opts := scanner.Options{Mode: mode}
 	bar := newProgressBar(cmd.ErrOrStderr())
 	if bar != nil {
