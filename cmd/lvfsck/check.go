@@ -156,6 +156,22 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	out := cmd.OutOrStdout()
+
+	// The journal first: a locked one fails before anything else is done,
+	// and a failed run can still report the last success.
+	if useJournal {
+		j, err := openJournal(g, *o.stateDir)
+		if err != nil {
+			return err
+		}
+		r.j = j
+		defer func() {
+			if cerr := j.Close(); cerr != nil {
+				g.log.Error().Err(cerr).Msg("close journal")
+			}
+		}()
+	}
 
 	// 1. The live view.
 	var live reconcile.Live
@@ -167,7 +183,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		r.inc = o.incarnation
 		a, err := collect.LoadFiles(o.files)
 		if err != nil {
-			return exitCode(report.ExitOperational, fmt.Errorf("offline check: %w", err))
+			return r.fail(out, report.ExitOperational, fmt.Errorf("offline check: %w", err))
 		}
 		live = collect.BuildLive(a)
 	} else {
@@ -175,9 +191,9 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		c, err := spdk.Dial(ctx, o.socket, spdk.WithTimeout(o.timeout))
 		if err != nil {
 			if ctx.Err() != nil {
-				return exitCode(report.ExitCancelled, fmt.Errorf("cancelled while connecting to %s", o.socket))
+				return r.fail(out, report.ExitCancelled, fmt.Errorf("cancelled while connecting to %s", o.socket))
 			}
-			return exitCode(report.ExitOperational, fmt.Errorf("cannot reach spdk_tgt at %s: %w (is it running? is --socket right?)", o.socket, err))
+			return r.fail(out, report.ExitOperational, fmt.Errorf("cannot reach spdk_tgt at %s: %w (is it running? is --socket right?)", o.socket, err))
 		}
 		defer c.Close()
 		r.inc = o.incarnation
@@ -196,9 +212,9 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return exitCode(report.ExitCancelled, fmt.Errorf("cancelled while reading the live view: %w", err))
+				return r.fail(out, report.ExitCancelled, fmt.Errorf("cancelled while reading the live view: %w", err))
 			}
-			return exitCode(report.ExitOperational, fmt.Errorf("live view from %s: %w", o.socket, err))
+			return r.fail(out, report.ExitOperational, fmt.Errorf("live view from %s: %w", o.socket, err))
 		}
 	}
 
@@ -210,31 +226,14 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 			r.note("lvstore %s: its base bdev names no file (not an AIO bdev); pass its device with --device", name)
 		}
 	}
-	scans, cancelled := r.scan(ctx, cmd.ErrOrStderr(), devices, mode)
-	if cancelled {
-		return exitCode(report.ExitCancelled, errors.New("cancelled while reading devices"))
-	}
-	var persisted *reconcile.Persisted
-	if len(scans) > 0 {
-		persisted = collect.Persisted(scans, collect.Complete(live, scans))
-	}
-
-	// 3. The journal: record what the target shows now, then read history.
+	// 3. The run, in the journal: begun before the slow part, so a killed
+	// run shows as unfinished.
 	code := report.ExitOK
-	if useJournal {
-		j, err := openJournal(g, *o.stateDir)
-		if err != nil {
-			return err
-		}
-		r.j = j
-		defer func() {
-			if cerr := j.Close(); cerr != nil {
-				g.log.Error().Err(cerr).Msg("close journal")
-			}
-		}()
+	if r.j != nil {
+		j := r.j
 		r.runID, err = j.BeginRun(journal.Run{Command: "check", Started: r.started, Incarnation: r.inc, Target: r.target, Devices: devices})
 		if err != nil {
-			return exitCode(report.ExitOperational, fmt.Errorf("journal: %w", err))
+			return r.fail(out, report.ExitOperational, fmt.Errorf("journal: %w", err))
 		}
 		// Whatever happens from here, the run is closed in the journal.
 		defer func() {
@@ -254,23 +253,34 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 			}
 			r.prune(keep)
 		}()
-		if !r.offline {
-			r.observe(live, persisted)
-		}
+	}
+
+	scans, cancelled := r.scan(ctx, cmd.ErrOrStderr(), devices, mode)
+	if cancelled {
+		return r.fail(out, report.ExitCancelled, errors.New("cancelled while reading devices"))
+	}
+	var persisted *reconcile.Persisted
+	if len(scans) > 0 {
+		persisted = collect.Persisted(scans, collect.Complete(live, scans))
+	}
+
+	// 4. Record what the target shows now, then read the history.
+	if r.j != nil && !r.offline {
+		r.observe(live, persisted)
 	}
 	var hist reconcile.History
 	earlier := 0
 	if r.j != nil {
 		h, err := collect.LoadHistory(r.j, r.inc, r.target)
 		if err != nil {
-			return exitCode(report.ExitOperational, fmt.Errorf("journal: %w", err))
+			return r.fail(out, report.ExitOperational, fmt.Errorf("journal: %w", err))
 		}
 		hist, earlier = h, h.EarlierRuns(r.inc, r.runID)
 	} else {
 		r.notes = append(r.notes, "no journal: no history was used and nothing was recorded")
 	}
 
-	// 4. Compare.
+	// 5. Compare.
 	fs := reconcile.Check(reconcile.Input{
 		Persisted:   persisted,
 		Live:        live,
@@ -283,7 +293,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		r.record(fs, live, scans)
 	}
 
-	// 5. Report.
+	// 6. Report.
 	code = report.ExitFor(fs)
 	if r.opErr {
 		code |= report.ExitOperational
@@ -300,7 +310,6 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 			s.ScanDuration += sc.View.Stats.Duration
 		}
 	}
-	out := cmd.OutOrStdout()
 	if o.json {
 		err = report.WriteJSON(out, s)
 	} else {
@@ -321,6 +330,31 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		return exitCode(code, nil)
 	}
 	return nil
+}
+
+// fail ends a run that could not finish its check: the error goes to
+// stderr (main prints it), and machines still get what they read — the
+// JSON document and the Prometheus file, with status "incomplete" and the
+// last success from the journal — so monitoring sees the failure.
+func (r *checkRun) fail(out io.Writer, code int, err error) error {
+	if r.o.json || r.o.prom != "" {
+		s := report.Summary{
+			Command: "check", Version: version, Target: r.target, Incarnation: r.inc,
+			Started: r.started, Finished: r.o.now(), Exit: code,
+			Findings: []finding.Finding{}, Notes: append(r.notes, err.Error()),
+		}
+		if r.o.json {
+			if werr := report.WriteJSON(out, s); werr != nil {
+				r.g.log.Error().Err(werr).Msg("write report")
+			}
+		}
+		if r.o.prom != "" {
+			if perr := report.WritePromFile(r.o.prom, s, r.lastSuccess(s)); perr != nil {
+				r.g.log.Error().Err(perr).Msg("--prom")
+			}
+		}
+	}
+	return exitCode(code, err)
 }
 
 // scan reads each device; a device that cannot be read becomes an

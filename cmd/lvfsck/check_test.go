@@ -185,6 +185,19 @@ func TestCheckOperationalErrors(t *testing.T) {
 		require.Equal(t, report.ExitOperational, code)
 		require.Contains(t, errText, "cannot reach spdk_tgt at "+filepath.Join(dir, "none.sock"))
 	})
+	t.Run("no target, json and prom", func(t *testing.T) {
+		prom := filepath.Join(dir, "fail.prom")
+		out, _, code := checkCLI(t, "check", "--no-journal", "--json", "--prom", prom, "--socket", filepath.Join(dir, "none.sock"))
+		require.Equal(t, report.ExitOperational, code)
+		var doc report.JSONReport
+		require.NoError(t, json.Unmarshal([]byte(out), &doc), out)
+		require.Equal(t, "incomplete", doc.Status)
+		require.Equal(t, report.ExitOperational, doc.ExitCode)
+		require.Contains(t, strings.Join(doc.Notes, "\n"), "cannot reach spdk_tgt")
+		b, err := os.ReadFile(prom)
+		require.NoError(t, err)
+		require.Contains(t, string(b), "lvfsck_last_run_timestamp_seconds")
+	})
 	t.Run("not a target", func(t *testing.T) {
 		// A socket that accepts and closes: the live view cannot be read.
 		sock := filepath.Join(dir, "mute.sock")
