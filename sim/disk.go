@@ -136,7 +136,8 @@ func chainPages(b *BlobState) ([][]blobstore.Descriptor, error) {
 	if b.DataRO {
 		dataRO = blobstore.FlagReadOnly
 	}
-	descs := []blobstore.Descriptor{&blobstore.Flags{Invalid: invalid, DataRO: dataRO}}
+	invalid |= b.InvalidExtra
+	descs := []blobstore.Descriptor{&blobstore.Flags{Invalid: invalid, DataRO: dataRO, MDRO: b.MDROFlags}}
 	for _, x := range b.Xattrs {
 		descs = append(descs, &blobstore.Xattr{Name: x.Name, Value: x.Value})
 	}
@@ -339,6 +340,9 @@ func blobState(b *blobstore.Blob) BlobState {
 		Clusters: make([]uint64, b.NumClusters),
 		Thin:     b.Thin(),
 		DataRO:   b.ReadOnly(),
+		// Flags the model does not derive are kept as read.
+		InvalidExtra: b.Invalid &^ (blobstore.FlagThin | blobstore.FlagInternalXattrs | blobstore.FlagExtentTable),
+		MDROFlags:    b.MDRO,
 	}
 	for _, r := range b.Clusters {
 		for k := uint64(0); k < r.Count && r.Logical+k < b.NumClusters; k++ {

@@ -133,3 +133,31 @@ func normalizeClones(t *testing.T, e json.RawMessage) json.RawMessage {
 	require.NoError(t, err)
 	return b
 }
+
+// TestLoadEsnapCloneDegraded: the external snapshot (a malloc bdev of the
+// run that made the image) does not exist, so the esnap clone loads
+// degraded, without a bdev; the other lvols load as the real target had them.
+func TestLoadEsnapCloneDegraded(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "disk.img")
+	gunzipSparse(t, fixtures+"default-cluster-esnap.img.gz", img)
+	r := newRig(t, Config{Image: img})
+	var want []lvolJSON
+	readJSON(t, fixtures+"default-cluster-esnap.bdev_lvol_get_lvols.json", &want)
+	got := map[string]lvolJSON{}
+	for _, l := range r.lvols() {
+		got[l.Name] = l
+	}
+	require.Len(t, got, len(want))
+	for _, w := range want {
+		if w.Name == "esnap-clone" {
+			w.IsDegraded = true
+		}
+		require.Equal(t, w, got[w.Name])
+	}
+	_, e := r.call("bdev_get_bdevs", map[string]any{"name": got["esnap-clone"].UUID})
+	require.Equal(t, errNoDev, e, "a degraded lvol has no bdev")
+	// It can still be deleted, by uuid or by name, as SPDK allows.
+	r.ok("bdev_lvol_delete", map[string]any{"name": "store-default/esnap-clone"}, nil)
+	_, ok := r.lvol("esnap-clone")
+	require.False(t, ok)
+}

@@ -65,7 +65,7 @@ var (
 	srcReplay        = src{"blobstore.c", 4851, "bs_load_replay_md_cpl"}
 	srcOpenLvolFail  = src{"vbdev_lvol.c", 1609, "_vbdev_lvs_examine_cb"}
 	srcDestroyLvol   = src{"vbdev_lvol.c", 752, "_vbdev_lvol_destroy"}
-	srcGetBdevs      = src{"bdev_rpc.c", 702, "rpc_bdev_get_bdevs"}
+	srcGetBdevs      = src{"bdev_rpc.c", 810, "rpc_bdev_get_bdevs"}
 	srcAppStop       = src{"app.c", 1070, "spdk_app_stop"}
 	srcShallowCopyRO = src{"lvol.c", 2457, "spdk_lvol_shallow_copy"}
 	srcHotRemove     = src{"vbdev_lvol.c", 263, "vbdev_lvs_hotremove_cb"}

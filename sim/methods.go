@@ -58,7 +58,7 @@ var allHandlers = map[string]handler{
 	"bdev_lvol_stop_snapshot_checksum":     (*Target).rpcStopChecksum,
 	"bdev_lvol_start_shallow_copy":         (*Target).rpcStartCopy,
 	"bdev_lvol_check_shallow_copy":         (*Target).rpcCheckCopy,
-	"notify_get_types":                     func(*Target, *request) (any, *RPCError) { return notifyTypes, nil },
+	"notify_get_types":                     (*Target).rpcNotifyTypes,
 	"notify_get_notifications":             (*Target).rpcNotifications,
 	"spdk_kill_instance":                   (*Target).rpcKill,
 }
@@ -122,7 +122,7 @@ func (t *Target) rpcGetBdevs(r *request) (any, *RPCError) {
 		Timeout uint64 `json:"timeout"`
 	}
 	if e := decode(r, &p); e != nil {
-		return nil, &RPCError{Code: codeInvalidParams, Message: "Invalid parameters"}
+		return nil, e
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -130,7 +130,7 @@ func (t *Target) rpcGetBdevs(r *request) (any, *RPCError) {
 	if p.Name != "" {
 		b := t.bdevByName(p.Name)
 		if b == nil {
-			t.log.logf(srcGetBdevs, lvlError, "bdev '%s' does not exist", p.Name)
+			t.log.logf(srcGetBdevs, lvlError, "spdk_bdev_open_async failed for '%s': rc=%d", p.Name, -eNODEV)
 			return nil, errNoDev
 		}
 		return append(out, t.bdevView(b, t.relations())), nil
@@ -892,13 +892,20 @@ func (t *Target) rpcCheckCopy(r *request) (any, *RPCError) {
 	return st, nil
 }
 
+func (t *Target) rpcNotifyTypes(r *request) (any, *RPCError) {
+	if r.Params != nil {
+		return nil, &RPCError{Code: codeInvalidParams, Message: "No parameters required"}
+	}
+	return notifyTypes, nil
+}
+
 func (t *Target) rpcNotifications(r *request) (any, *RPCError) {
 	var p struct {
 		ID  uint64 `json:"id"`
 		Max uint64 `json:"max"`
 	}
 	if e := decode(r, &p); e != nil {
-		return nil, e
+		return nil, invalidParamsErr(eINVAL)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

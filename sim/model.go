@@ -49,10 +49,14 @@ type BlobState struct {
 	Clusters     []uint64 // per logical cluster: device cluster index, 0 = unallocated
 	Thin         bool
 	DataRO       bool
-	MDRO         bool
 	Parent       uint64 // parent snapshot blob id, 0 = none
 	Xattrs       []Xattr
-	Internal     []Xattr // internal xattrs other than SNAP (e.g. none)
+	Internal     []Xattr // internal xattrs other than SNAP (EXTSNAP, SNAPTMP...)
+	// InvalidExtra and MDROFlags keep flags read from disk that the model
+	// does not derive (external snapshot, clear method), so that a rewrite
+	// keeps them.
+	InvalidExtra uint64
+	MDROFlags    uint64
 }
 
 // blob is the model's blob: persisted state plus what is only in memory.
@@ -379,6 +383,19 @@ func (s *lvstore) sync(b *blob) error {
 	if err := s.markDirty(); err != nil {
 		return err
 	}
+	// Every allocated cluster needs its extent page (a blob loaded from an
+	// RLE-only image gets them at its first sync).
+	for i, c := range b.Clusters {
+		slot := i / ClustersPerExtentPage
+		if c != 0 && b.ExtentPages[slot] == NoPage {
+			p, err := s.allocPage()
+			if err != nil {
+				return fmt.Errorf("sync blob %#x: %w", b.ID, err)
+			}
+			b.fitOwners()
+			b.ExtentPages[slot] = p
+		}
+	}
 	n, err := s.w.ChainLen(&b.BlobState)
 	if err != nil {
 		return fmt.Errorf("sync blob %#x: %w", b.ID, err)
@@ -497,6 +514,12 @@ type lvol struct {
 	store        *lvstore
 	blob         *blob
 	op           *operation // running checksum or copy holding the blob, if any
+	// esnap: an external-snapshot clone (EXTSNAP). Its external bdev never
+	// exists in the sim, so it loads degraded, as SPDK loads it when the
+	// bdev is missing: listed, with no bdev of its own.
+	esnap    bool
+	degraded bool
+	hasBdev  bool
 }
 
 func (l *lvol) alias() string { return l.store.name + "/" + l.name }

@@ -331,6 +331,11 @@ func (t *Target) loadStore(base *bdev, ld *LoadedStore) {
 		if v, ok := b.xattr("creation_time"); ok {
 			l.creationTime = cstring(v)
 		}
+		for _, x := range b.Internal {
+			if x.Name == "EXTSNAP" {
+				l.esnap, l.degraded = true, true
+			}
+		}
 		if fail[l.uuid] {
 			t.log.logf(srcOpenLvolFail, lvlError, "Error opening lvol %s", l.uuid)
 			continue
@@ -342,18 +347,25 @@ func (t *Target) loadStore(base *bdev, ld *LoadedStore) {
 		}
 		t.log.logf(srcAddedLvol, lvlInfo, "added lvol %s (%s)", l.uuid, l.uuid)
 		s.lvols = append(s.lvols, l)
-		t.registerLvol(l)
+		if !l.degraded {
+			t.registerLvol(l)
+		}
 	}
 }
 
 // registerLvol adds the lvol's bdev. Caller holds mu.
 func (t *Target) registerLvol(l *lvol) {
+	l.hasBdev = true
 	t.bdevs = append(t.bdevs, &bdev{name: l.uuid, uuid: l.uuid, blockSize: DefaultBlockSize, lvol: l})
 	t.notify.add(EventBdevRegister, l.uuid)
 }
 
 // unregisterLvol removes the lvol's bdev. Caller holds mu.
 func (t *Target) unregisterLvol(l *lvol) {
+	if !l.hasBdev {
+		return
+	}
+	l.hasBdev = false
 	for i, b := range t.bdevs {
 		if b.lvol == l {
 			t.bdevs = append(t.bdevs[:i], t.bdevs[i+1:]...)

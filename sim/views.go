@@ -149,6 +149,8 @@ func (t *Target) lvolView(l *lvol, rel relations) lvolJSON {
 		IsThinProvisioned: l.blob.Thin,
 		IsSnapshot:        len(rel.clones[l.blob.ID]) > 0,
 		IsClone:           l.isClone(),
+		IsEsnapClone:      l.esnap,
+		IsDegraded:        l.degraded,
 		Lvs:               lvsRefJSON{Name: l.store.name, UUID: l.store.uuid},
 	}
 }
