@@ -68,6 +68,8 @@ var (
 var (
 	// ErrBusy: the blob is held open by a running operation.
 	ErrBusy = errors.New("blob is open")
+	// ErrSocketInUse: another process answers on the RPC socket.
+	ErrSocketInUse = errors.New("socket in use")
 	// ErrNoSpace: no free cluster or md page left.
 	ErrNoSpace = errors.New("no space left in the blobstore")
 )

@@ -330,3 +330,14 @@ func TestFlavorMethodLists(t *testing.T) {
 	_, _, err := methodsFor("nope")
 	require.Error(t, err)
 }
+
+func TestSocketInUse(t *testing.T) {
+	s := serve(t, Config{})
+	other, err := New(Config{})
+	require.NoError(t, err)
+	defer other.Crash()
+	err = other.Serve(context.Background(), s.sock)
+	require.ErrorIs(t, err, ErrSocketInUse)
+	// The first one still answers.
+	require.Nil(t, s.dial().call("spdk_get_version", nil).Error)
+}

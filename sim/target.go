@@ -440,6 +440,12 @@ const maxConns = 64
 // Serve answers JSON-RPC on a unix socket at path until ctx ends or the
 // target is killed; at ctx's end it shuts down cleanly.
 func (t *Target) Serve(ctx context.Context, path string) error {
+	// As spdk_tgt: a socket something answers on is in use; a stale one
+	// (left by a killed target) is replaced.
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("RPC Unix domain socket path %s in use: %w", path, ErrSocketInUse)
+	}
 	_ = os.Remove(path)
 	lis, err := net.Listen("unix", path)
 	if err != nil {
