@@ -284,21 +284,29 @@ func (s *scanState) load(b *blobState, depth int) {
 			if !clean {
 				out = finding.LoadCrash
 			}
-			if clean {
+			switch {
+			case clean:
 				s.blobFinding(b, finding.Error, CodeChainBroken, out, finding.PageRef(cur), "",
 					"md page %d points to page %d, beyond the %d-page md region: SPDK reads outside the md region and skips the blob", cur, nx, s.sb.MDLen)
-			} else {
+			case !s.reported(CodeChainBroken, id):
+				s.blobFinding(b, finding.Critical, CodeChainBroken, out, finding.PageRef(cur), "",
+					"md page %d points to page %d, beyond the %d-page md region: SPDK fails an assertion (or reads outside the md region)", cur, nx, s.sb.MDLen)
+			default: // the replay said it
 				b.info.Loads = worse(b.info.Loads, out)
 				b.opened = false
 			}
 			return
 		}
 		if seen(nx) {
-			if clean {
+			switch {
+			case clean:
 				s.blobFinding(b, finding.Error, CodeChainLoop, finding.LoadSkip, finding.PageRef(nx), "",
 					"md chain loops back to page %d (from page %d): SPDK reads the loop until it runs out of memory and skips the blob", nx, cur)
-			} else {
-				b.info.Loads = worse(b.info.Loads, finding.LoadCrash) // reported by the replay
+			case !s.reported(CodeChainLoop, id) && !s.reported(CodeChainCrossLink, id):
+				s.blobFinding(b, finding.Critical, CodeChainLoop, finding.LoadCrash, finding.PageRef(nx), "",
+					"md chain loops back to page %d (from page %d): opening the blob never ends", nx, cur)
+			default: // the replay said it
+				b.info.Loads = worse(b.info.Loads, finding.LoadCrash)
 				b.opened = false
 			}
 			return
@@ -327,6 +335,16 @@ func (s *scanState) load(b *blobState, depth int) {
 		}
 	}
 	s.parse(b, descs, depth)
+}
+
+// reported says whether a finding of code about blob id is already there.
+func (s *scanState) reported(code finding.Code, id uint64) bool {
+	for _, f := range s.fs {
+		if f.Code == code && f.BlobID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // identify fills the xattrs of a blob whose load stopped before parse, from
