@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lvfsck/lvfsck/blobstore"
 )
 
 const fixtures = "../testdata/fixtures/"
@@ -160,4 +164,89 @@ func TestLoadEsnapCloneDegraded(t *testing.T) {
 	r.ok("bdev_lvol_delete", map[string]any{"name": "store-default/esnap-clone"}, nil)
 	_, ok := r.lvol("esnap-clone")
 	require.False(t, ok)
+}
+
+// TestSameLayoutAsRealTarget replays the resurrection scenario on the sim
+// and compares its image with the one the real target wrote: the same md
+// pages, flags, xattr names and sizes, extent tables, extent page owners and
+// clusters for every blob (only uuids, times and the checksum differ).
+func TestSameLayoutAsRealTarget(t *testing.T) {
+	realImg := filepath.Join(t.TempDir(), "real.img")
+	gunzipSparse(t, fixtures+"resurrection-pending.img.gz", realImg)
+
+	r := newRig(t, Config{Size: 128 << 20, OpDuration: 50 * time.Millisecond})
+	r.ok("bdev_lvol_create_lvstore", map[string]any{"bdev_name": "aio0", "lvs_name": "lvs-r", "cluster_sz": 1 << 20}, nil)
+	r.ok("bdev_lvol_create", map[string]any{"lvol_name": "replica-a", "size_in_mib": 32, "thin_provision": true, "lvs_name": "lvs-r"}, nil)
+	r.ok("bdev_lvol_create", map[string]any{"lvol_name": "bystander", "size_in_mib": 8, "thin_provision": false, "lvs_name": "lvs-r"}, nil)
+	r.ok("sim_lvol_write", map[string]any{"name": "lvs-r/replica-a", "offset": 0, "length": 24 << 20}, nil)
+	r.ok("bdev_lvol_snapshot", map[string]any{"lvol_name": "lvs-r/replica-a", "snapshot_name": "backup-1"}, nil)
+	done := r.async("bdev_lvol_register_snapshot_checksum", map[string]any{"name": "lvs-r/backup-1"})
+	_, e := r.call("bdev_lvol_delete", map[string]any{"name": "lvs-r/backup-1"})
+	require.Equal(t, internalErr(eBUSY), e)
+	require.Nil(t, <-done)
+	require.NoError(t, r.tgt.Shutdown())
+
+	type blobSummary struct {
+		Pages        []uint32
+		Extents      []blobstore.ExtentRef
+		Flags        [3]uint64
+		Xattrs       []string
+		Clusters     []blobstore.Run
+		NumClusters  uint64
+		OwnerIsFirst []bool
+	}
+	summarize := func(path string) (map[string]blobSummary, *blobstore.SuperBlock) {
+		dev, err := OpenImage(path, 0)
+		require.NoError(t, err)
+		defer dev.Close()
+		sb, err := blobstore.ReadSuperBlock(dev)
+		require.NoError(t, err)
+		ids := map[uint64]string{}
+		out := map[string]blobSummary{}
+		for p := uint32(0); p < sb.MDLen; p++ {
+			b, err := blobstore.ReadBlob(dev, sb, p, blobstore.ParseOptions{})
+			if err != nil || b.ID != blobstore.BlobID(p) {
+				continue
+			}
+			name, _ := b.Name()
+			if b.ID == sb.SuperBlob {
+				name = "(super)"
+			}
+			ids[b.ID] = name
+			s := blobSummary{Pages: b.Pages, Flags: [3]uint64{b.Invalid, b.DataRO, b.MDRO},
+				Clusters: b.Clusters, NumClusters: b.NumClusters}
+			for _, x := range b.Xattrs {
+				s.Xattrs = append(s.Xattrs, fmt.Sprintf("%s:%d:%v", x.Name, len(x.Value), x.Internal))
+			}
+			for _, ref := range b.ExtentRefs {
+				s.Extents = append(s.Extents, blobstore.ExtentRef{Slot: ref.Slot, Page: ref.Page})
+				s.OwnerIsFirst = append(s.OwnerIsFirst, ref.ID == b.ID)
+			}
+			out[name] = s
+		}
+		return out, sb
+	}
+	want, wantSB := summarize(realImg)
+	got, gotSB := summarize(r.image)
+	require.Len(t, want, 4, "super blob, replica-a, bystander, backup-1")
+	require.Equal(t, want, got)
+	require.Equal(t, uint32(1), gotSB.Clean)
+	require.Equal(t, wantSB.Clean, gotSB.Clean)
+	require.Equal(t, wantSB.MDStart, gotSB.MDStart)
+	require.Equal(t, wantSB.MDLen, gotSB.MDLen)
+	require.Equal(t, wantSB.UsedClusterMaskStart, gotSB.UsedClusterMaskStart)
+	require.Equal(t, wantSB.Size, gotSB.Size)
+	for _, kind := range []uint8{blobstore.MaskUsedPages, blobstore.MaskUsedClusters, blobstore.MaskUsedBlobIDs} {
+		wd, err := OpenImage(realImg, 0)
+		require.NoError(t, err)
+		wm, err := blobstore.ReadMask(wd, wantSB, kind)
+		wd.Close()
+		require.NoError(t, err)
+		gd, err := OpenImage(r.image, 0)
+		require.NoError(t, err)
+		gm, err := blobstore.ReadMask(gd, gotSB, kind)
+		gd.Close()
+		require.NoError(t, err)
+		require.Equal(t, wm, gm, "mask %d", kind)
+	}
 }
