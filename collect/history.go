@@ -35,10 +35,26 @@ type History struct {
 
 var _ reconcile.History = (*History)(nil)
 
-// LoadHistory reads the whole journal once, for a check of target
-// incarnation inc ("" when unknown) behind socket. The target's delete
-// semantics are looked up under the incarnation, then the socket path.
-func LoadHistory(j JournalReader, inc, socket string) (*History, error) {
+// HistoryOptions say which target run the history is read for.
+type HistoryOptions struct {
+	// Incarnation is the target run checked; "" when unknown.
+	Incarnation string
+	// Socket is the target's socket path: the target's delete semantics
+	// are looked up under the incarnation, then under it.
+	Socket string
+	// TargetStart is when the target process started (zero when unknown).
+	// Imported log lines older than it are from an earlier run of the
+	// target: reconcile must not take them as evidence about this one.
+	TargetStart time.Time
+}
+
+// earlierRun labels log evidence from before the target's start; any
+// incarnation id other than the current one means "another run".
+const earlierRun = "(an earlier target run)"
+
+// LoadHistory reads the whole journal once.
+func LoadHistory(j JournalReader, o HistoryOptions) (*History, error) {
+	inc, socket := o.Incarnation, o.Socket
 	h := &History{
 		seen:    map[string]map[string]bool{},
 		gone:    map[string]reconcile.Disappearance{},
@@ -92,6 +108,9 @@ func LoadHistory(j JournalReader, inc, socket string) (*History, error) {
 	}
 	for _, e := range evid {
 		ev := reconcile.Evidence{Kind: e.Kind, Text: e.Text, At: e.At}
+		if !o.TargetStart.IsZero() && !e.At.IsZero() && e.At.Before(o.TargetStart) {
+			ev.Incarnation = earlierRun
+		}
 		for _, who := range []string{e.LvolUUID, e.LvolName} {
 			if who != "" {
 				h.logs[who] = append(h.logs[who], ev)

@@ -57,7 +57,7 @@ func historyJournal(t *testing.T) (*journal.Journal, string) {
 
 func TestLoadHistory(t *testing.T) {
 	j, cur := historyJournal(t)
-	h, err := LoadHistory(j, incB, incA)
+	h, err := LoadHistory(j, HistoryOptions{Incarnation: incB, Socket: incA})
 	require.NoError(t, err)
 
 	require.True(t, h.SeenInIncarnation(incA, uX))
@@ -112,7 +112,7 @@ func TestLoadHistory(t *testing.T) {
 
 func TestLoadHistoryNoSemantics(t *testing.T) {
 	j, _ := historyJournal(t)
-	h, err := LoadHistory(j, "", "/var/tmp/spdk.sock")
+	h, err := LoadHistory(j, HistoryOptions{Socket: "/var/tmp/spdk.sock"})
 	require.NoError(t, err)
 	require.Empty(t, h.TargetSemantics())
 }
@@ -166,7 +166,7 @@ func TestLoadHistoryErrors(t *testing.T) {
 	j, _ := historyJournal(t)
 	for _, f := range []string{"timeline", "deletes", "semantics", "runs", "sightings", "evidence"} {
 		t.Run(f, func(t *testing.T) {
-			_, err := LoadHistory(errJournal{JournalReader: j, fail: f}, incA, "")
+			_, err := LoadHistory(errJournal{JournalReader: j, fail: f}, HistoryOptions{Incarnation: incA})
 			require.ErrorIs(t, err, errJ)
 		})
 	}

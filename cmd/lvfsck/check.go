@@ -110,6 +110,8 @@ type checkRun struct {
 	opErr   bool   // a device could not be read, or the journal failed mid-run
 	status  string // the report's one-word verdict, once rendered
 
+	targetStart time.Time // when the target process started, if known
+
 	j     *journal.Journal
 	runID string
 }
@@ -197,12 +199,22 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		}
 		defer c.Close()
 		r.inc = o.incarnation
+		var inc spdk.Incarnation
 		if r.inc == "" {
-			inc, err := c.Incarnation(ctx)
+			inc, err = c.Incarnation(ctx)
 			if err != nil {
 				r.note("target incarnation unknown (%v): restarts cannot be told apart and \"listed earlier in this target run\" is not used as evidence; pass --incarnation", err)
 			} else {
 				r.inc = inc.String()
+			}
+		} else {
+			inc, err = spdk.ParseIncarnation(r.inc)
+		}
+		if err == nil {
+			// Log lines imported from before the target started are about
+			// an earlier run of it; failing that, none is excluded.
+			if r.targetStart, err = collect.TargetStart("/proc", inc); err != nil {
+				g.log.Debug().Err(err).Msg("target start time")
 			}
 		}
 		var notes []string
@@ -271,7 +283,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	var hist reconcile.History
 	earlier := 0
 	if r.j != nil {
-		h, err := collect.LoadHistory(r.j, r.inc, r.target)
+		h, err := collect.LoadHistory(r.j, collect.HistoryOptions{Incarnation: r.inc, Socket: r.target, TargetStart: r.targetStart})
 		if err != nil {
 			return r.fail(out, report.ExitOperational, fmt.Errorf("journal: %w", err))
 		}
