@@ -166,87 +166,155 @@ func TestLoadEsnapCloneDegraded(t *testing.T) {
 	require.False(t, ok)
 }
 
-// TestSameLayoutAsRealTarget replays the resurrection scenario on the sim
+// step is one call of a replayed scenario; method "" restarts the target
+// (clean when params is true).
+type step struct {
+	method string
+	params any
+}
+
+// TestSameLayoutAsRealTarget replays scenarios of the fixtures on the sim
 // and compares its image with the one the real target wrote: the same md
-// pages, flags, xattr names and sizes, extent tables, extent page owners and
-// clusters for every blob (only uuids, times and the checksum differ).
+// pages, flags, xattr names and sizes, extent tables, extent page owners
+// and clusters for every blob, and the same masks when clean (only uuids,
+// times and checksum values differ).
 func TestSameLayoutAsRealTarget(t *testing.T) {
-	realImg := filepath.Join(t.TempDir(), "real.img")
-	gunzipSparse(t, fixtures+"resurrection-pending.img.gz", realImg)
-
-	r := newRig(t, Config{Size: 128 << 20, OpDuration: 50 * time.Millisecond})
-	r.ok("bdev_lvol_create_lvstore", map[string]any{"bdev_name": "aio0", "lvs_name": "lvs-r", "cluster_sz": 1 << 20}, nil)
-	r.ok("bdev_lvol_create", map[string]any{"lvol_name": "replica-a", "size_in_mib": 32, "thin_provision": true, "lvs_name": "lvs-r"}, nil)
-	r.ok("bdev_lvol_create", map[string]any{"lvol_name": "bystander", "size_in_mib": 8, "thin_provision": false, "lvs_name": "lvs-r"}, nil)
-	r.ok("sim_lvol_write", map[string]any{"name": "lvs-r/replica-a", "offset": 0, "length": 24 << 20}, nil)
-	r.ok("bdev_lvol_snapshot", map[string]any{"lvol_name": "lvs-r/replica-a", "snapshot_name": "backup-1"}, nil)
-	done := r.async("bdev_lvol_register_snapshot_checksum", map[string]any{"name": "lvs-r/backup-1"})
-	_, e := r.call("bdev_lvol_delete", map[string]any{"name": "lvs-r/backup-1"})
-	require.Equal(t, internalErr(eBUSY), e)
-	require.Nil(t, <-done)
-	require.NoError(t, r.tgt.Shutdown())
-
-	type blobSummary struct {
-		Pages        []uint32
-		Extents      []blobstore.ExtentRef
-		Flags        [3]uint64
-		Xattrs       []string
-		Clusters     []blobstore.Run
-		NumClusters  uint64
-		OwnerIsFirst []bool
+	create := func(lvs, name string, mib int, thin bool) step {
+		return step{"bdev_lvol_create", map[string]any{"lvol_name": name, "size_in_mib": mib, "thin_provision": thin, "lvs_name": lvs}}
 	}
-	summarize := func(path string) (map[string]blobSummary, *blobstore.SuperBlock) {
-		dev, err := OpenImage(path, 0)
-		require.NoError(t, err)
-		defer dev.Close()
-		sb, err := blobstore.ReadSuperBlock(dev)
-		require.NoError(t, err)
-		ids := map[uint64]string{}
-		out := map[string]blobSummary{}
-		for p := uint32(0); p < sb.MDLen; p++ {
-			b, err := blobstore.ReadBlob(dev, sb, p, blobstore.ParseOptions{})
-			if err != nil || b.ID != blobstore.BlobID(p) {
-				continue
+	tests := []struct {
+		image string
+		size  int64
+		steps []step
+		clean bool
+		blobs int
+	}{
+		{"resurrection-pending.img.gz", 128 << 20, []step{
+			{"bdev_lvol_create_lvstore", map[string]any{"bdev_name": "aio0", "lvs_name": "lvs-r", "cluster_sz": 1 << 20}},
+			create("lvs-r", "replica-a", 32, true),
+			create("lvs-r", "bystander", 8, false),
+			{"sim_lvol_write", map[string]any{"name": "lvs-r/replica-a", "offset": 0, "length": 24 << 20}},
+			{"bdev_lvol_snapshot", map[string]any{"lvol_name": "lvs-r/replica-a", "snapshot_name": "backup-1"}},
+			{"forced-removal", "lvs-r/backup-1"},
+			{"", true},
+		}, true, 4},
+		{"basic-1m.img.gz", 64 << 20, []step{
+			{"bdev_lvol_create_lvstore", map[string]any{"bdev_name": "aio0", "lvs_name": "lvs0", "cluster_sz": 1 << 20}},
+			create("lvs0", "vol-thin", 16, true),
+			create("lvs0", "vol-thick", 8, false),
+			create("lvs0", "vol-gone", 4, false),
+			create("lvs0", "vol-old-name", 4, true),
+			{"", true},
+			{"sim_lvol_write", map[string]any{"name": "lvs0/vol-thin", "offset": 0, "length": 3 << 20}},
+			{"bdev_lvol_snapshot", map[string]any{"lvol_name": "lvs0/vol-thin", "snapshot_name": "snap1"}},
+			{"bdev_lvol_clone", map[string]any{"snapshot_name": "lvs0/snap1", "clone_name": "clone1"}},
+			{"bdev_lvol_rename", map[string]any{"old_name": "lvs0/vol-old-name", "new_name": "vol-renamed"}},
+			{"bdev_lvol_delete", map[string]any{"name": "lvs0/vol-gone"}},
+			{"bdev_lvol_set_xattr", map[string]any{"name": "lvs0/vol-thick", "xattr_name": "longhorn.io/owner", "xattr_value": "replica-a"}},
+			{"bdev_lvol_resize", map[string]any{"name": "lvs0/vol-thick", "size_in_mib": 12}},
+			{"", true},
+		}, true, 6},
+		{"dirty-kill9.img.gz", 64 << 20, []step{
+			{"bdev_lvol_create_lvstore", map[string]any{"bdev_name": "aio0", "lvs_name": "lvs-dirty", "cluster_sz": 1 << 20}},
+			create("lvs-dirty", "v0", 4, true),
+			create("lvs-dirty", "v1", 5, false),
+			create("lvs-dirty", "v2", 6, true),
+			create("lvs-dirty", "v3", 7, false),
+			create("lvs-dirty", "v4", 8, true),
+			create("lvs-dirty", "v5", 9, false),
+			{"bdev_lvol_snapshot", map[string]any{"lvol_name": "lvs-dirty/v1", "snapshot_name": "v1-snap"}},
+			{"bdev_lvol_delete", map[string]any{"name": "lvs-dirty/v3"}},
+			{"bdev_lvol_rename", map[string]any{"old_name": "lvs-dirty/v4", "new_name": "v4-renamed"}},
+			{"", false},
+		}, false, 7},
+	}
+	for _, tc := range tests {
+		t.Run(tc.image, func(t *testing.T) {
+			realImg := filepath.Join(t.TempDir(), "real.img")
+			gunzipSparse(t, fixtures+tc.image, realImg)
+			r := newRig(t, Config{Size: tc.size, OpDuration: 50 * time.Millisecond})
+			for _, st := range tc.steps {
+				switch st.method {
+				case "":
+					r.restart(st.params.(bool))
+				case "forced-removal":
+					done := r.async("bdev_lvol_register_snapshot_checksum", map[string]any{"name": st.params})
+					_, e := r.call("bdev_lvol_delete", map[string]any{"name": st.params})
+					require.Equal(t, internalErr(eBUSY), e)
+					require.Nil(t, <-done)
+				default:
+					r.ok(st.method, st.params, nil)
+				}
 			}
-			name, _ := b.Name()
-			if b.ID == sb.SuperBlob {
-				name = "(super)"
+			want, wantSB := summarize(t, realImg)
+			got, gotSB := summarize(t, r.image)
+			require.Len(t, want, tc.blobs)
+			require.Equal(t, want, got)
+			require.Equal(t, wantSB.Clean, gotSB.Clean)
+			require.Equal(t, tc.clean, gotSB.Clean == 1)
+			for _, f := range [][2]any{{wantSB.MDStart, gotSB.MDStart}, {wantSB.MDLen, gotSB.MDLen},
+				{wantSB.UsedClusterMaskStart, gotSB.UsedClusterMaskStart}, {wantSB.Size, gotSB.Size}} {
+				require.Equal(t, f[0], f[1])
 			}
-			ids[b.ID] = name
-			s := blobSummary{Pages: b.Pages, Flags: [3]uint64{b.Invalid, b.DataRO, b.MDRO},
-				Clusters: b.Clusters, NumClusters: b.NumClusters}
-			for _, x := range b.Xattrs {
-				s.Xattrs = append(s.Xattrs, fmt.Sprintf("%s:%d:%v", x.Name, len(x.Value), x.Internal))
+			if !tc.clean {
+				return // masks on disk are stale while dirty: nothing to compare
 			}
-			for _, ref := range b.ExtentRefs {
-				s.Extents = append(s.Extents, blobstore.ExtentRef{Slot: ref.Slot, Page: ref.Page})
-				s.OwnerIsFirst = append(s.OwnerIsFirst, ref.ID == b.ID)
+			for _, kind := range []uint8{blobstore.MaskUsedPages, blobstore.MaskUsedClusters, blobstore.MaskUsedBlobIDs} {
+				require.Equal(t, readMask(t, realImg, wantSB, kind), readMask(t, r.image, gotSB, kind), "mask %d", kind)
 			}
-			out[name] = s
+		})
+	}
+}
+
+type blobSummary struct {
+	Pages        []uint32
+	Extents      []blobstore.ExtentRef
+	Flags        [3]uint64
+	Xattrs       []string
+	Clusters     []blobstore.Run
+	NumClusters  uint64
+	OwnerIsFirst []bool
+}
+
+// summarize reads every blob of an image, by lvol name, leaving out what
+// differs between runs (uuid and time values).
+func summarize(t *testing.T, path string) (map[string]blobSummary, *blobstore.SuperBlock) {
+	t.Helper()
+	dev, err := OpenImage(path, 0)
+	require.NoError(t, err)
+	defer dev.Close()
+	sb, err := blobstore.ReadSuperBlock(dev)
+	require.NoError(t, err)
+	out := map[string]blobSummary{}
+	for p := uint32(0); p < sb.MDLen; p++ {
+		b, err := blobstore.ReadBlob(dev, sb, p, blobstore.ParseOptions{})
+		if err != nil || b.ID != blobstore.BlobID(p) {
+			continue
 		}
-		return out, sb
+		name, _ := b.Name()
+		if b.ID == sb.SuperBlob {
+			name = "(super)"
+		}
+		s := blobSummary{Pages: b.Pages, Flags: [3]uint64{b.Invalid, b.DataRO, b.MDRO},
+			Clusters: b.Clusters, NumClusters: b.NumClusters}
+		for _, x := range b.Xattrs {
+			s.Xattrs = append(s.Xattrs, fmt.Sprintf("%s:%d:%v", x.Name, len(x.Value), x.Internal))
+		}
+		for _, ref := range b.ExtentRefs {
+			s.Extents = append(s.Extents, blobstore.ExtentRef{Slot: ref.Slot, Page: ref.Page})
+			s.OwnerIsFirst = append(s.OwnerIsFirst, ref.ID == b.ID)
+		}
+		out[name] = s
 	}
-	want, wantSB := summarize(realImg)
-	got, gotSB := summarize(r.image)
-	require.Len(t, want, 4, "super blob, replica-a, bystander, backup-1")
-	require.Equal(t, want, got)
-	require.Equal(t, uint32(1), gotSB.Clean)
-	require.Equal(t, wantSB.Clean, gotSB.Clean)
-	require.Equal(t, wantSB.MDStart, gotSB.MDStart)
-	require.Equal(t, wantSB.MDLen, gotSB.MDLen)
-	require.Equal(t, wantSB.UsedClusterMaskStart, gotSB.UsedClusterMaskStart)
-	require.Equal(t, wantSB.Size, gotSB.Size)
-	for _, kind := range []uint8{blobstore.MaskUsedPages, blobstore.MaskUsedClusters, blobstore.MaskUsedBlobIDs} {
-		wd, err := OpenImage(realImg, 0)
-		require.NoError(t, err)
-		wm, err := blobstore.ReadMask(wd, wantSB, kind)
-		wd.Close()
-		require.NoError(t, err)
-		gd, err := OpenImage(r.image, 0)
-		require.NoError(t, err)
-		gm, err := blobstore.ReadMask(gd, gotSB, kind)
-		gd.Close()
-		require.NoError(t, err)
-		require.Equal(t, wm, gm, "mask %d", kind)
-	}
+	return out, sb
+}
+
+func readMask(t *testing.T, path string, sb *blobstore.SuperBlock, kind uint8) *blobstore.Mask {
+	t.Helper()
+	dev, err := OpenImage(path, 0)
+	require.NoError(t, err)
+	defer dev.Close()
+	m, err := blobstore.ReadMask(dev, sb, kind)
+	require.NoError(t, err)
+	return m
 }
