@@ -171,3 +171,49 @@ func TestLoadHistoryErrors(t *testing.T) {
 		})
 	}
 }
+
+// fakeJournal serves a fixed timeline.
+type fakeJournal struct{ events []journal.Event }
+
+func (f fakeJournal) Timeline(time.Time) ([]journal.Event, error) { return f.events, nil }
+func (f fakeJournal) AllDeletes() ([]journal.DeleteRecord, error) { return nil, nil }
+func (f fakeJournal) TargetSemantics(string) (journal.SemanticsRecord, bool, error) {
+	return journal.SemanticsRecord{}, false, nil
+}
+func (f fakeJournal) Runs() ([]journal.Run, error) { return nil, nil }
+func (f fakeJournal) Sightings(string) (map[string]journal.Sighting, error) {
+	return nil, nil
+}
+func (f fakeJournal) AllEvidence() ([]journal.Evidence, error) { return nil, nil }
+
+func TestSeenEarlierAndGoneFromEvents(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	ev := func(min int, kind journal.EventKind, inc string) journal.Event {
+		return journal.Event{At: t0.Add(time.Duration(min) * time.Minute), Kind: kind, Incarnation: inc, LvolUUID: uX, LastSeen: t0.Add(time.Duration(min-1) * time.Minute)}
+	}
+	cases := []struct {
+		name    string
+		events  []journal.Event
+		want    bool
+		wantInc string
+	}{
+		{"never gone", []journal.Event{ev(0, journal.EventSeen, incA)}, false, ""},
+		{"gone in A", []journal.Event{ev(0, journal.EventSeen, incA), ev(5, journal.EventGone, incA)}, true, incA},
+		{"gone then back in A (a reload)", []journal.Event{ev(0, journal.EventSeen, incA), ev(5, journal.EventGone, incA), ev(9, journal.EventSeen, incA)}, false, ""},
+		{"gone in A and in B: the latest", []journal.Event{ev(0, journal.EventSeen, incA), ev(5, journal.EventGone, incA), ev(10, journal.EventSeen, incB), ev(15, journal.EventGone, incB)}, true, incB},
+		{"event without incarnation ignored", []journal.Event{{At: t0, Kind: journal.EventGone, LvolUUID: uX}}, false, ""},
+		{"other kinds ignored", []journal.Event{ev(0, journal.EventDeleteIntent, incA), ev(1, journal.EventForcedRemoval, incA)}, false, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := LoadHistory(fakeJournal{tc.events}, HistoryOptions{Incarnation: incB})
+			require.NoError(t, err)
+			d, ok := h.SeenEarlierAndGone(uX)
+			require.Equal(t, tc.want, ok)
+			require.Equal(t, tc.wantInc, d.Incarnation)
+			if ok {
+				require.True(t, d.FirstAbsent.After(d.LastSeen))
+			}
+		})
+	}
+}
