@@ -227,6 +227,24 @@ func (d *Device) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
+// seekData is lseek's SEEK_DATA (Linux, and most file systems since 3.1).
+const seekData = 3
+
+// IsHole reports whether [off, off+n) is a hole of a sparse file: all zeros
+// without being stored. Block devices and file systems without SEEK_DATA
+// say no, and are read.
+func (d *Device) IsHole(off, n int64) bool {
+	d.mu.Lock()
+	f := d.f
+	d.mu.Unlock()
+	// pread does not use the file offset, so moving it here is harmless
+	data, err := syscall.Seek(int(f.Fd()), off, seekData)
+	if errors.Is(err, syscall.ENXIO) {
+		return off < d.size // no data from off to the end
+	}
+	return err == nil && data >= off+n
+}
+
 func (d *Device) fallback() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()

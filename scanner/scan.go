@@ -35,6 +35,13 @@ type Options struct {
 	Device string
 }
 
+// HoleSource is a Source that can tell holes (unstored zeros) of a sparse
+// file; the scan skips them, since an all-zero page is never an md page.
+type HoleSource interface {
+	Source
+	IsHole(off, n int64) bool
+}
+
 // ErrRead wraps every failure to read the source (exit 8 in the CLI).
 var ErrRead = errors.New("cannot read device")
 
@@ -334,6 +341,7 @@ func (s *scanState) readMasks() error {
 // checked is one batch of md pages after the CRC checks: only what is kept.
 type checked struct {
 	start, n uint64
+	hole     bool // skipped: a hole of a sparse file
 	good     []*pageDesc
 	bad      []badEntry
 	err      error
@@ -353,6 +361,7 @@ func (s *scanState) readMD() error {
 	per := uint64(s.opts.BatchBytes / pageSize)
 	batches := (total + per - 1) / per
 	const workers = 2
+	holes, _ := s.src.(HoleSource)
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	outs := make([]chan checked, workers)
@@ -366,16 +375,19 @@ func (s *scanState) readMD() error {
 				n := min(per, total-start)
 				c := checked{start: start, n: n}
 				b := buf[:n*pageSize]
-				if c.err = ctx.Err(); c.err == nil {
+				off := int64(uint64(s.sb.MDStart)+start) * pageSize
+				if c.err = ctx.Err(); c.err == nil && holes != nil && holes.IsHole(off, int64(len(b))) {
+					c.hole = true
+				} else if c.err == nil {
 					var got int
-					got, c.err = s.src.ReadAt(b, int64(uint64(s.sb.MDStart)+start)*pageSize)
+					got, c.err = s.src.ReadAt(b, off)
 					if got == len(b) {
 						c.err = nil
 					} else if c.err == nil || errors.Is(c.err, io.EOF) {
 						c.err = io.ErrUnexpectedEOF
 					}
 				}
-				if c.err == nil {
+				if c.err == nil && !c.hole {
 					for i := uint64(0); i < n; i++ {
 						c.check(uint32(start+i), b[i*pageSize:(i+1)*pageSize])
 					}
@@ -408,8 +420,12 @@ func (s *scanState) readMD() error {
 		for _, e := range c.bad {
 			s.bad[e.idx] = e.bp
 		}
-		s.v.Stats.BytesRead += c.n * pageSize
-		s.v.Stats.PagesRead += c.n
+		if c.hole {
+			s.v.Stats.HolePages += c.n
+		} else {
+			s.v.Stats.BytesRead += c.n * pageSize
+			s.v.Stats.PagesRead += c.n
+		}
 		if s.opts.Progress != nil {
 			s.opts.Progress(c.start+c.n, total)
 		}

@@ -229,3 +229,27 @@ func TestRLEBlob(t *testing.T) {
 		require.Empty(t, v.Findings, mode)
 	}
 }
+
+func TestIsHole(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sparse")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(8<<20))
+	_, err = f.WriteAt(make([]byte, 4096), 4<<20)
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte{1}, 4<<20) // data, not zeros
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	d, err := Open(path, "")
+	require.NoError(t, err)
+	defer d.Close()
+	probe, err := syscall.Seek(int(d.f.Fd()), 0, seekData)
+	if err != nil || probe == 0 {
+		t.Skipf("no SEEK_DATA holes on this file system (%v, %d)", err, probe)
+	}
+	require.True(t, d.IsHole(0, 1<<20))
+	require.False(t, d.IsHole(4<<20-4096, 8192))
+	require.False(t, d.IsHole(4<<20, 4096))
+	require.True(t, d.IsHole(6<<20, 1<<20), "after the last data")
+	require.False(t, d.IsHole(8<<20, 4096), "beyond the end is not a hole, it is a short read")
+}

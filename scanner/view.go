@@ -110,9 +110,12 @@ type BlobInfo struct {
 
 // Stats are the scan's own figures.
 type Stats struct {
-	PagesRead uint64        `json:"pages_read"`
-	BytesRead uint64        `json:"bytes_read"`
-	Rereads   uint64        `json:"rereads"`
+	PagesRead uint64 `json:"pages_read"`
+	BytesRead uint64 `json:"bytes_read"`
+	Rereads   uint64 `json:"rereads"`
+	// HolePages are md pages not read because they lie in a hole of a
+	// sparse image (they read as zeros, and zeros are no md page).
+	HolePages uint64        `json:"hole_pages"`
 	Duration  time.Duration `json:"duration_ns"`
 }
 
