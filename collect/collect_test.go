@@ -316,3 +316,13 @@ func TestIntegrityFindingsFillLvstore(t *testing.T) {
 	require.Equal(t, "lvs", fs[0].Lvstore)
 	require.Equal(t, "o", fs[1].LvstoreUUID, "the scanner's own attribution is kept")
 }
+
+func TestResolveDevices(t *testing.T) {
+	live := reconcile.Live{Lvstores: []reconcile.LLvstore{{Device: "disk.img"}, {Device: "/abs/disk"}, {}}}
+	ResolveDevices(&live, "")
+	require.Equal(t, "disk.img", live.Lvstores[0].Device, "no directory known: unchanged")
+	ResolveDevices(&live, "/srv/tgt")
+	require.Equal(t, "/srv/tgt/disk.img", live.Lvstores[0].Device)
+	require.Equal(t, "/abs/disk", live.Lvstores[1].Device)
+	require.Empty(t, live.Lvstores[2].Device)
+}

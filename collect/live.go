@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 
 	"github.com/lvfsck/lvfsck/reconcile"
@@ -175,4 +176,19 @@ func Undiscovered(live reconcile.Live) []string {
 		}
 	}
 	return out
+}
+
+// ResolveDevices makes relative device files absolute against dir, the
+// target's working directory (an AIO bdev's filename is as the caller of
+// bdev_aio_create gave it, relative to spdk_tgt's cwd, not to ours).
+func ResolveDevices(live *reconcile.Live, dir string) {
+	if dir == "" {
+		return
+	}
+	for i := range live.Lvstores {
+		d := live.Lvstores[i].Device
+		if d != "" && !filepath.IsAbs(d) {
+			live.Lvstores[i].Device = filepath.Join(dir, d)
+		}
+	}
 }

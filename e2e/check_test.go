@@ -19,6 +19,7 @@ import (
 	"github.com/lvfsck/lvfsck/finding"
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/spdk"
 )
 
 // checkResult is one run of the real `lvfsck check --json`.
@@ -337,4 +338,32 @@ func TestCheckKilledJournalSurvives(t *testing.T) {
 	require.Equal(t, 0, r.code, "%s", r)
 	out, err := exec.Command(lvfsckBin, "history", "--json", "--state-dir", state).CombinedOutput()
 	require.NoError(t, err, "%s", out)
+}
+
+// A target started with a relative image path names a relative AIO file:
+// check finds it through the target's working directory, not its own.
+func TestCheckRelativeDevice(t *testing.T) {
+	dir := t.TempDir()
+	sockDir, err := os.MkdirTemp("", "e2esock")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sock := filepath.Join(sockDir, "spdk.sock")
+	cmd := exec.Command(lvfsckBin, "sim", "serve", "--socket", sock, "--image", "disk.img", "--size", "64M")
+	cmd.Dir = dir
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ctx := ctxT(t)
+	c, err := spdk.DialWait(ctx, sock, 20*time.Millisecond)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.CreateLvstore(ctx, "aio0", "lvs-rel", 1<<20)
+	require.NoError(t, err)
+	_, err = c.CreateLvol(ctx, "lvs-rel", "v", 4, true)
+	require.NoError(t, err)
+
+	r := runCheck(t, "--socket", sock, "--no-journal")
+	require.Equal(t, 0, r.code, "%s", r)
+	require.Len(t, r.doc.Lvstores, 1)
+	require.Equal(t, "disk+live", r.doc.Lvstores[0].Source, "the relative device was read")
+	require.Positive(t, r.doc.ScannedBytes)
 }

@@ -111,6 +111,7 @@ type checkRun struct {
 	status  string // the report's one-word verdict, once rendered
 
 	targetStart time.Time // when the target process started, if known
+	pid         int       // the target's pid, when seen through SO_PEERCRED
 
 	j     *journal.Journal
 	runID string
@@ -206,6 +207,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 				r.note("target incarnation unknown (%v): restarts cannot be told apart and \"listed earlier in this target run\" is not used as evidence; pass --incarnation", err)
 			} else {
 				r.inc = inc.String()
+				r.pid = inc.PID
 			}
 		} else {
 			inc, err = spdk.ParseIncarnation(r.inc)
@@ -233,6 +235,11 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	// 2. The persisted view.
 	devices := append(append([]string(nil), o.images...), o.devices...)
 	if !r.offline && len(o.devices) == 0 {
+		if r.pid > 0 {
+			if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", r.pid)); err == nil {
+				collect.ResolveDevices(&live, cwd)
+			}
+		}
 		devices = collect.Devices(live)
 		for _, name := range collect.Undiscovered(live) {
 			r.note("lvstore %s: its base bdev names no file (not an AIO bdev); pass its device with --device", name)
