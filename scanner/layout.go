@@ -7,7 +7,6 @@ package scanner
 import (
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 
 	"github.com/lvfsck/lvfsck/blobstore"
 )
@@ -42,11 +41,9 @@ const (
 	uuidStrLen  = 37 // 36 characters and the NUL
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // pageCRC is SPDK's md page / super block CRC: CRC-32C of all but the last
 // four bytes.
-func pageCRC(p []byte) uint32 { return crc32.Checksum(p[:pageSize-4], castagnoli) }
+func pageCRC(p []byte) uint32 { return blobstore.PageCRC(p) }
 
 func pageCRCOK(p []byte) bool {
 	return pageCRC(p) == binary.LittleEndian.Uint32(p[pageSize-4:])
@@ -83,28 +80,22 @@ type superBlock struct {
 	CRCOK            bool
 }
 
+// decodeSuper reads page 0 (at least 4096 bytes) without judging it: the
+// checks are the scan's, so that each defect becomes its finding.
 func decodeSuper(p []byte) superBlock {
-	le := binary.LittleEndian
-	var s superBlock
-	copy(s.Signature[:], p[0:8])
-	s.Version = le.Uint32(p[8:])
-	s.Length = le.Uint32(p[12:])
-	s.Clean = le.Uint32(p[16:])
-	s.SuperBlob = le.Uint64(p[20:])
-	s.ClusterSize = le.Uint32(p[28:])
-	s.UsedPageStart = le.Uint32(p[32:])
-	s.UsedPageLen = le.Uint32(p[36:])
-	s.UsedClusterStart = le.Uint32(p[40:])
-	s.UsedClusterLen = le.Uint32(p[44:])
-	s.MDStart = le.Uint32(p[48:])
-	s.MDLen = le.Uint32(p[52:])
-	copy(s.BSType[:], p[56:72])
-	s.UsedBlobIDStart = le.Uint32(p[72:])
-	s.UsedBlobIDLen = le.Uint32(p[76:])
-	s.Size = le.Uint64(p[80:])
-	s.IOUnitSize = le.Uint32(p[88:])
-	s.MDPageSize = le.Uint32(p[92:])
-	s.CRC = le.Uint32(p[pageSize-4:])
+	b, err := blobstore.PeekSuperBlock(p)
+	if err != nil {
+		return superBlock{} // shorter than a page: callers never pass one
+	}
+	s := superBlock{
+		Signature: b.Signature, Version: b.Version, Length: b.Length, Clean: b.Clean,
+		SuperBlob: b.SuperBlob, ClusterSize: b.ClusterSize,
+		UsedPageStart: b.UsedPageMaskStart, UsedPageLen: b.UsedPageMaskLen,
+		UsedClusterStart: b.UsedClusterMaskStart, UsedClusterLen: b.UsedClusterMaskLen,
+		MDStart: b.MDStart, MDLen: b.MDLen, BSType: b.Bstype,
+		UsedBlobIDStart: b.UsedBlobIDMaskStart, UsedBlobIDLen: b.UsedBlobIDMaskLen,
+		Size: b.Size, IOUnitSize: b.IOUnitSize, MDPageSize: b.MDPageSize, CRC: b.CRC,
+	}
 	s.CalcCRC = pageCRC(p)
 	s.CRCOK = s.CalcCRC == s.CRC
 	return s
