@@ -304,19 +304,26 @@ func (s *scanState) readRegion(start, n uint32) ([]byte, error) {
 	return buf, nil
 }
 
+// maskPages bounds what is read of a mask region to the pages that can hold
+// bits the scan asks about: a hostile length must not allocate terabytes.
+func maskPages(regionLen uint32, bits uint64) uint32 {
+	need := (5 + (bits+7)/8 + pageSize - 1) / pageSize
+	return uint32(min(uint64(regionLen), need))
+}
+
 func (s *scanState) readMasks() error {
 	sb := s.sb
 	var err error
 	var raw []byte
-	if raw, err = s.readRegion(sb.UsedPageStart, sb.UsedPageLen); err != nil {
+	if raw, err = s.readRegion(sb.UsedPageStart, maskPages(sb.UsedPageLen, uint64(sb.MDLen))); err != nil {
 		return fmt.Errorf("read used page mask: %w", err)
 	}
 	s.pageMask = decodeMask(raw)
-	if raw, err = s.readRegion(sb.UsedClusterStart, sb.UsedClusterLen); err != nil {
+	if raw, err = s.readRegion(sb.UsedClusterStart, maskPages(sb.UsedClusterLen, s.totalClusters)); err != nil {
 		return fmt.Errorf("read used cluster mask: %w", err)
 	}
 	s.clusterMask = decodeMask(raw)
-	if raw, err = s.readRegion(sb.UsedBlobIDStart, sb.UsedBlobIDLen); err != nil {
+	if raw, err = s.readRegion(sb.UsedBlobIDStart, maskPages(sb.UsedBlobIDLen, uint64(sb.MDLen))); err != nil {
 		return fmt.Errorf("read used blobid mask: %w", err)
 	}
 	s.blobIDMask = decodeMask(raw)

@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -252,4 +253,15 @@ func TestIsHole(t *testing.T) {
 	require.False(t, d.IsHole(4<<20, 4096))
 	require.True(t, d.IsHole(6<<20, 1<<20), "after the last data")
 	require.False(t, d.IsHole(8<<20, 4096), "beyond the end is not a hole, it is a short read")
+}
+
+// A mask region length from a hostile super block does not size the read.
+func TestHostileMaskLength(t *testing.T) {
+	m := newImg(t, "basic-1m")
+	p := m.devPage(0)
+	binary.LittleEndian.PutUint32(p[44:], 16000) // used cluster mask length, pages
+	fixCRC(p)
+	v := scanImage(t, m.source(), ModeClean)
+	require.Equal(t, uint64(68), v.Stats.PagesRead)
+	require.Len(t, v.Blobs, 6)
 }
