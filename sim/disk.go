@@ -315,8 +315,25 @@ func (blobstoreBackend) Load(dev Device) (*LoadedStore, error) {
 		DataStart:     sb.MDClusters(),
 	}
 	ld := &LoadedStore{Geo: g, Clean: sb.Clean == 1, SuperBlob: sb.SuperBlob}
+	// The scanner's lvol-level verdicts (which of two lvols with one name
+	// gets the bdev) are the target's to make: the sim decides them at
+	// examine (openOrder). Only blob-level skips keep a blob out.
+	lvolOnly := map[uint64]bool{}
+	otherSkip := map[uint64]bool{}
+	for _, f := range v.Findings {
+		if f.SPDK != finding.LoadSkip {
+			continue
+		}
+		if f.Code == scanner.CodeDuplicateName || f.Code == scanner.CodeDuplicateUUID {
+			lvolOnly[f.BlobID] = true
+		} else {
+			otherSkip[f.BlobID] = true
+		}
+	}
 	for _, bi := range v.Blobs {
-		if bi.Loads != finding.LoadOK && bi.Loads != finding.LoadDegraded {
+		loads := bi.Loads == finding.LoadOK || bi.Loads == finding.LoadDegraded ||
+			(bi.Loads == finding.LoadSkip && lvolOnly[bi.ID] && !otherSkip[bi.ID])
+		if !loads {
 			continue
 		}
 		first, ok := blobstore.PageIndex(bi.ID)

@@ -79,12 +79,14 @@ func TestLoadRealImages(t *testing.T) {
 	tests := []struct {
 		image string
 		views string // prefix of the captured views after the real load
+		order bool   // the views were taken right after a load: same bdev order
 	}{
-		{"basic-1m.img.gz", "basic-1m"},
-		{"resurrection-pending.img.gz", "resurrection.after-restart"},
-		{"resurrection-pending-live.img.gz", "resurrection.after-restart"},
-		{"dirty-kill9.img.gz", "dirty-kill9.after-recovery"},
-		{"shallow-copy-pending-live.img.gz", "shallow-copy.after-restart"},
+		{"basic-1m.img.gz", "basic-1m", false},
+		{"resurrection-pending.img.gz", "resurrection.after-restart", true},
+		{"resurrection-pending-live.img.gz", "resurrection.after-restart", true},
+		{"dirty-kill9.img.gz", "dirty-kill9.after-recovery", true},
+		{"shallow-copy-pending-live.img.gz", "shallow-copy.after-restart", true},
+		{"notify-pending-live.img.gz", "notify.after-restart", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.image, func(t *testing.T) {
@@ -107,6 +109,19 @@ func TestLoadRealImages(t *testing.T) {
 			readJSON(t, fixtures+tc.views+".bdev_get_bdevs.json", &wantB)
 			r.ok("bdev_get_bdevs", nil, &gotB)
 			require.Equal(t, sortedJSON(t, lvolBdevs(t, wantB)), sortedJSON(t, lvolBdevs(t, gotB)))
+			if !tc.order {
+				return
+			}
+			// Lists in the real target's order: lvols by blob id, bdevs as
+			// their opens completed.
+			require.Equal(t, names(t, wantLvols, "uuid"), names(t, gotLvols, "uuid"))
+			require.Equal(t, names(t, wantB, "name")[1:], names(t, gotB, "name")[1:], "bdev order (aio0 aside)")
+			if nf := fixtures + tc.views + ".notify_get_notifications.json"; fileExists(nf) {
+				var want, got []Event
+				readJSON(t, nf, &want)
+				r.ok("notify_get_notifications", nil, &got)
+				require.Equal(t, want, got, "the notify ring after the load")
+			}
 		})
 	}
 }
@@ -317,4 +332,20 @@ func readMask(t *testing.T, path string, sb *blobstore.SuperBlock, kind uint8) *
 	m, err := blobstore.ReadMask(dev, sb, kind)
 	require.NoError(t, err)
 	return m
+}
+
+func names(t *testing.T, list []json.RawMessage, key string) []string {
+	t.Helper()
+	var out []string
+	for _, e := range list {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(e, &m))
+		out = append(out, fmt.Sprint(m[key]))
+	}
+	return out
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -63,12 +63,14 @@ var (
 	srcStartCopy     = src{"vbdev_lvol_rpc.c", 1640, "rpc_bdev_lvol_start_shallow_copy"}
 	srcRecover       = src{"blobstore.c", 4904, "bs_recover"}
 	srcReplay        = src{"blobstore.c", 4851, "bs_load_replay_md_cpl"}
-	srcOpenLvolFail  = src{"vbdev_lvol.c", 1609, "_vbdev_lvs_examine_cb"}
+	srcOpenLvolFail  = src{"vbdev_lvol.c", 1804, "_vbdev_lvs_examine_finish"}
 	srcDestroyLvol   = src{"vbdev_lvol.c", 752, "_vbdev_lvol_destroy"}
 	srcGetBdevs      = src{"bdev_rpc.c", 810, "rpc_bdev_get_bdevs"}
 	srcAppStop       = src{"app.c", 1070, "spdk_app_stop"}
 	srcShallowCopyRO = src{"lvol.c", 2457, "spdk_lvol_shallow_copy"}
 	srcHotRemove     = src{"vbdev_lvol.c", 263, "vbdev_lvs_hotremove_cb"}
+	srcBdevNameAdd   = src{"bdev.c", 4696, "bdev_name_add"}
+	srcCreateDisk    = src{"vbdev_lvol.c", 1811, "_vbdev_lvs_examine_finish"}
 	srcBsUnload      = src{"blobstore.c", 5917, "spdk_bs_unload"}
 	srcBdevFinish    = src{"bdev.c", 2374, "bdev_finish_unregister_bdevs_iter"}
 )

@@ -241,10 +241,11 @@ func TestNotifyAcrossRestart(t *testing.T) {
 	require.Equal(t, Event{EventBdevRegister, "aio0", 0}, evs[0])
 	r.restart(true)
 	r.ok("notify_get_notifications", map[string]any{"id": 0}, &evs)
-	// At start the lvol bdevs come before their base bdev; ids from 0.
+	// At start the lvol bdevs come before their base bdev, the clone first
+	// (its open completes last); ids from 0.
 	require.Len(t, evs, 4)
 	require.Equal(t, Event{EventBdevRegister, volUUID, 0}, evs[0])
-	require.Equal(t, Event{EventBdevRegister, snapUUID, 2}, evs[2])
+	require.Equal(t, Event{EventBdevRegister, snapUUID, 1}, evs[1])
 	require.Equal(t, Event{EventBdevRegister, "aio0", 3}, evs[3])
 }
 
@@ -263,4 +264,46 @@ func TestFailOpen(t *testing.T) {
 	require.Contains(t, r.log.String(), "Error opening lvol "+volUUID)
 	_, ok = r.scan().Lvol("vol")
 	require.True(t, ok, "still persisted")
+}
+
+// TestNameCollisionAtLoad: a new lvol under the name of a force-removed
+// one; at the restart the newer keeps the name (as on the real target,
+// three restarts of three) and the older has no bdev and no view, its blob
+// and clusters still persisted.
+func TestNameCollisionAtLoad(t *testing.T) {
+	r := newRig(t, Config{})
+	_, _, oldUUID := r.setup()
+	done := r.async("bdev_lvol_register_snapshot_checksum", map[string]any{"name": "lvs-r/snap"})
+	_, e := r.call("bdev_lvol_delete", map[string]any{"name": "lvs-r/snap"})
+	require.Equal(t, internalErr(eBUSY), e)
+	require.Nil(t, <-done)
+	var newUUID string
+	r.ok("bdev_lvol_create", map[string]any{"lvol_name": "snap", "size_in_mib": 4, "thin_provision": true, "lvs_name": "lvs-r"}, &newUUID)
+	for i := 0; i < 3; i++ {
+		r.restart(true)
+		l, ok := r.lvol("snap")
+		require.True(t, ok)
+		require.Equal(t, newUUID, l.UUID, "restart %d", i)
+		var evs []Event
+		r.ok("notify_get_notifications", nil, &evs)
+		for _, e := range evs {
+			require.NotEqual(t, oldUUID, e.Ctx)
+		}
+	}
+	require.Contains(t, r.log.String(), "Bdev name lvs-r/snap already exists")
+	require.Contains(t, r.log.String(), "Cannot create bdev for lvol "+oldUUID)
+	v := r.scan()
+	var persisted int
+	for _, b := range v.Blobs {
+		if b.LvolName == "snap" {
+			persisted++
+		}
+	}
+	require.Equal(t, 2, persisted, "both blobs stay on disk")
+	// Once the newer one is deleted, the older comes back under the name.
+	r.ok("bdev_lvol_delete", map[string]any{"name": "lvs-r/snap"}, nil)
+	r.restart(true)
+	l, ok := r.lvol("snap")
+	require.True(t, ok)
+	require.Equal(t, oldUUID, l.UUID)
 }

@@ -34,8 +34,8 @@ func TestReloadFinishesForcedRemoval(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, snapUUID, back.UUID)
 	r.ok("notify_get_notifications", map[string]any{"id": next + 3}, &evs)
-	require.Equal(t, []Event{{EventBdevRegister, volUUID, next + 3}, {EventBdevRegister, r.lvolUUID("bystander"), next + 4},
-		{EventBdevRegister, snapUUID, next + 5}, {EventBdevRegister, "aio0", next + 6}}, evs)
+	require.Equal(t, []Event{{EventBdevRegister, volUUID, next + 3}, {EventBdevRegister, snapUUID, next + 4},
+		{EventBdevRegister, r.lvolUUID("bystander"), next + 5}, {EventBdevRegister, "aio0", next + 6}}, evs)
 	r.ok("bdev_lvol_delete", map[string]any{"name": "lvs-r/snap"}, nil)
 	r.restart(true)
 	_, ok = r.lvol("snap")

@@ -317,6 +317,8 @@ func (t *Target) loadStore(base *bdev, ld *LoadedStore) {
 	for _, u := range t.cfg.FailOpen {
 		fail[u] = true
 	}
+	// load_next_lvol: every blob with a name and a uuid, in blob id order.
+	var loaded []*lvol
 	for _, id := range ids {
 		b := s.blobs[id]
 		if b.super {
@@ -336,21 +338,95 @@ func (t *Target) loadStore(base *bdev, ld *LoadedStore) {
 				l.esnap, l.degraded = true, true
 			}
 		}
+		t.log.logf(srcAddedLvol, lvlInfo, "added lvol %s (%s)", l.uuid, l.uuid)
+		loaded = append(loaded, l)
+	}
+	// Examine opens them all at once; each registers its bdev when its open
+	// completes, and the first to register takes the name.
+	dropped := map[*lvol]bool{}
+	names := map[string]bool{}
+	var registered []*lvol
+	for _, l := range openOrder(s, loaded) {
 		if fail[l.uuid] {
 			t.log.logf(srcOpenLvolFail, lvlError, "Error opening lvol %s", l.uuid)
+			dropped[l] = true
 			continue
 		}
-		if s.lvolByName(l.name) != nil {
-			t.log.logf(srcOpenLvolFail, lvlError, "Bdev name %s already exists", l.alias())
-			t.log.logf(srcOpenLvolFail, lvlError, "Cannot create bdev for lvol %s", l.uuid)
+		if l.degraded {
+			continue // no bdev until its external snapshot appears
+		}
+		// The bdev is named by the uuid, aliased by lvstore/name: either
+		// taken, the registration fails.
+		taken := ""
+		if names[l.uuid] {
+			taken = l.uuid
+		} else if names["/"+l.name] {
+			taken = l.alias()
+		}
+		if taken != "" {
+			t.log.logf(srcBdevNameAdd, lvlError, "Bdev name %s already exists", taken)
+			t.log.logf(srcCreateDisk, lvlError, "Cannot create bdev for lvol %s", l.uuid)
+			dropped[l] = true
 			continue
 		}
-		t.log.logf(srcAddedLvol, lvlInfo, "added lvol %s (%s)", l.uuid, l.uuid)
-		s.lvols = append(s.lvols, l)
-		if !l.degraded {
-			t.registerLvol(l)
+		names[l.uuid], names["/"+l.name] = true, true
+		registered = append(registered, l)
+	}
+	for _, l := range loaded {
+		if !dropped[l] {
+			s.lvols = append(s.lvols, l)
 		}
 	}
+	for _, l := range registered {
+		t.bdevs = append(t.bdevs, &bdev{name: l.uuid, uuid: l.uuid, blockSize: DefaultBlockSize, lvol: l})
+		l.hasBdev = true
+	}
+	// The real target's notify ring has these registrations in the reverse
+	// order of its bdev list (fixtures/notify.after-restart and reload).
+	for i := len(registered) - 1; i >= 0; i-- {
+		t.notify.add(EventBdevRegister, registered[i].uuid)
+	}
+}
+
+// openOrder is the order in which examine's concurrent lvol opens
+// complete: an open reads the md chain, then the extent pages, one page
+// after another; a clone's open completes after its parent's. Ties keep
+// the order the opens were issued in (blob id). This reproduces the bdev
+// order of every captured restart, and the real target's choice in a name
+// collision (the lvol with the quicker open keeps the name).
+func openOrder(s *lvstore, lvols []*lvol) []*lvol {
+	own := func(b *blob) float64 {
+		n := len(b.Chain)
+		for _, p := range b.ExtentPages {
+			if p != NoPage {
+				n++
+			}
+		}
+		return float64(n)
+	}
+	done := map[uint64]float64{}
+	var at func(b *blob, depth int) float64
+	at = func(b *blob, depth int) float64 {
+		if v, ok := done[b.ID]; ok {
+			return v
+		}
+		v := own(b)
+		if p, ok := s.blobs[b.Parent]; ok && b.Parent != 0 && depth < 64 {
+			v = max(v, at(p, depth+1)+0.5)
+		}
+		done[b.ID] = v
+		return v
+	}
+	out := append([]*lvol(nil), lvols...)
+	sort.SliceStable(out, func(i, j int) bool {
+		di, dj := at(out[i].blob, 0), at(out[j].blob, 0)
+		if di != dj {
+			return di < dj
+		}
+		// Waiting on the same parent: the one that started waiting first.
+		return own(out[i].blob) < own(out[j].blob)
+	})
+	return out
 }
 
 // registerLvol adds the lvol's bdev. Caller holds mu.
