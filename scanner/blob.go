@@ -3,24 +3,33 @@ package scanner
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/lvfsck/lvfsck/finding"
 )
 
 const (
-	stOpening = 1
-	stDone    = 2
 	// maxParentDepth bounds the snapshot recursion (SPDK has no bound; a
 	// real store is a few levels deep).
 	maxParentDepth = 4096
+
+	resolving = 1
+	resolved  = 2
 )
 
 // blobState is a blob while the scan works on it.
 type blobState struct {
 	info   BlobInfo
-	state  int
 	opened bool // the blob layer opens it (SPDK's spdk_bs_open_blob succeeds)
+	// buffer holds findings back in pending while blobs load in parallel.
+	buffer  bool
+	pending []finding.Finding
+	// hasSnap: a thin blob with a well-formed SNAP xattr, whose parent is
+	// checked once every blob is loaded; resolve tracks that check.
+	hasSnap bool
+	resolve int
 	// deleted is set when SPDK's load deletes the blob (leftover SNAPTMP).
 	deleted bool
 	seenSet map[uint32]bool // chain pages, for long chains only
@@ -41,7 +50,11 @@ func (s *scanState) blobFinding(b *blobState, sev finding.Severity, code finding
 	if ev != "" {
 		f.Evidence = map[string]string{"disk": ev}
 	}
-	s.add(f)
+	if b.buffer {
+		b.pending = append(b.pending, f)
+	} else {
+		s.add(f)
+	}
 	b.info.Loads = worse(b.info.Loads, out)
 	if out == finding.LoadSkip || out == finding.LoadCrash {
 		b.opened = false
@@ -206,26 +219,84 @@ func (s *scanState) maskBlobs() []uint32 {
 	return firsts
 }
 
-// open loads a blob as spdk_bs_open_blob does (blob_load, blob_parse,
-// extent pages, backing snapshot), memoised. It returns nil when id is not a
-// blob id SPDK knows.
-func (s *scanState) open(id uint64, depth int) *blobState {
-	if b, ok := s.blobs[id]; ok {
-		return b
+// openAll loads every blob as spdk_bs_open_blob would (blob_load,
+// blob_parse, extent pages), in parallel since each blob only reads the
+// decoded pages, then checks the snapshot each clone needs. firsts are the
+// blobs' first pages, ascending.
+func (s *scanState) openAll(firsts []uint32) {
+	bs := make([]*blobState, 0, len(firsts))
+	for _, p := range firsts {
+		id := blobIDOf(p)
+		if _, dup := s.blobs[id]; dup {
+			continue
+		}
+		b := &blobState{info: BlobInfo{ID: id, Loads: finding.LoadOK}, opened: true, buffer: true}
+		s.blobs[id] = b
+		s.order = append(s.order, id)
+		bs = append(bs, b)
 	}
-	p, ok := pageOfBlob(id)
-	if !ok || p >= s.sb.MDLen || !s.blobSet[p] || depth > maxParentDepth {
-		return nil
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(bs); i += workers {
+				s.load(bs[i])
+			}
+		}(w)
 	}
-	b := &blobState{info: BlobInfo{ID: id, Loads: finding.LoadOK}, state: stOpening, opened: true}
-	s.blobs[id] = b
-	s.order = append(s.order, id)
-	s.load(b, depth)
-	b.state = stDone
-	return b
+	wg.Wait()
+	for _, b := range bs {
+		b.buffer = false
+		for _, f := range b.pending {
+			s.add(f)
+		}
+		b.pending = nil
+	}
+	for _, b := range bs {
+		s.resolveParent(b, 0)
+	}
 }
 
-func (s *scanState) load(b *blobState, depth int) {
+// open returns the blob with id, or nil when SPDK knows no such blob id.
+func (s *scanState) open(id uint64) *blobState { return s.blobs[id] }
+
+// resolveParent is blob_load_backing_dev for a clone: the snapshot is opened
+// first, and a clone whose snapshot does not load does not load either.
+func (s *scanState) resolveParent(b *blobState, depth int) {
+	if b.resolve != 0 {
+		return
+	}
+	b.resolve = resolving
+	defer func() { b.resolve = resolved }()
+	if !b.hasSnap {
+		return
+	}
+	ev := fmt.Sprintf("SNAP=%#x", b.info.Parent)
+	if depth > maxParentDepth {
+		s.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, ev,
+			"the snapshot chain above this blob is more than %d deep", maxParentDepth)
+		return
+	}
+	pb := s.blobs[b.info.Parent]
+	if pb != nil {
+		s.resolveParent(pb, depth+1)
+	}
+	switch {
+	case pb == nil:
+		s.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, ev,
+			"parent snapshot %#x is not a blob: SPDK skips this clone", b.info.Parent)
+	case pb.resolve == resolving:
+		s.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, ev,
+			"the snapshot chain through %#x loops back to this blob", b.info.Parent)
+	case !pb.opened:
+		s.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, ev,
+			"parent snapshot %#x does not load: SPDK skips this clone too", b.info.Parent)
+	}
+}
+
+func (s *scanState) load(b *blobState) {
 	id := b.info.ID
 	clean := s.v.Mode == ModeClean
 	p0 := uint32(id)
@@ -334,7 +405,7 @@ func (s *scanState) load(b *blobState, depth int) {
 			b.opened = false
 		}
 	}
-	s.parse(b, descs, depth)
+	s.parse(b, descs)
 }
 
 // reported says whether a finding of code about blob id is already there.
@@ -398,7 +469,7 @@ func xattrText(v []byte) string {
 
 // parse applies blob_parse_page and the extent page load to a chain whose
 // ids and sequence numbers are right.
-func (s *scanState) parse(b *blobState, descs []*pageDesc, depth int) {
+func (s *scanState) parse(b *blobState, descs []*pageDesc) {
 	clean := s.v.Mode == ModeClean
 	info := &b.info
 	info.Xattrs = []Xattr{}
@@ -616,16 +687,5 @@ func (s *scanState) parse(b *blobState, descs []*pageDesc, depth int) {
 		return
 	}
 	info.Parent = binary.LittleEndian.Uint64(v)
-	pb := s.open(info.Parent, depth+1)
-	switch {
-	case pb == nil:
-		s.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, fmt.Sprintf("SNAP=%#x", info.Parent),
-			"parent snapshot %#x is not a blob: SPDK skips this clone", info.Parent)
-	case pb.state == stOpening:
-		s.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, fmt.Sprintf("SNAP=%#x", info.Parent),
-			"the snapshot chain through %#x loops back to this blob", info.Parent)
-	case !pb.opened:
-		s.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, fmt.Sprintf("SNAP=%#x", info.Parent),
-			"parent snapshot %#x does not load: SPDK skips this clone too", info.Parent)
-	}
+	b.hasSnap = true
 }

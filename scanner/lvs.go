@@ -44,7 +44,7 @@ func (s *scanState) loadIter() {
 			clone = binary.LittleEndian.Uint64(v)
 		}
 		ev := fmt.Sprintf("%s=%s", name, xattrText(v))
-		c := s.open(clone, 0)
+		c := s.open(clone)
 		switch {
 		case c == nil || !c.opened:
 			s.blobFinding(b, finding.Warning, code, finding.LoadOK, nil, ev,
@@ -97,7 +97,7 @@ func uuidXattr(v []byte, ok bool) (string, bool) {
 func (s *scanState) lvsLayer() {
 	l := &s.v.Lvstore
 	sbID := s.sb.SuperBlob
-	sup := s.open(sbID, 0)
+	sup := s.open(sbID)
 	switch {
 	case sup == nil:
 		s.add(finding.Finding{Code: CodeLvstoreIdentity, Severity: finding.Critical, SPDK: finding.LoadRefuse,

@@ -215,9 +215,7 @@ func (s *scanState) run() error {
 	} else {
 		firsts = s.maskBlobs()
 	}
-	for _, p := range firsts {
-		s.open(blobIDOf(p), 0)
-	}
+	s.openAll(firsts)
 	s.loadIter()
 	s.lvsLayer()
 	s.clusterChecks()
