@@ -66,8 +66,6 @@ var (
 
 // Errors of the model (not RPC answers); handlers map them to answers.
 var (
-	// ErrBusy: the blob is held open by a running operation.
-	ErrBusy = errors.New("blob is open")
 	// ErrSocketInUse: another process answers on the RPC socket.
 	ErrSocketInUse = errors.New("socket in use")
 	// ErrNoSpace: no free cluster or md page left.

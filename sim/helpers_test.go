@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ type rig struct {
 	t     *testing.T
 	tgt   *Target
 	image string
-	log   *bytes.Buffer
+	log   *syncBuf
 	cfg   Config
 }
 
@@ -32,8 +33,8 @@ func newRig(t *testing.T, cfg Config) *rig {
 	if cfg.OpDuration == 0 {
 		cfg.OpDuration = 200 * time.Millisecond
 	}
-	r := &rig{t: t, image: cfg.Image, log: &bytes.Buffer{}}
-	cfg.Log = &syncBuf{b: r.log}
+	r := &rig{t: t, image: cfg.Image, log: &syncBuf{b: &bytes.Buffer{}}}
+	cfg.Log = r.log
 	r.cfg = cfg
 	tgt, err := New(cfg)
 	require.NoError(t, err)
@@ -69,6 +70,10 @@ func (r *rig) call(method string, params any) (json.RawMessage, *RPCError) {
 	res, rerr := r.tgt.call(req)
 	if d, ok := res.(deferred); ok {
 		res, rerr = d()
+	}
+	if tr, ok := res.(thenRun); ok {
+		res = tr.res
+		defer tr.fn()
 	}
 	if rerr != nil {
 		return nil, rerr
@@ -137,30 +142,20 @@ func (r *rig) setup() (lvsUUID, volUUID, snapUUID string) {
 	return
 }
 
+// syncBuf is a log buffer written by the target's goroutines.
 type syncBuf struct {
+	mu sync.Mutex
 	b  *bytes.Buffer
-	mu chanMutex
 }
-
-// chanMutex is a mutex usable by value-initialised structs.
-type chanMutex struct{ ch chan struct{} }
-
-func (m *chanMutex) lock() {
-	if m.ch == nil {
-		m.ch = make(chan struct{}, 1)
-	}
-	m.ch <- struct{}{}
-}
-func (m *chanMutex) unlock() { <-m.ch }
 
 func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.lock()
-	defer s.mu.unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
 func (s *syncBuf) String() string {
-	s.mu.lock()
-	defer s.mu.unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.b.String()
 }

@@ -23,6 +23,13 @@ type deferred func() (any, *RPCError)
 // noAnswer is a handler result that sends nothing (SIGKILL).
 type noAnswer struct{}
 
+// thenRun is a handler result whose fn runs once the answer is written
+// (spdk_kill_instance SIGINT answers, then the target stops).
+type thenRun struct {
+	res any
+	fn  func()
+}
+
 type handler func(t *Target, r *request) (any, *RPCError)
 
 type response struct {
@@ -121,6 +128,11 @@ func (t *Target) serveConn(c net.Conn) {
 			continue
 		}
 		if _, ok := res.(noAnswer); ok {
+			continue
+		}
+		if tr, ok := res.(thenRun); ok {
+			t.answer(write, req, tr.res, herr)
+			tr.fn()
 			continue
 		}
 		t.answer(write, req, res, herr)

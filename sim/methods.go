@@ -922,11 +922,7 @@ func (t *Target) rpcKill(r *request) (any, *RPCError) {
 	switch p.SigName {
 	case "SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP":
 		// Answer first, then stop: spdk_tgt answers before its reactor ends.
-		go func() {
-			time.Sleep(10 * time.Millisecond)
-			_ = t.Shutdown()
-		}()
-		return true, nil
+		return thenRun{res: true, fn: func() { go func() { _ = t.Shutdown() }() }}, nil
 	case "SIGKILL":
 		t.Crash()
 		if t.cfg.OnKill != nil {

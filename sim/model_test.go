@@ -307,3 +307,35 @@ func TestNameCollisionAtLoad(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, oldUUID, l.UUID)
 }
+
+func TestKillInstance(t *testing.T) {
+	r := newRig(t, Config{})
+	r.setup()
+	_, e := r.call("spdk_kill_instance", map[string]any{"sig_name": "SIGUSR9"})
+	require.Equal(t, &RPCError{-32602, "Invalid parameters"}, e)
+	var ok bool
+	r.ok("spdk_kill_instance", map[string]any{"sig_name": "SIGTERM"}, &ok)
+	require.True(t, ok)
+	select {
+	case <-r.tgt.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("SIGTERM did not stop the target")
+	}
+	require.NoError(t, r.tgt.Shutdown(), "waits for the unload")
+	require.True(t, r.scan().Lvstore.Clean)
+
+	// SIGKILL: no answer, nothing more written.
+	killed := false
+	r.cfg.OnKill = func() { killed = true }
+	r.restart(true)
+	r.ok("bdev_lvol_create", map[string]any{"lvol_name": "late", "size_in_mib": 4, "thin_provision": true, "lvs_name": "lvs-r"}, nil)
+	res, e := r.tgt.call(&request{Method: "spdk_kill_instance", ID: []byte("1"), Params: []byte(`{"sig_name":"SIGKILL"}`)})
+	require.Nil(t, e)
+	require.Equal(t, noAnswer{}, res)
+	require.True(t, killed)
+	v := r.scan()
+	require.False(t, v.Lvstore.Clean)
+	_, ok = v.Lvol("late")
+	require.True(t, ok, "md written before the kill is on disk")
+	require.Empty(t, v.Findings)
+}
