@@ -341,8 +341,8 @@ func (blobstoreBackend) Load(dev Device) (*LoadedStore, error) {
 			continue
 		}
 		b, err := blobstore.ReadBlob(dev, sb, first, blobstore.ParseOptions{})
-		if err != nil {
-			continue
+		if err != nil || b.NumClusters > MaxLvolClusters {
+			continue // beyond what the model holds (see MaxLvolClusters)
 		}
 		ld.Blobs = append(ld.Blobs, blobState(b))
 	}

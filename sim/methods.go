@@ -374,10 +374,10 @@ func (t *Target) rpcCreate(r *request) (any, *RPCError) {
 	if e := t.nameFree(s, p.LvolName); e != nil {
 		return nil, e
 	}
-	if p.SizeInMiB > 1<<40 {
-		return nil, invalidParamsErr(eINVAL)
+	n, e := clustersFor(p.SizeInMiB, s.geo.ClusterSize)
+	if e != nil {
+		return nil, e
 	}
-	n := (p.SizeInMiB<<20 + s.geo.ClusterSize - 1) / s.geo.ClusterSize
 	if !p.Thin && n > s.freeClusters() {
 		return nil, invalidParamsErr(eNOSPC)
 	}
@@ -535,10 +535,10 @@ func (t *Target) rpcResize(r *request) (any, *RPCError) {
 	if l.blob.DataRO {
 		return nil, invalidParamsErr(ePERM)
 	}
-	if p.SizeInMiB > 1<<40 {
-		return nil, invalidParamsErr(eINVAL)
+	n, e := clustersFor(p.SizeInMiB, s.geo.ClusterSize)
+	if e != nil {
+		return nil, e
 	}
-	n := (p.SizeInMiB<<20 + s.geo.ClusterSize - 1) / s.geo.ClusterSize
 	if old := uint64(len(l.blob.Clusters)); !l.blob.Thin && n > old && n-old > s.freeClusters() {
 		return nil, invalidParamsErr(eNOSPC)
 	}
@@ -1062,4 +1062,20 @@ func (t *Target) dropStore(s *lvstore) {
 			delete(t.copies, id)
 		}
 	}
+}
+
+// MaxLvolClusters bounds an lvol's size in clusters: the model keeps one
+// entry per cluster (64 Mi clusters: 64 TiB at 1 MiB, 512 MiB of memory).
+const MaxLvolClusters = 1 << 26
+
+// clustersFor is the cluster count of a size in MiB, within the bound.
+func clustersFor(mib, clusterSize uint64) (uint64, *RPCError) {
+	if mib > MaxLvolClusters*(clusterSize>>20+1) {
+		return 0, invalidParamsErr(eINVAL)
+	}
+	n := (mib<<20 + clusterSize - 1) / clusterSize
+	if n > MaxLvolClusters {
+		return 0, invalidParamsErr(eINVAL)
+	}
+	return n, nil
 }

@@ -339,3 +339,18 @@ func TestKillInstance(t *testing.T) {
 	require.True(t, ok, "md written before the kill is on disk")
 	require.Empty(t, v.Findings)
 }
+
+func TestSizeBounds(t *testing.T) {
+	r := newRig(t, Config{})
+	r.setup()
+	for _, mib := range []uint64{1 << 62, MaxLvolClusters + 1, 1<<64 - 1} {
+		_, e := r.call("bdev_lvol_create", map[string]any{"lvol_name": "huge", "size_in_mib": mib, "thin_provision": true, "lvs_name": "lvs-r"})
+		require.Equal(t, invalidParamsErr(eINVAL), e, "%d MiB", mib)
+		_, e = r.call("bdev_lvol_resize", map[string]any{"name": "lvs-r/vol", "size_in_mib": mib})
+		require.Equal(t, invalidParamsErr(eINVAL), e, "%d MiB", mib)
+	}
+	// A large thin lvol within the bound is fine.
+	r.ok("bdev_lvol_create", map[string]any{"lvol_name": "big", "size_in_mib": 1 << 20, "thin_provision": true, "lvs_name": "lvs-r"}, nil)
+	_, e := r.call("sim_lvol_write", map[string]any{"name": "lvs-r/big", "offset": uint64(1<<64 - 10), "length": 20})
+	require.Equal(t, invalidParamsErr(eINVAL), e, "offset overflow")
+}
