@@ -16,35 +16,37 @@ func init() { DefaultBackend = blobstoreBackend{} }
 // loads through the scanner (recovery mode when the image is not clean).
 type blobstoreBackend struct{}
 
-// Layout is spdk_bs_init's layout with lvstore defaults: one md page per
-// cluster (num_md_pages_per_cluster_ratio 100), the super block, then the
-// used-page, used-cluster and used-blobid masks, then the md region; the
-// clusters the metadata covers are not data clusters.
+// Layout is spdk_bs_init's layout with lvstore defaults, from the
+// blobstore package (one md page per cluster: ratio 100%).
 func (blobstoreBackend) Layout(devSize, clusterSize uint64) (Geometry, error) {
-	if clusterSize < blobstore.PageSize || clusterSize%blobstore.PageSize != 0 || clusterSize > 1<<31 {
-		return Geometry{}, fmt.Errorf("cluster size %d: not a multiple of %d", clusterSize, blobstore.PageSize)
+	if clusterSize > 1<<31 {
+		return Geometry{}, fmt.Errorf("cluster size %d too large", clusterSize)
 	}
-	total := devSize / clusterSize
-	if total == 0 || total > 1<<32-1 {
-		return Geometry{}, fmt.Errorf("device of %d bytes holds %d clusters", devSize, total)
+	l, err := blobstore.NewLayout(devSize, blobstore.LayoutOptions{ClusterSize: uint32(clusterSize)})
+	if err != nil {
+		return Geometry{}, err
 	}
-	mdLen := total
-	start := uint64(1)
-	start += uint64(blobstore.MaskPages(mdLen)) + uint64(blobstore.MaskPages(total)) + uint64(blobstore.MaskPages(mdLen))
-	ppc := clusterSize / blobstore.PageSize
-	dataStart := (start + mdLen + ppc - 1) / ppc
-	if dataStart >= total {
-		return Geometry{}, fmt.Errorf("device of %d bytes: metadata takes all %d clusters", devSize, total)
+	if l.DataClusters() == 0 {
+		return Geometry{}, fmt.Errorf("device of %d bytes: metadata takes every cluster", devSize)
 	}
+	return geometryOf(l.SuperBlock), nil
+}
+
+// geometryOf is the model's view of a super block.
+func geometryOf(sb *blobstore.SuperBlock) Geometry {
 	return Geometry{
 		PageSize:      blobstore.PageSize,
-		ClusterSize:   clusterSize,
-		Size:          devSize,
-		TotalClusters: total,
-		MDStart:       uint32(start),
-		MDLen:         uint32(mdLen),
-		DataStart:     dataStart,
-	}, nil
+		ClusterSize:   uint64(sb.ClusterSize),
+		Size:          sb.Size,
+		TotalClusters: sb.TotalClusters(),
+		MDStart:       sb.MDStart,
+		MDLen:         sb.MDLen,
+		DataStart:     sb.MDClusters(),
+		PageMask:      Region{sb.UsedPageMaskStart, sb.UsedPageMaskLen},
+		ClusterMask:   Region{sb.UsedClusterMaskStart, sb.UsedClusterMaskLen},
+		BlobIDMask:    Region{sb.UsedBlobIDMaskStart, sb.UsedBlobIDMaskLen},
+		IOUnitSize:    sb.IOUnitSize,
+	}
 }
 
 func (blobstoreBackend) Writer(dev Device, g Geometry, superBlob uint64) MDWriter {
@@ -54,23 +56,23 @@ func (blobstoreBackend) Writer(dev Device, g Geometry, superBlob uint64) MDWrite
 // superBlock is the super block of geometry g.
 func superBlock(g Geometry, superBlob uint64, clean bool) *blobstore.SuperBlock {
 	sb := &blobstore.SuperBlock{
-		Version:     blobstore.Version,
-		Length:      blobstore.PageSize,
-		SuperBlob:   superBlob,
-		ClusterSize: uint32(g.ClusterSize),
-		MDStart:     g.MDStart,
-		MDLen:       g.MDLen,
-		Size:        g.Size,
-		IOUnitSize:  blobstore.PageSize,
+		Version:              blobstore.Version,
+		Length:               blobstore.PageSize,
+		SuperBlob:            superBlob,
+		ClusterSize:          uint32(g.ClusterSize),
+		UsedPageMaskStart:    g.PageMask.Start,
+		UsedPageMaskLen:      g.PageMask.Len,
+		UsedClusterMaskStart: g.ClusterMask.Start,
+		UsedClusterMaskLen:   g.ClusterMask.Len,
+		MDStart:              g.MDStart,
+		MDLen:                g.MDLen,
+		UsedBlobIDMaskStart:  g.BlobIDMask.Start,
+		UsedBlobIDMaskLen:    g.BlobIDMask.Len,
+		Size:                 g.Size,
+		IOUnitSize:           g.IOUnitSize,
 	}
 	copy(sb.Signature[:], blobstore.Signature)
 	copy(sb.Bstype[:], blobstore.LvolstoreBstype)
-	sb.UsedPageMaskStart = 1
-	sb.UsedPageMaskLen = blobstore.MaskPages(uint64(g.MDLen))
-	sb.UsedClusterMaskStart = sb.UsedPageMaskStart + sb.UsedPageMaskLen
-	sb.UsedClusterMaskLen = blobstore.MaskPages(g.TotalClusters)
-	sb.UsedBlobIDMaskStart = sb.UsedClusterMaskStart + sb.UsedClusterMaskLen
-	sb.UsedBlobIDMaskLen = blobstore.MaskPages(uint64(g.MDLen))
 	if clean {
 		sb.Clean = 1
 	}
@@ -114,133 +116,87 @@ func (w *diskWriter) MarkDirty() error {
 
 func (w *diskWriter) mdPage(idx uint32) uint64 { return uint64(w.g.MDStart) + uint64(idx) }
 
-// chainPages packs b's descriptors into chain pages as blob_serialize does:
-// flags, xattrs, internal xattrs, then the extent table, each page filled
-// until the next descriptor does not fit (the table is split).
-func chainPages(b *BlobState) ([][]blobstore.Descriptor, error) {
-	invalid := blobstore.FlagExtentTable
-	if b.Thin {
-		invalid |= blobstore.FlagThin
+// toBlob is b as the blobstore codec encodes it: flags, user xattrs,
+// internal xattrs (SNAP first), then the extent table (or EXTENT_RLE).
+func toBlob(b *BlobState) *blobstore.Blob {
+	out := &blobstore.Blob{
+		ID:              b.ID,
+		Pages:           b.Chain,
+		NumClusters:     uint64(len(b.Clusters)),
+		UsesExtentTable: !b.NoExtentTable,
+		MDRO:            b.MDROFlags,
 	}
-	var internal []blobstore.Descriptor
+	out.Invalid = b.InvalidExtra
+	if out.UsesExtentTable {
+		out.Invalid |= blobstore.FlagExtentTable
+		out.ExtentTableLen = uint64(len(b.ExtentPages))
+	}
+	if b.Thin {
+		out.Invalid |= blobstore.FlagThin
+	}
+	if b.DataRO {
+		out.DataRO = blobstore.FlagReadOnly
+	}
+	for _, x := range b.Xattrs {
+		out.Xattrs = append(out.Xattrs, blobstore.Xattr{Name: x.Name, Value: x.Value})
+	}
 	if b.Parent != 0 {
-		internal = append(internal, &blobstore.Xattr{Name: blobstore.XattrSnapshot, Value: u64le(b.Parent), Internal: true})
+		out.Xattrs = append(out.Xattrs, blobstore.Xattr{Name: blobstore.XattrSnapshot, Value: u64le(b.Parent), Internal: true})
 	}
 	for _, x := range b.Internal {
-		internal = append(internal, &blobstore.Xattr{Name: x.Name, Value: x.Value, Internal: true})
+		out.Xattrs = append(out.Xattrs, blobstore.Xattr{Name: x.Name, Value: x.Value, Internal: true})
 	}
-	if len(internal) > 0 {
-		invalid |= blobstore.FlagInternalXattrs
+	if b.Parent != 0 || len(b.Internal) > 0 {
+		out.Invalid |= blobstore.FlagInternalXattrs
 	}
-	var dataRO uint64
-	if b.DataRO {
-		dataRO = blobstore.FlagReadOnly
-	}
-	invalid |= b.InvalidExtra
-	descs := []blobstore.Descriptor{&blobstore.Flags{Invalid: invalid, DataRO: dataRO, MDRO: b.MDROFlags}}
-	for _, x := range b.Xattrs {
-		descs = append(descs, &blobstore.Xattr{Name: x.Name, Value: x.Value})
-	}
-	descs = append(descs, internal...)
-
-	var pages [][]blobstore.Descriptor
-	var cur []blobstore.Descriptor
-	room := blobstore.DescriptorAreaSize
-	flush := func() {
-		pages = append(pages, cur)
-		cur, room = nil, blobstore.DescriptorAreaSize
-	}
-	for _, d := range descs {
-		n := blobstore.DescriptorSize(d)
-		if n > blobstore.DescriptorAreaSize {
-			return nil, fmt.Errorf("descriptor of %d bytes does not fit a page", n)
-		}
-		if n > room {
-			flush()
-		}
-		cur = append(cur, d)
-		room -= n
-	}
-	// Extent table: zeros run-length encoded, split over pages.
-	var entries []blobstore.ExtentTableEntry
-	for _, p := range b.ExtentPages {
-		if p == NoPage {
-			if k := len(entries); k > 0 && entries[k-1].PageIdx == 0 {
-				entries[k-1].NumPages++
-				continue
-			}
-			entries = append(entries, blobstore.ExtentTableEntry{PageIdx: 0, NumPages: 1})
+	for i := 0; i < len(b.Clusters); {
+		if b.Clusters[i] == 0 {
+			i++
 			continue
 		}
-		entries = append(entries, blobstore.ExtentTableEntry{PageIdx: p, NumPages: 1})
-	}
-	nc := uint64(len(b.Clusters))
-	const tableHeader = 5 + 8 // descriptor header, num_clusters
-	for first := true; first || len(entries) > 0; first = false {
-		if room < tableHeader+8 && (len(entries) > 0 || room < tableHeader) {
-			flush()
+		j := i + 1
+		for j < len(b.Clusters) && b.Clusters[j] == b.Clusters[j-1]+1 {
+			j++
 		}
-		fit := (room - tableHeader) / 8
-		k := min(fit, len(entries))
-		t := &blobstore.ExtentTable{NumClusters: nc, Entries: entries[:k]}
-		entries = entries[k:]
-		cur = append(cur, t)
-		room -= blobstore.DescriptorSize(t)
+		out.Clusters = append(out.Clusters, blobstore.Run{Logical: uint64(i), Physical: b.Clusters[i], Count: uint64(j - i)})
+		i = j
 	}
-	flush()
-	return pages, nil
+	for slot, p := range b.ExtentPages {
+		if p != NoPage && !b.NoExtentTable {
+			ref := blobstore.ExtentRef{Slot: uint64(slot), Page: p}
+			if o := b.Owner(slot); o != b.ID {
+				ref.ID = o
+			}
+			out.ExtentRefs = append(out.ExtentRefs, ref)
+			out.ExtentPages = append(out.ExtentPages, p)
+		}
+	}
+	return out
 }
 
 func (w *diskWriter) ChainLen(b *BlobState) (int, error) {
-	p, err := chainPages(b)
-	return len(p), err
+	bl := toBlob(b)
+	n, err := blobstore.ChainLength(bl)
+	if err != nil {
+		return 0, fmt.Errorf("serialize blob %#x: %w", b.ID, err)
+	}
+	return n, nil
 }
 
 func (w *diskWriter) WriteBlob(b *BlobState) error {
-	// Extent pages first: they must be on disk before a table points at them.
-	for slot, p := range b.ExtentPages {
-		if p == NoPage {
-			continue
-		}
-		from := uint64(slot) * ClustersPerExtentPage
-		to := min(from+ClustersPerExtentPage, uint64(len(b.Clusters)))
-		cl := make([]uint32, 0, to-from)
-		for _, c := range b.Clusters[from:to] {
-			cl = append(cl, uint32(c))
-		}
-		buf, err := blobstore.EncodePage(&blobstore.Page{
-			ID:          b.Owner(slot),
-			Next:        blobstore.InvalidPage,
-			Descriptors: []blobstore.Descriptor{&blobstore.ExtentPage{StartCluster: uint32(from), Clusters: cl}},
-		})
-		if err != nil {
-			return fmt.Errorf("encode extent page %d of blob %#x: %w", p, b.ID, err)
-		}
-		if err := w.writeAt(buf, w.mdPage(p)); err != nil {
+	chain, extents, err := blobstore.EncodeBlob(toBlob(b))
+	if err != nil {
+		return fmt.Errorf("encode blob %#x: %w", b.ID, err)
+	}
+	// Extent pages first, then continuation pages, the first page last,
+	// as SPDK writes them.
+	for _, p := range extents {
+		if err := w.writeAt(p.Data, w.mdPage(p.Index)); err != nil {
 			return err
 		}
 	}
-	pages, err := chainPages(b)
-	if err != nil {
-		return fmt.Errorf("serialize blob %#x: %w", b.ID, err)
-	}
-	if len(pages) != len(b.Chain) {
-		return fmt.Errorf("serialize blob %#x: %d pages for a chain of %d", b.ID, len(pages), len(b.Chain))
-	}
-	bufs := make([][]byte, len(pages))
-	for i, d := range pages {
-		next := uint32(blobstore.InvalidPage)
-		if i+1 < len(pages) {
-			next = b.Chain[i+1]
-		}
-		bufs[i], err = blobstore.EncodePage(&blobstore.Page{ID: b.ID, Sequence: uint32(i), Next: next, Descriptors: d})
-		if err != nil {
-			return fmt.Errorf("encode page %d of blob %#x: %w", i, b.ID, err)
-		}
-	}
-	// Continuation pages first, the first page last, as SPDK writes them.
-	for i := len(bufs) - 1; i >= 0; i-- {
-		if err := w.writeAt(bufs[i], w.mdPage(b.Chain[i])); err != nil {
+	for i := len(chain) - 1; i >= 0; i-- {
+		if err := w.writeAt(chain[i].Data, w.mdPage(chain[i].Index)); err != nil {
 			return err
 		}
 	}
@@ -266,9 +222,9 @@ func (w *diskWriter) Unload(m Masks) error {
 		start uint32
 		len   uint32
 	}{
-		{blobstore.MaskUsedPages, m.NumPages, m.UsedPages, sb.UsedPageMaskStart, sb.UsedPageMaskLen},
-		{blobstore.MaskUsedClusters, m.NumClusters, m.UsedClusters, sb.UsedClusterMaskStart, sb.UsedClusterMaskLen},
-		{blobstore.MaskUsedBlobIDs, m.NumPages, m.UsedBlobIDs, sb.UsedBlobIDMaskStart, sb.UsedBlobIDMaskLen},
+		{blobstore.MaskUsedPages, m.NumPages, m.UsedPages, w.g.PageMask.Start, w.g.PageMask.Len},
+		{blobstore.MaskUsedClusters, m.NumClusters, m.UsedClusters, w.g.ClusterMask.Start, w.g.ClusterMask.Len},
+		{blobstore.MaskUsedBlobIDs, m.NumPages, m.UsedBlobIDs, w.g.BlobIDMask.Start, w.g.BlobIDMask.Len},
 	} {
 		mask := &blobstore.Mask{Type: mk.typ, Length: uint32(mk.n), Bits: mk.bits}
 		if err := w.writeAt(mask.Encode(mk.len), uint64(mk.start)); err != nil {
@@ -305,15 +261,7 @@ func (blobstoreBackend) Load(dev Device) (*LoadedStore, error) {
 	if v.Lvstore.Loads == finding.LoadRefuse || v.Lvstore.Loads == finding.LoadCrash {
 		return nil, errors.New("the lvstore does not load")
 	}
-	g := Geometry{
-		PageSize:      blobstore.PageSize,
-		ClusterSize:   uint64(sb.ClusterSize),
-		Size:          sb.Size,
-		TotalClusters: sb.TotalClusters(),
-		MDStart:       sb.MDStart,
-		MDLen:         sb.MDLen,
-		DataStart:     sb.MDClusters(),
-	}
+	g := geometryOf(sb)
 	ld := &LoadedStore{Geo: g, Clean: sb.Clean == 1, SuperBlob: sb.SuperBlob}
 	// The scanner's lvol-level verdicts (which of two lvols with one name
 	// gets the bdev) are the target's to make: the sim decides them at
@@ -358,8 +306,9 @@ func blobState(b *blobstore.Blob) BlobState {
 		Thin:     b.Thin(),
 		DataRO:   b.ReadOnly(),
 		// Flags the model does not derive are kept as read.
-		InvalidExtra: b.Invalid &^ (blobstore.FlagThin | blobstore.FlagInternalXattrs | blobstore.FlagExtentTable),
-		MDROFlags:    b.MDRO,
+		InvalidExtra:  b.Invalid &^ (blobstore.FlagThin | blobstore.FlagInternalXattrs | blobstore.FlagExtentTable),
+		MDROFlags:     b.MDRO,
+		NoExtentTable: !b.UsesExtentTable,
 	}
 	for _, r := range b.Clusters {
 		for k := uint64(0); k < r.Count && r.Logical+k < b.NumClusters; k++ {

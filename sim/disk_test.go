@@ -25,6 +25,7 @@ func TestWriteBlobRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	defer dev.Close()
 	w := be.Writer(dev, g, blobIDOf(0)).(*diskWriter)
+	require.Equal(t, Region{Start: 1, Len: 1}, g.PageMask)
 	require.NoError(t, w.Format(g, blobIDOf(0)))
 	s := newLvstore(g, w)
 	s.dirty = true
@@ -88,13 +89,13 @@ func TestChainPagesSplitsExtentTable(t *testing.T) {
 		b.ExtentPages[i] = uint32(100 + i)
 	}
 	b.Xattrs = []Xattr{{"name", fixed("wide", 256)}, {"uuid", cbytes(newUUID())}}
-	pages, err := chainPages(b)
+	pages, err := blobstore.SerializeBlob(toBlob(b))
 	require.NoError(t, err)
 	require.Len(t, pages, 3, "the real 600 GiB thick lvol has a chain of 3 pages")
 	var entries int
 	for _, p := range pages {
 		used := 0
-		for _, d := range p {
+		for _, d := range p.Descriptors {
 			used += blobstore.DescriptorSize(d)
 			if et, ok := d.(*blobstore.ExtentTable); ok {
 				require.Equal(t, uint64(len(b.Clusters)), et.NumClusters)
@@ -106,15 +107,15 @@ func TestChainPagesSplitsExtentTable(t *testing.T) {
 	require.Equal(t, slots, entries)
 	b.ExtentPages = b.ExtentPages[:600] // tags fixture: 300 GiB thick, 2 chain pages
 	b.Clusters = b.Clusters[:600*ClustersPerExtentPage]
-	pages, err = chainPages(b)
+	pages, err = blobstore.SerializeBlob(toBlob(b))
 	require.NoError(t, err)
 	require.Len(t, pages, 2)
 
 	// Unallocated slots are run-length encoded.
 	b.ExtentPages = []uint32{NoPage, NoPage, 5, NoPage}
 	b.Clusters = make([]uint64, 4*ClustersPerExtentPage)
-	pages, err = chainPages(b)
+	pages, err = blobstore.SerializeBlob(toBlob(b))
 	require.NoError(t, err)
-	et := pages[0][len(pages[0])-1].(*blobstore.ExtentTable)
+	et := pages[0].Descriptors[len(pages[0].Descriptors)-1].(*blobstore.ExtentTable)
 	require.Equal(t, []blobstore.ExtentTableEntry{{PageIdx: 0, NumPages: 2}, {PageIdx: 5, NumPages: 1}, {PageIdx: 0, NumPages: 1}}, et.Entries)
 }

@@ -24,7 +24,14 @@ type Geometry struct {
 	MDLen         uint32
 	// DataStart is the first cluster not taken by metadata.
 	DataStart uint64
+	// The mask regions (start and length in pages) and the io unit, as the
+	// super block records them.
+	PageMask, ClusterMask, BlobIDMask Region
+	IOUnitSize                        uint32
 }
+
+// Region is a run of pages from the start of the device.
+type Region struct{ Start, Len uint32 }
 
 // DataClusters is what bdev_lvol_get_lvstores calls total_data_clusters.
 func (g Geometry) DataClusters() uint64 { return g.TotalClusters - g.DataStart }
@@ -57,6 +64,9 @@ type BlobState struct {
 	// keeps them.
 	InvalidExtra uint64
 	MDROFlags    uint64
+	// NoExtentTable: an older blob that maps its clusters with EXTENT_RLE
+	// descriptors in its chain (lvstores of v24.09 always use a table).
+	NoExtentTable bool
 }
 
 // blob is the model's blob: persisted state plus what is only in memory.
@@ -322,6 +332,9 @@ func (s *lvstore) allocateRange(b *blob, from, to uint64) error {
 			return err
 		}
 		b.Clusters[i] = c
+		if b.NoExtentTable {
+			continue
+		}
 		slot := i / ClustersPerExtentPage
 		b.fitOwners()
 		if b.ExtentPages[slot] == NoPage {
@@ -386,6 +399,9 @@ func (s *lvstore) sync(b *blob) error {
 	// Every allocated cluster needs its extent page (a blob loaded from an
 	// RLE-only image gets them at its first sync).
 	for i, c := range b.Clusters {
+		if b.NoExtentTable {
+			break
+		}
 		slot := i / ClustersPerExtentPage
 		if c != 0 && b.ExtentPages[slot] == NoPage {
 			p, err := s.allocPage()
