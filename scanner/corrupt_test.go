@@ -262,6 +262,9 @@ var corruptCases = []struct {
 	{"blobid-mask-leaked", "basic-1m", ModeAuto, func(m *img) { m.setMaskBit(m.sb.UsedBlobIDStart, 40, true) }, CodeBlobIDMaskLeaked},
 	{"blobid-mask-unmarked", "basic-1m", ModeAuto, func(m *img) { m.setMaskBit(m.sb.UsedBlobIDStart, 6, false) }, CodeBlobIDMaskUnmarked},
 	{"duplicate-name", "basic-1m", ModeAuto, func(m *img) { m.setXattr(9, "name", []byte("vol-thin")) }, CodeDuplicateName},
+	// The lower blob id (thick vol-thick: chain page + extent page) loses
+	// the name to the lighter vol-renamed (one page), as opens race.
+	{"duplicate-name-lighter-open-wins", "basic-1m", ModeAuto, func(m *img) { m.setXattr(2, "name", []byte("vol-renamed")) }, CodeDuplicateName},
 	{"duplicate-uuid", "basic-1m", ModeAuto, func(m *img) {
 		m.setXattr(9, "uuid", []byte("bf58dcba-8612-42a6-93a2-a7609f0c8037\x00"))
 	}, CodeDuplicateUUID},

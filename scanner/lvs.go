@@ -120,8 +120,8 @@ func (s *scanState) lvsLayer() {
 				"the super blob's name xattr is missing or too long: SPDK does not load the lvstore")
 		}
 	}
-	names := map[string]uint64{}
-	uuids := map[string]uint64{}
+	// lvs_load lists every other blob as an lvol, in blob id order.
+	var lvols []*blobState
 	for _, b := range s.sortedBlobs() {
 		if b.info.ID == sbID {
 			continue
@@ -148,16 +148,32 @@ func (s *scanState) lvsLayer() {
 			s.blobFinding(b, finding.Warning, CodeLvolNoUUID, finding.LoadDegraded, nil, fmt.Sprintf("uuid=%q", xattrText(uv)),
 				"lvol %q has no valid uuid xattr: SPDK loads it with a null uuid, so nothing that knows it by uuid finds it", b.info.LvolName)
 		}
+		lvols = append(lvols, b)
+	}
+	// vbdev_lvol then opens all of them at once, and each registers its bdev
+	// (named by uuid, aliased lvs/name) when its open completes: of two lvols
+	// with one name or uuid, the first to finish opening keeps it. Opens
+	// race, so model the likely order: fewer dependent metadata reads
+	// first, then issue order. This matches the real v24.09 target, which
+	// gave a disputed name to a new empty lvol over an older snapshot with
+	// data, three restarts out of three.
+	cost := s.openCosts(lvols)
+	sort.SliceStable(lvols, func(i, j int) bool { return cost[lvols[i].info.ID] < cost[lvols[j].info.ID] })
+	names := map[string]uint64{}
+	uuids := map[string]uint64{}
+	for _, b := range lvols {
 		if first, dup := names[b.info.LvolName]; dup {
-			s.blobFinding(b, finding.Error, CodeDuplicateName, finding.LoadSkip, nil, fmt.Sprintf("name=%q first=%#x", b.info.LvolName, first),
-				"lvol name %q is also used by blob %#x, which registers first: this lvol gets no bdev", b.info.LvolName, first)
+			s.blobFinding(b, finding.Error, CodeDuplicateName, finding.LoadSkip, nil,
+				fmt.Sprintf("name=%q holder=%#x open-cost=%d holder-open-cost=%d", b.info.LvolName, first, cost[b.info.ID], cost[first]),
+				"lvol name %q is also used by blob %#x, which most likely finishes opening first (fewer metadata reads) and keeps the name: this lvol gets no bdev (`Cannot create bdev for lvol`)", b.info.LvolName, first)
 			continue
 		}
 		names[b.info.LvolName] = b.info.ID
-		if uvalid {
+		if u := b.info.LvolUUID; u != "" {
 			if first, dup := uuids[u]; dup {
-				s.blobFinding(b, finding.Error, CodeDuplicateUUID, finding.LoadSkip, nil, fmt.Sprintf("uuid=%s first=%#x", u, first),
-					"lvol uuid %s is also used by blob %#x, which registers first: this lvol gets no bdev", u, first)
+				s.blobFinding(b, finding.Error, CodeDuplicateUUID, finding.LoadSkip, nil,
+					fmt.Sprintf("uuid=%s holder=%#x open-cost=%d holder-open-cost=%d", u, first, cost[b.info.ID], cost[first]),
+					"lvol uuid %s is also used by blob %#x, which most likely finishes opening first (fewer metadata reads) and keeps it: this lvol gets no bdev", u, first)
 				continue
 			}
 			uuids[u] = b.info.ID
@@ -347,4 +363,33 @@ func (s *scanState) maskChecks() {
 			Message:  fmt.Sprintf("md page %d is a valid first page of blob %#x, but the blob id mask does not mark it: a clean load ignores it, a recovery load would bring it back", idx, blobIDOf(idx)),
 			Evidence: map[string]string{"disk": s.describePage(idx)}})
 	}
+}
+
+// openCosts estimates, per lvol blob, when its open completes, in units of
+// half a dependent metadata read: an open reads its chain pages, then its
+// extent pages, one after another, and a clone's open completes only after
+// its parent snapshot's. The sim's examine uses the same model, which
+// reproduces the bdev registration order of every captured restart.
+func (s *scanState) openCosts(lvols []*blobState) map[uint64]int {
+	cost := make(map[uint64]int, len(lvols))
+	var walk func(id uint64, depth int) int
+	walk = func(id uint64, depth int) int {
+		if c, ok := cost[id]; ok {
+			return c
+		}
+		b := s.blobs[id]
+		if b == nil || depth > 64 {
+			return 0
+		}
+		c := 2 * (len(b.info.Pages) + len(b.info.ExtentPages))
+		if p := b.info.Parent; p != 0 && p != id && s.blobs[p] != nil {
+			c = max(c, walk(p, depth+1)+1)
+		}
+		cost[id] = c
+		return c
+	}
+	for _, b := range lvols {
+		walk(b.info.ID, 0)
+	}
+	return cost
 }
