@@ -442,7 +442,15 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 		}
 	}
 	if clones := c.lostBy[idx]; len(clones) > 0 {
-		pos.mark(EvLive, fmt.Sprintf("its clone %s reports clone=true with no base snapshot name", capList(clones, 8)))
+		txt := fmt.Sprintf("its clone %s reports clone=true with no base snapshot name", capList(clones, 8))
+		if _, any := c.lastEvent[pl.UUID]; c.ringCovers && !any {
+			// A snapshot that failed to open at load leaves its clones
+			// just as nameless as one that a forced removal dropped; the
+			// ring, covering the whole run, shows it never had a bdev.
+			ctx.add(EvLive, txt+", but it never had a bdev in this run, so that is the trace of a failed open, not of a forced removal")
+		} else {
+			pos.mark(EvLive, txt)
+		}
 	}
 	var notOpenedLog []string
 	if c.hist != nil {
@@ -550,7 +558,9 @@ func (c *checker) collision(base finding.Finding, inf *lvsInfo, pl *PLvol, other
 	if pending {
 		f.Message = fmt.Sprintf("%s (uuid %s) was dropped from the view and loads at the next restart, but live lvol uuid %s now uses the same name: at that load one of the two gets no bdev (on SPDK v24.09 the newer one kept the name) and the other's %s stay allocated to a volume no view shows", alias, pl.UUID, other.UUID, held)
 	} else {
-		f.Message = fmt.Sprintf("%s (uuid %s, blob %#x) has no bdev because live lvol uuid %s holds the name: an invisible volume holding %s", alias, pl.UUID, pl.BlobID, other.UUID, held)
+		// True before a restart (the blob of a force-removed lvol, whose
+		// name a newer lvol took) and after it (the loser of the load).
+		f.Message = fmt.Sprintf("%s (uuid %s, blob %#x) is persisted but gets no bdev at load because live lvol uuid %s holds the name: an invisible volume holding %s", alias, pl.UUID, pl.BlobID, other.UUID, held)
 	}
 	f.Repair = fmt.Sprintf("lvfsck cannot delete a blob that has no bdev. In a maintenance window: rename the live lvol uuid %s (bdev_lvol_rename), restart the target (or `lvfsck repair --reload --yes`) so that uuid %s gets its bdev under its own name, delete it with `lvfsck repair --yes` if it is unwanted, then rename the live lvol back.", other.UUID, pl.UUID)
 	c.add(f)

@@ -201,6 +201,18 @@ func TestCheck(t *testing.T) {
 			text:     map[finding.Code]string{CodePendingResurrection: "lvs-r/vol reports clone=true"},
 		},
 		{
+			// A snapshot that failed to open at load leaves its clone
+			// nameless too; the ring covering the run shows it never had
+			// a bdev, so the nameless clone is no evidence of a drop.
+			name: "snapshot never opened in this run: clone without base name is not a forced removal",
+			in: Input{Persisted: disk(), Live: withNotify(liveDropped(true),
+				Notify{ID: 0, Type: NotifyBdevRegister, Ctx: "aio0"},
+				Notify{ID: 1, Type: NotifyBdevRegister, Ctx: uVol},
+				Notify{ID: 2, Type: NotifyBdevRegister, Ctx: uBy})},
+			want: []want{{CodeNotOpenedAtLoad, finding.Warning, uSnap}},
+			text: map[finding.Code]string{CodeNotOpenedAtLoad: "not opened at load"},
+		},
+		{
 			name: "pending: forced-removal log line",
 			in: Input{Persisted: disk(), Live: liveDropped(false), Incarnation: Incarnation{ID: inc1},
 				History: &MemHistory{Logs: map[string][]Evidence{uSnap: {{Kind: EvidenceForcedRemoval, Text: "Could not remove blob on lvol gracefully - forced removal", Incarnation: inc1}}}}},
