@@ -87,6 +87,7 @@ func TestLoadRealImages(t *testing.T) {
 		{"dirty-kill9.img.gz", "dirty-kill9.after-recovery", true},
 		{"shallow-copy-pending-live.img.gz", "shallow-copy.after-restart", true},
 		{"notify-pending-live.img.gz", "notify.after-restart", true},
+		{"many-lvols.img.gz", "many-lvols", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.image, func(t *testing.T) {
@@ -105,6 +106,9 @@ func TestLoadRealImages(t *testing.T) {
 			require.Equal(t, sortedJSON(t, wantLvols), sortedJSON(t, gotLvols))
 
 			// Lvol bdevs compare whole; the AIO bdev's uuid is new each run.
+			if !fileExists(fixtures + tc.views + ".bdev_get_bdevs.json") {
+				return // many-lvols kept no bdevs
+			}
 			var wantB, gotB []json.RawMessage
 			readJSON(t, fixtures+tc.views+".bdev_get_bdevs.json", &wantB)
 			r.ok("bdev_get_bdevs", nil, &gotB)
