@@ -87,7 +87,6 @@ func TestLoadRealImages(t *testing.T) {
 		{"dirty-kill9.img.gz", "dirty-kill9.after-recovery", true},
 		{"shallow-copy-pending-live.img.gz", "shallow-copy.after-restart", true},
 		{"notify-pending-live.img.gz", "notify.after-restart", true},
-		{"many-lvols.img.gz", "many-lvols", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.image, func(t *testing.T) {
