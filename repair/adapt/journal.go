@@ -25,7 +25,7 @@ var _ Store = (*journal.Journal)(nil)
 
 // maxDetail bounds the words kept with an outcome: the history shows them
 // on one line.
-const maxDetail = 1000
+const maxDetail = 400
 
 // Journal is repair.Journal over the badger journal. Besides intents and
 // outcomes it records what the target's semantics turned out to be (under
@@ -124,13 +124,7 @@ func semanticsOf(s repair.Semantics) journal.Semantics {
 // removal.
 func (a *Journal) RecordOutcome(_ context.Context, intentID string, r repair.Record) error {
 	res := resultOf(r.Outcome)
-	detail := string(r.Outcome)
-	if len(r.Messages) > 0 {
-		detail += ": " + strings.Join(r.Messages, " ")
-	}
-	if len(detail) > maxDetail {
-		detail = detail[:maxDetail] + "…"
-	}
+	detail := detailOf(r)
 	sem := semanticsOf(r.Semantics)
 	if err := a.J.RecordOutcome(intentID, journal.DeleteOutcome{At: r.At, Result: res, Semantics: sem, Detail: detail, Attempts: r.Attempts}); err != nil {
 		return fmt.Errorf("journal: %w", err)
@@ -149,6 +143,29 @@ func (a *Journal) RecordOutcome(_ context.Context, intentID string, r repair.Rec
 		}
 	}
 	return nil
+}
+
+// detailOf is the evidence in one bounded line ("disk: blob 0x… still
+// present; live: not listed; rpc: …"): what history shows after the
+// result, which it already names.
+func detailOf(r repair.Record) string {
+	keys := make([]string, 0, len(r.Evidence))
+	for k := range r.Evidence {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+": "+r.Evidence[k])
+	}
+	d := strings.Join(parts, "; ")
+	if d == "" && len(r.Messages) > 0 {
+		d = r.Messages[0]
+	}
+	if len(d) > maxDetail {
+		d = strings.ToValidUTF8(d[:maxDetail], "") + "…"
+	}
+	return d
 }
 
 // OpenIntents lists intents without an outcome, oldest first.

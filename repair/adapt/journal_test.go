@@ -31,7 +31,7 @@ func TestJournalRoundTrip(t *testing.T) {
 	require.Equal(t, []repair.Intent{in}, open, "an intent with no outcome comes back as it was recorded")
 
 	require.NoError(t, a.RecordOutcome(ctx, id, repair.Record{Outcome: repair.OutcomeForcedRemoval, Semantics: repair.SemanticsForced,
-		Attempts: 1, At: at.Add(time.Second), Messages: []string{"FORCED REMOVAL"}}))
+		Attempts: 1, At: at.Add(time.Second), Messages: []string{"FORCED REMOVAL"}, Evidence: map[string]string{"disk": "blob 0x100000005 still present", "live": "not listed"}}))
 	open, err = a.OpenIntents(ctx)
 	require.NoError(t, err)
 	require.Empty(t, open)
@@ -42,7 +42,7 @@ func TestJournalRoundTrip(t *testing.T) {
 	require.Equal(t, journal.ResultForcedRemoval, recs[0].Outcome.Result)
 	require.Equal(t, journal.SemanticsForced, recs[0].Outcome.Semantics)
 	require.Equal(t, "lvs-r/backup-1", recs[0].Intent.Alias)
-	require.Contains(t, recs[0].Outcome.Detail, "FORCED REMOVAL")
+	require.Equal(t, "disk: blob 0x100000005 still present; live: not listed", recs[0].Outcome.Detail)
 	for _, target := range []string{"1234@99", "/var/tmp/spdk.sock"} {
 		sem, ok, err := j.TargetSemantics(target)
 		require.NoError(t, err)

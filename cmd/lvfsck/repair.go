@@ -1,0 +1,350 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/lvfsck/lvfsck/collect"
+	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/journal"
+	"github.com/lvfsck/lvfsck/reconcile"
+	"github.com/lvfsck/lvfsck/repair"
+	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/scanner"
+	"github.com/lvfsck/lvfsck/spdk"
+)
+
+type repairOpts struct {
+	writeOpts
+	yes    bool
+	reload bool
+	// Hidden knobs of the reload, for tests and for targets slower than
+	// the captured one.
+	unloadTimeout time.Duration
+	ioSample      time.Duration
+	ioEvery       time.Duration
+}
+
+// stdinIsTerminal tells whether a typed confirmation can be asked for;
+// tests replace it.
+var stdinIsTerminal = func() bool {
+	fd := os.Stdin.Fd()
+	return isatty.IsTerminal(fd) || isatty.IsCygwinTerminal(fd)
+}
+
+func init() {
+	subcommands = append(subcommands, newRepairCmd)
+}
+
+func newRepairCmd(g *globalOpts) *cobra.Command {
+	o := &repairOpts{}
+	cmd := &cobra.Command{
+		Use:   "repair",
+		Short: "plan and apply the repairs RPC can make (guarded deletes of resurrected lvols)",
+		Long: `repair gathers the findings exactly as ` + "`lvfsck check`" + ` does, plans what
+JSON-RPC can repair, shows the plan, and applies it only with --yes (or after
+typing the lvstore name or "yes" at a terminal prompt):
+
+  finish-intent   an interrupted delete is verified and recorded
+  delete          an lvol whose deletion the journal records and that came
+                  back after a restart gets a guarded delete, verified on disk
+  wait-restart    a pending resurrection (dropped from the target's memory,
+                  blob on disk): restart the target, then run repair again
+  reload-delete   with --reload, in a maintenance window: remove and re-add
+                  the lvstore's AIO base bdev so the lvol loads again, then
+                  delete it. Refused while any lvol of the lvstore is claimed
+                  or exported over NVMe-oF, or while the base bdev shows I/O
+                  the lvols do not explain; a quiet base bdev is not a proof
+                  that nothing holds a blob, and an unload that does not
+                  answer in time is reported with what to do.
+
+Findings RPC cannot repair (corruption) are listed with advice, never touched.
+
+Exit: 0 nothing to do; 1 errors corrected, none left; 4 errors left (ORed
+with 1 when some were corrected; also when the plan was not applied); 8
+operational (a wedged reload among them); 16 usage; 32 cancelled at the
+prompt.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runRepair(cmd, g, o) },
+	}
+	addWriteFlags(cmd, &o.writeOpts)
+	f := cmd.Flags()
+	f.BoolVar(&o.yes, "yes", false, "apply the plan without asking")
+	f.BoolVar(&o.reload, "reload", false, "finish pending resurrections now by reloading their lvstore (maintenance window)")
+	f.DurationVar(&o.unloadTimeout, "unload-timeout", 30*time.Second, "deadline of the lvstore unload (bdev_aio_delete) of --reload")
+	f.DurationVar(&o.ioSample, "io-sample", 3*time.Second, "how long --reload watches the base bdev's I/O before unloading")
+	f.DurationVar(&o.ioEvery, "io-every", 500*time.Millisecond, "bdev_get_iostat interval while sampling")
+	for _, h := range []string{"unload-timeout", "io-sample", "io-every"} {
+		_ = f.MarkHidden(h)
+	}
+	return cmd
+}
+
+// repairDoc is the --json document of repair.
+type repairDoc struct {
+	Command  string            `json:"command"`
+	Target   string            `json:"target"`
+	Reload   bool              `json:"reload"`
+	DryRun   bool              `json:"dry_run"`
+	Applied  bool              `json:"applied"`
+	Findings []finding.Finding `json:"findings"`
+	Plan     []stepDoc         `json:"plan"`
+	Results  []stepResultDoc   `json:"results"`
+	Notes    []string          `json:"notes"`
+	Exit     int               `json:"exit"`
+	Meaning  string            `json:"exit_meaning"`
+}
+
+type stepDoc struct {
+	Action   repair.Action `json:"action"`
+	Code     finding.Code  `json:"code"`
+	Severity string        `json:"severity"`
+	Target   string        `json:"target"`
+	LvolUUID string        `json:"lvol_uuid,omitempty"`
+	BlobID   uint64        `json:"blob_id,omitempty"`
+	Why      string        `json:"why,omitempty"`
+	Advice   string        `json:"advice,omitempty"`
+}
+
+type stepResultDoc struct {
+	Target   string         `json:"target"`
+	Action   repair.Action  `json:"action"`
+	Outcome  repair.Outcome `json:"outcome,omitempty"`
+	Messages []string       `json:"messages"`
+	Error    string         `json:"error,omitempty"`
+}
+
+func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
+	switch {
+	case o.wait < 0:
+		return usageError("--wait must not be negative")
+	case o.unloadTimeout <= 0 || o.ioSample <= 0 || o.ioEvery <= 0:
+		return usageError("--unload-timeout, --io-sample and --io-every must be positive")
+	case o.yes && o.dryRun:
+		return usageError("--yes and --dry-run exclude each other")
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	out := cmd.OutOrStdout()
+
+	s, err := openSession(ctx, g, &o.writeOpts)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	started := time.Now()
+	runID, err := s.j.BeginRun(journal.Run{Command: "repair", Started: started, Incarnation: s.inc, Target: o.socket, Devices: s.devices})
+	if err != nil {
+		return exitCode(report.ExitOperational, fmt.Errorf("journal: %w", err))
+	}
+	code := report.ExitOK
+	defer func() {
+		final := code
+		var ee *exitError
+		if errors.As(err, &ee) {
+			final = ee.code
+		} else if err != nil {
+			final = report.ExitOperational
+		}
+		if ferr := s.j.FinishRun(runID, report.ExitMeaning(final), final); ferr != nil {
+			g.log.Error().Err(ferr).Msg("journal: finish run")
+		}
+	}()
+
+	// 1. The findings, gathered as check gathers them.
+	fs, opErr, err := s.findings(ctx, cmd.ErrOrStderr(), runID, started)
+	if err != nil {
+		return err
+	}
+	if opErr {
+		code |= report.ExitOperational
+	}
+
+	// 2. The plan.
+	plan := repair.Plan(fs, repair.PlanOptions{Reload: o.reload})
+	doc := repairDoc{Command: "repair", Target: o.socket, Reload: o.reload, DryRun: o.dryRun,
+		Findings: fs, Plan: stepDocs(plan), Results: []stepResultDoc{}}
+	if doc.Findings == nil {
+		doc.Findings = []finding.Finding{}
+	}
+	text := &strings.Builder{}
+	for _, n := range s.notes {
+		fmt.Fprintf(text, "note: %s\n", n)
+	}
+	if err := plan.Render(text); err != nil {
+		return exitCode(report.ExitOperational, err)
+	}
+	if !o.reload && slices.ContainsFunc(plan.Steps, func(st repair.Step) bool { return st.Action == repair.ActionWaitRestart }) {
+		text.WriteString("\nPending resurrections are finished after a restart: restart the target (the lvols load again), then run `lvfsck repair --yes`.\n" +
+			"Without a restart, `lvfsck repair --yes --reload` reloads the lvstore in a maintenance window.\n")
+	}
+
+	// 3. Confirmation.
+	yes := o.yes
+	if plan.Actionable() > 0 && !yes && !o.dryRun {
+		if !o.json && stdinIsTerminal() {
+			flush(out, text)
+			ok, perr := confirm(out, cmd.InOrStdin(), plan)
+			if perr != nil || !ok {
+				fmt.Fprintln(out, "Not confirmed: nothing was changed.")
+				code |= report.ExitCancelled
+				return exitCode(code, nil)
+			}
+			yes = true
+		} else {
+			text.WriteString("\nNothing was changed: run `lvfsck repair --yes` to apply this plan.\n")
+		}
+	}
+
+	// 4. Apply (or not).
+	r := &repair.Repairer{Deleter: s.deleter("lvfsck repair", true, runID), Reloader: &repair.Reloader{
+		Target: s.target(), Clock: repair.RealClock{}, SampleFor: o.ioSample, SampleEvery: o.ioEvery,
+		UnloadTimeout: o.unloadTimeout, RPCTimeout: o.timeout,
+	}}
+	// A plan with nothing to change is "applied" as is: its steps only
+	// report what is left.
+	ar, aerr := r.Apply(ctx, plan, repair.ApplyOptions{Yes: yes || plan.Actionable() == 0, DryRun: o.dryRun,
+		Reload: o.reload, Wait: o.wait, AllowExported: o.allowExported})
+	doc.Applied = (yes || plan.Actionable() == 0) && !o.dryRun && !errors.Is(aerr, repair.ErrNotConfirmed)
+	code |= ar.ExitCode
+	switch {
+	case o.dryRun:
+		text.WriteString("\nDry run: nothing was changed.\n")
+	case doc.Applied && plan.Actionable() > 0:
+		// Steps that change nothing were said in the plan already.
+		text.WriteString("\nApplied:\n")
+		if err := ar.Render(text); err != nil {
+			return exitCode(report.ExitOperational, err)
+		}
+	}
+	for _, sr := range ar.Steps {
+		d := stepResultDoc{Target: sr.Step.Target(), Action: sr.Step.Action, Outcome: sr.Outcome, Messages: sr.Messages}
+		if d.Messages == nil {
+			d.Messages = []string{}
+		}
+		if sr.Err != nil {
+			d.Error = sr.Err.Error()
+		}
+		doc.Results = append(doc.Results, d)
+	}
+	switch {
+	case errors.Is(aerr, repair.ErrReloadWedged):
+		code |= report.ExitOperational
+		fmt.Fprintf(text, "\nSTOPPED: %v.\nThe target needs a restart before anything else is sent to it; after the restart run `lvfsck repair --yes`.\n", aerr)
+	case aerr != nil && !errors.Is(aerr, repair.ErrNotConfirmed):
+		code |= report.ExitOperational
+		fmt.Fprintf(text, "\nerror: %v\n", aerr)
+	}
+	if len(fs) == 0 && plan.Actionable() == 0 {
+		text.WriteString("Consistent: nothing to repair.\n")
+	}
+	doc.Notes = append([]string{}, s.notes...)
+	doc.Exit, doc.Meaning = code, report.ExitMeaning(code)
+	if o.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(doc)
+	} else {
+		fmt.Fprintf(text, "exit %d: %s\n", code, report.ExitMeaning(code))
+		err = flush(out, text)
+	}
+	if err != nil {
+		code |= report.ExitOperational
+		return exitCode(code, fmt.Errorf("write report: %w", err))
+	}
+	if code != report.ExitOK {
+		return exitCode(code, nil)
+	}
+	return nil
+}
+
+func flush(w io.Writer, b *strings.Builder) error {
+	_, err := io.WriteString(w, b.String())
+	b.Reset()
+	return err
+}
+
+// confirm asks for the lvstore name (when the plan touches exactly one) or
+// "yes". Anything else, or end of input, is a no.
+func confirm(w io.Writer, r io.Reader, plan repair.RepairPlan) (bool, error) {
+	var stores []string
+	for _, st := range plan.Steps {
+		if st.Changes() && st.Lvstore != "" && !slices.Contains(stores, st.Lvstore) {
+			stores = append(stores, st.Lvstore)
+		}
+	}
+	prompt := `Type "yes" to apply this plan: `
+	if len(stores) == 1 {
+		prompt = fmt.Sprintf("Type the lvstore name (%s) or \"yes\" to apply this plan: ", stores[0])
+	}
+	if _, err := io.WriteString(w, "\n"+prompt); err != nil {
+		return false, err
+	}
+	// One line, bounded: a confirmation is a word.
+	sc := bufio.NewScanner(io.LimitReader(r, 4096))
+	if !sc.Scan() {
+		return false, sc.Err()
+	}
+	ans := strings.TrimSpace(sc.Text())
+	return ans == "yes" || (len(stores) == 1 && ans == stores[0]), nil
+}
+
+func stepDocs(p repair.RepairPlan) []stepDoc {
+	out := make([]stepDoc, 0, len(p.Steps))
+	for _, st := range p.Steps {
+		out = append(out, stepDoc{Action: st.Action, Code: st.Code, Severity: st.Severity.String(), Target: st.Target(),
+			LvolUUID: st.LvolUUID, BlobID: st.BlobID, Why: st.Why, Advice: st.Advice})
+	}
+	return out
+}
+
+// findings runs check's gathering (live view, recovery-mode scan of the
+// devices, journal history, reconcile) with check's own code, and records
+// the observation and the findings as check does. opErr: a device could
+// not be read (the findings say which).
+func (s *session) findings(ctx context.Context, stderr io.Writer, runID string, started time.Time) ([]finding.Finding, bool, error) {
+	co := &checkOpts{socket: s.o.socket, tmpDir: s.o.tmpDir, timeout: s.o.timeout, now: time.Now}
+	r := &checkRun{g: s.g, o: co, target: s.o.socket, inc: s.inc, started: started, pid: s.pid, j: s.j, runID: runID}
+	if inc, err := spdk.ParseIncarnation(s.inc); err == nil {
+		if t, err := collect.TargetStart("/proc", inc); err == nil {
+			r.targetStart = t
+		}
+	}
+	scans, cancelled := r.scan(ctx, stderr, s.devices, scanner.ModeRecovery)
+	if cancelled {
+		return nil, false, exitCode(report.ExitCancelled, errors.New("cancelled while reading devices"))
+	}
+	var persisted *reconcile.Persisted
+	if len(scans) > 0 {
+		persisted = collect.Persisted(scans, collect.Complete(s.live, scans))
+	}
+	if s.inc != "" {
+		r.observe(s.live, persisted)
+	}
+	h, err := collect.LoadHistory(s.j, collect.HistoryOptions{Incarnation: s.inc, Socket: s.o.socket, TargetStart: r.targetStart})
+	if err != nil {
+		return nil, false, exitCode(report.ExitOperational, fmt.Errorf("journal: %w", err))
+	}
+	fs := reconcile.Check(reconcile.Input{
+		Persisted: persisted, Live: s.live, History: h,
+		Incarnation: reconcile.Incarnation{ID: s.inc, EarlierRuns: h.EarlierRuns(s.inc, runID)},
+	})
+	fs = append(fs, collect.IntegrityFindings(scans)...)
+	finding.Sort(fs)
+	r.record(fs, s.live, scans)
+	s.notes = append(s.notes, r.notes...)
+	return fs, r.opErr, nil
+}
