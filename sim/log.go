@@ -28,9 +28,10 @@ func NewLogger(w io.Writer) *Logger {
 
 // Log levels as spdk_tgt prints them.
 const (
-	lvlError  = "ERROR"
-	lvlNotice = "NOTICE"
-	lvlInfo   = "INFO"
+	lvlError   = "ERROR"
+	lvlNotice  = "NOTICE"
+	lvlWarning = "WARNING"
+	lvlInfo    = "INFO"
 )
 
 // src names the SPDK source location a line imitates (file, line, function),
@@ -73,6 +74,14 @@ var (
 	srcCreateDisk    = src{"vbdev_lvol.c", 1811, "_vbdev_lvs_examine_finish"}
 	srcBsUnload      = src{"blobstore.c", 5917, "spdk_bs_unload"}
 	srcBdevFinish    = src{"bdev.c", 2374, "bdev_finish_unregister_bdevs_iter"}
+	srcBdevFinishCl  = src{"bdev.c", 2427, "bdev_finish_unregister_bdevs_iter"}
+	srcGetIostat     = src{"bdev_rpc.c", 360, "rpc_bdev_get_iostat"}
+	srcNvmfGetSubs   = src{"nvmf_rpc.c", 294, "rpc_nvmf_get_subsystems"}
+	srcNvmfCreateSub = src{"nvmf_rpc.c", 405, "rpc_nvmf_create_subsystem"}
+	srcNvmfListen    = src{"nvmf.c", 842, "spdk_nvmf_tgt_listen_ext"}
+	srcNvmfAddNS     = src{"nvmf_rpc.c", 1569, "rpc_nvmf_subsystem_add_ns"}
+	srcNvmfAddNSPaus = src{"nvmf_rpc.c", 1517, "nvmf_rpc_ns_paused"}
+	srcNvmfRemoveNS  = src{"nvmf_rpc.c", 1750, "nvmf_rpc_remove_ns_paused"}
 )
 
 func (l *Logger) logf(s src, lvl, format string, a ...any) {

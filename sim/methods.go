@@ -28,8 +28,12 @@ var listedOrder = []string{
 	"bdev_lvol_set_read_only", "bdev_lvol_resize", "bdev_lvol_get_xattr",
 	"bdev_lvol_set_xattr", "bdev_lvol_rename", "bdev_lvol_clone",
 	"bdev_lvol_snapshot", "bdev_lvol_create", "bdev_lvol_create_lvstore",
-	"bdev_aio_delete", "bdev_aio_create", "spdk_kill_instance", "framework_wait_init",
-	"bdev_get_bdevs", "bdev_wait_for_examine", "notify_get_notifications",
+	"bdev_aio_delete", "bdev_aio_create",
+	"nvmf_create_transport", "nvmf_subsystem_remove_ns", "nvmf_subsystem_add_ns",
+	"nvmf_subsystem_add_listener", "nvmf_delete_subsystem", "nvmf_create_subsystem",
+	"nvmf_get_subsystems",
+	"spdk_kill_instance", "framework_wait_init",
+	"bdev_get_bdevs", "bdev_get_iostat", "bdev_wait_for_examine", "notify_get_notifications",
 	"notify_get_types", "spdk_get_version", "rpc_get_methods",
 }
 
@@ -61,6 +65,14 @@ var allHandlers = map[string]handler{
 	"notify_get_types":                     (*Target).rpcNotifyTypes,
 	"notify_get_notifications":             (*Target).rpcNotifications,
 	"spdk_kill_instance":                   (*Target).rpcKill,
+	"bdev_get_iostat":                      (*Target).rpcGetIostat,
+	"nvmf_create_transport":                (*Target).rpcNvmfCreateTransport,
+	"nvmf_create_subsystem":                (*Target).rpcNvmfCreateSubsystem,
+	"nvmf_delete_subsystem":                (*Target).rpcNvmfDeleteSubsystem,
+	"nvmf_subsystem_add_listener":          (*Target).rpcNvmfAddListener,
+	"nvmf_subsystem_add_ns":                (*Target).rpcNvmfAddNS,
+	"nvmf_subsystem_remove_ns":             (*Target).rpcNvmfRemoveNS,
+	"nvmf_get_subsystems":                  (*Target).rpcNvmfGetSubsystems,
 }
 
 // SimOnlyMethods are answered but never listed (real targets lack them).
@@ -137,6 +149,9 @@ func (t *Target) rpcGetBdevs(r *request) (any, *RPCError) {
 	}
 	rel := t.relations()
 	for _, b := range t.bdevs {
+		if b.wedged {
+			continue // its unregistration started and never ends
+		}
 		out = append(out, t.bdevView(b, rel))
 	}
 	return out, nil
@@ -158,7 +173,8 @@ func (t *Target) rpcAioCreate(r *request) (any, *RPCError) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.bdevByName(p.Name) != nil {
+	if t.nameTaken(p.Name) {
+		t.log.logf(srcBdevNameAdd, lvlError, "Bdev name %s already exists", p.Name)
 		return nil, errnoErr(eEXIST)
 	}
 	dev, err := OpenImage(p.Filename, 0)
@@ -265,7 +281,7 @@ func (t *Target) rpcCreateLvstore(r *request) (any, *RPCError) {
 	if base == nil || base.lvol != nil {
 		return nil, errNoDev
 	}
-	if base.claimed {
+	if base.claim != "" {
 		return nil, errnoErr(eBUSY)
 	}
 	if len(p.LvsName) == 0 || len(p.LvsName) >= 256 {
@@ -298,7 +314,7 @@ func (t *Target) rpcCreateLvstore(r *request) (any, *RPCError) {
 	if err := s.sync(sb); err != nil {
 		return nil, invalidParamsErr(eINVAL)
 	}
-	base.claimed = true
+	base.claim = ClaimReadManyWriteOne
 	base.store = s
 	t.stores = append(t.stores, s)
 	t.log.logf(srcLvsInitCb, lvlInfo, "Lvol store initialized")
@@ -397,6 +413,7 @@ func (t *Target) rpcCreate(r *request) (any, *RPCError) {
 	}
 	s.lvols = append(s.lvols, l)
 	t.registerLvol(l)
+	s.base.io.read(mdReadBytes, 1)
 	return l.uuid, nil
 }
 
@@ -449,6 +466,7 @@ func (t *Target) rpcSnapshot(r *request) (any, *RPCError) {
 	}
 	s.lvols = append(s.lvols, snap)
 	t.registerLvol(snap)
+	s.base.io.read(mdReadBytes, 1)
 	return snap.uuid, nil
 }
 
@@ -647,6 +665,9 @@ func (t *Target) deleteLvol(l *lvol) (any, *RPCError) {
 		t.log.logf(srcDestroyLvol, lvlError, "Cannot delete lvol")
 		return nil, internalErr(ePERM)
 	}
+	// Every delete that gets past the clone check reads one md page
+	// (fixtures README, iostat).
+	s.base.io.read(mdReadBytes, 1)
 	if l.blob.openRef > 0 {
 		if t.cfg.DeleteSemantics == DeleteFixed {
 			t.log.logf(srcNotDeletable, lvlError, "Cannot remove snapshot because it is open")
@@ -727,7 +748,7 @@ func (t *Target) rpcRegisterChecksum(r *request) (any, *RPCError) {
 		}
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		op.release()
+		t.release(op, !op.stopped && !t.stopped)
 		if t.stopped {
 			return noAnswer{}, nil
 		}
@@ -750,7 +771,10 @@ func (t *Target) startOp(kind string, l *lvol, id uint32) *operation {
 		kind: kind, id: id, store: l.store, blob: l.blob, lvol: l,
 		total: l.blob.allocated(), start: time.Now(), dur: t.cfg.OpDuration,
 		cancelCh: make(chan struct{}),
+		base:     l.store.base, clusterSize: l.store.geo.ClusterSize,
+		stall: kind == opCopy && t.cfg.StallCopy,
 	}
+	t.running[op] = true
 	l.blob.openRef++
 	l.op = op
 	if kind == opChecksum {
@@ -802,7 +826,7 @@ func (t *Target) rpcStopChecksum(r *request) (any, *RPCError) {
 	l.op.stopped = true
 	l.op.cancel()
 	// Release now, so a delete right after the answer is not refused.
-	l.op.release()
+	t.release(l.op, false)
 	return true, nil
 }
 
@@ -834,6 +858,7 @@ func (t *Target) rpcStartCopy(r *request) (any, *RPCError) {
 	}
 	t.copySeq++
 	op := t.startOp(opCopy, l, t.copySeq)
+	op.dst = dst
 	t.copies[op.id] = op
 	dstBytes := dst.numBlocks * uint64(dst.blockSize)
 	if dst.lvol != nil {
@@ -842,13 +867,13 @@ func (t *Target) rpcStartCopy(r *request) (any, *RPCError) {
 	if dstBytes < l.sizeBytes() {
 		// The copy fails at once; the failure shows at the next check.
 		op.result = eINVAL
-		op.release()
+		t.release(op, false)
 		return copyIDJSON{op.id}, nil
 	}
 	op.timer = time.AfterFunc(op.dur, func() {
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		op.release()
+		t.release(op, true)
 	})
 	return copyIDJSON{op.id}, nil
 }
@@ -975,6 +1000,11 @@ func (t *Target) rpcSimWrite(r *request) (any, *RPCError) {
 	if err := l.store.sync(l.blob); err != nil {
 		return nil, invalidParamsErr(eINVAL)
 	}
+	// The data goes through the lvol bdev to its base bdev.
+	if b := t.bdevByName(l.uuid); b != nil {
+		b.io.write(p.Length, splitOps(p.Length))
+	}
+	l.store.base.io.write(p.Length, splitOps(p.Length))
 	return true, nil
 }
 
@@ -987,11 +1017,13 @@ func leU64(b []byte) uint64 {
 }
 
 // rpcAioDelete removes an AIO bdev. An lvstore on it is unloaded first, as
-// spdk_tgt's hot-remove does: lvol bdevs unregistered, masks and clean = 1
-// written. While a checksum or copy holds one of its blobs the unload
-// cannot finish (fixtures/reload-unsafe): the lvstore vanishes from the
-// views, nothing is written, the AIO bdev stays (re-creating it answers
-// -17) and the call never answers.
+// spdk_tgt's hot-remove does: lvol bdevs unregistered (every NVMe-oF
+// namespace on them removed silently), masks and clean = 1 written
+// (fixtures/reload). While a checksum or copy holds one of its blobs the
+// unload cannot finish (fixtures/reload-unsafe): the lvstore and the AIO
+// bdev vanish from the views, nothing is written, the AIO bdev's name stays
+// taken (re-creating it answers -17), the call never answers, and the
+// target can no longer shut down until it is killed (see Shutdown).
 func (t *Target) rpcAioDelete(r *request) (any, *RPCError) {
 	var p struct {
 		Name string `json:"name"`
@@ -1005,6 +1037,7 @@ func (t *Target) rpcAioDelete(r *request) (any, *RPCError) {
 	if b == nil || b.lvol != nil || b.dev == nil {
 		return nil, errNoDev
 	}
+	t.hotRemoveNS(b)
 	if s := b.store; s != nil {
 		t.log.logf(srcHotRemove, lvlNotice, "bdev %s being removed: closing lvstore %s", b.name, s.name)
 		held := false
@@ -1042,6 +1075,7 @@ func (t *Target) rpcAioDelete(r *request) (any, *RPCError) {
 		}
 	}
 	t.notify.add(EventBdevUnregister, b.name)
+	b.claim = ""
 	if err := b.dev.Close(); err != nil {
 		return nil, internalErr(eINVAL)
 	}
@@ -1049,17 +1083,14 @@ func (t *Target) rpcAioDelete(r *request) (any, *RPCError) {
 	return true, nil
 }
 
-// dropStore forgets an lvstore and its operations. Caller holds mu.
+// dropStore forgets an lvstore. Its shallow copies stay checkable: a copy
+// that held a blob through a wedged unload ran on and answered "complete"
+// once (fixtures/reload-unsafe). Caller holds mu.
 func (t *Target) dropStore(s *lvstore) {
 	for i, x := range t.stores {
 		if x == s {
 			t.stores = append(t.stores[:i], t.stores[i+1:]...)
 			break
-		}
-	}
-	for id, op := range t.copies {
-		if op.store == s {
-			delete(t.copies, id)
 		}
 	}
 }

@@ -24,6 +24,15 @@ type operation struct {
 	start time.Time
 	dur   time.Duration
 
+	// For iostat: the base bdev it reads, a copy's destination, the
+	// cluster size, whether it stalls (StallCopy) and when it let go.
+	base        *bdev
+	dst         *bdev
+	clusterSize uint64
+	stall       bool
+	completed   bool // ran to its end (not stopped, not cancelled)
+	endAt       time.Time
+
 	result   int  // errno, 0 when ok
 	finished bool // blob released
 	stopped  bool // cancelled by bdev_lvol_stop_snapshot_checksum
@@ -47,6 +56,9 @@ func (op *operation) copied(now time.Time) uint64 {
 	if el >= op.dur {
 		return op.total
 	}
+	if op.stall {
+		return min(op.total, 1)
+	}
 	c := uint64(float64(op.total) * float64(el) / float64(op.dur))
 	if c >= op.total && op.total > 0 {
 		c = op.total - 1
@@ -54,12 +66,16 @@ func (op *operation) copied(now time.Time) uint64 {
 	return c
 }
 
-// release lets go of the blob. Caller holds t.mu.
-func (op *operation) release() {
+// release lets go of the blob; completed says the operation ran to its
+// end. Caller holds t.mu.
+func (t *Target) release(op *operation, completed bool) {
 	if op.finished {
 		return
 	}
 	op.finished = true
+	op.completed = completed
+	op.endAt = time.Now()
+	t.settleIO(op)
 	op.blob.openRef--
 	if op.lvol != nil && op.lvol.op == op {
 		op.lvol.op = nil

@@ -183,6 +183,20 @@ func TestAnswersMatchCapturedShapes(t *testing.T) {
 	call("bdev_lvol_get_lvols", nil)
 	call("bdev_get_bdevs", nil)
 	call("bdev_wait_for_examine", nil)
+	call("nvmf_get_subsystems", nil)
+	call("nvmf_create_transport", map[string]any{"trtype": "TCP"})
+	call("nvmf_create_subsystem", map[string]any{"nqn": testNQN, "allow_any_host": true})
+	call("nvmf_get_subsystems", nil)
+	call("nvmf_subsystem_add_ns", map[string]any{"nqn": testNQN, "namespace": map[string]any{"bdev_name": "lvs0/vol-thick"}})
+	call("nvmf_get_subsystems", nil)
+	call("bdev_get_bdevs", nil)
+	call("nvmf_subsystem_add_listener", map[string]any{"nqn": testNQN, "listen_address": map[string]any{
+		"trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": "4420"}})
+	call("nvmf_get_subsystems", nil)
+	call("nvmf_subsystem_remove_ns", map[string]any{"nqn": testNQN, "nsid": 1})
+	call("nvmf_delete_subsystem", map[string]any{"nqn": testNQN})
+	call("bdev_get_iostat", nil)
+	call("bdev_get_iostat", map[string]any{"name": "aio0"})
 	call("bdev_aio_delete", map[string]any{"name": "aio1"})
 	call("bdev_lvol_register_snapshot_checksum", map[string]any{"name": "lvs0/snap1"})
 	call("bdev_lvol_get_snapshot_checksum", map[string]any{"name": "lvs0/snap1"})
@@ -228,7 +242,7 @@ func TestAnswersMatchCapturedShapes(t *testing.T) {
 		}
 	}
 	require.GreaterOrEqual(t, compared, 24, "methods compared with captures")
-	for _, m := range []string{"bdev_get_bdevs", "bdev_lvol_get_lvols", "bdev_lvol_get_lvstores"} {
+	for _, m := range []string{"bdev_get_bdevs", "bdev_lvol_get_lvols", "bdev_lvol_get_lvstores", "nvmf_get_subsystems"} {
 		captured := elementShapes(t, m)
 		for _, a := range got[m] {
 			requireSameElementShape(t, m, a, captured)

@@ -158,13 +158,44 @@ func elementShapes(t *testing.T, method string) map[string]map[string]bool {
 		require.NoError(t, err)
 		var list []json.RawMessage
 		require.NoError(t, json.Unmarshal(b, &list), f)
-		for _, e := range list {
-			sh, err := shape(e)
-			require.NoError(t, err)
-			out[elementKind(e)+"|"+strings.Join(keys(sh), ",")] = sh
+		addElements(t, out, list)
+	}
+	// The transcripts hold more answers of the same method (an exported,
+	// hence claimed, lvol bdev; a subsystem with a listener).
+	trs, err := filepath.Glob("../testdata/fixtures/*.transcript.json")
+	require.NoError(t, err)
+	for _, f := range trs {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var tr []struct {
+			Request struct {
+				Method string `json:"method"`
+			} `json:"request"`
+			Response *struct {
+				Result json.RawMessage `json:"result"`
+			} `json:"response"`
+		}
+		require.NoError(t, json.Unmarshal(b, &tr), f)
+		for _, e := range tr {
+			if e.Request.Method != method || e.Response == nil || e.Response.Result == nil {
+				continue
+			}
+			var list []json.RawMessage
+			if json.Unmarshal(e.Response.Result, &list) == nil {
+				addElements(t, out, list)
+			}
 		}
 	}
 	return out
+}
+
+func addElements(t *testing.T, out map[string]map[string]bool, list []json.RawMessage) {
+	t.Helper()
+	for _, e := range list {
+		sh, err := shape(e)
+		require.NoError(t, err)
+		out[elementKind(e)+"|"+strings.Join(keys(sh), ",")] = sh
+	}
 }
 
 func elementKind(e json.RawMessage) string {

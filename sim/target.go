@@ -91,6 +91,11 @@ type Config struct {
 	// MaxRequest bounds one JSON-RPC request, in bytes (default 32 KiB, the
 	// size of spdk_tgt's receive buffer).
 	MaxRequest int64
+	// StallCopy makes every shallow copy stall on its destination: it holds
+	// its snapshot open for OpDuration but reads only its first MiB, so the
+	// base bdev's iostat stays flat meanwhile (fixtures README, iostat: a
+	// quiet base bdev does not prove that nothing holds a blob).
+	StallCopy bool
 }
 
 // DefaultBackend is set by the package's codec-backed implementation.
@@ -103,11 +108,16 @@ type bdev struct {
 	numBlocks  uint64
 	filename   string
 	dev        Device
-	claimed    bool
-	store      *lvstore // lvstore on this base bdev, if any
-	lvol       *lvol    // set for lvol bdevs
-	// wedged: its lvstore's unload never finished (a blob was held open).
+	// claim is the claim type bdev_get_bdevs shows ("" when unclaimed):
+	// an lvstore claims its base bdev read_many_write_one, an NVMe-oF
+	// namespace its bdev exclusive_write.
+	claim string
+	store *lvstore // lvstore on this base bdev, if any
+	lvol  *lvol    // set for lvol bdevs
+	// wedged: its lvstore's unload never finished (a blob was held open):
+	// gone from every view, its name still taken, never unregistered.
 	wedged bool
+	io     ioStats
 }
 
 // Target is a running stand-in spdk_tgt.
@@ -118,6 +128,13 @@ type Target struct {
 
 	mu         sync.Mutex
 	bdevs      []*bdev
+	subsystems []*subsystem        // NVMe-oF subsystems (discovery aside)
+	transports map[string]bool     // NVMe-oF transports created (TCP, RDMA)
+	running    map[*operation]bool // checksums and copies not yet released
+	born       time.Time
+	tickBase   uint64
+	killCh     chan struct{} // closed by Crash
+	hanging    bool          // a shutdown waits on a wedged bdev
 	stores     []*lvstore
 	notify     ring
 	copies     map[uint32]*operation
@@ -158,13 +175,20 @@ func New(cfg Config) (*Target, error) {
 		cfg.MaxRequest = 32 << 10
 	}
 	t := &Target{
-		cfg:     cfg,
-		log:     NewLogger(cfg.Log),
-		backend: cfg.Backend,
-		copies:  map[uint32]*operation{},
-		conns:   map[net.Conn]struct{}{},
-		stopCh:  make(chan struct{}),
+		cfg:        cfg,
+		log:        NewLogger(cfg.Log),
+		backend:    cfg.Backend,
+		copies:     map[uint32]*operation{},
+		conns:      map[net.Conn]struct{}{},
+		stopCh:     make(chan struct{}),
+		transports: map[string]bool{},
+		running:    map[*operation]bool{},
+		born:       time.Now(),
+		killCh:     make(chan struct{}),
 	}
+	// The real target's ticks count from the host's boot, not from its own
+	// start: start from an arbitrary large value.
+	t.tickBase = uint64(t.born.UnixNano()%(1<<40)) * 21 / 10
 	if t.backend == nil {
 		t.backend = DefaultBackend
 	}
@@ -233,7 +257,8 @@ func (d *fileDev) Close() error                             { return d.f.Close()
 
 // addAio registers an AIO bdev and examines it for an lvstore. Caller holds mu.
 func (t *Target) addAio(name, filename string, blockSize uint32, dev Device) (*bdev, error) {
-	if t.bdevByName(name) != nil {
+	if t.nameTaken(name) {
+		t.log.logf(srcBdevNameAdd, lvlError, "Bdev name %s already exists", name)
 		return nil, errnoErr(eEXIST)
 	}
 	b := &bdev{
@@ -242,8 +267,8 @@ func (t *Target) addAio(name, filename string, blockSize uint32, dev Device) (*b
 		blockSize: blockSize,
 		numBlocks: uint64(dev.Size()) / uint64(blockSize),
 		filename:  filename,
-		dev:       dev,
 	}
+	b.dev = countDev{Device: dev, st: &b.io}
 	t.bdevs = append(t.bdevs, b)
 	ld, err := t.backend.Load(dev)
 	if err != nil {
@@ -310,7 +335,7 @@ func (t *Target) loadStore(base *bdev, ld *LoadedStore) {
 	if v, ok := sb.xattr("name"); ok {
 		s.name = cstring(v)
 	}
-	base.claimed = true
+	base.claim = ClaimReadManyWriteOne
 	base.store = s
 	t.stores = append(t.stores, s)
 	fail := map[string]bool{}
@@ -444,6 +469,9 @@ func (t *Target) unregisterLvol(l *lvol) {
 	l.hasBdev = false
 	for i, b := range t.bdevs {
 		if b.lvol == l {
+			// An exported lvol's namespace goes first (the bdev layer asks
+			// its open descriptors to close before it unregisters).
+			t.hotRemoveNS(b)
 			t.bdevs = append(t.bdevs[:i], t.bdevs[i+1:]...)
 			break
 		}
@@ -451,13 +479,18 @@ func (t *Target) unregisterLvol(l *lvol) {
 	t.notify.add(EventBdevUnregister, l.uuid)
 }
 
+// bdevByName is spdk_bdev_get_by_name: by name or alias; a wedged bdev is
+// not found (its unregistration started).
 func (t *Target) bdevByName(name string) *bdev {
 	for _, b := range t.bdevs {
-		if b.name == name {
+		if b.name == name && !b.wedged {
 			return b
 		}
 	}
 	for _, b := range t.bdevs {
+		if b.wedged {
+			continue
+		}
 		if b.lvol != nil && b.lvol.alias() == name {
 			return b
 		}
@@ -466,6 +499,16 @@ func (t *Target) bdevByName(name string) *bdev {
 		}
 	}
 	return nil
+}
+
+// nameTaken: a bdev (wedged ones included) holds name as name or alias.
+func (t *Target) nameTaken(name string) bool {
+	for _, b := range t.bdevs {
+		if b.name == name || b.uuid == name || (b.lvol != nil && b.lvol.alias() == name) {
+			return true
+		}
+	}
+	return false
 }
 
 // lvolByBdev is spdk_bdev_get_by_name + vbdev_lvol_get_from_bdev.
@@ -618,6 +661,9 @@ func (t *Target) shutdown() error {
 		t.mu.Unlock()
 		return nil
 	}
+	if t.hasWedge() {
+		return t.hangUntilKilled()
+	}
 	t.stopLocked()
 	t.mu.Unlock()
 	// Operations still holding blobs finish (cancelled) first, as an unload
@@ -638,11 +684,6 @@ func (t *Target) shutdown() error {
 		t.log.logf(srcLvsUnloaded, lvlInfo, "Lvol store unloaded")
 	}
 	for _, b := range t.bdevs {
-		if b.wedged {
-			// The real target hangs here until killed; the sim logs it and
-			// exits without writing (the image stays dirty).
-			t.log.logf(srcBdevFinish, lvlError, "Unable to unregister bdev '%s' during spdk_bdev_finish()", b.name)
-		}
 		if b.dev != nil {
 			if err := b.dev.Sync(); err != nil {
 				errs = append(errs, err)
@@ -655,11 +696,67 @@ func (t *Target) shutdown() error {
 	return errors.Join(errs...)
 }
 
+// ErrWedged: the target could not shut down (a base bdev whose lvstore
+// unload never finished) and was killed.
+var ErrWedged = errors.New("shutdown could not finish: a base bdev is wedged (killed)")
+
+func (t *Target) hasWedge() bool {
+	for _, b := range t.bdevs {
+		if b.wedged {
+			return true
+		}
+	}
+	return false
+}
+
+// hangUntilKilled is a shutdown with a wedged base bdev, as the real
+// target does it (fixtures/reload-unsafe): the other lvstores unload, the
+// bdev layer warns that it cannot unregister the wedged bdev, and the
+// subsystem teardown never completes, so the RPC server keeps answering
+// and the process runs on until it is killed. Called with mu held;
+// returns ErrWedged once Crash ran.
+func (t *Target) hangUntilKilled() error {
+	t.hanging = true
+	for _, s := range append([]*lvstore(nil), t.stores...) {
+		for _, l := range append([]*lvol(nil), s.lvols...) {
+			t.unregisterLvol(l)
+			t.log.logf(srcLvolClosed, lvlInfo, "Lvol %s closed", l.uuid)
+		}
+		s.lvols = nil
+		t.log.logf(srcLvsUnload, lvlInfo, "Unloading lvol store")
+		if err := s.w.Unload(s.masks()); err == nil {
+			t.log.logf(srcLvsUnloaded, lvlInfo, "Lvol store unloaded")
+		}
+		t.dropStore(s)
+	}
+	var keep []*bdev
+	for _, b := range t.bdevs {
+		if b.wedged {
+			keep = append(keep, b)
+			t.log.logf(srcBdevFinishCl, lvlWarning, "Unregistering claimed bdev '%s'!", b.name)
+			t.log.logf(srcBdevFinish, lvlWarning, "Unable to unregister bdev '%s' during spdk_bdev_finish()", b.name)
+			continue
+		}
+		t.hotRemoveNS(b)
+		t.notify.add(EventBdevUnregister, b.name)
+		if b.dev != nil {
+			_ = b.dev.Sync()
+			_ = b.dev.Close()
+			b.dev = nil
+		}
+	}
+	t.bdevs = keep
+	t.mu.Unlock()
+	<-t.killCh
+	return ErrWedged
+}
+
 // Crash stops the target as a SIGKILL does: nothing more is written (the
-// md pages already written stay; masks stay stale, clean stays 0).
+// md pages already written stay; masks stay stale, clean stays 0). It also
+// ends a shutdown that hangs on a wedged bdev.
 func (t *Target) Crash() {
 	t.mu.Lock()
-	if t.stopped {
+	if t.crashed || (t.stopped && !t.hanging) {
 		t.mu.Unlock()
 		return
 	}
@@ -670,6 +767,7 @@ func (t *Target) Crash() {
 			b.dev.Close()
 		}
 	}
+	close(t.killCh)
 	t.mu.Unlock()
 }
 

@@ -164,13 +164,11 @@ func (t *Target) bdevView(b *bdev, rel relations) bdevJSON {
 			BlockSize:   b.blockSize,
 			NumBlocks:   b.numBlocks,
 			UUID:        b.uuid,
-			Claimed:     b.claimed,
+			Claimed:     b.claim != "",
+			ClaimType:   b.claim,
 			SupportedIOTypes: ioTypesJSON{Read: true, Write: true, Flush: true, Reset: true,
 				WriteZeroes: true},
 			DriverSpecific: driverJSON{AIO: &aioDriverJSON{Filename: b.filename, BlockSizeOverride: true}},
-		}
-		if b.claimed {
-			v.ClaimType = "read_many_write_one"
 		}
 		return v
 	}
@@ -209,6 +207,8 @@ func (t *Target) bdevView(b *bdev, rel relations) bdevJSON {
 		NumBlocks:    l.sizeBytes() / DefaultBlockSize,
 		UUID:         l.uuid,
 		CreationTime: l.creationTime,
+		Claimed:      b.claim != "",
+		ClaimType:    b.claim,
 		SupportedIOTypes: ioTypesJSON{Read: true, Write: !ro, Unmap: !ro, Flush: true, Reset: true,
 			WriteZeroes: !ro, SeekHole: true, SeekData: true},
 		DriverSpecific: driverJSON{Lvol: d},
