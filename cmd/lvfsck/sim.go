@@ -30,6 +30,7 @@ type simServeOpts struct {
 	flavor     string
 	failOpen   []string
 	logFile    string
+	stallCopy  bool
 }
 
 func newSimCmd(g *globalOpts) *cobra.Command {
@@ -54,7 +55,13 @@ disk: a restart on the same image brings it back.
 SIGINT/SIGTERM (or spdk_kill_instance SIGINT) shut down cleanly (masks and
 clean=1 written); spdk_kill_instance SIGKILL kills the process, leaving the
 image dirty. The sim-only method sim_lvol_write {name, offset, length}
-allocates the clusters a write of that range would.`,
+allocates the clusters a write of that range would.
+
+It also answers NVMe-oF subsystem methods (an exported lvol is claimed
+exclusive_write), bdev_get_iostat (the base bdev reads while a checksum or
+copy runs; --stall-copy makes copies hold their snapshot with no I/O), and
+bdev_aio_delete/bdev_aio_create (an lvstore reload; while a blob is held
+the delete never answers and the target cannot shut down until killed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runSimServe(cmd, g, o) },
 	}
@@ -68,6 +75,7 @@ allocates the clusters a write of that range would.`,
 	f.StringVar(&o.flavor, "flavor", sim.FlavorLonghornV2409, "methods offered: longhorn-v24.09, longhorn or upstream")
 	f.StringArrayVar(&o.failOpen, "fail-open", nil, "lvol uuid that fails to open at load (repeatable)")
 	f.StringVar(&o.logFile, "log-file", "", "write the spdk_tgt-format log here instead of stderr")
+	f.BoolVar(&o.stallCopy, "stall-copy", false, "shallow copies stall on their destination: they hold the snapshot open for --op-duration with the base bdev's iostat flat")
 	_ = serve.MarkFlagRequired("image")
 	cmd.AddCommand(serve)
 	return cmd
@@ -128,6 +136,7 @@ func runSimServe(cmd *cobra.Command, g *globalOpts, o *simServeOpts) error {
 		OpDuration:      o.opDuration,
 		Flavor:          o.flavor,
 		FailOpen:        o.failOpen,
+		StallCopy:       o.stallCopy,
 		Log:             logw,
 		// spdk_kill_instance SIGKILL: the process dies as spdk_tgt does.
 		OnKill: func() { _ = syscall.Kill(os.Getpid(), syscall.SIGKILL) },
