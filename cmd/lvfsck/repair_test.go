@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvfsck/lvfsck/journal"
+	"github.com/lvfsck/lvfsck/repair"
+	"github.com/lvfsck/lvfsck/report"
+)
+
+// repairCLI runs lvfsck in-process with stdin, on a terminal or not.
+func repairCLI(t *testing.T, stdin string, terminal bool, args ...string) (string, string, int) {
+	t.Helper()
+	old := stdinIsTerminal
+	stdinIsTerminal = func() bool { return terminal }
+	t.Cleanup(func() { stdinIsTerminal = old })
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetArgs(append([]string{"--log-level", "error"}, args...))
+	err := root.Execute()
+	code := 0
+	if err != nil {
+		errOut.WriteString(err.Error())
+		var ee *exitError
+		require.True(t, errors.As(err, &ee) || isUsage(err), "%v", err)
+		code = report.ExitUsage
+		if ee != nil {
+			code = ee.code
+		}
+	}
+	return out.String(), errOut.String(), code
+}
+
+// resurrected prepares the state after a forced removal and a restart: the
+// journal holds a forced-removal outcome for backup-1 from an earlier
+// target run, and the target lists backup-1 again.
+func resurrected(t *testing.T) (*fakeTarget, string) {
+	t.Helper()
+	f := newFakeTarget(t, "resurrection.after-restart")
+	state := t.TempDir()
+	j, err := journal.Open(state, journal.Options{})
+	require.NoError(t, err)
+	id, err := j.RecordIntent(journal.DeleteIntent{LvolUUID: fxBackup1, Alias: "lvs-r/backup-1", LvstoreUUID: fxLvs,
+		BlobID: f.blob, Incarnation: "100@1"})
+	require.NoError(t, err)
+	require.NoError(t, j.RecordOutcome(id, journal.DeleteOutcome{Result: journal.ResultForcedRemoval, Semantics: journal.SemanticsForced}))
+	require.NoError(t, j.Close())
+	return f, state
+}
+
+func repairDocOf(t *testing.T, out string) repairDoc {
+	t.Helper()
+	var d repairDoc
+	require.NoError(t, json.Unmarshal([]byte(out), &d), out)
+	return d
+}
+
+// Without --yes and without a terminal to ask on, repair shows the plan,
+// says how to apply it, and changes nothing: the image is byte-identical.
+func TestRepairWithoutYesChangesNothing(t *testing.T) {
+	f, state := resurrected(t)
+	f.onDelete("real")
+	before, err := os.ReadFile(f.img)
+	require.NoError(t, err)
+	for _, extra := range [][]string{nil, {"--dry-run"}} {
+		out, errText, code := repairCLI(t, "yes\n", false, append(append([]string{"repair", "--incarnation", "200@2"}, extra...), f.args(state)...)...)
+		require.Equal(t, report.ExitUncorrected, code, "%s\n%s", out, errText)
+		require.Contains(t, out, "[delete] guarded delete of lvs-r/backup-1")
+		if extra == nil {
+			require.Contains(t, out, "Nothing was changed: run `lvfsck repair --yes`")
+		} else {
+			require.Contains(t, out, "Dry run: nothing was changed")
+		}
+	}
+	require.Zero(t, f.deleteCalls())
+	after, err := os.ReadFile(f.img)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(before, after))
+}
+
+func TestRepairYesDeletesResurrected(t *testing.T) {
+	f, state := resurrected(t)
+	f.onDelete("real")
+	out, errText, code := repairCLI(t, "", false, append([]string{"repair", "--yes", "--json", "--incarnation", "200@2"}, f.args(state)...)...)
+	require.Equal(t, report.ExitCorrected, code, "%s\n%s", out, errText)
+	d := repairDocOf(t, out)
+	require.True(t, d.Applied)
+	require.Len(t, d.Plan, 1)
+	require.Equal(t, repair.ActionDelete, d.Plan[0].Action)
+	require.Equal(t, repair.OutcomeDeletedVerified, d.Results[0].Outcome)
+	require.Equal(t, 1, f.deleteCalls())
+
+	j, err := journal.Open(state, journal.Options{})
+	require.NoError(t, err)
+	defer j.Close()
+	tl, err := j.LvolTimeline(fxBackup1)
+	require.NoError(t, err)
+	var kinds []string
+	for _, e := range tl {
+		kinds = append(kinds, string(e.Kind))
+	}
+	require.Contains(t, strings.Join(kinds, " "), "forced-removal")
+	require.Contains(t, kinds, string(journal.EventResurrected))
+	require.Equal(t, string(journal.EventRepaired), kinds[len(kinds)-1], "%v", kinds)
+}
+
+// At a terminal, typing the lvstore name applies; anything else cancels.
+func TestRepairTypedConfirmation(t *testing.T) {
+	t.Run("wrong answer", func(t *testing.T) {
+		f, state := resurrected(t)
+		f.onDelete("real")
+		out, errText, code := repairCLI(t, "lvs-x\n", true, append([]string{"repair", "--incarnation", "200@2"}, f.args(state)...)...)
+		require.Equal(t, report.ExitCancelled, code&report.ExitCancelled, "%s\n%s", out, errText)
+		require.Contains(t, out, "Type the lvstore name (lvs-r)")
+		require.Contains(t, out, "nothing was changed")
+		require.Zero(t, f.deleteCalls())
+	})
+	t.Run("lvstore name", func(t *testing.T) {
+		f, state := resurrected(t)
+		f.onDelete("real")
+		out, errText, code := repairCLI(t, "lvs-r\n", true, append([]string{"repair", "--incarnation", "200@2"}, f.args(state)...)...)
+		require.Equal(t, report.ExitCorrected, code, "%s\n%s", out, errText)
+		require.Contains(t, out, "Applied:")
+		require.Equal(t, 1, f.deleteCalls())
+	})
+}
+
+func TestRepairNothingToDo(t *testing.T) {
+	f := newFakeTarget(t, "resurrection.before-delete")
+	out, errText, code := repairCLI(t, "", false, append([]string{"repair", "--incarnation", "1@1"}, f.args(t.TempDir())...)...)
+	require.Equal(t, report.ExitOK, code, "%s\n%s", out, errText)
+	require.Contains(t, out, "Nothing to repair.")
+	require.Zero(t, f.deleteCalls())
+}
