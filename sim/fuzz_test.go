@@ -35,6 +35,10 @@ func seedRequests(f *testing.F) {
 	}
 	f.Add(stream)
 	f.Add([]byte(`{"jsonrpc":"2.0","method":"sim_lvol_write","id":1,"params":{"name":"x","offset":1,"length":2}}`))
+	f.Add([]byte(`{"jsonrpc":"2.0","method":"bdev_get_iostat","id":1,"params":{"name":"aio0"}}`))
+	f.Add([]byte(`{"jsonrpc":"2.0","method":"nvmf_create_subsystem","id":1,"params":{"nqn":"nqn.a:b"}}` +
+		`{"jsonrpc":"2.0","method":"nvmf_subsystem_add_ns","id":2,"params":{"nqn":"nqn.a:b","namespace":{"bdev_name":"x","nsid":4294967295}}}` +
+		`{"jsonrpc":"2.0","method":"nvmf_get_subsystems","id":3}`))
 	f.Add([]byte(`}{`))
 	f.Add([]byte(`[1,2]`))
 }

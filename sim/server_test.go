@@ -334,6 +334,24 @@ func TestFlavorMethodLists(t *testing.T) {
 	for _, m := range lists[FlavorLonghornV2409] {
 		require.True(t, inReal[m], "%s is not offered by the real v24.09 target", m)
 	}
+	// In the real answer's order.
+	pos := map[string]int{}
+	for i, m := range real {
+		pos[m] = i
+	}
+	for i := 1; i < len(lists[FlavorLonghornV2409]); i++ {
+		prev, cur := lists[FlavorLonghornV2409][i-1], lists[FlavorLonghornV2409][i]
+		require.Less(t, pos[prev], pos[cur], "%s listed before %s", prev, cur)
+	}
+	// What guarded deletion and repair --reload use, in every flavour
+	// (upstream SPDK has them too).
+	for _, f := range []string{FlavorLonghornV2409, FlavorLonghorn, FlavorUpstream} {
+		for _, m := range []string{"nvmf_get_subsystems", "nvmf_create_subsystem", "nvmf_delete_subsystem",
+			"nvmf_subsystem_add_ns", "nvmf_subsystem_remove_ns", "nvmf_subsystem_add_listener",
+			"nvmf_create_transport", "bdev_get_iostat", "bdev_aio_delete", "bdev_aio_create"} {
+			require.Contains(t, lists[f], m, f)
+		}
+	}
 	require.NotContains(t, lists[FlavorLonghornV2409], "bdev_lvol_stop_snapshot_checksum")
 	require.Contains(t, lists[FlavorLonghorn], "bdev_lvol_stop_snapshot_checksum")
 	require.Len(t, lists[FlavorLonghorn], len(lists[FlavorLonghornV2409])+1)
