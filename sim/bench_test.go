@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // BenchmarkLoadRealImage: examine + load of a real image (recovery mode,
@@ -89,4 +90,46 @@ func BenchmarkGetLvols(b *testing.B) {
 		must("bdev_get_bdevs", "")
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/lvol")
+}
+
+// BenchmarkGetIostat: bdev_get_iostat over 500 lvol bdevs with a checksum
+// running (what repair --reload samples before an unload), and
+// nvmf_get_subsystems with every lvol exported.
+func BenchmarkGetIostat(b *testing.B) {
+	img := filepath.Join(b.TempDir(), "disk.img")
+	tgt, err := New(Config{Image: img, Size: 1 << 30, OpDuration: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tgt.Crash()
+	must := func(m, p string) any {
+		req := &request{Method: m, ID: []byte("1")}
+		if p != "" {
+			req.Params = []byte(p)
+		}
+		res, e := tgt.call(req)
+		if e != nil {
+			b.Fatal(m, e)
+		}
+		return res
+	}
+	must("bdev_lvol_create_lvstore", `{"bdev_name":"aio0","lvs_name":"lvs","cluster_sz":1048576}`)
+	must("nvmf_create_subsystem", `{"nqn":"nqn.2016-06.io.spdk:bench","max_namespaces":1024}`)
+	const n = 500
+	for i := 0; i < n; i++ {
+		must("bdev_lvol_create", fmt.Sprintf(`{"lvol_name":"v%d","size_in_mib":4,"thin_provision":true,"lvs_name":"lvs"}`, i))
+		must("nvmf_subsystem_add_ns", fmt.Sprintf(`{"nqn":"nqn.2016-06.io.spdk:bench","namespace":{"bdev_name":"lvs/v%d"}}`, i))
+	}
+	must("bdev_lvol_snapshot", `{"lvol_name":"lvs/v0","snapshot_name":"s"}`)
+	if _, ok := must("bdev_lvol_register_snapshot_checksum", `{"name":"lvs/s"}`).(deferred); !ok {
+		b.Fatal("checksum answered at once")
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if got := must("bdev_get_iostat", "").(iostatJSON); len(got.Bdevs) != n+2 {
+			b.Fatal(len(got.Bdevs))
+		}
+		must("nvmf_get_subsystems", "")
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/bdev")
 }
