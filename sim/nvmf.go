@@ -96,7 +96,8 @@ func (t *Target) subsystemByNQN(nqn string) *subsystem {
 }
 
 func (t *Target) rpcNvmfCreateTransport(r *request) (any, *RPCError) {
-	// Every option of the real decoder is accepted; only trtype matters.
+	// The real decoder is relaxed: every other option is accepted; only
+	// trtype matters here. Only TCP exists (the captured build's transport).
 	var m map[string]json.RawMessage
 	if r.Params == nil || json.Unmarshal(r.Params, &m) != nil {
 		return nil, errNvmfInvalid
@@ -106,13 +107,13 @@ func (t *Target) rpcNvmfCreateTransport(r *request) (any, *RPCError) {
 		return nil, errNvmfInvalid
 	}
 	tr := strings.ToUpper(trtype)
-	if tr != "TCP" && tr != "RDMA" {
-		return nil, &RPCError{Code: codeInvalidParams, Message: fmt.Sprintf("Transport type '%s' unavailable", trtype)}
+	if tr != "TCP" {
+		return nil, &RPCError{Code: codeInvalidParams, Message: fmt.Sprintf("Invalid transport type '%s'", trtype)}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.transports[tr] {
-		return nil, &RPCError{Code: codeInvalidParams, Message: fmt.Sprintf("Transport type '%s' already exists", trtype)}
+		return nil, &RPCError{Code: codeInternalError, Message: fmt.Sprintf("Transport type '%s' already exists", trtype)}
 	}
 	t.transports[tr] = true
 	return true, nil
@@ -216,7 +217,7 @@ func (t *Target) rpcNvmfAddListener(r *request) (any, *RPCError) {
 		} `json:"listen_address"`
 		SecureChannel bool   `json:"secure_channel"`
 		AnaState      string `json:"ana_state"`
-		Psk           string `json:"psk"`
+		SockImpl      string `json:"sock_impl"`
 	}
 	if e := decode(r, &p, "nqn", "listen_address"); e != nil {
 		return nil, errNvmfInvalid

@@ -121,7 +121,9 @@ func TestNvmfErrors(t *testing.T) {
 		{"get unknown subsystem", "nvmf_get_subsystems", map[string]any{"nqn": "nqn.x:none"}, errNoDev},
 		{"listener without transport", "nvmf_subsystem_add_listener", map[string]any{"nqn": testNQN, "listen_address": map[string]any{"trtype": "RDMA", "traddr": "10.0.0.1", "trsvcid": "4420"}}, invalid},
 		{"second TCP transport", "nvmf_create_transport", map[string]any{"trtype": "tcp"},
-			&RPCError{Code: codeInvalidParams, Message: "Transport type 'tcp' already exists"}},
+			&RPCError{Code: codeInternalError, Message: "Transport type 'tcp' already exists"}},
+		{"PCIe transport", "nvmf_create_transport", map[string]any{"trtype": "PCIe", "max_queue_depth": 128},
+			&RPCError{Code: codeInvalidParams, Message: "Invalid transport type 'PCIe'"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, e := r.call(tc.method, tc.params)

@@ -129,7 +129,7 @@ type Target struct {
 	mu         sync.Mutex
 	bdevs      []*bdev
 	subsystems []*subsystem        // NVMe-oF subsystems (discovery aside)
-	transports map[string]bool     // NVMe-oF transports created (TCP, RDMA)
+	transports map[string]bool     // NVMe-oF transports created (TCP)
 	running    map[*operation]bool // checksums and copies not yet released
 	born       time.Time
 	tickBase   uint64
