@@ -175,6 +175,7 @@ func TestDeleteForcedThenRestartAndRepair(t *testing.T) {
 	require.Equal(t, 0, c.code, "%s", c)
 	h := lvfsck(t, "history", "--state-dir", state, snap)
 	require.Equal(t, 0, h.code, "%s", h)
+	t.Logf("history of %s:\n%s", snap, h.stdout)
 	storyInOrder(t, h.stdout, "delete-intent", "forced-removal", "resurrected", "delete-outcome", "repaired")
 }
 
