@@ -69,9 +69,10 @@ type subsystemJSON struct {
 }
 
 type namespace struct {
-	nsid uint32
-	bdev *bdev
-	uuid string
+	nsid  uint32
+	bdev  *bdev
+	uuid  string
+	nguid string // upper-case hex, as nvmf_get_subsystems shows it
 }
 
 type subsystem struct {
@@ -300,15 +301,22 @@ func (t *Target) rpcNvmfAddNS(r *request) (any, *RPCError) {
 	if nsid > s.maxNS || s.nsByID(nsid) != nil {
 		return fail()
 	}
-	u := b.uuid
+	// Without a uuid or nguid the namespace takes the bdev's uuid for both
+	// (spdk_nvmf_subsystem_add_ns_ext).
+	n := &namespace{nsid: nsid, bdev: b, uuid: b.uuid, nguid: hexID(b.uuid)}
 	if ns.UUID != "" {
-		u = ns.UUID
+		n.uuid = ns.UUID
+	}
+	if ns.NGUID != "" {
+		n.nguid = hexID(ns.NGUID)
 	}
 	b.claim = ClaimExclusiveWrite
-	s.ns = append(s.ns, &namespace{nsid: nsid, bdev: b, uuid: u})
+	s.ns = append(s.ns, n)
 	sort.Slice(s.ns, func(i, j int) bool { return s.ns[i].nsid < s.ns[j].nsid })
 	return nsid, nil
 }
+
+func hexID(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "-", "")) }
 
 func (s *subsystem) nsByID(id uint32) *namespace {
 	for _, n := range s.ns {
@@ -402,7 +410,7 @@ func (s *subsystem) view() subsystemJSON {
 	nss := []nsJSON{}
 	for _, n := range s.ns {
 		nss = append(nss, nsJSON{NSID: n.nsid, BdevName: n.bdev.name, Name: n.bdev.name,
-			NGUID: strings.ToUpper(strings.ReplaceAll(n.uuid, "-", "")), UUID: n.uuid})
+			NGUID: n.nguid, UUID: n.uuid})
 	}
 	return subsystemJSON{
 		NQN: s.nqn, Subtype: "NVMe", ListenAddresses: append([]listenAddrJSON{}, s.listeners...),

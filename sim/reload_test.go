@@ -87,6 +87,8 @@ func TestReloadWhileHeldWedges(t *testing.T) {
 	require.Equal(t, errNoDev, e)
 	_, e = r.call("bdev_get_iostat", map[string]any{"name": "aio0"})
 	require.Equal(t, errNoDev, e)
+	_, e = r.call("bdev_aio_delete", map[string]any{"name": "aio0"})
+	require.Equal(t, errNoDev, e, "a removing bdev cannot be opened (bdev_open: -ENODEV)")
 	require.Empty(t, *r.subsystems()[1].Namespaces, "the namespace went with the lvol bdev")
 
 	_, e = r.call("bdev_aio_create", map[string]any{"name": "aio0", "filename": r.image, "block_size": 4096})
