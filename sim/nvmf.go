@@ -308,12 +308,27 @@ func (t *Target) rpcNvmfAddNS(r *request) (any, *RPCError) {
 		n.uuid = ns.UUID
 	}
 	if ns.NGUID != "" {
+		if !isHex(hexID(ns.NGUID), 32) {
+			return nil, errNvmfInvalid // decode_ns_nguid: 16 bytes in hex
+		}
 		n.nguid = hexID(ns.NGUID)
 	}
 	b.claim = ClaimExclusiveWrite
 	s.ns = append(s.ns, n)
 	sort.Slice(s.ns, func(i, j int) bool { return s.ns[i].nsid < s.ns[j].nsid })
 	return nsid, nil
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789ABCDEF", c) {
+			return false
+		}
+	}
+	return true
 }
 
 func hexID(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "-", "")) }

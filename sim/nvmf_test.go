@@ -116,6 +116,7 @@ func TestNvmfErrors(t *testing.T) {
 		{"add ns of the lvstore's base bdev", "nvmf_subsystem_add_ns", map[string]any{"nqn": testNQN, "namespace": map[string]any{"bdev_name": "aio0"}}, invalid},
 		{"add ns with a used nsid", "nvmf_subsystem_add_ns", map[string]any{"nqn": testNQN, "namespace": map[string]any{"bdev_name": "lvs-r/snap", "nsid": 1}}, invalid},
 		{"add ns with unknown namespace key", "nvmf_subsystem_add_ns", map[string]any{"nqn": testNQN, "namespace": map[string]any{"bdev_name": "lvs-r/snap", "x": 1}}, invalid},
+		{"add ns with a bad nguid", "nvmf_subsystem_add_ns", map[string]any{"nqn": testNQN, "namespace": map[string]any{"bdev_name": "lvs-r/snap", "nguid": "xyz"}}, invalid},
 		{"remove unknown nsid", "nvmf_subsystem_remove_ns", map[string]any{"nqn": testNQN, "nsid": 9}, invalid},
 		{"delete unknown subsystem", "nvmf_delete_subsystem", map[string]any{"nqn": "nqn.x:none"}, invalid},
 		{"get unknown subsystem", "nvmf_get_subsystems", map[string]any{"nqn": "nqn.x:none"}, errNoDev},
@@ -194,4 +195,23 @@ func TestNvmfNotPersisted(t *testing.T) {
 	require.Len(t, r.subsystems(), 1)
 	b, _ := r.bdev("lvs-r/vol")
 	require.False(t, b.Claimed)
+}
+
+// TestNvmfNamespaceIDs: a uuid parameter names the namespace, the nguid
+// stays the bdev's uuid unless given (spdk_nvmf_subsystem_add_ns_ext).
+func TestNvmfNamespaceIDs(t *testing.T) {
+	r := newRig(t, Config{})
+	r.setup()
+	r.export("lvs-r/vol")
+	const u = "0b3c1d2e-0000-4000-8000-000000000001"
+	var nsid uint32
+	r.ok("nvmf_subsystem_add_ns", map[string]any{"nqn": testNQN, "namespace": map[string]any{"bdev_name": "lvs-r/snap", "uuid": u, "nsid": 7}}, &nsid)
+	require.Equal(t, uint32(7), nsid)
+	r.ok("nvmf_subsystem_add_ns", map[string]any{"nqn": testNQN, "namespace": map[string]any{"bdev_name": "lvs-r/bystander", "nguid": "00112233445566778899aabbccddeeff"}}, &nsid)
+	require.Equal(t, uint32(2), nsid, "the lowest free nsid")
+	ns := *r.subsystems()[1].Namespaces
+	require.Equal(t, []uint32{1, 2, 7}, []uint32{ns[0].NSID, ns[1].NSID, ns[2].NSID}, "by nsid")
+	snap := r.lvolUUID("snap")
+	require.Equal(t, nsJSON{NSID: 7, BdevName: snap, Name: snap, NGUID: hexID(snap), UUID: u}, ns[2])
+	require.Equal(t, "00112233445566778899AABBCCDDEEFF", ns[1].NGUID)
 }
