@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -161,6 +162,11 @@ func (d *Disk) present(ctx context.Context, path string, first uint32, lvolUUID 
 		return false, err
 	}
 	defer dev.Close()
+	return d.presentIn(ctx, dev, path, first, lvolUUID)
+}
+
+// presentIn is present over any reader (fuzzed over in-memory images).
+func (d *Disk) presentIn(ctx context.Context, dev io.ReaderAt, path string, first uint32, lvolUUID string) (bool, error) {
 	sb, err := blobstore.ReadSuperBlock(dev)
 	if err != nil {
 		return false, fmt.Errorf("%s: super block: %w", path, err)

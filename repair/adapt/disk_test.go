@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,34 +27,46 @@ const (
 // skipped), so a test can damage its own copy and never the fixture.
 func inflate(t testing.TB, name, dir string) string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(fixtures, name))
+	out, err := inflateTo(name, dir)
 	require.NoError(t, err)
+	return out
+}
+
+func inflateTo(name, dir string) (string, error) {
+	f, err := os.Open(filepath.Join(fixtures, name))
+	if err != nil {
+		return "", err
+	}
 	defer f.Close()
 	zr, err := gzip.NewReader(f)
-	require.NoError(t, err)
-	out := filepath.Join(dir, name[:len(name)-len(".gz")])
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, strings.TrimSuffix(name, ".gz"))
 	w, err := os.Create(out)
-	require.NoError(t, err)
+	if err != nil {
+		return "", err
+	}
 	defer w.Close()
 	buf := make([]byte, 1<<16)
 	zero := make([]byte, len(buf))
 	var off int64
 	for {
 		n, err := io.ReadFull(zr, buf)
-		if n > 0 {
-			if !bytes.Equal(buf[:n], zero[:n]) {
-				_, werr := w.WriteAt(buf[:n], off)
-				require.NoError(t, werr)
+		if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
+			if _, werr := w.WriteAt(buf[:n], off); werr != nil {
+				return "", werr
 			}
-			off += int64(n)
 		}
+		off += int64(n)
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
 		}
-		require.NoError(t, err)
+		if err != nil {
+			return "", err
+		}
 	}
-	require.NoError(t, w.Truncate(off))
-	return out
+	return out, w.Truncate(off)
 }
 
 // pageAt returns the device offset of md page idx of the image.
