@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -197,7 +198,7 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 	if plan.Actionable() > 0 && !yes && !o.dryRun {
 		if !o.json && stdinIsTerminal() {
 			flush(out, text)
-			ok, perr := confirm(out, cmd.InOrStdin(), plan)
+			ok, perr := confirm(ctx, out, cmd.InOrStdin(), plan)
 			if perr != nil || !ok {
 				fmt.Fprintln(out, "Not confirmed: nothing was changed.")
 				code |= report.ExitCancelled
@@ -279,7 +280,7 @@ func flush(w io.Writer, b *strings.Builder) error {
 
 // confirm asks for the lvstore name (when the plan touches exactly one) or
 // "yes". Anything else, or end of input, is a no.
-func confirm(w io.Writer, r io.Reader, plan repair.RepairPlan) (bool, error) {
+func confirm(ctx context.Context, w io.Writer, r io.Reader, plan repair.RepairPlan) (bool, error) {
 	var stores []string
 	for _, st := range plan.Steps {
 		if st.Changes() && st.Lvstore != "" && !slices.Contains(stores, st.Lvstore) {
@@ -293,13 +294,31 @@ func confirm(w io.Writer, r io.Reader, plan repair.RepairPlan) (bool, error) {
 	if _, err := io.WriteString(w, "\n"+prompt); err != nil {
 		return false, err
 	}
-	// One line, bounded: a confirmation is a word.
-	sc := bufio.NewScanner(io.LimitReader(r, 4096))
-	if !sc.Scan() {
-		return false, sc.Err()
+	// One line, bounded: a confirmation is a word. Read aside, so that
+	// Ctrl-C (which the command catches) ends the wait.
+	type answer struct {
+		line string
+		err  error
 	}
-	ans := strings.TrimSpace(sc.Text())
-	return ans == "yes" || (len(stores) == 1 && ans == stores[0]), nil
+	got := make(chan answer, 1)
+	go func() {
+		sc := bufio.NewScanner(io.LimitReader(r, 4096))
+		if !sc.Scan() {
+			got <- answer{err: cmp.Or(sc.Err(), io.EOF)}
+			return
+		}
+		got <- answer{line: sc.Text()}
+	}()
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case a := <-got:
+		if a.err != nil {
+			return false, a.err
+		}
+		ans := strings.TrimSpace(a.line)
+		return ans == "yes" || (len(stores) == 1 && ans == stores[0]), nil
+	}
 }
 
 func stepDocs(p repair.RepairPlan) []stepDoc {

@@ -125,6 +125,13 @@ func TestRepairTypedConfirmation(t *testing.T) {
 		require.Contains(t, out, "nothing was changed")
 		require.Zero(t, f.deleteCalls())
 	})
+	t.Run("end of input", func(t *testing.T) {
+		f, state := resurrected(t)
+		f.onDelete("real")
+		out, errText, code := repairCLI(t, "", true, append([]string{"repair", "--incarnation", "200@2"}, f.args(state)...)...)
+		require.Equal(t, report.ExitCancelled, code&report.ExitCancelled, "%s\n%s", out, errText)
+		require.Zero(t, f.deleteCalls())
+	})
 	t.Run("lvstore name", func(t *testing.T) {
 		f, state := resurrected(t)
 		f.onDelete("real")
