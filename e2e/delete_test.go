@@ -252,7 +252,8 @@ func TestDeleteRefusals(t *testing.T) {
 }
 
 // A delete killed mid-way (in its backoff, after the intent was recorded)
-// is verified and recorded by the next run, which then does its own job.
+// is verified and recorded by the next run, which then does its own job;
+// while it ran, a second write command failed fast on the journal lock.
 func TestDeleteInterruptedFinishedByNextRun(t *testing.T) {
 	dir := t.TempDir()
 	image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
@@ -262,7 +263,17 @@ func TestDeleteInterruptedFinishedByNextRun(t *testing.T) {
 
 	cmd := exec.Command(lvfsckBin, "--log-level", "error", "delete", "--wait", "20s", "--socket", tg.sock, "--state-dir", state, "lvs-r/backup-1")
 	require.NoError(t, cmd.Start())
-	time.Sleep(500 * time.Millisecond) // busy, retrying
+	time.Sleep(400 * time.Millisecond) // busy, retrying
+
+	// One repair at a time: a second write command on the same journal
+	// fails at once and says why.
+	start := time.Now()
+	second := lvfsck(t, "repair", "--yes", "--socket", tg.sock, "--state-dir", state)
+	require.Equal(t, 8, second.code, "%s", second)
+	require.Contains(t, second.stderr, state)
+	require.Contains(t, second.stderr, "locked by another lvfsck")
+	require.Less(t, time.Since(start), 2*time.Second)
+
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
 
