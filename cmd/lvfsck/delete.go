@@ -303,6 +303,9 @@ func runDelete(cmd *cobra.Command, g *globalOpts, o *deleteOpts, args []string) 
 		}
 	}()
 	d := s.deleter("lvfsck delete", false, runID)
+	if _, err := s.finishReloads(ctx, false, runID); err != nil {
+		s.note("%v", err)
+	}
 
 	// An earlier run killed mid-delete: verify and record what happened
 	// before anything new is sent.

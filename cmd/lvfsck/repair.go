@@ -165,6 +165,18 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 		}
 	}()
 
+	// 0. A reload an earlier run left half done.
+	recreated, err := s.finishReloads(ctx, o.yes && !o.dryRun, runID)
+	if err != nil {
+		return exitCode(report.ExitOperational, err)
+	}
+	if len(recreated) > 0 {
+		if err := s.awaitLvstores(ctx, recreated); err != nil {
+			code |= report.ExitOperational
+			s.note("%v", err)
+		}
+	}
+
 	// 1. The findings, gathered as check gathers them.
 	fs, opErr, err := s.findings(ctx, cmd.ErrOrStderr(), runID, started)
 	if err != nil {
@@ -217,8 +229,19 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 	}}
 	// A plan with nothing to change is "applied" as is: its steps only
 	// report what is left.
+	var marked []string
+	if yes && o.reload && !o.dryRun {
+		marked = s.markReloads(ctx, plan, runID)
+	}
 	ar, aerr := r.Apply(ctx, plan, repair.ApplyOptions{Yes: yes || plan.Actionable() == 0, DryRun: o.dryRun,
 		Reload: o.reload, Wait: o.wait, AllowExported: o.allowExported})
+	for _, lvs := range marked {
+		how := "ended"
+		if errors.Is(aerr, repair.ErrReloadWedged) {
+			how = "unload wedged: the target needs a restart"
+		}
+		s.endReload(lvs, runID, how)
+	}
 	doc.Applied = (yes || plan.Actionable() == 0) && !o.dryRun && !errors.Is(aerr, repair.ErrNotConfirmed)
 	code |= ar.ExitCode
 	switch {
@@ -366,4 +389,156 @@ func (s *session) findings(ctx context.Context, stderr io.Writer, runID string, 
 	r.record(fs, s.live, scans)
 	s.notes = append(s.notes, r.notes...)
 	return fs, r.opErr, nil
+}
+
+// A reload killed between bdev_aio_delete and bdev_aio_create leaves the
+// lvstore unloaded, with nothing on the target to say so. Repair marks a
+// reload's beginning and end in the journal; the next run finds a
+// beginning without an end and rolls it forward.
+const (
+	eventReloadBegin journal.EventKind = "reload-begin"
+	eventReloadEnd   journal.EventKind = "reload-end"
+)
+
+// aioParams is the bdev_aio_create a reload must end with.
+type aioParams struct {
+	Name      string `json:"name"`
+	Filename  string `json:"filename"`
+	BlockSize uint32 `json:"block_size"`
+}
+
+const reloadParamsTag = "then bdev_aio_create "
+
+// markReloads records a beginning for each lvstore the plan reloads.
+func (s *session) markReloads(ctx context.Context, plan repair.RepairPlan, runID string) []string {
+	var marked []string
+	tg := s.target()
+	cctx, cancel := context.WithTimeout(ctx, s.o.timeout)
+	defer cancel()
+	stores, err := tg.Lvstores(cctx)
+	if err != nil {
+		return nil // the reload's own inspection fails the same way
+	}
+	bdevs, err := tg.Bdevs(cctx)
+	if err != nil {
+		return nil
+	}
+	for _, st := range plan.Steps {
+		if st.Action != repair.ActionReloadDelete || slices.Contains(marked, st.LvstoreUUID) {
+			continue
+		}
+		i := slices.IndexFunc(stores, func(l repair.Lvstore) bool { return strings.EqualFold(l.UUID, st.LvstoreUUID) })
+		if i < 0 {
+			continue
+		}
+		j := slices.IndexFunc(bdevs, func(b repair.Bdev) bool { return b.Name == stores[i].BaseBdev })
+		if j < 0 || bdevs[j].AioFilename == "" {
+			continue // not an AIO bdev: the reloader refuses it
+		}
+		p, _ := json.Marshal(aioParams{Name: bdevs[j].Name, Filename: bdevs[j].AioFilename, BlockSize: bdevs[j].BlockSize})
+		_, err := s.j.RecordEvent(journal.Event{Kind: eventReloadBegin, Incarnation: s.inc, LvstoreUUID: st.LvstoreUUID, RunID: runID,
+			Detail: fmt.Sprintf("reload of lvstore %s: bdev_aio_delete %s, %s%s", stores[i].Name, bdevs[j].Name, reloadParamsTag, p)})
+		if err != nil {
+			s.note("journal: reload of %s not marked (%v)", stores[i].Name, err)
+			continue
+		}
+		marked = append(marked, st.LvstoreUUID)
+	}
+	return marked
+}
+
+func (s *session) endReload(lvsUUID, runID, how string) {
+	if _, err := s.j.RecordEvent(journal.Event{Kind: eventReloadEnd, Incarnation: s.inc, LvstoreUUID: lvsUUID, RunID: runID, Detail: how}); err != nil {
+		s.note("journal: end of the reload of %s not recorded (%v)", lvsUUID, err)
+	}
+}
+
+// openReloads returns the beginnings without an end, by lvstore uuid.
+func openReloads(j *journal.Journal) (map[string]journal.Event, error) {
+	evs, err := j.Timeline(time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	open := map[string]journal.Event{}
+	for _, e := range evs {
+		switch e.Kind {
+		case eventReloadBegin:
+			open[e.LvstoreUUID] = e
+		case eventReloadEnd:
+			delete(open, e.LvstoreUUID)
+		}
+	}
+	return open, nil
+}
+
+// finishReloads rolls interrupted reloads forward: an lvstore that is
+// loaded again closes its mark; one that is not gets its base bdev
+// re-created when the operator said --yes, else the exact call is named.
+// It returns the lvstores whose base bdev it re-created.
+func (s *session) finishReloads(ctx context.Context, apply bool, runID string) ([]string, error) {
+	open, err := openReloads(s.j)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	var recreated []string
+	for _, lvs := range sortedMapKeys(open) {
+		e := open[lvs]
+		if slices.ContainsFunc(s.live.Lvstores, func(l reconcile.LLvstore) bool { return strings.EqualFold(l.UUID, lvs) }) {
+			s.endReload(lvs, runID, "lvstore loaded again (found by a later run)")
+			continue
+		}
+		_, raw, ok := strings.Cut(e.Detail, reloadParamsTag)
+		var p aioParams
+		if !ok || json.Unmarshal([]byte(raw), &p) != nil || p.Name == "" || p.Filename == "" {
+			s.note("an earlier reload of lvstore %s was interrupted and its base bdev is unknown: check the target, restart it if the lvstore is missing", lvs)
+			continue
+		}
+		call := fmt.Sprintf("bdev_aio_create %s %s %d", p.Filename, p.Name, p.BlockSize)
+		if !apply {
+			s.note("an earlier reload of lvstore %s was interrupted after its base bdev was removed: the lvstore is NOT loaded. `lvfsck repair --yes` re-creates it (%s), or restart the target", lvs, call)
+			continue
+		}
+		tg := s.target()
+		cctx, cancel := context.WithTimeout(ctx, s.o.timeout)
+		err := tg.AioCreate(cctx, p.Filename, p.Name, p.BlockSize)
+		cancel()
+		if err != nil {
+			s.note("an earlier reload of lvstore %s was interrupted; re-creating its base bdev (%s) failed: %v; restart the target", lvs, call, err)
+			continue
+		}
+		s.note("an earlier reload of lvstore %s was interrupted after its base bdev was removed; re-created it (%s)", lvs, call)
+		s.endReload(lvs, runID, "rolled forward: "+call)
+		recreated = append(recreated, lvs)
+	}
+	return recreated, nil
+}
+
+// awaitLvstores reads the live view again until every lvstore in want is
+// loaded (a real target loaded 1000 lvols in 0.76 s) or the time is up.
+func (s *session) awaitLvstores(ctx context.Context, want []string) error {
+	deadline := time.Now().Add(max(s.o.timeout, 5*time.Second))
+	for {
+		live, _, err := collect.Live(ctx, s.c)
+		if err == nil {
+			s.live = live
+			missing := slices.DeleteFunc(slices.Clone(want), func(u string) bool {
+				return slices.ContainsFunc(live.Lvstores, func(l reconcile.LLvstore) bool { return strings.EqualFold(l.UUID, u) })
+			})
+			if len(missing) == 0 {
+				if len(s.o.devices) == 0 {
+					s.devices = collect.Devices(s.live)
+				}
+				return nil
+			}
+			err = fmt.Errorf("lvstore(s) %s not loaded", strings.Join(missing, ", "))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after re-creating the base bdev: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }

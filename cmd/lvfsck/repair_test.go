@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -148,4 +150,53 @@ func TestRepairNothingToDo(t *testing.T) {
 	require.Equal(t, report.ExitOK, code, "%s\n%s", out, errText)
 	require.Contains(t, out, "Nothing to repair.")
 	require.Zero(t, f.deleteCalls())
+}
+
+// A reload killed between bdev_aio_delete and bdev_aio_create left the
+// lvstore unloaded: the next repair names the exact call, and with --yes
+// re-creates the base bdev and closes the mark.
+func TestRepairRollsForwardInterruptedReload(t *testing.T) {
+	f := newFakeTarget(t, "resurrection.after-restart")
+	for _, m := range []string{"bdev_lvol_get_lvstores", "bdev_lvol_get_lvols", "bdev_get_bdevs"} {
+		f.s.HandleResult(m, []any{}) // the unload emptied every view
+	}
+	var mu sync.Mutex
+	var created []map[string]any
+	f.s.Handle("bdev_aio_create", func(_ context.Context, p json.RawMessage) (any, error) {
+		var m map[string]any
+		if err := json.Unmarshal(p, &m); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		created = append(created, m)
+		mu.Unlock()
+		f.views("resurrection.after-restart")
+		return "aio0", nil
+	})
+	state := t.TempDir()
+	j, err := journal.Open(state, journal.Options{})
+	require.NoError(t, err)
+	_, err = j.RecordEvent(journal.Event{Kind: eventReloadBegin, LvstoreUUID: fxLvs,
+		Detail: `reload of lvstore lvs-r: bdev_aio_delete aio0, then bdev_aio_create {"name":"aio0","filename":"` + f.img + `","block_size":4096}`})
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+
+	out, errText, _ := repairCLI(t, "", false, append([]string{"repair", "--incarnation", "1@1"}, f.args(state)...)...)
+	require.Contains(t, out, "the lvstore is NOT loaded", errText)
+	require.Contains(t, out, "bdev_aio_create "+f.img+" aio0 4096")
+	require.Zero(t, f.s.Calls("bdev_aio_create"), "not without --yes")
+
+	out, errText, code := repairCLI(t, "", false, append([]string{"repair", "--yes", "--incarnation", "1@1"}, f.args(state)...)...)
+	require.Equal(t, report.ExitOK, code, "%s\n%s", out, errText)
+	require.Contains(t, out, "re-created it")
+	mu.Lock()
+	require.Equal(t, []map[string]any{{"name": "aio0", "filename": f.img, "block_size": float64(4096)}}, created)
+	mu.Unlock()
+
+	j, err = journal.Open(state, journal.Options{})
+	require.NoError(t, err)
+	defer j.Close()
+	open, err := openReloads(j)
+	require.NoError(t, err)
+	require.Empty(t, open, "the mark is closed")
 }
