@@ -12,8 +12,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lvfsck/lvfsck/blobstore"
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/repair"
+	"github.com/lvfsck/lvfsck/repair/adapt"
 	"github.com/lvfsck/lvfsck/report"
 )
 
@@ -199,4 +201,30 @@ func TestRepairRollsForwardInterruptedReload(t *testing.T) {
 	open, err := openReloads(j)
 	require.NoError(t, err)
 	require.Empty(t, open, "the mark is closed")
+}
+
+// Corruption is listed with advice and never touched, even with --yes.
+func TestRepairLeavesCorruptionAlone(t *testing.T) {
+	f := newFakeTarget(t, "resurrection.before-delete")
+	f.onDelete("real")
+	refs, err := adapt.NewDisk(f.img).FindBlob(context.Background(), repair.BlobQuery{LvolName: "bystander"})
+	require.NoError(t, err)
+	require.Len(t, refs, 1)
+	fh, err := os.OpenFile(f.img, os.O_RDWR, 0)
+	require.NoError(t, err)
+	sb, err := blobstore.ReadSuperBlock(fh)
+	require.NoError(t, err)
+	_, err = fh.WriteAt([]byte{0x5a}, sb.MDPageOffset(uint32(refs[0].BlobID))+200) // a CRC mismatch
+	require.NoError(t, err)
+	require.NoError(t, fh.Close())
+	before, err := os.ReadFile(f.img)
+	require.NoError(t, err)
+
+	out, errText, code := repairCLI(t, "", false, append([]string{"repair", "--yes", "--incarnation", "1@1"}, f.args(t.TempDir())...)...)
+	require.Equal(t, report.ExitUncorrected, code&report.ExitUncorrected, "%s\n%s", out, errText)
+	require.Contains(t, out, "Not touched (lvfsck does not repair these over RPC)")
+	require.Zero(t, f.deleteCalls())
+	after, err := os.ReadFile(f.img)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(before, after))
 }
