@@ -228,3 +228,33 @@ func TestRepairLeavesCorruptionAlone(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(before, after))
 }
+
+// repair --yes rolls an interrupted delete forward as a plan step: the
+// intent is verified against the live view and the disk and closed with
+// what really happened.
+func TestRepairFinishesOpenIntent(t *testing.T) {
+	f := newFakeTarget(t, "resurrection.after-delete")
+	state := t.TempDir()
+	j, err := journal.Open(state, journal.Options{})
+	require.NoError(t, err)
+	id, err := j.RecordIntent(journal.DeleteIntent{LvolUUID: fxBackup1, Alias: "lvs-r/backup-1", LvstoreUUID: fxLvs, BlobID: f.blob, Incarnation: "1@1"})
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+
+	out, errText, code := repairCLI(t, "", false, append([]string{"repair", "--yes", "--json", "--incarnation", "1@1"}, f.args(state)...)...)
+	d := repairDocOf(t, out)
+	require.Equal(t, report.ExitUncorrected, code&report.ExitUncorrected, "%s\n%s", out, errText)
+	require.Equal(t, repair.ActionFinish, d.Plan[0].Action, "%s", out)
+	require.Equal(t, repair.OutcomeForcedRemoval, d.Results[0].Outcome)
+	require.Zero(t, f.deleteCalls(), "finishing never deletes")
+
+	j, err = journal.Open(state, journal.Options{})
+	require.NoError(t, err)
+	defer j.Close()
+	recs, err := j.Deletes(fxBackup1)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.Equal(t, id, recs[0].Intent.ID)
+	require.NotNil(t, recs[0].Outcome)
+	require.Equal(t, journal.ResultForcedRemoval, recs[0].Outcome.Result)
+}
