@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/lvfsck/lvfsck/blobstore"
 )
 
 // Request is one guarded delete.
@@ -232,7 +234,7 @@ func (d *Deleter) notLive(ctx context.Context, req Request, res Result) (Result,
 	if req.Ref.UUID == "" {
 		lvs, name := req.Ref.lvstoreAndName()
 		q.LvolName = name
-		if isUUID(lvs) {
+		if blobstore.ValidUUID(lvs) {
 			q.LvstoreUUID = strings.ToLower(lvs)
 		} else {
 			q.LvstoreName = lvs

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/lvfsck/lvfsck/blobstore"
 )
 
 // Ref names an lvol the way an operator does: by alias "lvs/name", by uuid,
@@ -34,7 +36,7 @@ func ParseRef(s, lvstore string) (Ref, error) {
 		return Ref{}, fmt.Errorf("%w: too long", ErrBadRef)
 	case strings.Contains(lvstore, "/"):
 		return Ref{}, fmt.Errorf("%w: lvstore %q contains a slash", ErrBadRef, lvstore)
-	case isUUID(s):
+	case blobstore.ValidUUID(s):
 		return Ref{UUID: strings.ToLower(s)}, nil
 	case strings.Contains(s, "/"):
 		lvs, name, _ := strings.Cut(s, "/")
@@ -92,23 +94,4 @@ func (r Ref) Matches(l Lvol) bool {
 		return false
 	}
 	return lvs == l.LvstoreName || strings.EqualFold(lvs, l.LvstoreUUID)
-}
-
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/lvfsck/lvfsck/blobstore"
 	"github.com/lvfsck/lvfsck/finding"
 )
 
@@ -60,27 +61,6 @@ func (s *scanState) loadIter() {
 	}
 }
 
-// validUUID is spdk_uuid_parse's shape: 8-4-4-4-12 hex digits.
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // uuidXattr checks a uuid xattr as lvs_read_uuid and load_next_lvol do:
 // exactly 36 characters and a NUL, parseable.
 func uuidXattr(v []byte, ok bool) (string, bool) {
@@ -88,7 +68,7 @@ func uuidXattr(v []byte, ok bool) (string, bool) {
 		return "", false
 	}
 	u := cstr(v)
-	return u, len(v) == uuidStrLen && v[uuidStrLen-1] == 0 && validUUID(u)
+	return u, len(v) == uuidStrLen && v[uuidStrLen-1] == 0 && blobstore.ValidUUID(u)
 }
 
 // lvsLayer is lvs_load: the super blob's identity, then every other blob

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/lvfsck/lvfsck/blobstore"
 )
 
 // The messages, as SPDK v24.09 (and Longhorn's fork of it) formats them.
@@ -114,7 +116,7 @@ func classifyVar(m []byte, r *Record) bool {
 			return false
 		}
 		r.Kind = LvolLoaded
-		if u := string(rest[i+2:]); isUUID(u) && u != nullUUID {
+		if u := string(rest[i+2:]); blobstore.ValidUUID(u) && u != nullUUID {
 			return setID(r, u)
 		}
 		return setID(r, string(rest[:i]))
@@ -190,11 +192,11 @@ const nullUUID = "00000000-0000-0000-0000-000000000000"
 // setID stores an lvol id as SPDK logs it: the uuid, or for an lvol without
 // one, "<lvstore uuid>_<blob id>" (lib/lvol: unique_id).
 func setID(r *Record, id string) bool {
-	if isUUID(id) {
+	if blobstore.ValidUUID(id) {
 		r.LvolUUID = id
 		return true
 	}
-	if i := strings.IndexByte(id, '_'); i == 36 && isUUID(id[:i]) {
+	if i := strings.IndexByte(id, '_'); i == 36 && blobstore.ValidUUID(id[:i]) {
 		if b, err := strconv.ParseUint(id[i+1:], 10, 64); err == nil {
 			r.LvstoreUUID, r.BlobID = id[:i], b
 			return true
@@ -210,7 +212,7 @@ func setBdevName(r *Record, name string) bool {
 	if !validName(name) {
 		return false
 	}
-	if isUUID(name) {
+	if blobstore.ValidUUID(name) {
 		r.LvolUUID = name
 		return true
 	}
@@ -224,27 +226,6 @@ func setBdevName(r *Record, name string) bool {
 
 func validName(s string) bool {
 	return s != "" && len(s) <= maxID && utf8.ValidString(s)
-}
-
-// isUUID checks the 8-4-4-4-12 hex form, as SPDK prints it (lower case).
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // clip returns b as a string of at most n bytes, cut on a rune boundary.
