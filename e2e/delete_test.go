@@ -82,7 +82,7 @@ func checksum(t *testing.T, tg *target, name string) func() {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- tg.c.RegisterSnapshotChecksum(context.Background(), name) }()
-	time.Sleep(opDuration / 5) // the capture's 20 ms into the checksum, scaled
+	time.Sleep(startLag)
 	return func() {
 		select {
 		case <-done:
@@ -257,12 +257,14 @@ func TestDeleteRefusals(t *testing.T) {
 func TestDeleteInterruptedFinishedByNextRun(t *testing.T) {
 	dir := t.TempDir()
 	image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
-	tg := startSim(t, image, "--delete-semantics", "fixed", "--op-duration", "1500ms")
+	tg := startSim(t, image, "--delete-semantics", "fixed", "--op-duration", "5s")
 	setup(t, tg)
 	wait := checksum(t, tg, "lvs-r/backup-1")
 
 	cmd := exec.Command(lvfsckBin, "--log-level", "error", "delete", "--wait", "20s", "--socket", tg.sock, "--state-dir", state, "lvs-r/backup-1")
 	require.NoError(t, cmd.Start())
+	// The checksum runs 5 s: the kill below lands while the delete is still
+	// retrying, even on a loaded machine.
 	time.Sleep(400 * time.Millisecond) // busy, retrying
 
 	// One repair at a time: a second write command on the same journal

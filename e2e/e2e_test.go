@@ -38,8 +38,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// opDuration keeps the busy window short so the tests stay fast.
-const opDuration = 300 * time.Millisecond
+// opDuration is the sim's busy window: short so the tests stay fast, long
+// enough that a delete sent startLag after the operation began (a child
+// process on a loaded CI machine, under -race) still lands inside it.
+const opDuration = 1500 * time.Millisecond
+
+// startLag is how long a test waits after starting a checksum before it
+// deletes: the capture's 20 ms into the checksum, with room for the
+// checksum's own request to reach the target first.
+const startLag = 150 * time.Millisecond
 
 // target is one `lvfsck sim serve` child process.
 type target struct {
@@ -198,7 +205,7 @@ func holdAndDelete(t *testing.T, tg *target, upstream bool) (error, func()) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.RegisterSnapshotChecksum(ctx, "lvs-r/backup-1") }()
-	time.Sleep(opDuration / 5) // as the capture: a delete 20 ms into the checksum
+	time.Sleep(startLag)
 	delErr := c.DeleteLvol(ctx, "lvs-r/backup-1")
 	return delErr, func() { require.NoError(t, <-done, "checksum") }
 }
