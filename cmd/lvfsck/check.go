@@ -332,8 +332,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	if o.json {
 		err = report.WriteJSON(out, s)
 	} else {
-		color := !o.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(out)
-		err = report.WriteText(out, s, report.TextOptions{Color: color})
+		err = report.WriteText(out, s, report.TextOptions{Color: useColor(out, o.noColor)})
 	}
 	if err != nil {
 		code |= report.ExitOperational
@@ -387,13 +386,13 @@ func (r *checkRun) scan(ctx context.Context, stderr io.Writer, devices []string,
 		}
 		seen[dev] = true
 		opts := scanner.Options{Mode: mode, Device: dev}
-		bar := newProgressBar(stderr)
+		bar := report.NewProgressBar(stderr)
 		if bar != nil {
-			opts.Progress = bar.update
+			opts.Progress = bar.Update
 		}
 		v, err := scanner.ScanPath(ctx, dev, opts, r.o.tmpDir)
 		if bar != nil {
-			bar.done()
+			bar.Done()
 		}
 		if ctx.Err() != nil {
 			return nil, true

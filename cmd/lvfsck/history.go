@@ -125,7 +125,7 @@ func runHistory(cmd *cobra.Command, g *globalOpts, o *historyOpts, lvol string) 
 		return exitCode(report.ExitOperational, fmt.Errorf("write output: %w", err))
 	}
 	if lvol != "" && len(h.UUIDs) == 0 && len(h.Events) == 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "lvfsck: the journal in %s has nothing about %s\n", j.Dir(), printable(lvol))
+		fmt.Fprintf(cmd.ErrOrStderr(), "lvfsck: the journal in %s has nothing about %s\n", j.Dir(), report.Printable(lvol))
 	}
 	return nil
 }
@@ -318,7 +318,7 @@ func summarize(e journal.Event) string {
 	case journal.EventGone:
 		s := "no longer listed by the target"
 		if !e.LastSeen.IsZero() {
-			s += " (last listed " + fmtTime(e.LastSeen) + ")"
+			s += " (last listed " + report.Timestamp(e.LastSeen) + ")"
 		}
 		return withInc(s, e.Incarnation)
 	case journal.EventChanged:
@@ -441,7 +441,7 @@ func writeHistoryText(w io.Writer, h history) error {
 	if len(h.Events) == 0 {
 		what := "the journal"
 		if h.Lvol != "" {
-			what = printable(h.Lvol)
+			what = report.Printable(h.Lvol)
 		}
 		if _, err := fmt.Fprintf(w, "no events for %s\n", what); err != nil {
 			return err
@@ -451,8 +451,8 @@ func writeHistoryText(w io.Writer, h history) error {
 	for _, e := range h.Events {
 		// Tabs only between the first three columns: the summary is free
 		// text and must not be split by tabwriter.
-		s := strings.ReplaceAll(printable(e.Summary), "\t", " ")
-		if _, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", fmtTime(e.At), printable(e.Label), kindColumn(e.Event), s); err != nil {
+		s := strings.ReplaceAll(report.Printable(e.Summary), "\t", " ")
+		if _, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", report.Timestamp(e.At), report.Printable(e.Label), kindColumn(e.Event), s); err != nil {
 			return err
 		}
 	}

@@ -102,13 +102,13 @@ func runLogShow(cmd *cobra.Command, g *globalOpts, o *logShowOpts, files []strin
 					tgtlog.Record
 				}{name, r})
 			}
-			_, err := fmt.Fprintf(out, "%s:%d\t%s\t%s\t%s%s\n", printable(name), r.Line, fmtTime(r.At), r.Kind,
-				strings.ReplaceAll(printable(recordSubject(r)), "\t", " "), showVia(r))
+			_, err := fmt.Fprintf(out, "%s:%d\t%s\t%s\t%s%s\n", report.Printable(name), r.Line, report.Timestamp(r.At), r.Kind,
+				strings.ReplaceAll(report.Printable(recordSubject(r)), "\t", " "), showVia(r))
 			return err
 		})
 		if err != nil {
 			failed++
-			fmt.Fprintf(cmd.ErrOrStderr(), "lvfsck: %s: %v\n", printable(name), err)
+			fmt.Fprintf(cmd.ErrOrStderr(), "lvfsck: %s: %v\n", report.Printable(name), err)
 			g.log.Debug().Err(err).Str("file", name).Msg("log show failed")
 		}
 	}
@@ -418,7 +418,7 @@ func writeImportText(w io.Writer, doc importDoc) error {
 	var b strings.Builder
 	for _, f := range doc.Files {
 		st := f.Stats
-		fmt.Fprintf(&b, "%s: %d lines, %d records: %d new, %d already known", printable(f.File), st.Lines, st.Records, f.New, f.Known)
+		fmt.Fprintf(&b, "%s: %d lines, %d records: %d new, %d already known", report.Printable(f.File), st.Lines, st.Records, f.New, f.Known)
 		if f.NoLvol > 0 {
 			fmt.Fprintf(&b, "; %d about lvstores or the target (not stored)", f.NoLvol)
 		}
@@ -430,7 +430,7 @@ func writeImportText(w io.Writer, doc importDoc) error {
 			fmt.Fprintf(&b, "  %d forced removals name no lvol that the log can tell (not stored)\n", st.Unattributed)
 		}
 		for _, r := range f.Notable {
-			fmt.Fprintf(&b, "  line %-6d %s  %-27s  %s%s\n", r.Line, fmtTime(r.At), r.Kind, printable(recordSubject(r)), afterForced(r))
+			fmt.Fprintf(&b, "  line %-6d %s  %-27s  %s%s\n", r.Line, report.Timestamp(r.At), r.Kind, report.Printable(recordSubject(r)), afterForced(r))
 		}
 		if f.NotableOmitted > 0 {
 			fmt.Fprintf(&b, "  ... and %d more (--json lists the first %d)\n", f.NotableOmitted, maxNotable)
@@ -439,7 +439,7 @@ func writeImportText(w io.Writer, doc importDoc) error {
 			fmt.Fprintf(&b, "  error: %s\n", f.Error)
 		}
 	}
-	fmt.Fprintf(&b, "%d new, %d already known (journal %s)\n", doc.New, doc.Known, printable(doc.StateDir))
+	fmt.Fprintf(&b, "%d new, %d already known (journal %s)\n", doc.New, doc.Known, report.Printable(doc.StateDir))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -481,12 +481,4 @@ func recordSubject(r tgtlog.Record) string {
 		return r.Text
 	}
 	return strings.Join(parts, " ")
-}
-
-// fmtTime prints a time as history does: UTC, to the second.
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "(no time)           "
-	}
-	return t.UTC().Format("2006-01-02 15:04:05Z")
 }

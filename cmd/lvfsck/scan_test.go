@@ -10,9 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -152,30 +150,4 @@ func TestScanBadSuperBlock(t *testing.T) {
 	require.Contains(t, out, "super block unusable")
 	require.Contains(t, out, "bad-super-block")
 	require.Contains(t, out, "REFUSES the lvstore")
-}
-
-func TestProgressBar(t *testing.T) {
-	var buf bytes.Buffer
-	p := &progressBar{w: &buf}
-	p.update(10, 100) // small md regions get no bar
-	require.Empty(t, buf.String())
-	p.update(1000, 8192)
-	p.update(2000, 8192) // within 100 ms: skipped
-	p.update(8192, 8192) // the end is always drawn
-	p.done()
-	s := buf.String()
-	require.Contains(t, s, "1000/8192 pages")
-	require.NotContains(t, s, "2000/8192")
-	require.Contains(t, s, "100% 8192/8192 pages")
-	require.True(t, strings.HasSuffix(s, "\r\033[K"), "the bar is erased")
-	require.Nil(t, newProgressBar(&buf), "no bar when stderr is not a terminal")
-}
-
-func TestPrintable(t *testing.T) {
-	require.Equal(t, "vol", printable("vol"))
-	require.Equal(t, `"a\x1b[31m"`, printable("a\x1b[31m"))
-	long := strings.Repeat("é", 200)
-	p := printable(long)
-	require.True(t, utf8.ValidString(p))
-	require.True(t, strings.HasSuffix(p, "…"))
 }
