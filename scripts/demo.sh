@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole resurrection story on the embedded sim target, in one command:
+# The whole resurrection story on the embedded sim target, in one command
+# (forced removal, check, restart, resurrection, history, repair, clean):
 #   make demo        (or: scripts/demo.sh path/to/lvfsck)
 # Needs nothing but the lvfsck binary; works in a temporary directory and
 # stops everything it started. Exits 0 when the story played out as
@@ -105,10 +106,21 @@ echo "   backup-1 is listed again: the 'deleted' snapshot came back with its dat
 say "lvfsck check: backup-1 resurrected, naming the earlier delete (exit 4)"
 check 4
 
-if "$BIN" history --help >/dev/null 2>&1; then
-	say "lvfsck history lvs-demo/backup-1: what the journal saw"
-	"$BIN" history "$SNAP" || fail "lvfsck history failed"
-fi
+say "lvfsck history lvs-demo/backup-1: what the journal saw"
+"$BIN" history "$SNAP" || fail "lvfsck history failed"
+
+say "lvfsck repair --yes: a guarded, non-forced delete of the resurrected snapshot, verified on disk (exit 1: corrected)"
+rc=0
+"$BIN" repair --socket "$SOCK" --yes || rc=$?
+[ "$rc" -eq 1 ] || fail "lvfsck repair exited $rc, expected 1"
+
+say "Restart the target once more: backup-1 stays gone, and lvfsck check is clean (exit 0)"
+rpc spdk_kill_instance '{"sig_name":"SIGINT"}' >/dev/null || true
+wait "$SIM_PID" || true
+SIM_PID=""
+start_target
+rpc bdev_lvol_get_lvols | grep -q '"backup-1"' && fail "backup-1 came back after the repair"
+check 0
 
 say "Stop the target"
 rpc spdk_kill_instance '{"sig_name":"SIGINT"}' >/dev/null || true
