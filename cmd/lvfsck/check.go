@@ -16,6 +16,7 @@ import (
 
 	"github.com/lvfsck/lvfsck/collect"
 	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/history"
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/reconcile"
 	"github.com/lvfsck/lvfsck/report"
@@ -146,7 +147,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	default:
 		return usageError("--mode %q: want auto, clean or recovery", o.mode)
 	}
-	keep, err := parseSince(o.keep)
+	keep, err := history.ParseSince(o.keep)
 	if err != nil || keep <= 0 {
 		return usageError("--keep %q: want a positive duration such as 90d or 720h", o.keep)
 	}

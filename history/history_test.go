@@ -1,0 +1,83 @@
+package history
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvfsck/lvfsck/journal"
+)
+
+// resAt is a time of the resurrection capture (its log runs 22:14:50–22:15:00).
+func resAt(sec, msec int) time.Time {
+	return time.Date(2026, 11, 24, 22, 14, sec, msec*int(time.Millisecond), time.UTC)
+}
+
+func TestParseSince(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		bad  bool
+	}{
+		{"90m", 90 * time.Minute, false},
+		{"36h", 36 * time.Hour, false},
+		{"7d", 7 * 24 * time.Hour, false},
+		{"0d", 0, false},
+		{"1.5d", 0, true},
+		{"d", 0, true},
+		{"-1h", 0, true},
+		{"", 0, true},
+	} {
+		got, err := ParseSince(tc.in)
+		if tc.bad {
+			require.Error(t, err, tc.in)
+			continue
+		}
+		require.NoError(t, err, tc.in)
+		require.Equal(t, tc.want, got, tc.in)
+	}
+}
+
+// TestBuildHistoryNameReuse: two lvols that had the same alias (a name
+// collision, or a name reused after a delete) are told apart by a short
+// uuid, and asking by the alias shows both.
+func TestBuildHistoryNameReuse(t *testing.T) {
+	u1, u2 := "11111111-0000-4000-8000-000000000001", "22222222-0000-4000-8000-000000000002"
+	obs := func(u string) *journal.LvolObservation {
+		return &journal.LvolObservation{UUID: u, Name: "snap-x", Alias: "lvs-r/snap-x"}
+	}
+	ev := []journal.Event{
+		{At: resAt(1, 0), Kind: journal.EventSeen, LvolUUID: u1, After: obs(u1)},
+		{At: resAt(2, 0), Kind: journal.EventForcedRemoval, LvolUUID: u1, LvolName: "lvs-r/snap-x", Detail: "forced-removal busy"},
+		{At: resAt(3, 0), Kind: journal.EventSeen, LvolUUID: u2, After: obs(u2)},
+		{At: resAt(4, 0), Kind: journal.EventLogEvidence, LvolUUID: u1, LvolName: "lvs-r/snap-x",
+			Detail: "bdev-name-exists: Bdev name lvs-r/snap-x already exists (x.log:3)"},
+		{At: resAt(5, 0), Kind: journal.EventSeen, LvolUUID: "33333333-0000-4000-8000-000000000003",
+			After: &journal.LvolObservation{UUID: "33333333-0000-4000-8000-000000000003", Name: "other", Alias: "lvs-r/other"}},
+	}
+	h := Build(ev, "lvs-r/snap-x", time.Time{})
+	require.Equal(t, []string{u1, u2}, h.UUIDs)
+	var got []string
+	for _, e := range h.Events {
+		got = append(got, e.Label+" | "+KindColumn(e.Event)+" | "+e.Summary)
+	}
+	require.Equal(t, []string{
+		"lvs-r/snap-x (11111111) | seen | listed by the target",
+		"lvs-r/snap-x (11111111) | forced-removal | delete answered busy; dropped from memory, blob still on disk: busy",
+		"lvs-r/snap-x (22222222) | seen | listed by the target",
+		"lvs-r/snap-x (11111111) | log:bdev-name-exists | Bdev name lvs-r/snap-x already exists (x.log:3)",
+	}, got)
+
+	// The whole store: the other lvol has a label of its own.
+	h = Build(ev, "", time.Time{})
+	require.Len(t, h.Events, 5)
+	require.Equal(t, "lvs-r/other", h.Events[4].Label)
+}
+
+func TestDescribeChange(t *testing.T) {
+	a := journal.LvolObservation{Alias: "lvs/a", Name: "a", SizeBytes: 8 << 20, Clone: true, BaseSnapshot: "s"}
+	b := journal.LvolObservation{Alias: "lvs/b", Name: "b", SizeBytes: 12 << 20, Clone: true, ReadOnly: true}
+	require.Equal(t, "alias lvs/a → lvs/b; size 8 MiB → 12 MiB; read-only false → true; base snapshot s → (none)", describeChange(a, b))
+	require.Empty(t, describeChange(a, a))
+}
