@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/lvfsck/lvfsck/spdk"
 )
 
 // BenchmarkLoadRealImage: examine + load of a real image (recovery mode,
@@ -126,7 +128,7 @@ func BenchmarkGetIostat(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if got := must("bdev_get_iostat", "").(iostatJSON); len(got.Bdevs) != n+2 {
+		if got := must("bdev_get_iostat", "").(spdk.Iostat); len(got.Bdevs) != n+2 {
 			b.Fatal(len(got.Bdevs))
 		}
 		must("nvmf_get_subsystems", "")

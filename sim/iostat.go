@@ -3,6 +3,8 @@ package sim
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/lvfsck/lvfsck/spdk"
 )
 
 // bdev_get_iostat: per-bdev I/O counters as the real target reports them
@@ -130,42 +132,9 @@ func (op *operation) dsts() []*bdev {
 	return out
 }
 
-type ioErrorJSON struct{}
-
-type iostatBdevJSON struct {
-	Name                 string      `json:"name"`
-	BytesRead            uint64      `json:"bytes_read"`
-	NumReadOps           uint64      `json:"num_read_ops"`
-	BytesWritten         uint64      `json:"bytes_written"`
-	NumWriteOps          uint64      `json:"num_write_ops"`
-	BytesUnmapped        uint64      `json:"bytes_unmapped"`
-	NumUnmapOps          uint64      `json:"num_unmap_ops"`
-	BytesCopied          uint64      `json:"bytes_copied"`
-	NumCopyOps           uint64      `json:"num_copy_ops"`
-	ReadLatencyTicks     uint64      `json:"read_latency_ticks"`
-	MaxReadLatencyTicks  uint64      `json:"max_read_latency_ticks"`
-	MinReadLatencyTicks  uint64      `json:"min_read_latency_ticks"`
-	WriteLatencyTicks    uint64      `json:"write_latency_ticks"`
-	MaxWriteLatencyTicks uint64      `json:"max_write_latency_ticks"`
-	MinWriteLatencyTicks uint64      `json:"min_write_latency_ticks"`
-	UnmapLatencyTicks    uint64      `json:"unmap_latency_ticks"`
-	MaxUnmapLatencyTicks uint64      `json:"max_unmap_latency_ticks"`
-	MinUnmapLatencyTicks uint64      `json:"min_unmap_latency_ticks"`
-	CopyLatencyTicks     uint64      `json:"copy_latency_ticks"`
-	MaxCopyLatencyTicks  uint64      `json:"max_copy_latency_ticks"`
-	MinCopyLatencyTicks  uint64      `json:"min_copy_latency_ticks"`
-	IOError              ioErrorJSON `json:"io_error"`
-}
-
-type iostatJSON struct {
-	TickRate uint64           `json:"tick_rate"`
-	Ticks    uint64           `json:"ticks"`
-	Bdevs    []iostatBdevJSON `json:"bdevs"`
-}
-
 // iostatOf is b's counters now: what is settled plus what running
 // operations have moved so far. Caller holds mu.
-func (t *Target) iostatOf(b *bdev, now time.Time) iostatBdevJSON {
+func (t *Target) iostatOf(b *bdev, now time.Time) spdk.BdevIostat {
 	br, ro := b.io.bytesRead.Load(), b.io.readOps.Load()
 	bw, wo := b.io.bytesWritten.Load(), b.io.writeOps.Load()
 	for op := range t.running {
@@ -181,8 +150,9 @@ func (t *Target) iostatOf(b *bdev, now time.Time) iostatBdevJSON {
 			}
 		}
 	}
-	v := iostatBdevJSON{Name: b.name, BytesRead: br, NumReadOps: ro, BytesWritten: bw, NumWriteOps: wo,
-		IOError: ioErrorJSON{}}
+	// io_error is an empty object, never null, as the target sends it.
+	v := spdk.BdevIostat{Name: b.name, BytesRead: br, NumReadOps: ro, BytesWritten: bw, NumWriteOps: wo,
+		IOError: map[string]uint64{}}
 	if ro > 0 {
 		v.ReadLatencyTicks, v.MaxReadLatencyTicks, v.MinReadLatencyTicks = ro*readLatencyTicks, 2*readLatencyTicks, readLatencyTicks/2
 	}
@@ -210,7 +180,7 @@ func (t *Target) rpcGetIostat(r *request) (any, *RPCError) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := time.Now()
-	out := iostatJSON{TickRate: TickRate, Ticks: t.ticks(now), Bdevs: []iostatBdevJSON{}}
+	out := spdk.Iostat{TickRate: TickRate, Ticks: t.ticks(now), Bdevs: []spdk.BdevIostat{}}
 	if p.Name != "" {
 		b := t.bdevByName(p.Name)
 		if b == nil {

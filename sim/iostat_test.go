@@ -6,15 +6,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvfsck/lvfsck/spdk"
 	"github.com/stretchr/testify/require"
 )
 
-func (r *rig) iostat() map[string]iostatBdevJSON {
+func (r *rig) iostat() map[string]spdk.BdevIostat {
 	r.t.Helper()
-	var st iostatJSON
+	var st spdk.Iostat
 	r.ok("bdev_get_iostat", nil, &st)
 	require.Equal(r.t, uint64(TickRate), st.TickRate)
-	out := map[string]iostatBdevJSON{}
+	out := map[string]spdk.BdevIostat{}
 	for _, b := range st.Bdevs {
 		out[b.Name] = b
 	}
@@ -51,7 +52,7 @@ func TestIostatShape(t *testing.T) {
 	require.Contains(t, st, volUUID, "lvol bdevs under their uuid")
 	one, e := r.call("bdev_get_iostat", map[string]any{"name": "lvs-r/vol"})
 	require.Nil(t, e)
-	var v iostatJSON
+	var v spdk.Iostat
 	require.NoError(t, json.Unmarshal(one, &v))
 	require.Equal(t, volUUID, v.Bdevs[0].Name, "an alias resolves to the bdev's name")
 
@@ -98,7 +99,7 @@ func TestIostatMovement(t *testing.T) {
 	// duration, in 1 MiB steps of 8 ops; the lvol bdevs do not move.
 	start := r.iostat()
 	done := r.async("bdev_lvol_register_snapshot_checksum", map[string]any{"name": "lvs-r/snap"})
-	var mid map[string]iostatBdevJSON
+	var mid map[string]spdk.BdevIostat
 	require.Eventually(t, func() bool {
 		mid = r.iostat()
 		return mid["aio0"].BytesRead > start["aio0"].BytesRead
@@ -142,7 +143,7 @@ func TestIostatCopyAndStall(t *testing.T) {
 			first := r.iostat()
 			time.Sleep(150 * time.Millisecond)
 			second := r.iostat()
-			var st copyStatusJSON
+			var st spdk.ShallowCopyStatus
 			r.ok("bdev_lvol_check_shallow_copy", map[string]any{"operation_id": id.OperationID}, &st)
 			require.Equal(t, "in progress", st.State)
 			_, e := r.call("bdev_lvol_delete", map[string]any{"name": "lvs-r/snap"})

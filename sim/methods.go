@@ -3,6 +3,8 @@ package sim
 import (
 	"fmt"
 	"time"
+
+	"github.com/lvfsck/lvfsck/spdk"
 )
 
 const versionString = "v24.09.1-pre git sha1 1975133e9"
@@ -104,17 +106,8 @@ func methodsFor(flavor string) (map[string]handler, []string, error) {
 func (t *Target) Methods() []string { return append([]string(nil), t.listed...) }
 
 func (t *Target) rpcVersion(*request) (any, *RPCError) {
-	type fields struct {
-		Major  int    `json:"major"`
-		Minor  int    `json:"minor"`
-		Patch  int    `json:"patch"`
-		Suffix string `json:"suffix"`
-		Commit string `json:"commit"`
-	}
-	return struct {
-		Version string `json:"version"`
-		Fields  fields `json:"fields"`
-	}{"SPDK " + versionString, fields{24, 9, 1, "-pre", "1975133e9"}}, nil
+	return spdk.Version{Version: "SPDK " + versionString, Fields: spdk.VersionFields{
+		Major: 24, Minor: 9, Patch: 1, Suffix: "-pre", Commit: "1975133e9"}}, nil
 }
 
 func (t *Target) rpcGetMethods(r *request) (any, *RPCError) {
@@ -218,7 +211,7 @@ func (t *Target) rpcGetLvstores(r *request) (any, *RPCError) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := []lvstoreJSON{}
+	out := []spdk.Lvstore{}
 	if r.Params != nil {
 		s, e := t.storeXor(p.UUID, p.LvsName)
 		if e != nil {
@@ -882,13 +875,6 @@ type copyIDJSON struct {
 	OperationID uint32 `json:"operation_id"`
 }
 
-type copyStatusJSON struct {
-	CopiedClusters uint64 `json:"copied_clusters"`
-	TotalClusters  uint64 `json:"total_clusters"`
-	State          string `json:"state"`
-	Error          string `json:"error,omitempty"`
-}
-
 func (t *Target) rpcCheckCopy(r *request) (any, *RPCError) {
 	var p struct {
 		OperationID uint32 `json:"operation_id"`
@@ -903,16 +889,16 @@ func (t *Target) rpcCheckCopy(r *request) (any, *RPCError) {
 		t.log.logf(srcCheckCopy, lvlError, "operation id '%d' does not exist", p.OperationID)
 		return nil, errNoDev
 	}
-	st := copyStatusJSON{CopiedClusters: op.copied(time.Now()), TotalClusters: op.total}
+	st := spdk.ShallowCopyStatus{CopiedClusters: op.copied(time.Now()), TotalClusters: op.total}
 	switch {
 	case op.result != 0:
-		st.State, st.Error = "error", strerror[op.result]
+		st.State, st.Error = spdk.ShallowCopyError, strerror[op.result]
 		delete(t.copies, op.id)
 	case op.finished:
-		st.State = "complete"
+		st.State = spdk.ShallowCopyComplete
 		delete(t.copies, op.id)
 	default:
-		st.State = "in progress"
+		st.State = spdk.ShallowCopyInProgress
 	}
 	return st, nil
 }

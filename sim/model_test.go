@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvfsck/lvfsck/spdk"
 	"github.com/stretchr/testify/require"
 )
 
@@ -150,7 +151,7 @@ func TestXattrRenameResize(t *testing.T) {
 	require.Equal(t, "replica-a", v)
 	r.ok("bdev_lvol_resize", map[string]any{"name": "lvs-r/bystander", "size_in_mib": 12}, nil)
 	r.ok("bdev_lvol_rename", map[string]any{"old_name": "lvs-r/bystander", "new_name": "renamed"}, nil)
-	var lvs []lvstoreJSON
+	var lvs []spdk.Lvstore
 	r.ok("bdev_lvol_get_lvstores", nil, &lvs)
 	require.Equal(t, uint64(63), lvs[0].TotalDataClusters)
 	require.Equal(t, uint64(63-12-24), lvs[0].FreeClusters)
@@ -176,7 +177,7 @@ func TestShallowCopyPollsAndFreeing(t *testing.T) {
 	}
 	r.ok("bdev_lvol_start_shallow_copy", map[string]any{"src_lvol_name": "lvs-r/snap", "dst_bdev_name": "lvs-r/dst"}, &id)
 	require.Equal(t, uint32(1), id.OperationID)
-	var st copyStatusJSON
+	var st spdk.ShallowCopyStatus
 	r.ok("bdev_lvol_check_shallow_copy", map[string]any{"operation_id": 1}, &st)
 	require.Equal(t, "in progress", st.State)
 	require.Equal(t, uint64(24), st.TotalClusters)
@@ -198,7 +199,7 @@ func TestShallowCopyPollsAndFreeing(t *testing.T) {
 	r.ok("bdev_lvol_set_read_only", map[string]any{"name": "lvs-r/src2"}, nil)
 	r.ok("bdev_lvol_start_shallow_copy", map[string]any{"src_lvol_name": "lvs-r/src2", "dst_bdev_name": "lvs-r/small"}, &id)
 	r.ok("bdev_lvol_check_shallow_copy", map[string]any{"operation_id": id.OperationID}, &st)
-	require.Equal(t, copyStatusJSON{State: "error", Error: "Invalid argument"}, st)
+	require.Equal(t, spdk.ShallowCopyStatus{State: "error", Error: "Invalid argument"}, st)
 	_, e = r.call("bdev_lvol_check_shallow_copy", map[string]any{"operation_id": id.OperationID})
 	require.Equal(t, errNoDev, e)
 	// upstream has none of Longhorn's methods
@@ -238,15 +239,15 @@ func TestNotifyAcrossRestart(t *testing.T) {
 	_, volUUID, snapUUID := r.setup()
 	var evs []Event
 	r.ok("notify_get_notifications", nil, &evs)
-	require.Equal(t, Event{EventBdevRegister, "aio0", 0}, evs[0])
+	require.Equal(t, Event{Type: EventBdevRegister, Ctx: "aio0", ID: 0}, evs[0])
 	r.restart(true)
 	r.ok("notify_get_notifications", map[string]any{"id": 0}, &evs)
 	// At start the lvol bdevs come before their base bdev, the clone first
 	// (its open completes last); ids from 0.
 	require.Len(t, evs, 4)
-	require.Equal(t, Event{EventBdevRegister, volUUID, 0}, evs[0])
-	require.Equal(t, Event{EventBdevRegister, snapUUID, 1}, evs[1])
-	require.Equal(t, Event{EventBdevRegister, "aio0", 3}, evs[3])
+	require.Equal(t, Event{Type: EventBdevRegister, Ctx: volUUID, ID: 0}, evs[0])
+	require.Equal(t, Event{Type: EventBdevRegister, Ctx: snapUUID, ID: 1}, evs[1])
+	require.Equal(t, Event{Type: EventBdevRegister, Ctx: "aio0", ID: 3}, evs[3])
 }
 
 func TestFailOpen(t *testing.T) {

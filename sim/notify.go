@@ -1,19 +1,17 @@
 package sim
 
+import "github.com/lvfsck/lvfsck/spdk"
+
 // NotifyRingSize is the number of events SPDK's notify library keeps.
 const NotifyRingSize = 1024
 
-// Event is one notify_get_notifications entry.
-type Event struct {
-	Type string `json:"type"`
-	Ctx  string `json:"ctx"`
-	ID   uint64 `json:"id"`
-}
+// Event is one notify_get_notifications entry, in the client's shape.
+type Event = spdk.Notification
 
 // Event types the sim emits (notify_get_types lists the target's types).
 const (
-	EventBdevRegister   = "bdev_register"
-	EventBdevUnregister = "bdev_unregister"
+	EventBdevRegister   = spdk.NotifyBdevRegister
+	EventBdevUnregister = spdk.NotifyBdevUnregister
 )
 
 // notifyTypes is the real target's answer to notify_get_types, in its order.

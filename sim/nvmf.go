@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/lvfsck/lvfsck/spdk"
 )
 
 // NVMe-oF target model: transports, subsystems, listeners and namespaces,
@@ -33,6 +35,8 @@ const (
 	ClaimReadManyWriteOne = "read_many_write_one"
 )
 
+// listenAddrJSON always sends trsvcid, even empty, and nsJSON nguid and
+// uuid; spdk.NvmfListenAddress and spdk.NvmfNamespace omit them when empty.
 type listenAddrJSON struct {
 	Trtype  string `json:"trtype"`
 	Adrfam  string `json:"adrfam"`
@@ -48,18 +52,16 @@ type nsJSON struct {
 	UUID     string `json:"uuid"`
 }
 
-type hostJSON struct {
-	NQN string `json:"nqn"`
-}
-
 // subsystemJSON is one nvmf_get_subsystems element; the NVMe-only fields
-// are pointers so the discovery subsystem omits them, as the real answer.
+// are pointers so the discovery subsystem omits them, as the real answer,
+// while an NVMe subsystem sends them even when zero (spdk.NvmfSubsystem
+// omits zero values).
 type subsystemJSON struct {
 	NQN             string           `json:"nqn"`
 	Subtype         string           `json:"subtype"`
 	ListenAddresses []listenAddrJSON `json:"listen_addresses"`
 	AllowAnyHost    bool             `json:"allow_any_host"`
-	Hosts           []hostJSON       `json:"hosts"`
+	Hosts           []spdk.NvmfHost  `json:"hosts"`
 	SerialNumber    *string          `json:"serial_number,omitempty"`
 	ModelNumber     *string          `json:"model_number,omitempty"`
 	MaxNamespaces   *uint32          `json:"max_namespaces,omitempty"`
@@ -403,7 +405,7 @@ func (t *Target) rpcNvmfGetSubsystems(r *request) (any, *RPCError) {
 	out := []subsystemJSON{}
 	if p.NQN == "" || p.NQN == DiscoveryNQN {
 		out = append(out, subsystemJSON{NQN: DiscoveryNQN, Subtype: "Discovery",
-			ListenAddresses: []listenAddrJSON{}, AllowAnyHost: true, Hosts: []hostJSON{}})
+			ListenAddresses: []listenAddrJSON{}, AllowAnyHost: true, Hosts: []spdk.NvmfHost{}})
 	}
 	found := p.NQN == "" || p.NQN == DiscoveryNQN
 	for _, s := range t.subsystems {
@@ -429,7 +431,7 @@ func (s *subsystem) view() subsystemJSON {
 	}
 	return subsystemJSON{
 		NQN: s.nqn, Subtype: "NVMe", ListenAddresses: append([]listenAddrJSON{}, s.listeners...),
-		AllowAnyHost: s.allowAnyHost, Hosts: []hostJSON{}, SerialNumber: &sn, ModelNumber: &mn,
+		AllowAnyHost: s.allowAnyHost, Hosts: []spdk.NvmfHost{}, SerialNumber: &sn, ModelNumber: &mn,
 		MaxNamespaces: &maxNS, MinCntlid: &minC, MaxCntlid: &maxC, Namespaces: &nss,
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvfsck/lvfsck/spdk"
 	"github.com/stretchr/testify/require"
 )
 
@@ -52,7 +53,7 @@ func TestNvmfExportShape(t *testing.T) {
 	r := newRig(t, Config{})
 	_, volUUID, _ := r.setup()
 	require.Equal(t, []subsystemJSON{{NQN: DiscoveryNQN, Subtype: "Discovery",
-		ListenAddresses: []listenAddrJSON{}, AllowAnyHost: true, Hosts: []hostJSON{}}}, r.subsystems(),
+		ListenAddresses: []listenAddrJSON{}, AllowAnyHost: true, Hosts: []spdk.NvmfHost{}}}, r.subsystems(),
 		"a target without any NVMe-oF setup still has the discovery subsystem")
 	require.Equal(t, uint32(1), r.export("lvs-r/vol"))
 

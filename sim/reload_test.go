@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvfsck/lvfsck/spdk"
 	"github.com/stretchr/testify/require"
 )
 
@@ -26,7 +27,7 @@ func TestReloadFinishesForcedRemoval(t *testing.T) {
 	r.ok("bdev_aio_delete", map[string]any{"name": "aio0"}, nil)
 	require.Empty(t, r.lvols())
 	r.ok("notify_get_notifications", map[string]any{"id": next}, &evs)
-	require.Equal(t, Event{EventBdevUnregister, "aio0", next + 2}, evs[len(evs)-1], "vol and bystander, then aio0")
+	require.Equal(t, Event{Type: EventBdevUnregister, Ctx: "aio0", ID: next + 2}, evs[len(evs)-1], "vol and bystander, then aio0")
 	v := r.scan()
 	require.True(t, v.Lvstore.Clean, "the unload wrote clean = 1")
 	require.Empty(t, v.Findings)
@@ -36,8 +37,8 @@ func TestReloadFinishesForcedRemoval(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, snapUUID, back.UUID)
 	r.ok("notify_get_notifications", map[string]any{"id": next + 3}, &evs)
-	require.Equal(t, []Event{{EventBdevRegister, volUUID, next + 3}, {EventBdevRegister, snapUUID, next + 4},
-		{EventBdevRegister, r.lvolUUID("bystander"), next + 5}, {EventBdevRegister, "aio0", next + 6}}, evs)
+	require.Equal(t, []Event{{Type: EventBdevRegister, Ctx: volUUID, ID: next + 3}, {Type: EventBdevRegister, Ctx: snapUUID, ID: next + 4},
+		{Type: EventBdevRegister, Ctx: r.lvolUUID("bystander"), ID: next + 5}, {Type: EventBdevRegister, Ctx: "aio0", ID: next + 6}}, evs)
 	r.ok("bdev_lvol_delete", map[string]any{"name": "lvs-r/snap"}, nil)
 	r.restart(true)
 	_, ok = r.lvol("snap")
@@ -77,7 +78,7 @@ func TestReloadWhileHeldWedges(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	require.Empty(t, r.lvols())
-	var lvs []lvstoreJSON
+	var lvs []spdk.Lvstore
 	r.ok("bdev_lvol_get_lvstores", nil, &lvs)
 	require.Empty(t, lvs)
 	var bdevs []bdevJSON
@@ -96,7 +97,7 @@ func TestReloadWhileHeldWedges(t *testing.T) {
 	require.Contains(t, r.log.String(), "bdev_name_add: *ERROR*: Bdev name aio0 already exists")
 
 	// The copy runs on and reports its end once, then is forgotten.
-	var st copyStatusJSON
+	var st spdk.ShallowCopyStatus
 	require.Eventually(t, func() bool {
 		r.ok("bdev_lvol_check_shallow_copy", map[string]any{"operation_id": id.OperationID}, &st)
 		return st.State == "complete"

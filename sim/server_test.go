@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvfsck/lvfsck/spdk"
 	"github.com/stretchr/testify/require"
 )
 
@@ -206,7 +207,7 @@ func TestAnswersMatchCapturedShapes(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(call("bdev_lvol_start_shallow_copy", map[string]any{"src_lvol_name": "lvs0/snap1", "dst_bdev_name": "lvs0/dst"}), &op))
 	for {
-		var st copyStatusJSON
+		var st spdk.ShallowCopyStatus
 		require.NoError(t, json.Unmarshal(call("bdev_lvol_check_shallow_copy", map[string]any{"operation_id": op.OperationID}), &st))
 		if st.State != "in progress" {
 			break
@@ -289,7 +290,7 @@ func TestConcurrentClients(t *testing.T) {
 	for w := 0; w < workers; w++ {
 		require.NoError(t, <-errs)
 	}
-	var lvs []lvstoreJSON
+	var lvs []spdk.Lvstore
 	require.NoError(t, json.Unmarshal(c.call("bdev_lvol_get_lvstores", nil).Result, &lvs))
 	require.Equal(t, lvs[0].TotalDataClusters, lvs[0].FreeClusters, "every cluster came back")
 

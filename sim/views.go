@@ -1,38 +1,35 @@
 package sim
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/lvfsck/lvfsck/spdk"
+)
 
 // JSON shapes of the real target's answers, field for field and in its
-// order (testdata/fixtures/*.bdev_get_bdevs.json and friends).
+// order (testdata/fixtures/*.bdev_get_bdevs.json and friends). Where the
+// client's spdk types encode the same bytes the sim answers with them; the
+// types below are kept only where the sim must send something they would
+// not: a member the client omits when empty, or an object in the target's
+// member order where the client decodes into a map (encoded sorted).
 
-type lvstoreJSON struct {
-	UUID              string `json:"uuid"`
-	Name              string `json:"name"`
-	BaseBdev          string `json:"base_bdev"`
-	TotalDataClusters uint64 `json:"total_data_clusters"`
-	FreeClusters      uint64 `json:"free_clusters"`
-	BlockSize         uint64 `json:"block_size"`
-	ClusterSize       uint64 `json:"cluster_size"`
-}
-
-type lvsRefJSON struct {
-	Name string `json:"name"`
-	UUID string `json:"uuid"`
-}
-
+// lvolJSON always sends creation_time, even empty (an lvol loaded without
+// the xattr), as the Longhorn fork does; spdk.Lvol omits it when empty.
 type lvolJSON struct {
-	Alias             string     `json:"alias"`
-	UUID              string     `json:"uuid"`
-	Name              string     `json:"name"`
-	CreationTime      string     `json:"creation_time"`
-	IsThinProvisioned bool       `json:"is_thin_provisioned"`
-	IsSnapshot        bool       `json:"is_snapshot"`
-	IsClone           bool       `json:"is_clone"`
-	IsEsnapClone      bool       `json:"is_esnap_clone"`
-	IsDegraded        bool       `json:"is_degraded"`
-	Lvs               lvsRefJSON `json:"lvs"`
+	Alias             string       `json:"alias"`
+	UUID              string       `json:"uuid"`
+	Name              string       `json:"name"`
+	CreationTime      string       `json:"creation_time"`
+	IsThinProvisioned bool         `json:"is_thin_provisioned"`
+	IsSnapshot        bool         `json:"is_snapshot"`
+	IsClone           bool         `json:"is_clone"`
+	IsEsnapClone      bool         `json:"is_esnap_clone"`
+	IsDegraded        bool         `json:"is_degraded"`
+	Lvs               spdk.LvolLvs `json:"lvs"`
 }
 
+// rateLimitsJSON and ioTypesJSON keep the target's member order;
+// spdk.Bdev holds them as maps, which encode in sorted key order.
 type rateLimitsJSON struct {
 	RWIOsPerSec    uint64 `json:"rw_ios_per_sec"`
 	RWMBytesPerSec uint64 `json:"rw_mbytes_per_sec"`
@@ -63,13 +60,8 @@ type ioTypesJSON struct {
 	NvmeIovMD       bool `json:"nvme_iov_md"`
 }
 
-type aioDriverJSON struct {
-	Filename          string `json:"filename"`
-	BlockSizeOverride bool   `json:"block_size_override"`
-	Readonly          bool   `json:"readonly"`
-	Fallocate         bool   `json:"fallocate"`
-}
-
+// lvolDriverJSON sends base_snapshot whenever the parent is named, even
+// with an empty name (a damaged image); spdk.LvolDriver omits it when empty.
 type lvolDriverJSON struct {
 	LvolStoreUUID        string    `json:"lvol_store_uuid"`
 	BaseBdev             string    `json:"base_bdev"`
@@ -83,10 +75,11 @@ type lvolDriverJSON struct {
 }
 
 type driverJSON struct {
-	AIO  *aioDriverJSON  `json:"aio,omitempty"`
+	AIO  *spdk.AioDriver `json:"aio,omitempty"`
 	Lvol *lvolDriverJSON `json:"lvol,omitempty"`
 }
 
+// bdevJSON differs from spdk.Bdev in its ordered rate limits and io types.
 type bdevJSON struct {
 	Name               string         `json:"name"`
 	Aliases            []string       `json:"aliases"`
@@ -103,8 +96,8 @@ type bdevJSON struct {
 	DriverSpecific     driverJSON     `json:"driver_specific"`
 }
 
-func (t *Target) lvstoreView(s *lvstore) lvstoreJSON {
-	return lvstoreJSON{
+func (t *Target) lvstoreView(s *lvstore) spdk.Lvstore {
+	return spdk.Lvstore{
 		UUID:              s.uuid,
 		Name:              s.name,
 		BaseBdev:          s.base.name,
@@ -151,7 +144,7 @@ func (t *Target) lvolView(l *lvol, rel relations) lvolJSON {
 		IsClone:           l.isClone(),
 		IsEsnapClone:      l.esnap,
 		IsDegraded:        l.degraded,
-		Lvs:               lvsRefJSON{Name: l.store.name, UUID: l.store.uuid},
+		Lvs:               spdk.LvolLvs{Name: l.store.name, UUID: l.store.uuid},
 	}
 }
 
@@ -168,7 +161,7 @@ func (t *Target) bdevView(b *bdev, rel relations) bdevJSON {
 			ClaimType:   b.claim,
 			SupportedIOTypes: ioTypesJSON{Read: true, Write: true, Flush: true, Reset: true,
 				WriteZeroes: true},
-			DriverSpecific: driverJSON{AIO: &aioDriverJSON{Filename: b.filename, BlockSizeOverride: true}},
+			DriverSpecific: driverJSON{AIO: &spdk.AioDriver{Filename: b.filename, BlockSizeOverride: true}},
 		}
 		return v
 	}
