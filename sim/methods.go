@@ -497,6 +497,31 @@ func (t *Target) rpcClone(r *request) (any, *RPCError) {
 	return c.uuid, nil
 }
 
+// decodeName decodes the params {"name": ...} of the methods that take only
+// a bdev name.
+func decodeName(r *request) (string, *RPCError) {
+	var p struct {
+		Name string `json:"name"`
+	}
+	if e := decode(r, &p, "name"); e != nil {
+		return "", e
+	}
+	return p.Name, nil
+}
+
+// syncXattr sets b's xattr name to v and persists b. On a failed write b
+// keeps its old xattrs, as SPDK's md sync leaves the blob unchanged.
+func (s *lvstore) syncXattr(b *blob, name string, v []byte) error {
+	old := b.Xattrs
+	b.Xattrs = append([]Xattr(nil), old...) // setXattr must not touch old's array
+	b.setXattr(name, v)
+	if err := s.sync(b); err != nil {
+		b.Xattrs = old
+		return err
+	}
+	return nil
+}
+
 func (t *Target) rpcRename(r *request) (any, *RPCError) {
 	var p struct {
 		OldName string `json:"old_name"`
@@ -517,11 +542,7 @@ func (t *Target) rpcRename(r *request) (any, *RPCError) {
 	if e := t.nameFree(l.store, p.NewName); e != nil {
 		return nil, invalidParamsErr(-e.Code)
 	}
-	old := l.blob.Xattrs
-	l.blob.Xattrs = append([]Xattr(nil), old...)
-	l.blob.setXattr("name", cbytes(p.NewName))
-	if err := l.store.sync(l.blob); err != nil {
-		l.blob.Xattrs = old
+	if err := l.store.syncXattr(l.blob, "name", cbytes(p.NewName)); err != nil {
 		return nil, invalidParamsErr(eINVAL)
 	}
 	l.name = p.NewName
@@ -563,15 +584,13 @@ func (t *Target) rpcResize(r *request) (any, *RPCError) {
 }
 
 func (t *Target) rpcSetReadOnly(r *request) (any, *RPCError) {
-	var p struct {
-		Name string `json:"name"`
-	}
-	if e := decode(r, &p, "name"); e != nil {
+	name, e := decodeName(r)
+	if e != nil {
 		return nil, e
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l := t.lvolByBdev(p.Name)
+	l := t.lvolByBdev(name)
 	if l == nil {
 		return nil, errNoDev
 	}
@@ -603,11 +622,7 @@ func (t *Target) rpcSetXattr(r *request) (any, *RPCError) {
 	if len(p.XattrName) == 0 || len(p.XattrName) > 0xffff || len(p.XattrValue) >= 0xffff {
 		return nil, invalidParamsErr(eINVAL)
 	}
-	old := l.blob.Xattrs
-	l.blob.Xattrs = append([]Xattr(nil), old...)
-	l.blob.setXattr(p.XattrName, cbytes(p.XattrValue))
-	if err := l.store.sync(l.blob); err != nil {
-		l.blob.Xattrs = old
+	if err := l.store.syncXattr(l.blob, p.XattrName, cbytes(p.XattrValue)); err != nil {
 		return nil, invalidParamsErr(eINVAL)
 	}
 	return true, nil
@@ -635,15 +650,13 @@ func (t *Target) rpcGetXattr(r *request) (any, *RPCError) {
 }
 
 func (t *Target) rpcDelete(r *request) (any, *RPCError) {
-	var p struct {
-		Name string `json:"name"`
-	}
-	if e := decode(r, &p, "name"); e != nil {
+	name, e := decodeName(r)
+	if e != nil {
 		return nil, e
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l := t.lvolForDelete(p.Name)
+	l := t.lvolForDelete(name)
 	if l == nil {
 		return nil, errNoDev
 	}
@@ -716,17 +729,15 @@ func (t *Target) deleteLvol(l *lvol) (any, *RPCError) {
 }
 
 func (t *Target) rpcRegisterChecksum(r *request) (any, *RPCError) {
-	var p struct {
-		Name string `json:"name"`
-	}
-	if e := decode(r, &p, "name"); e != nil {
+	name, e := decodeName(r)
+	if e != nil {
 		return nil, e
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l := t.lvolByBdev(p.Name)
+	l := t.lvolByBdev(name)
 	if l == nil {
-		t.log.logf(srcRegChecksum, lvlError, "bdev '%s' does not exist", p.Name)
+		t.log.logf(srcRegChecksum, lvlError, "bdev '%s' does not exist", name)
 		return nil, errNoDev
 	}
 	if l.op != nil {
@@ -778,17 +789,15 @@ func (t *Target) startOp(kind string, l *lvol, id uint32) *operation {
 }
 
 func (t *Target) rpcGetChecksum(r *request) (any, *RPCError) {
-	var p struct {
-		Name string `json:"name"`
-	}
-	if e := decode(r, &p, "name"); e != nil {
+	name, e := decodeName(r)
+	if e != nil {
 		return nil, e
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l := t.lvolByBdev(p.Name)
+	l := t.lvolByBdev(name)
 	if l == nil {
-		t.log.logf(srcGetChecksum, lvlError, "bdev '%s' does not exist", p.Name)
+		t.log.logf(srcGetChecksum, lvlError, "bdev '%s' does not exist", name)
 		return nil, errNoDev
 	}
 	v, ok := l.blob.xattr("checksum")
@@ -804,15 +813,13 @@ func (t *Target) rpcGetChecksum(r *request) (any, *RPCError) {
 // With none running it answers -19, like the other checksum methods when
 // there is nothing to act on (no real answer was captured).
 func (t *Target) rpcStopChecksum(r *request) (any, *RPCError) {
-	var p struct {
-		Name string `json:"name"`
-	}
-	if e := decode(r, &p, "name"); e != nil {
+	name, e := decodeName(r)
+	if e != nil {
 		return nil, e
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l := t.lvolByBdev(p.Name)
+	l := t.lvolByBdev(name)
 	if l == nil || l.op == nil || l.op.kind != opChecksum {
 		return nil, errNoDev
 	}
@@ -1011,15 +1018,13 @@ func leU64(b []byte) uint64 {
 // taken (re-creating it answers -17), the call never answers, and the
 // target can no longer shut down until it is killed (see Shutdown).
 func (t *Target) rpcAioDelete(r *request) (any, *RPCError) {
-	var p struct {
-		Name string `json:"name"`
-	}
-	if e := decode(r, &p, "name"); e != nil {
+	name, e := decodeName(r)
+	if e != nil {
 		return nil, e
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	b := t.bdevByName(p.Name)
+	b := t.bdevByName(name)
 	if b == nil || b.lvol != nil || b.dev == nil {
 		return nil, errNoDev
 	}
