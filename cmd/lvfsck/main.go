@@ -32,6 +32,20 @@ func (e *exitError) Unwrap() error { return e.err }
 // exitCode wraps err (may be nil: a silent exit with that code).
 func exitCode(code int, err error) error { return &exitError{code: code, err: err} }
 
+// finalCode is the exit code a command ends with: code, or the one its
+// error carries (an error without one is operational). The journal records
+// it when it closes the run.
+func finalCode(code int, err error) int {
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case err != nil:
+		return report.ExitOperational
+	}
+	return code
+}
+
 // usageError marks a bad invocation (exit 16).
 func usageError(format string, a ...any) error {
 	return exitCode(report.ExitUsage, fmt.Errorf(format, a...))

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/lvfsck/lvfsck/checkrun"
 	"github.com/lvfsck/lvfsck/collect"
 	"github.com/lvfsck/lvfsck/finding"
 	"github.com/lvfsck/lvfsck/journal"
@@ -25,7 +27,6 @@ import (
 	"github.com/lvfsck/lvfsck/repair"
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/scanner"
-	"github.com/lvfsck/lvfsck/spdk"
 )
 
 type repairOpts struct {
@@ -153,13 +154,7 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 	}
 	code := report.ExitOK
 	defer func() {
-		final := code
-		var ee *exitError
-		if errors.As(err, &ee) {
-			final = ee.code
-		} else if err != nil {
-			final = report.ExitOperational
-		}
+		final := finalCode(code, err)
 		if ferr := s.j.FinishRun(runID, report.ExitMeaning(final), final); ferr != nil {
 			g.log.Error().Err(ferr).Msg("journal: finish run")
 		}
@@ -178,7 +173,7 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 	}
 
 	// 1. The findings, gathered as check gathers them.
-	fs, opErr, err := s.findings(ctx, cmd.ErrOrStderr(), runID, started)
+	fs, opErr, err := s.findings(ctx, cmd.ErrOrStderr(), runID)
 	if err != nil {
 		return err
 	}
@@ -353,42 +348,22 @@ func stepDocs(p repair.RepairPlan) []stepDoc {
 	return out
 }
 
-// findings runs check's gathering (live view, recovery-mode scan of the
-// devices, journal history, reconcile) with check's own code, and records
-// the observation and the findings as check does. opErr: a device could
-// not be read (the findings say which).
-func (s *session) findings(ctx context.Context, stderr io.Writer, runID string, started time.Time) ([]finding.Finding, bool, error) {
-	co := &checkOpts{socket: s.o.socket, tmpDir: s.o.tmpDir, timeout: s.o.timeout, now: time.Now}
-	r := &checkRun{g: s.g, o: co, target: s.o.socket, inc: s.inc, started: started, pid: s.pid, j: s.j, runID: runID}
-	if inc, err := spdk.ParseIncarnation(s.inc); err == nil {
-		if t, err := collect.TargetStart("/proc", inc); err == nil {
-			r.targetStart = t
-		}
+// findings runs check's comparison (recovery-mode scan of the devices,
+// the live view recorded, journal history, reconcile, findings recorded)
+// over the session's live view. opErr: a device could not be read (the
+// findings say which).
+func (s *session) findings(ctx context.Context, stderr io.Writer, runID string) ([]finding.Finding, bool, error) {
+	cmp, err := checkrun.Compare(ctx, checkrun.Comparison{
+		Log: s.g.log, Journal: s.j, RunID: runID, Incarnation: s.inc, Target: s.o.socket,
+		TargetStart: checkrun.TargetStart(s.inc), Observe: s.inc != "", Mode: scanner.ModeRecovery,
+		TmpDir: s.o.tmpDir, Progress: stderr, Now: time.Now,
+	}, s.live, s.devices)
+	s.notes = append(s.notes, cmp.Notes...)
+	var cerr *checkrun.Error
+	if errors.As(err, &cerr) {
+		return nil, false, exitCode(cerr.Code, cerr.Err)
 	}
-	scans, cancelled := r.scan(ctx, stderr, s.devices, scanner.ModeRecovery)
-	if cancelled {
-		return nil, false, exitCode(report.ExitCancelled, errors.New("cancelled while reading devices"))
-	}
-	var persisted *reconcile.Persisted
-	if len(scans) > 0 {
-		persisted = collect.Persisted(scans, collect.Complete(s.live, scans))
-	}
-	if s.inc != "" {
-		r.observe(s.live, persisted)
-	}
-	h, err := collect.LoadHistory(s.j, collect.HistoryOptions{Incarnation: s.inc, Socket: s.o.socket, TargetStart: r.targetStart})
-	if err != nil {
-		return nil, false, exitCode(report.ExitOperational, fmt.Errorf("journal: %w", err))
-	}
-	fs := reconcile.Check(reconcile.Input{
-		Persisted: persisted, Live: s.live, History: h,
-		Incarnation: reconcile.Incarnation{ID: s.inc, EarlierRuns: h.EarlierRuns(s.inc, runID)},
-	})
-	fs = append(fs, collect.IntegrityFindings(scans)...)
-	finding.Sort(fs)
-	r.record(fs, s.live, scans)
-	s.notes = append(s.notes, r.notes...)
-	return fs, r.opErr, nil
+	return cmp.Findings, cmp.OpErr, nil
 }
 
 // A reload killed between bdev_aio_delete and bdev_aio_create leaves the
@@ -481,7 +456,7 @@ func (s *session) finishReloads(ctx context.Context, apply bool, runID string) (
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	var recreated []string
-	for _, lvs := range sortedMapKeys(open) {
+	for _, lvs := range slices.Sorted(maps.Keys(open)) {
 		e := open[lvs]
 		if slices.ContainsFunc(s.live.Lvstores, func(l reconcile.LLvstore) bool { return strings.EqualFold(l.UUID, lvs) }) {
 			s.endReload(lvs, runID, "lvstore loaded again (found by a later run)")
