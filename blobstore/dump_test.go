@@ -2,15 +2,12 @@ package blobstore
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/lvfsck/lvfsck/internal/testfix"
 	"github.com/stretchr/testify/require"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestDumpGolden(t *testing.T) {
 	for _, name := range []string{"basic-1m", "default-cluster-esnap", "dirty-kill9", "tags-clean"} {
@@ -18,13 +15,7 @@ func TestDumpGolden(t *testing.T) {
 			f := loadFixture(t, name)
 			var buf bytes.Buffer
 			require.NoError(t, Dump(&buf, f.sb, scanBlobs(t, f)))
-			golden := filepath.Join("testdata", name+".dump.golden")
-			if *update {
-				require.NoError(t, os.WriteFile(golden, buf.Bytes(), 0o644))
-			}
-			want, err := os.ReadFile(golden)
-			require.NoError(t, err, "run go test -update to create %s", golden)
-			require.Equal(t, string(want), buf.String())
+			testfix.Golden(t, filepath.Join("testdata", name+".dump.golden"), buf.Bytes())
 		})
 	}
 }

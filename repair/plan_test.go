@@ -3,30 +3,16 @@ package repair
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/internal/testfix"
 	"github.com/stretchr/testify/require"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.WriteFile(p, got, 0o644))
-	}
-	want, err := os.ReadFile(p)
-	require.NoError(t, err, "run with -update to create %s", p)
-	require.Equal(t, string(want), string(got))
-}
 
 func sampleFindings() []finding.Finding {
 	return []finding.Finding{
@@ -87,7 +73,7 @@ func TestPlanRenderGolden(t *testing.T) {
 		t.Run(tc.file, func(t *testing.T) {
 			var b bytes.Buffer
 			require.NoError(t, Plan(tc.fs, PlanOptions{Reload: tc.reload}).Render(&b))
-			golden(t, tc.file, b.Bytes())
+			testfix.Golden(t, filepath.Join("testdata", tc.file), b.Bytes())
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,10 +12,9 @@ import (
 	"testing"
 
 	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/internal/testfix"
 	"github.com/stretchr/testify/require"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // corruptDir holds the golden reports of the corruption corpus, in the
 // style of e2fsprogs' f_* tests: each damaged image is made by the test from
@@ -335,14 +333,7 @@ func TestCorruptionCorpus(t *testing.T) {
 				}
 				require.True(t, found, "want a %s finding, got:\n%s", c.want, got)
 			}
-			golden := filepath.Join(corruptDir, c.name+".expected")
-			if *update {
-				require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
-				return
-			}
-			want, err := os.ReadFile(golden)
-			require.NoError(t, err, "run with -update to create it")
-			require.Equal(t, string(want), got)
+			testfix.Golden(t, filepath.Join(corruptDir, c.name+".expected"), []byte(got))
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvfsck/lvfsck/internal/testfix"
 	"github.com/lvfsck/lvfsck/spdk"
 )
 
@@ -13,7 +14,7 @@ import (
 // the live copy taken beside a running target).
 func BenchmarkLoadRealImage(b *testing.B) {
 	img := filepath.Join(b.TempDir(), "disk.img")
-	gunzipSparse(b, fixtures+"resurrection-pending-live.img.gz", img)
+	testfix.InflateSparse(b, fixtures+"resurrection-pending-live.img.gz", img)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		tgt, err := New(Config{Image: img})

@@ -1,11 +1,8 @@
 package sim
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,40 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/blobstore"
+	"github.com/lvfsck/lvfsck/internal/testfix"
 )
 
 const fixtures = "../testdata/fixtures/"
-
-// gunzipSparse writes a gzip image as a sparse file (zero pages skipped).
-func gunzipSparse(t testing.TB, src, dst string) {
-	t.Helper()
-	f, err := os.Open(src)
-	require.NoError(t, err)
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	require.NoError(t, err)
-	out, err := os.Create(dst)
-	require.NoError(t, err)
-	defer out.Close()
-	buf := make([]byte, 1<<16)
-	zero := make([]byte, len(buf))
-	var off int64
-	for {
-		n, err := io.ReadFull(zr, buf)
-		if n > 0 {
-			if !bytes.Equal(buf[:n], zero[:n]) {
-				_, werr := out.WriteAt(buf[:n], off)
-				require.NoError(t, werr)
-			}
-			off += int64(n)
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		require.NoError(t, err)
-	}
-	require.NoError(t, out.Truncate(off))
-}
 
 func readJSON(t *testing.T, path string, v any) {
 	t.Helper()
@@ -91,7 +58,7 @@ func TestLoadRealImages(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.image, func(t *testing.T) {
 			img := filepath.Join(t.TempDir(), "disk.img")
-			gunzipSparse(t, fixtures+tc.image, img)
+			testfix.InflateSparse(t, fixtures+tc.image, img)
 			r := newRig(t, Config{Image: img})
 
 			var wantLvs, gotLvs []json.RawMessage
@@ -161,7 +128,7 @@ func normalizeClones(t *testing.T, e json.RawMessage) json.RawMessage {
 // degraded, without a bdev; the other lvols load as the real target had them.
 func TestLoadEsnapCloneDegraded(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "disk.img")
-	gunzipSparse(t, fixtures+"default-cluster-esnap.img.gz", img)
+	testfix.InflateSparse(t, fixtures+"default-cluster-esnap.img.gz", img)
 	r := newRig(t, Config{Image: img})
 	var want []lvolJSON
 	readJSON(t, fixtures+"default-cluster-esnap.bdev_lvol_get_lvols.json", &want)
@@ -249,7 +216,7 @@ func TestSameLayoutAsRealTarget(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.image, func(t *testing.T) {
 			realImg := filepath.Join(t.TempDir(), "real.img")
-			gunzipSparse(t, fixtures+tc.image, realImg)
+			testfix.InflateSparse(t, fixtures+tc.image, realImg)
 			r := newRig(t, Config{Size: tc.size, OpDuration: 50 * time.Millisecond})
 			for _, st := range tc.steps {
 				switch st.method {

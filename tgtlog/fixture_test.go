@@ -3,15 +3,13 @@ package tgtlog
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/lvfsck/lvfsck/internal/testfix"
 	"github.com/stretchr/testify/require"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const fixtures = "../testdata/fixtures"
 
@@ -40,14 +38,7 @@ func TestFixtureGolden(t *testing.T) {
 				require.NoError(t, enc.Encode(r))
 			}
 			require.NoError(t, enc.Encode(st))
-			path := filepath.Join("testdata", name+".records.golden")
-			if *update {
-				require.NoError(t, os.WriteFile(path, b.Bytes(), 0o644))
-				return
-			}
-			want, err := os.ReadFile(path)
-			require.NoError(t, err, "run with -update to create %s", path)
-			require.Equal(t, string(want), b.String())
+			testfix.Golden(t, filepath.Join("testdata", name+".records.golden"), b.Bytes())
 		})
 	}
 }

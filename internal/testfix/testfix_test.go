@@ -1,0 +1,102 @@
+package testfix
+
+import (
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// failT records a failure and stops the goroutine, as testing.T does; it
+// overrides what require calls (the embedded nil TB is never reached).
+type failT struct {
+	testing.TB
+	failed bool
+}
+
+func (f *failT) Helper()               {}
+func (f *failT) Errorf(string, ...any) { f.failed = true }
+func (f *failT) FailNow()              { f.failed = true; runtime.Goexit() }
+func (f *failT) Name() string          { return "failT" }
+
+func runGolden(path string, got []byte) bool {
+	ft := &failT{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Golden(ft, path, got)
+	}()
+	<-done
+	return ft.failed
+}
+
+func TestGolden(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.golden")
+	require.NoError(t, os.WriteFile(p, []byte("same\n"), 0o644))
+	tests := []struct {
+		name     string
+		path     string
+		got      string
+		wantFail bool
+	}{
+		{"equal", p, "same\n", false},
+		{"differs", p, "other\n", true},
+		{"missing file", p + ".nope", "same\n", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.wantFail, runGolden(tc.path, []byte(tc.got)))
+		})
+	}
+}
+
+func TestGoldenUpdateWrites(t *testing.T) {
+	old := *update
+	*update = true
+	defer func() { *update = old }()
+	p := filepath.Join(t.TempDir(), "sub", "new.golden")
+	require.False(t, runGolden(p, []byte("fresh\n")))
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	require.Equal(t, "fresh\n", string(b))
+}
+
+func TestInflateSparse(t *testing.T) {
+	dir := t.TempDir()
+	// A data block, a zero block (skipped, a hole), a short tail of zeros
+	// that must still count in the size.
+	data := append(bytes.Repeat([]byte{7}, 1<<16), make([]byte, 1<<16+100)...)
+	data[len(data)-200] = 1
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, err := zw.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	src := filepath.Join(dir, "x.img.gz")
+	require.NoError(t, os.WriteFile(src, gz.Bytes(), 0o644))
+	dst := filepath.Join(dir, "x.img")
+	InflateSparse(t, src, dst)
+	got, err := os.ReadFile(dst)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+
+	// A real capture inflates to its full size.
+	real := filepath.Join(dir, "basic-1m.img")
+	InflateSparse(t, "../../testdata/fixtures/basic-1m.img.gz", real)
+	st, err := os.Stat(real)
+	require.NoError(t, err)
+	require.Zero(t, st.Size()%4096)
+	require.Greater(t, st.Size(), int64(1<<20))
+
+	require.True(t, func() (failed bool) {
+		ft := &failT{}
+		done := make(chan struct{})
+		go func() { defer close(done); InflateSparse(ft, filepath.Join(dir, "nope.gz"), dst) }()
+		<-done
+		return ft.failed
+	}(), "a missing source fails the test")
+}
