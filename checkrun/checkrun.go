@@ -25,18 +25,6 @@ import (
 	"github.com/lvfsck/lvfsck/spdk"
 )
 
-// Error is a check that could not finish: Code is its exit code (report's
-// Exit* values), Err what to tell the operator.
-type Error struct {
-	Code int
-	Err  error
-}
-
-func (e *Error) Error() string { return e.Err.Error() }
-func (e *Error) Unwrap() error { return e.Err }
-
-func fail(code int, err error) *Error { return &Error{Code: code, Err: err} }
-
 // Config is one check. The caller validates flags and opens the journal.
 type Config struct {
 	Socket      string        // spdk_tgt's socket, when not offline
@@ -152,12 +140,12 @@ func (r *run) failed(code int, err error) (*Result, error) {
 		Started: r.started, Finished: r.cfg.Now(), Exit: code,
 		Findings: []finding.Finding{}, Notes: append(r.notes, err.Error()),
 	}
-	return r.res, fail(code, err)
+	return r.res, report.Fail(code, err)
 }
 
 // Run checks once: live view, devices, journal, comparison, summary. The
 // journal run it begins stays open until the caller's Finish. On failure
-// the error is an *Error and the Result still holds what to report.
+// the error is a *report.Failure and the Result still holds what to report.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r := &run{cfg: cfg, started: cfg.Now()}
 	r.res = &Result{j: cfg.Journal, keep: cfg.Keep, now: cfg.Now, log: cfg.Log}
@@ -184,7 +172,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			defer c.Close()
 		}
 		if err != nil {
-			var e *Error
+			var e *report.Failure
 			errors.As(err, &e)
 			return r.failed(e.Code, e.Err)
 		}
@@ -218,7 +206,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}, live, devices)
 	r.notes = append(r.notes, cmp.Notes...)
 	if err != nil {
-		var e *Error
+		var e *report.Failure
 		errors.As(err, &e)
 		return r.failed(e.Code, e.Err)
 	}
@@ -250,9 +238,9 @@ func (r *run) liveView(ctx context.Context) (reconcile.Live, *spdk.Client, error
 	c, err := spdk.Dial(ctx, cfg.Socket, spdk.WithTimeout(cfg.Timeout))
 	if err != nil {
 		if ctx.Err() != nil {
-			return reconcile.Live{}, nil, fail(report.ExitCancelled, fmt.Errorf("cancelled while connecting to %s", cfg.Socket))
+			return reconcile.Live{}, nil, report.Fail(report.ExitCancelled, fmt.Errorf("cancelled while connecting to %s", cfg.Socket))
 		}
-		return reconcile.Live{}, nil, fail(report.ExitOperational, fmt.Errorf("cannot reach spdk_tgt at %s: %w (is it running? is --socket right?)", cfg.Socket, err))
+		return reconcile.Live{}, nil, report.Fail(report.ExitOperational, fmt.Errorf("cannot reach spdk_tgt at %s: %w (is it running? is --socket right?)", cfg.Socket, err))
 	}
 	r.inc = cfg.Incarnation
 	var inc spdk.Incarnation
@@ -280,9 +268,9 @@ func (r *run) liveView(ctx context.Context) (reconcile.Live, *spdk.Client, error
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return live, c, fail(report.ExitCancelled, fmt.Errorf("cancelled while reading the live view: %w", err))
+			return live, c, report.Fail(report.ExitCancelled, fmt.Errorf("cancelled while reading the live view: %w", err))
 		}
-		return live, c, fail(report.ExitOperational, fmt.Errorf("live view from %s: %w", cfg.Socket, err))
+		return live, c, report.Fail(report.ExitOperational, fmt.Errorf("live view from %s: %w", cfg.Socket, err))
 	}
 	return live, c, nil
 }

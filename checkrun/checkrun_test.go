@@ -114,7 +114,7 @@ func TestRunFailures(t *testing.T) {
 			cfg := testConfig(captured("basic-1m"))
 			tc.cfg(&cfg)
 			res, err := Run(context.Background(), cfg)
-			var e *Error
+			var e *report.Failure
 			require.ErrorAs(t, err, &e)
 			require.Equal(t, tc.code, e.Code)
 			require.ErrorContains(t, err, tc.msg)
@@ -158,7 +158,7 @@ func TestCompareCancelled(t *testing.T) {
 	cancel()
 	cmp, err := Compare(ctx, Comparison{Log: zerolog.Nop(), Mode: scanner.ModeAuto, Now: time.Now},
 		reconcile.Live{}, []string{fixtures + "basic-1m.img.gz"})
-	var e *Error
+	var e *report.Failure
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, report.ExitCancelled, e.Code)
 	require.Empty(t, cmp.Findings)

@@ -59,13 +59,13 @@ func (r *comparer) note(format string, a ...any) {
 // Compare reads devices (recovery mode beside a live target), records the
 // live view, reads the history, compares the three views, and records the
 // findings. A device that cannot be read is a finding and sets OpErr. The
-// error, an *Error, is a cancellation or an unreadable journal; the notes
+// error, a *report.Failure, is a cancellation or an unreadable journal; the notes
 // gathered until then are returned with it.
 func Compare(ctx context.Context, c Comparison, live reconcile.Live, devices []string) (Compared, error) {
 	r := &comparer{c: c}
 	scans, cancelled := r.scan(ctx, devices)
 	if cancelled {
-		return r.done(nil, nil), fail(report.ExitCancelled, errors.New("cancelled while reading devices"))
+		return r.done(nil, nil), report.Fail(report.ExitCancelled, errors.New("cancelled while reading devices"))
 	}
 	var persisted *reconcile.Persisted
 	if len(scans) > 0 {
@@ -79,7 +79,7 @@ func Compare(ctx context.Context, c Comparison, live reconcile.Live, devices []s
 	if c.Journal != nil {
 		h, err := collect.LoadHistory(c.Journal, collect.HistoryOptions{Incarnation: c.Incarnation, Socket: c.Target, TargetStart: c.TargetStart})
 		if err != nil {
-			return r.done(nil, scans), fail(report.ExitOperational, fmt.Errorf("journal: %w", err))
+			return r.done(nil, scans), report.Fail(report.ExitOperational, fmt.Errorf("journal: %w", err))
 		}
 		hist, earlier = h, h.EarlierRuns(c.Incarnation, c.RunID)
 	} else {

@@ -154,7 +154,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	// Whatever happens from here, the run is closed in the journal.
 	defer func() { res.Finish(finalCode(code, err)) }()
 	s := res.Summary
-	var cerr *checkrun.Error
+	var cerr *report.Failure
 	if errors.As(err, &cerr) {
 		// Machines still get what they read — the JSON document and the
 		// Prometheus file, with status "incomplete" and the last success —

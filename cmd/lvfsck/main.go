@@ -32,6 +32,16 @@ func (e *exitError) Unwrap() error { return e.err }
 // exitCode wraps err (may be nil: a silent exit with that code).
 func exitCode(code int, err error) error { return &exitError{code: code, err: err} }
 
+// exitOf turns the *report.Failure a package returns into an exit: its
+// message printed, its code the process's. Other errors pass unchanged.
+func exitOf(err error) error {
+	var f *report.Failure
+	if errors.As(err, &f) {
+		return exitCode(f.Code, f.Err)
+	}
+	return err
+}
+
 // finalCode is the exit code a command ends with: code, or the one its
 // error carries (an error without one is operational). The journal records
 // it when it closes the run.

@@ -359,9 +359,8 @@ func (s *session) findings(ctx context.Context, stderr io.Writer, runID string) 
 		TmpDir: s.o.tmpDir, Progress: stderr, Now: time.Now,
 	}, s.live, s.devices)
 	s.notes = append(s.notes, cmp.Notes...)
-	var cerr *checkrun.Error
-	if errors.As(err, &cerr) {
-		return nil, false, exitCode(cerr.Code, cerr.Err)
+	if err != nil {
+		return nil, false, exitOf(err)
 	}
 	return cmp.Findings, cmp.OpErr, nil
 }
