@@ -61,15 +61,17 @@ func BenchmarkCreateLvol(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creates/s")
 }
 
-// BenchmarkGetLvols: bdev_lvol_get_lvols and bdev_get_bdevs over 500 lvols.
-func BenchmarkGetLvols(b *testing.B) {
-	img := filepath.Join(b.TempDir(), "disk.img")
-	tgt, err := New(Config{Image: img, Size: 1 << 30})
+// benchTarget starts a target on a fresh 1 GiB image with lvstore "lvs"
+// and returns a call that fails the benchmark on an error answer.
+func benchTarget(b *testing.B, cfg Config) (must func(m, p string) any) {
+	b.Helper()
+	cfg.Image, cfg.Size = filepath.Join(b.TempDir(), "disk.img"), 1<<30
+	tgt, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer tgt.Crash()
-	must := func(m, p string) any {
+	b.Cleanup(tgt.Crash)
+	must = func(m, p string) any {
 		req := &request{Method: m, ID: []byte("1")}
 		if p != "" {
 			req.Params = []byte(p)
@@ -81,6 +83,12 @@ func BenchmarkGetLvols(b *testing.B) {
 		return res
 	}
 	must("bdev_lvol_create_lvstore", `{"bdev_name":"aio0","lvs_name":"lvs","cluster_sz":1048576}`)
+	return must
+}
+
+// BenchmarkGetLvols: bdev_lvol_get_lvols and bdev_get_bdevs over 500 lvols.
+func BenchmarkGetLvols(b *testing.B) {
+	must := benchTarget(b, Config{})
 	const n = 500
 	for i := 0; i < n; i++ {
 		must("bdev_lvol_create", fmt.Sprintf(`{"lvol_name":"v%d","size_in_mib":4,"thin_provision":true,"lvs_name":"lvs"}`, i))
@@ -99,24 +107,7 @@ func BenchmarkGetLvols(b *testing.B) {
 // running (what repair --reload samples before an unload), and
 // nvmf_get_subsystems with every lvol exported.
 func BenchmarkGetIostat(b *testing.B) {
-	img := filepath.Join(b.TempDir(), "disk.img")
-	tgt, err := New(Config{Image: img, Size: 1 << 30, OpDuration: time.Hour})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tgt.Crash()
-	must := func(m, p string) any {
-		req := &request{Method: m, ID: []byte("1")}
-		if p != "" {
-			req.Params = []byte(p)
-		}
-		res, e := tgt.call(req)
-		if e != nil {
-			b.Fatal(m, e)
-		}
-		return res
-	}
-	must("bdev_lvol_create_lvstore", `{"bdev_name":"aio0","lvs_name":"lvs","cluster_sz":1048576}`)
+	must := benchTarget(b, Config{OpDuration: time.Hour})
 	must("nvmf_create_subsystem", `{"nqn":"nqn.2016-06.io.spdk:bench","max_namespaces":1024}`)
 	const n = 500
 	for i := 0; i < n; i++ {

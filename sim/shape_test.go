@@ -62,10 +62,45 @@ func TestShape(t *testing.T) {
 // union of result shapes and their intersection (what every answer had).
 func capturedShapes(t *testing.T) (union, inter map[string]map[string]bool) {
 	t.Helper()
+	answers := transcriptResults(t)
+	require.NotEmpty(t, answers)
+	union, inter = map[string]map[string]bool{}, map[string]map[string]bool{}
+	for _, a := range answers {
+		m := a.method
+		s, err := shape(a.result)
+		require.NoError(t, err)
+		if isEmptyArray(s) {
+			continue // an empty list says nothing about its elements
+		}
+		if union[m] == nil {
+			union[m], inter[m] = map[string]bool{}, copySet(s)
+		}
+		for k := range s {
+			union[m][k] = true
+		}
+		for k := range inter[m] {
+			if !s[k] {
+				delete(inter[m], k)
+			}
+		}
+	}
+	return union, inter
+}
+
+// answer is one successful call of a captured transcript.
+type answer struct {
+	method string
+	result json.RawMessage
+}
+
+// transcriptResults reads every *.transcript.json of the fixtures and
+// returns its calls that have a result, in file and call order.
+func transcriptResults(t *testing.T) []answer {
+	t.Helper()
 	files, err := filepath.Glob("../testdata/fixtures/*.transcript.json")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
-	union, inter = map[string]map[string]bool{}, map[string]map[string]bool{}
+	var out []answer
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
@@ -79,29 +114,12 @@ func capturedShapes(t *testing.T) (union, inter map[string]map[string]bool) {
 		}
 		require.NoError(t, json.Unmarshal(b, &tr), f)
 		for _, e := range tr {
-			if e.Response == nil || e.Response.Result == nil {
-				continue
-			}
-			m := e.Request.Method
-			s, err := shape(e.Response.Result)
-			require.NoError(t, err)
-			if isEmptyArray(s) {
-				continue // an empty list says nothing about its elements
-			}
-			if union[m] == nil {
-				union[m], inter[m] = map[string]bool{}, copySet(s)
-			}
-			for k := range s {
-				union[m][k] = true
-			}
-			for k := range inter[m] {
-				if !s[k] {
-					delete(inter[m], k)
-				}
+			if e.Response != nil && e.Response.Result != nil {
+				out = append(out, answer{e.Request.Method, e.Response.Result})
 			}
 		}
 	}
-	return union, inter
+	return out
 }
 
 func isEmptyArray(s map[string]bool) bool { return len(s) == 1 && s["$:array"] }
@@ -162,28 +180,13 @@ func elementShapes(t *testing.T, method string) map[string]map[string]bool {
 	}
 	// The transcripts hold more answers of the same method (an exported,
 	// hence claimed, lvol bdev; a subsystem with a listener).
-	trs, err := filepath.Glob("../testdata/fixtures/*.transcript.json")
-	require.NoError(t, err)
-	for _, f := range trs {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		var tr []struct {
-			Request struct {
-				Method string `json:"method"`
-			} `json:"request"`
-			Response *struct {
-				Result json.RawMessage `json:"result"`
-			} `json:"response"`
+	for _, a := range transcriptResults(t) {
+		if a.method != method {
+			continue
 		}
-		require.NoError(t, json.Unmarshal(b, &tr), f)
-		for _, e := range tr {
-			if e.Request.Method != method || e.Response == nil || e.Response.Result == nil {
-				continue
-			}
-			var list []json.RawMessage
-			if json.Unmarshal(e.Response.Result, &list) == nil {
-				addElements(t, out, list)
-			}
+		var list []json.RawMessage
+		if json.Unmarshal(a.result, &list) == nil {
+			addElements(t, out, list)
 		}
 	}
 	return out

@@ -15,13 +15,9 @@ func BenchmarkGetLvols1000(b *testing.B) {
 	s := rpctest.Start(b)
 	answer := fixture(b, "many-lvols.bdev_lvol_get_lvols.json")
 	s.HandleResult("bdev_lvol_get_lvols", answer)
+	c := dial(b, s)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := spdk.Dial(ctx, s.Path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
 	b.SetBytes(int64(len(answer)))
 	b.ReportAllocs()
 	start := time.Now()
@@ -43,13 +39,9 @@ func BenchmarkGetLvols1000(b *testing.B) {
 func BenchmarkSmallCall(b *testing.B) {
 	s := rpctest.Start(b)
 	s.HandleResult("m", true)
+	c := dial(b, s)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := spdk.Dial(ctx, s.Path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
 	start := time.Now()
 	for b.Loop() {
 		var ok bool

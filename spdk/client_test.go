@@ -36,7 +36,7 @@ func echo(_ context.Context, p json.RawMessage) (any, error) {
 	return p, nil
 }
 
-func dial(t *testing.T, s *rpctest.Server, opts ...spdk.Option) *spdk.Client {
+func dial(t testing.TB, s *rpctest.Server, opts ...spdk.Option) *spdk.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
