@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/lvfsck/lvfsck/internal/testfix"
 	"github.com/stretchr/testify/require"
 )
 
@@ -147,39 +148,14 @@ func scanBlobs(t *testing.T, f *fixture) []*Blob {
 	return blobs
 }
 
-type manifest struct {
-	Lvstores []struct {
-		UUID        string `json:"uuid"`
-		Name        string `json:"name"`
-		ClusterSize uint64 `json:"cluster_size"`
-	} `json:"lvstores"`
-	Lvols []struct {
-		Name         string  `json:"name"`
-		UUID         string  `json:"uuid"`
-		Thin         bool    `json:"thin"`
-		Snapshot     bool    `json:"snapshot"`
-		SizeBytes    uint64  `json:"size_bytes"`
-		BaseSnapshot *string `json:"base_snapshot"`
-	} `json:"lvols"`
-	PersistedNotLive []struct {
-		Name string `json:"name"`
-		UUID string `json:"uuid"`
-	} `json:"persisted_not_live"`
-}
-
 // notInManifest: blobs on disk that a manifest does not list.
-var notInManifest = map[string][]struct {
-	Name string `json:"name"`
-	UUID string `json:"uuid"`
-}{
+var notInManifest = map[string][]testfix.ManifestRef{
 	"resurrection-pending": {{Name: "backup-1", UUID: "877aaf96-4cfd-4d02-85f9-f345a1de9362"}},
 }
 
-func readManifest(t *testing.T, name string) manifest {
+func readManifest(t *testing.T, name string) testfix.Manifest {
 	t.Helper()
-	var m manifest
-	readJSON(t, name+".manifest.json", &m)
-	return m
+	return testfix.ReadManifest(t, filepath.Join(fixtureDir, name+".manifest.json"))
 }
 
 func readJSON(t *testing.T, file string, v any) {

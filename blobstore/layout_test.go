@@ -31,14 +31,9 @@ func TestLayoutMatchesFixtures(t *testing.T) {
 
 func readLvstoreTotals(t *testing.T, name string) uint64 {
 	t.Helper()
-	var m struct {
-		Lvstores []struct {
-			Total uint64 `json:"total_data_clusters"`
-		} `json:"lvstores"`
-	}
-	readJSON(t, name+".manifest.json", &m)
+	m := readManifest(t, name)
 	require.Len(t, m.Lvstores, 1)
-	return m.Lvstores[0].Total
+	return m.Lvstores[0].TotalDataClusters
 }
 
 func TestLayoutDefaults(t *testing.T) {

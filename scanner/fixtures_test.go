@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/internal/testfix"
 	"github.com/stretchr/testify/require"
 )
 
@@ -121,36 +122,9 @@ func scanImage(t testing.TB, img Source, mode Mode) *View {
 	return v
 }
 
-type manifest struct {
-	Lvstores []struct {
-		UUID         string `json:"uuid"`
-		Name         string `json:"name"`
-		ClusterSize  uint32 `json:"cluster_size"`
-		TotalData    uint64 `json:"total_data_clusters"`
-		FreeClusters uint64 `json:"free_clusters"`
-	} `json:"lvstores"`
-	Lvols []struct {
-		Name         string   `json:"name"`
-		UUID         string   `json:"uuid"`
-		Thin         bool     `json:"thin"`
-		Snapshot     bool     `json:"snapshot"`
-		Clone        bool     `json:"clone"`
-		SizeBytes    uint64   `json:"size_bytes"`
-		BaseSnapshot *string  `json:"base_snapshot"`
-		Clones       []string `json:"clones"`
-	} `json:"lvols"`
-	PersistedNotLive []struct {
-		Name string `json:"name"`
-		UUID string `json:"uuid"`
-	} `json:"persisted_not_live"`
-}
-
-func readManifest(t testing.TB, path string) manifest {
+func readManifest(t testing.TB, path string) testfix.Manifest {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	var m manifest
-	require.NoError(t, json.Unmarshal(b, &m))
+	m := testfix.ReadManifest(t, path)
 	require.Len(t, m.Lvstores, 1)
 	return m
 }
@@ -168,12 +142,12 @@ func loadedLvols(v *View) map[string]BlobInfo {
 
 // checkManifest asserts that v holds exactly the lvols of m (plus its
 // persisted_not_live ones), with their attributes.
-func checkManifest(t *testing.T, v *View, m manifest, extra map[string]string) {
+func checkManifest(t *testing.T, v *View, m testfix.Manifest, extra map[string]string) {
 	t.Helper()
 	ls := m.Lvstores[0]
 	require.Equal(t, ls.Name, v.Lvstore.Name)
 	require.Equal(t, ls.UUID, v.Lvstore.UUID)
-	require.Equal(t, ls.ClusterSize, v.Lvstore.ClusterSize)
+	require.Equal(t, ls.ClusterSize, uint64(v.Lvstore.ClusterSize))
 	require.Equal(t, finding.LoadOK, v.Lvstore.Loads)
 
 	got := loadedLvols(v)
@@ -212,9 +186,9 @@ func checkManifest(t *testing.T, v *View, m manifest, extra map[string]string) {
 	}
 	if len(notLive) == 0 {
 		// the live free count is exact only when nothing was force-removed
-		require.Equal(t, ls.TotalData-ls.FreeClusters, allocated, "allocated clusters")
+		require.Equal(t, ls.TotalDataClusters-ls.FreeClusters, allocated, "allocated clusters")
 	}
-	require.Equal(t, ls.TotalData, v.Lvstore.TotalClusters-v.Lvstore.MDClusters, "data clusters")
+	require.Equal(t, ls.TotalDataClusters, v.Lvstore.TotalClusters-v.Lvstore.MDClusters, "data clusters")
 
 	for _, l := range m.Lvols {
 		b := got[l.Name]

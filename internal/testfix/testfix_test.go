@@ -100,3 +100,13 @@ func TestInflateSparse(t *testing.T) {
 		return ft.failed
 	}(), "a missing source fails the test")
 }
+
+func TestReadManifest(t *testing.T) {
+	m := ReadManifest(t, "../../testdata/fixtures/basic-1m.manifest.json")
+	require.Equal(t, []ManifestLvstore{{UUID: "d0620e2e-5a79-41e7-b0d4-4ff89e5a3ead", Name: "lvs0",
+		ClusterSize: 1 << 20, TotalDataClusters: 63, FreeClusters: 48}}, m.Lvstores)
+	require.Len(t, m.Lvols, 5)
+	snap := "snap1"
+	require.Equal(t, ManifestLvol{Name: "vol-thin", UUID: "bf58dcba-8612-42a6-93a2-a7609f0c8037", Thin: true,
+		Clone: true, SizeBytes: 16 << 20, BaseSnapshot: &snap}, m.Lvols[0])
+}
