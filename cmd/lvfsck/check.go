@@ -142,11 +142,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 			return err
 		}
 		cfg.Journal = j
-		defer func() {
-			if cerr := j.Close(); cerr != nil {
-				g.log.Error().Err(cerr).Msg("close journal")
-			}
-		}()
+		defer closeJournal(g, j)
 	}
 
 	res, err := checkrun.Run(ctx, cfg)

@@ -13,12 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lvfsck/lvfsck/collect"
 	"github.com/lvfsck/lvfsck/journal"
-	"github.com/lvfsck/lvfsck/reconcile"
 	"github.com/lvfsck/lvfsck/repair"
-	"github.com/lvfsck/lvfsck/repair/adapt"
 	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/session"
 	"github.com/lvfsck/lvfsck/spdk"
 )
 
@@ -54,108 +52,23 @@ func addWriteFlags(cmd *cobra.Command, o *writeOpts) {
 	_ = f.MarkHidden("backoff-initial")
 }
 
-// session is what a write command holds for its whole run: the journal
-// (locked: one repair at a time), the target, and the devices to verify on.
-type session struct {
-	g       *globalOpts
-	o       *writeOpts
-	j       *journal.Journal
-	c       *spdk.Client
-	inc     string
-	pid     int
-	live    reconcile.Live
-	devices []string
-	notes   []string
-}
-
-func (s *session) note(format string, a ...any) {
-	msg := fmt.Sprintf(format, a...)
-	s.notes = append(s.notes, msg)
-	s.g.log.Warn().Msg(msg)
-}
-
-func (s *session) Close() {
-	if s.c != nil {
-		s.c.Close()
-	}
-	if s.j != nil {
-		if err := s.j.Close(); err != nil {
-			s.g.log.Error().Err(err).Msg("close journal")
-		}
-	}
-}
-
 // openSession opens the journal first (a second delete or repair on it
-// fails at once, naming the directory), then the target, then finds the
-// devices as check does.
-func openSession(ctx context.Context, g *globalOpts, o *writeOpts) (*session, error) {
-	s := &session{g: g, o: o}
+// fails at once, naming the directory), then the session on the target;
+// closeAll releases both.
+func openSession(ctx context.Context, g *globalOpts, o *writeOpts) (s *session.Session, closeAll func(), err error) {
 	j, err := openJournal(g, *o.stateDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	s.j = j
-	c, err := spdk.Dial(ctx, o.socket, spdk.WithTimeout(o.timeout))
+	s, err = session.Open(ctx, session.Config{
+		Socket: o.socket, Devices: o.devices, Incarnation: o.incarnation, Timeout: o.timeout, TmpDir: o.tmpDir,
+		BackoffInitial: o.backoffInitial, Journal: j, Log: g.log,
+	})
 	if err != nil {
-		s.Close()
-		if ctx.Err() != nil {
-			return nil, exitCode(report.ExitCancelled, fmt.Errorf("cancelled while connecting to %s", o.socket))
-		}
-		return nil, exitCode(report.ExitOperational, fmt.Errorf("cannot reach spdk_tgt at %s: %w (is it running? is --socket right?)", o.socket, err))
+		closeJournal(g, j)
+		return nil, nil, exitOf(err)
 	}
-	s.c = c
-	s.inc = o.incarnation
-	if s.inc == "" {
-		inc, err := c.Incarnation(ctx)
-		if err != nil {
-			s.note("target incarnation unknown (%v); pass --incarnation", err)
-		} else {
-			s.inc, s.pid = inc.String(), inc.PID
-		}
-	}
-	live, notes, err := collect.Live(ctx, c)
-	for _, n := range notes {
-		s.note("%s", n)
-	}
-	if err != nil {
-		s.Close()
-		return nil, exitCode(report.ExitOperational, fmt.Errorf("live view from %s: %w", o.socket, err))
-	}
-	s.live = live
-	s.devices = o.devices
-	if len(s.devices) == 0 {
-		if s.pid > 0 {
-			if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", s.pid)); err == nil {
-				collect.ResolveDevices(&s.live, cwd)
-			}
-		}
-		s.devices = collect.Devices(s.live)
-		for _, name := range collect.Undiscovered(s.live) {
-			s.note("lvstore %s: its base bdev names no file (not an AIO bdev); pass its device with --device, or deletions there cannot be verified", name)
-		}
-	}
-	return s, nil
-}
-
-// target is repair's view of the session's client.
-func (s *session) target() repair.Target { return adapt.NewTarget(s.c) }
-
-// deleter wires repair's executor to this session.
-func (s *session) deleter(by string, isRepair bool, runID string) *repair.Deleter {
-	d := adapt.NewDisk(s.devices...)
-	d.TmpDir = s.o.tmpDir
-	bo := repair.DefaultBackoff()
-	if s.o.backoffInitial > 0 {
-		bo.Initial = s.o.backoffInitial
-	}
-	return &repair.Deleter{
-		Target:     s.target(),
-		Disk:       d,
-		Journal:    &adapt.Journal{J: s.j, Incarnation: s.inc, Socket: s.o.socket, RunID: runID, By: by, Repair: isRepair},
-		Clock:      repair.RealClock{},
-		Backoff:    bo,
-		RPCTimeout: s.o.timeout,
-	}
+	return s, func() { s.Close(); closeJournal(g, j) }, nil
 }
 
 type deleteOpts struct {
@@ -286,32 +199,32 @@ func runDelete(cmd *cobra.Command, g *globalOpts, o *deleteOpts, args []string) 
 	defer stop()
 	out := cmd.OutOrStdout()
 
-	s, err := openSession(ctx, g, &o.writeOpts)
+	s, closeAll, err := openSession(ctx, g, &o.writeOpts)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer closeAll()
 	doc := deleteDoc{Command: "delete", Target: o.socket, DryRun: o.dryRun, Finished: []resultDoc{}, Results: []resultDoc{}}
-	runID, err := s.j.BeginRun(journal.Run{Command: "delete", Started: time.Now(), Incarnation: s.inc, Target: o.socket, Devices: s.devices})
+	runID, err := s.Journal.BeginRun(journal.Run{Command: "delete", Started: time.Now(), Incarnation: s.Incarnation, Target: o.socket, Devices: s.Devices})
 	if err != nil {
 		return exitCode(report.ExitOperational, fmt.Errorf("journal: %w", err))
 	}
 	code := report.ExitOK
 	defer func() {
-		if ferr := s.j.FinishRun(runID, report.ExitMeaning(code), code); ferr != nil {
+		if ferr := s.Journal.FinishRun(runID, report.ExitMeaning(code), code); ferr != nil {
 			g.log.Error().Err(ferr).Msg("journal: finish run")
 		}
 	}()
-	d := s.deleter("lvfsck delete", false, runID)
-	if _, err := s.finishReloads(ctx, false, runID); err != nil {
-		s.note("%v", err)
+	d := s.Deleter("lvfsck delete", false, runID)
+	if _, err := s.FinishReloads(ctx, false, runID); err != nil {
+		s.Note("%v", err)
 	}
 
 	// An earlier run killed mid-delete: verify and record what happened
 	// before anything new is sent.
 	if o.dryRun {
 		if open, err := d.Journal.OpenIntents(ctx); err == nil && len(open) > 0 {
-			s.note("%d interrupted delete(s) from an earlier run are open; a run without --dry-run verifies and records them first", len(open))
+			s.Note("%d interrupted delete(s) from an earlier run are open; a run without --dry-run verifies and records them first", len(open))
 		}
 	} else {
 		fin, err := d.FinishOpen(ctx)
@@ -319,7 +232,7 @@ func runDelete(cmd *cobra.Command, g *globalOpts, o *deleteOpts, args []string) 
 			doc.Finished = append(doc.Finished, toDoc(r, nil))
 		}
 		if err != nil {
-			s.note("an interrupted delete could not be verified (%v); it stays open", err)
+			s.Note("an interrupted delete could not be verified (%v); it stays open", err)
 			code |= report.ExitOperational
 		}
 	}
@@ -336,7 +249,7 @@ func runDelete(cmd *cobra.Command, g *globalOpts, o *deleteOpts, args []string) 
 		doc.Results = append(doc.Results, toDoc(res, err))
 		code |= res.ExitCode
 	}
-	doc.Notes = append([]string{}, s.notes...)
+	doc.Notes = append([]string{}, s.Notes()...)
 	doc.Exit, doc.Meaning = code, report.ExitMeaning(code)
 	if werr := writeDeleteDoc(out, doc, o.json); werr != nil {
 		code |= report.ExitOperational

@@ -78,11 +78,7 @@ func runHistory(cmd *cobra.Command, g *globalOpts, o *historyOpts, lvol string) 
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := j.Close(); err != nil {
-			g.log.Error().Err(err).Msg("close journal")
-		}
-	}()
+	defer closeJournal(g, j)
 	// The whole timeline: a name is resolved over all of it, even when only
 	// the recent part is printed.
 	all, err := j.Timeline(time.Time{})

@@ -168,11 +168,7 @@ func runLogImport(cmd *cobra.Command, g *globalOpts, o *logOpts, files []string)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := j.Close(); err != nil {
-			g.log.Error().Err(err).Msg("close journal")
-		}
-	}()
+	defer closeJournal(g, j)
 	doc := logimport.Doc{Schema: LogImportSchema, StateDir: j.Dir()}
 	var failed error
 	for _, f := range files {

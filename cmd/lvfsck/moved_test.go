@@ -1,6 +1,9 @@
 package main
 
-import "github.com/lvfsck/lvfsck/logimport"
+import (
+	"github.com/lvfsck/lvfsck/logimport"
+	"github.com/lvfsck/lvfsck/session"
+)
 
 // The CLI tests predate the move of log import into its package and name
 // its internals; these aliases keep them as they were.
@@ -12,3 +15,8 @@ const (
 )
 
 var sourceName = logimport.SourceName
+
+// Repair's reload marks moved to session.
+const eventReloadBegin = session.EventReloadBegin
+
+var openReloads = session.OpenReloads

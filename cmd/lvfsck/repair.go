@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"os/signal"
 	"slices"
@@ -19,14 +18,10 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
-	"github.com/lvfsck/lvfsck/checkrun"
-	"github.com/lvfsck/lvfsck/collect"
 	"github.com/lvfsck/lvfsck/finding"
 	"github.com/lvfsck/lvfsck/journal"
-	"github.com/lvfsck/lvfsck/reconcile"
 	"github.com/lvfsck/lvfsck/repair"
 	"github.com/lvfsck/lvfsck/report"
-	"github.com/lvfsck/lvfsck/scanner"
 )
 
 type repairOpts struct {
@@ -142,40 +137,40 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 	defer stop()
 	out := cmd.OutOrStdout()
 
-	s, err := openSession(ctx, g, &o.writeOpts)
+	s, closeAll, err := openSession(ctx, g, &o.writeOpts)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer closeAll()
 	started := time.Now()
-	runID, err := s.j.BeginRun(journal.Run{Command: "repair", Started: started, Incarnation: s.inc, Target: o.socket, Devices: s.devices})
+	runID, err := s.Journal.BeginRun(journal.Run{Command: "repair", Started: started, Incarnation: s.Incarnation, Target: o.socket, Devices: s.Devices})
 	if err != nil {
 		return exitCode(report.ExitOperational, fmt.Errorf("journal: %w", err))
 	}
 	code := report.ExitOK
 	defer func() {
 		final := finalCode(code, err)
-		if ferr := s.j.FinishRun(runID, report.ExitMeaning(final), final); ferr != nil {
+		if ferr := s.Journal.FinishRun(runID, report.ExitMeaning(final), final); ferr != nil {
 			g.log.Error().Err(ferr).Msg("journal: finish run")
 		}
 	}()
 
 	// 0. A reload an earlier run left half done.
-	recreated, err := s.finishReloads(ctx, o.yes && !o.dryRun, runID)
+	recreated, err := s.FinishReloads(ctx, o.yes && !o.dryRun, runID)
 	if err != nil {
 		return exitCode(report.ExitOperational, err)
 	}
 	if len(recreated) > 0 {
-		if err := s.awaitLvstores(ctx, recreated); err != nil {
+		if err := s.AwaitLvstores(ctx, recreated); err != nil {
 			code |= report.ExitOperational
-			s.note("%v", err)
+			s.Note("%v", err)
 		}
 	}
 
 	// 1. The findings, gathered as check gathers them.
-	fs, opErr, err := s.findings(ctx, cmd.ErrOrStderr(), runID)
+	fs, opErr, err := s.Findings(ctx, cmd.ErrOrStderr(), runID)
 	if err != nil {
-		return err
+		return exitOf(err)
 	}
 	if opErr {
 		code |= report.ExitOperational
@@ -189,7 +184,7 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 		doc.Findings = []finding.Finding{}
 	}
 	text := &strings.Builder{}
-	for _, n := range s.notes {
+	for _, n := range s.Notes() {
 		fmt.Fprintf(text, "note: %s\n", n)
 	}
 	if err := plan.Render(text); err != nil {
@@ -218,15 +213,15 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 	}
 
 	// 4. Apply (or not).
-	r := &repair.Repairer{Deleter: s.deleter("lvfsck repair", true, runID), Reloader: &repair.Reloader{
-		Target: s.target(), Clock: repair.RealClock{}, SampleFor: o.ioSample, SampleEvery: o.ioEvery,
+	r := &repair.Repairer{Deleter: s.Deleter("lvfsck repair", true, runID), Reloader: &repair.Reloader{
+		Target: s.Target(), Clock: repair.RealClock{}, SampleFor: o.ioSample, SampleEvery: o.ioEvery,
 		UnloadTimeout: o.unloadTimeout, RPCTimeout: o.timeout,
 	}}
 	// A plan with nothing to change is "applied" as is: its steps only
 	// report what is left.
 	var marked []string
 	if yes && o.reload && !o.dryRun {
-		marked = s.markReloads(ctx, plan, runID)
+		marked = s.MarkReloads(ctx, plan, runID)
 	}
 	ar, aerr := r.Apply(ctx, plan, repair.ApplyOptions{Yes: yes || plan.Actionable() == 0, DryRun: o.dryRun,
 		Reload: o.reload, Wait: o.wait, AllowExported: o.allowExported})
@@ -235,7 +230,7 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 		if errors.Is(aerr, repair.ErrReloadWedged) {
 			how = "unload wedged: the target needs a restart"
 		}
-		s.endReload(lvs, runID, how)
+		s.EndReload(lvs, runID, how)
 	}
 	doc.Applied = (yes || plan.Actionable() == 0) && !o.dryRun && !errors.Is(aerr, repair.ErrNotConfirmed)
 	code |= ar.ExitCode
@@ -270,7 +265,7 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 	if len(fs) == 0 && plan.Actionable() == 0 {
 		text.WriteString("Consistent: nothing to repair.\n")
 	}
-	doc.Notes = append([]string{}, s.notes...)
+	doc.Notes = append([]string{}, s.Notes()...)
 	doc.Exit, doc.Meaning = code, report.ExitMeaning(code)
 	if o.json {
 		enc := json.NewEncoder(out)
@@ -346,173 +341,4 @@ func stepDocs(p repair.RepairPlan) []stepDoc {
 			LvolUUID: st.LvolUUID, BlobID: st.BlobID, Why: st.Why, Advice: st.Advice})
 	}
 	return out
-}
-
-// findings runs check's comparison (recovery-mode scan of the devices,
-// the live view recorded, journal history, reconcile, findings recorded)
-// over the session's live view. opErr: a device could not be read (the
-// findings say which).
-func (s *session) findings(ctx context.Context, stderr io.Writer, runID string) ([]finding.Finding, bool, error) {
-	cmp, err := checkrun.Compare(ctx, checkrun.Comparison{
-		Log: s.g.log, Journal: s.j, RunID: runID, Incarnation: s.inc, Target: s.o.socket,
-		TargetStart: checkrun.TargetStart(s.inc), Observe: s.inc != "", Mode: scanner.ModeRecovery,
-		TmpDir: s.o.tmpDir, Progress: stderr, Now: time.Now,
-	}, s.live, s.devices)
-	s.notes = append(s.notes, cmp.Notes...)
-	if err != nil {
-		return nil, false, exitOf(err)
-	}
-	return cmp.Findings, cmp.OpErr, nil
-}
-
-// A reload killed between bdev_aio_delete and bdev_aio_create leaves the
-// lvstore unloaded, with nothing on the target to say so. Repair marks a
-// reload's beginning and end in the journal; the next run finds a
-// beginning without an end and rolls it forward.
-const (
-	eventReloadBegin journal.EventKind = "reload-begin"
-	eventReloadEnd   journal.EventKind = "reload-end"
-)
-
-// aioParams is the bdev_aio_create a reload must end with.
-type aioParams struct {
-	Name      string `json:"name"`
-	Filename  string `json:"filename"`
-	BlockSize uint32 `json:"block_size"`
-}
-
-const reloadParamsTag = "then bdev_aio_create "
-
-// markReloads records a beginning for each lvstore the plan reloads.
-func (s *session) markReloads(ctx context.Context, plan repair.RepairPlan, runID string) []string {
-	var marked []string
-	tg := s.target()
-	cctx, cancel := context.WithTimeout(ctx, s.o.timeout)
-	defer cancel()
-	stores, err := tg.Lvstores(cctx)
-	if err != nil {
-		return nil // the reload's own inspection fails the same way
-	}
-	bdevs, err := tg.Bdevs(cctx)
-	if err != nil {
-		return nil
-	}
-	for _, st := range plan.Steps {
-		if st.Action != repair.ActionReloadDelete || slices.Contains(marked, st.LvstoreUUID) {
-			continue
-		}
-		i := slices.IndexFunc(stores, func(l repair.Lvstore) bool { return strings.EqualFold(l.UUID, st.LvstoreUUID) })
-		if i < 0 {
-			continue
-		}
-		j := slices.IndexFunc(bdevs, func(b repair.Bdev) bool { return b.Name == stores[i].BaseBdev })
-		if j < 0 || bdevs[j].AioFilename == "" {
-			continue // not an AIO bdev: the reloader refuses it
-		}
-		p, _ := json.Marshal(aioParams{Name: bdevs[j].Name, Filename: bdevs[j].AioFilename, BlockSize: bdevs[j].BlockSize})
-		_, err := s.j.RecordEvent(journal.Event{Kind: eventReloadBegin, Incarnation: s.inc, LvstoreUUID: st.LvstoreUUID, RunID: runID,
-			Detail: fmt.Sprintf("reload of lvstore %s: bdev_aio_delete %s, %s%s", stores[i].Name, bdevs[j].Name, reloadParamsTag, p)})
-		if err != nil {
-			s.note("journal: reload of %s not marked (%v)", stores[i].Name, err)
-			continue
-		}
-		marked = append(marked, st.LvstoreUUID)
-	}
-	return marked
-}
-
-func (s *session) endReload(lvsUUID, runID, how string) {
-	if _, err := s.j.RecordEvent(journal.Event{Kind: eventReloadEnd, Incarnation: s.inc, LvstoreUUID: lvsUUID, RunID: runID, Detail: how}); err != nil {
-		s.note("journal: end of the reload of %s not recorded (%v)", lvsUUID, err)
-	}
-}
-
-// openReloads returns the beginnings without an end, by lvstore uuid.
-func openReloads(j *journal.Journal) (map[string]journal.Event, error) {
-	evs, err := j.Timeline(time.Time{})
-	if err != nil {
-		return nil, err
-	}
-	open := map[string]journal.Event{}
-	for _, e := range evs {
-		switch e.Kind {
-		case eventReloadBegin:
-			open[e.LvstoreUUID] = e
-		case eventReloadEnd:
-			delete(open, e.LvstoreUUID)
-		}
-	}
-	return open, nil
-}
-
-// finishReloads rolls interrupted reloads forward: an lvstore that is
-// loaded again closes its mark; one that is not gets its base bdev
-// re-created when the operator said --yes, else the exact call is named.
-// It returns the lvstores whose base bdev it re-created.
-func (s *session) finishReloads(ctx context.Context, apply bool, runID string) ([]string, error) {
-	open, err := openReloads(s.j)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	var recreated []string
-	for _, lvs := range slices.Sorted(maps.Keys(open)) {
-		e := open[lvs]
-		if slices.ContainsFunc(s.live.Lvstores, func(l reconcile.LLvstore) bool { return strings.EqualFold(l.UUID, lvs) }) {
-			s.endReload(lvs, runID, "lvstore loaded again (found by a later run)")
-			continue
-		}
-		_, raw, ok := strings.Cut(e.Detail, reloadParamsTag)
-		var p aioParams
-		if !ok || json.Unmarshal([]byte(raw), &p) != nil || p.Name == "" || p.Filename == "" {
-			s.note("an earlier reload of lvstore %s was interrupted and its base bdev is unknown: check the target, restart it if the lvstore is missing", lvs)
-			continue
-		}
-		call := fmt.Sprintf("bdev_aio_create %s %s %d", p.Filename, p.Name, p.BlockSize)
-		if !apply {
-			s.note("an earlier reload of lvstore %s was interrupted after its base bdev was removed: the lvstore is NOT loaded. `lvfsck repair --yes` re-creates it (%s), or restart the target", lvs, call)
-			continue
-		}
-		tg := s.target()
-		cctx, cancel := context.WithTimeout(ctx, s.o.timeout)
-		err := tg.AioCreate(cctx, p.Filename, p.Name, p.BlockSize)
-		cancel()
-		if err != nil {
-			s.note("an earlier reload of lvstore %s was interrupted; re-creating its base bdev (%s) failed: %v; restart the target", lvs, call, err)
-			continue
-		}
-		s.note("an earlier reload of lvstore %s was interrupted after its base bdev was removed; re-created it (%s)", lvs, call)
-		s.endReload(lvs, runID, "rolled forward: "+call)
-		recreated = append(recreated, lvs)
-	}
-	return recreated, nil
-}
-
-// awaitLvstores reads the live view again until every lvstore in want is
-// loaded (a real target loaded 1000 lvols in 0.76 s) or the time is up.
-func (s *session) awaitLvstores(ctx context.Context, want []string) error {
-	deadline := time.Now().Add(max(s.o.timeout, 5*time.Second))
-	for {
-		live, _, err := collect.Live(ctx, s.c)
-		if err == nil {
-			s.live = live
-			missing := slices.DeleteFunc(slices.Clone(want), func(u string) bool {
-				return slices.ContainsFunc(live.Lvstores, func(l reconcile.LLvstore) bool { return strings.EqualFold(l.UUID, u) })
-			})
-			if len(missing) == 0 {
-				if len(s.o.devices) == 0 {
-					s.devices = collect.Devices(s.live)
-				}
-				return nil
-			}
-			err = fmt.Errorf("lvstore(s) %s not loaded", strings.Join(missing, ", "))
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after re-creating the base bdev: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 }

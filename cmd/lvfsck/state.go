@@ -45,3 +45,11 @@ func openJournal(g *globalOpts, dir string) (*journal.Journal, error) {
 	}
 	return j, nil
 }
+
+// closeJournal closes j at the end of a command; a failure is logged, as
+// the command's own outcome is already decided.
+func closeJournal(g *globalOpts, j *journal.Journal) {
+	if err := j.Close(); err != nil {
+		g.log.Error().Err(err).Msg("close journal")
+	}
+}
