@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -117,72 +114,6 @@ cancelled. Several LVOLs OR their codes.`,
 	return cmd
 }
 
-// deleteDoc is the --json document of delete.
-type deleteDoc struct {
-	Command  string      `json:"command"`
-	Target   string      `json:"target"`
-	DryRun   bool        `json:"dry_run"`
-	Finished []resultDoc `json:"finished_intents"`
-	Results  []resultDoc `json:"results"`
-	Notes    []string    `json:"notes"`
-	Exit     int         `json:"exit"`
-	Meaning  string      `json:"exit_meaning"`
-}
-
-type resultDoc struct {
-	Ref       string            `json:"ref"`
-	LvolUUID  string            `json:"lvol_uuid,omitempty"`
-	BlobID    uint64            `json:"blob_id,omitempty"`
-	IntentID  string            `json:"intent_id,omitempty"`
-	Outcome   repair.Outcome    `json:"outcome"`
-	Semantics repair.Semantics  `json:"semantics"`
-	Attempts  int               `json:"attempts"`
-	Summary   string            `json:"summary"`
-	Messages  []string          `json:"messages"`
-	Evidence  map[string]string `json:"evidence,omitempty"`
-	Error     string            `json:"error,omitempty"`
-	Exit      int               `json:"exit"`
-}
-
-func toDoc(r repair.Result, err error) resultDoc {
-	d := resultDoc{Ref: r.Ref, BlobID: r.BlobID, IntentID: r.IntentID, Outcome: r.Outcome, Semantics: r.Semantics,
-		Attempts: r.Attempts, Messages: r.Messages, Evidence: r.Evidence, Exit: r.ExitCode, Summary: summary(r)}
-	if r.Lvol != nil {
-		d.LvolUUID = r.Lvol.UUID
-	}
-	if d.Messages == nil {
-		d.Messages = []string{}
-	}
-	if err != nil {
-		d.Error = err.Error()
-	}
-	return d
-}
-
-// summary is the one line the operator reads first.
-func summary(r repair.Result) string {
-	switch r.Outcome {
-	case repair.OutcomeDeletedVerified:
-		return "deleted and verified: gone from the live view and from disk"
-	case repair.OutcomeDryRun:
-		return "dry run: nothing changed"
-	case repair.OutcomeRefused:
-		return "refused, nothing changed"
-	case repair.OutcomeRefusedBusy:
-		return "refused: still busy when --wait ran out (the target kept it: it has the fix), nothing changed"
-	case repair.OutcomeForcedRemoval, repair.OutcomePendingResurrection:
-		return "FORCED REMOVAL detected and scheduled: the target dropped it from memory only; it comes back at the next restart or lvstore reload; run `lvfsck repair` after the restart"
-	case repair.OutcomeStillPresent:
-		return "the interrupted delete did not happen: still live"
-	case repair.OutcomeNotFound:
-		return "not found: in neither the live view nor on disk"
-	case repair.OutcomeCancelled:
-		return "cancelled, nothing changed"
-	default:
-		return "NOT verified: lvfsck could not establish what happened; the journal keeps the intent open and the next run verifies it"
-	}
-}
-
 func runDelete(cmd *cobra.Command, g *globalOpts, o *deleteOpts, args []string) error {
 	refs := make([]repair.Ref, 0, len(args))
 	for _, a := range args {
@@ -204,7 +135,7 @@ func runDelete(cmd *cobra.Command, g *globalOpts, o *deleteOpts, args []string) 
 		return err
 	}
 	defer closeAll()
-	doc := deleteDoc{Command: "delete", Target: o.socket, DryRun: o.dryRun, Finished: []resultDoc{}, Results: []resultDoc{}}
+	doc := report.DeleteDoc{Command: "delete", Target: o.socket, DryRun: o.dryRun, Finished: []report.DeleteResult{}, Results: []report.DeleteResult{}}
 	runID, err := s.Journal.BeginRun(journal.Run{Command: "delete", Started: time.Now(), Incarnation: s.Incarnation, Target: o.socket, Devices: s.Devices})
 	if err != nil {
 		return exitCode(report.ExitOperational, fmt.Errorf("journal: %w", err))
@@ -229,7 +160,7 @@ func runDelete(cmd *cobra.Command, g *globalOpts, o *deleteOpts, args []string) 
 	} else {
 		fin, err := d.FinishOpen(ctx)
 		for _, r := range fin {
-			doc.Finished = append(doc.Finished, toDoc(r, nil))
+			doc.Finished = append(doc.Finished, report.NewDeleteResult(r, nil))
 		}
 		if err != nil {
 			s.Note("an interrupted delete could not be verified (%v); it stays open", err)
@@ -246,12 +177,12 @@ func runDelete(cmd *cobra.Command, g *globalOpts, o *deleteOpts, args []string) 
 		if err != nil {
 			g.log.Info().Err(err).Str("lvol", ref.String()).Msg("delete")
 		}
-		doc.Results = append(doc.Results, toDoc(res, err))
+		doc.Results = append(doc.Results, report.NewDeleteResult(res, err))
 		code |= res.ExitCode
 	}
 	doc.Notes = append([]string{}, s.Notes()...)
 	doc.Exit, doc.Meaning = code, report.ExitMeaning(code)
-	if werr := writeDeleteDoc(out, doc, o.json); werr != nil {
+	if werr := report.WriteDelete(out, doc, o.json); werr != nil {
 		code |= report.ExitOperational
 		return exitCode(code, fmt.Errorf("write report: %w", werr))
 	}
@@ -259,45 +190,4 @@ func runDelete(cmd *cobra.Command, g *globalOpts, o *deleteOpts, args []string) 
 		return exitCode(code, nil)
 	}
 	return nil
-}
-
-func writeDeleteDoc(w io.Writer, doc deleteDoc, asJSON bool) error {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(doc)
-	}
-	var b strings.Builder
-	for _, n := range doc.Notes {
-		fmt.Fprintf(&b, "note: %s\n", n)
-	}
-	if len(doc.Finished) > 0 {
-		fmt.Fprintf(&b, "Finished %d interrupted delete(s) from an earlier run:\n", len(doc.Finished))
-		writeResults(&b, doc.Finished)
-		b.WriteString("\n")
-	}
-	writeResults(&b, doc.Results)
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func writeResults(b *strings.Builder, rs []resultDoc) {
-	for _, r := range rs {
-		fmt.Fprintf(b, "%s: %s\n", r.Ref, r.Summary)
-		for _, m := range r.Messages {
-			fmt.Fprintf(b, "  %s\n", m)
-		}
-		if r.Error != "" && !containsLine(r.Messages, r.Error) {
-			fmt.Fprintf(b, "  error: %s\n", r.Error)
-		}
-	}
-}
-
-func containsLine(ms []string, s string) bool {
-	for _, m := range ms {
-		if m == s {
-			return true
-		}
-	}
-	return false
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/lvfsck/lvfsck/logimport"
+	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/session"
 )
 
@@ -20,3 +21,9 @@ var sourceName = logimport.SourceName
 const eventReloadBegin = session.EventReloadBegin
 
 var openReloads = session.OpenReloads
+
+// The delete and repair documents moved to report.
+type (
+	deleteDoc = report.DeleteDoc
+	repairDoc = report.RepairDoc
+)

@@ -90,40 +90,6 @@ prompt.`,
 	return cmd
 }
 
-// repairDoc is the --json document of repair.
-type repairDoc struct {
-	Command  string            `json:"command"`
-	Target   string            `json:"target"`
-	Reload   bool              `json:"reload"`
-	DryRun   bool              `json:"dry_run"`
-	Applied  bool              `json:"applied"`
-	Findings []finding.Finding `json:"findings"`
-	Plan     []stepDoc         `json:"plan"`
-	Results  []stepResultDoc   `json:"results"`
-	Notes    []string          `json:"notes"`
-	Exit     int               `json:"exit"`
-	Meaning  string            `json:"exit_meaning"`
-}
-
-type stepDoc struct {
-	Action   repair.Action `json:"action"`
-	Code     finding.Code  `json:"code"`
-	Severity string        `json:"severity"`
-	Target   string        `json:"target"`
-	LvolUUID string        `json:"lvol_uuid,omitempty"`
-	BlobID   uint64        `json:"blob_id,omitempty"`
-	Why      string        `json:"why,omitempty"`
-	Advice   string        `json:"advice,omitempty"`
-}
-
-type stepResultDoc struct {
-	Target   string         `json:"target"`
-	Action   repair.Action  `json:"action"`
-	Outcome  repair.Outcome `json:"outcome,omitempty"`
-	Messages []string       `json:"messages"`
-	Error    string         `json:"error,omitempty"`
-}
-
 func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 	switch {
 	case o.wait < 0:
@@ -178,8 +144,8 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 
 	// 2. The plan.
 	plan := repair.Plan(fs, repair.PlanOptions{Reload: o.reload})
-	doc := repairDoc{Command: "repair", Target: o.socket, Reload: o.reload, DryRun: o.dryRun,
-		Findings: fs, Plan: stepDocs(plan), Results: []stepResultDoc{}}
+	doc := report.RepairDoc{Command: "repair", Target: o.socket, Reload: o.reload, DryRun: o.dryRun,
+		Findings: fs, Plan: report.RepairSteps(plan), Results: []report.RepairStepResult{}}
 	if doc.Findings == nil {
 		doc.Findings = []finding.Finding{}
 	}
@@ -244,16 +210,7 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 			return exitCode(report.ExitOperational, err)
 		}
 	}
-	for _, sr := range ar.Steps {
-		d := stepResultDoc{Target: sr.Step.Target(), Action: sr.Step.Action, Outcome: sr.Outcome, Messages: sr.Messages}
-		if d.Messages == nil {
-			d.Messages = []string{}
-		}
-		if sr.Err != nil {
-			d.Error = sr.Err.Error()
-		}
-		doc.Results = append(doc.Results, d)
-	}
+	doc.Results = append(doc.Results, report.RepairStepResults(ar)...)
 	switch {
 	case errors.Is(aerr, repair.ErrReloadWedged):
 		code |= report.ExitOperational
@@ -332,13 +289,4 @@ func confirm(ctx context.Context, w io.Writer, r io.Reader, plan repair.RepairPl
 		ans := strings.TrimSpace(a.line)
 		return ans == "yes" || (len(stores) == 1 && ans == stores[0]), nil
 	}
-}
-
-func stepDocs(p repair.RepairPlan) []stepDoc {
-	out := make([]stepDoc, 0, len(p.Steps))
-	for _, st := range p.Steps {
-		out = append(out, stepDoc{Action: st.Action, Code: st.Code, Severity: st.Severity.String(), Target: st.Target(),
-			LvolUUID: st.LvolUUID, BlobID: st.BlobID, Why: st.Why, Advice: st.Advice})
-	}
-	return out
 }
