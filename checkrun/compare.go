@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -174,7 +175,7 @@ func (r *comparer) observe(live reconcile.Live, p *reconcile.Persisted) {
 		by[l.LvstoreUUID] = append(by[l.LvstoreUUID], o)
 	}
 	at := r.c.Now()
-	for _, lvs := range sortedMapKeys(by) {
+	for _, lvs := range slices.Sorted(maps.Keys(by)) {
 		if lvs == "" {
 			continue
 		}
@@ -213,7 +214,7 @@ func (r *comparer) record(fs []finding.Finding, live reconcile.Live, scans []col
 		}
 	}
 	at := r.c.Now()
-	recs, err := r.c.Journal.UpsertFindingsIn(at, sortedMapKeys(covered), fs)
+	recs, err := r.c.Journal.UpsertFindingsIn(at, slices.Sorted(maps.Keys(covered)), fs)
 	if err != nil {
 		r.opErr = true
 		r.note("journal: recording findings failed: %v", err)
@@ -331,13 +332,4 @@ func LvstoreSummaries(live reconcile.Live, scans []collect.Scan, offline bool) [
 		return out[i].UUID < out[j].UUID
 	})
 	return out
-}
-
-func sortedMapKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
