@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"cmp"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -18,9 +13,8 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
-	"github.com/lvfsck/lvfsck/finding"
-	"github.com/lvfsck/lvfsck/journal"
-	"github.com/lvfsck/lvfsck/repair"
+	"github.com/lvfsck/lvfsck/prompt"
+	"github.com/lvfsck/lvfsck/repairrun"
 	"github.com/lvfsck/lvfsck/report"
 )
 
@@ -108,129 +102,49 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 		return err
 	}
 	defer closeAll()
-	started := time.Now()
-	runID, err := s.Journal.BeginRun(journal.Run{Command: "repair", Started: started, Incarnation: s.Incarnation, Target: o.socket, Devices: s.Devices})
-	if err != nil {
-		return exitCode(report.ExitOperational, fmt.Errorf("journal: %w", err))
-	}
-	code := report.ExitOK
-	defer func() {
-		final := finalCode(code, err)
-		if ferr := s.Journal.FinishRun(runID, report.ExitMeaning(final), final); ferr != nil {
-			g.log.Error().Err(ferr).Msg("journal: finish run")
-		}
-	}()
-
-	// 0. A reload an earlier run left half done.
-	recreated, err := s.FinishReloads(ctx, o.yes && !o.dryRun, runID)
-	if err != nil {
-		return exitCode(report.ExitOperational, err)
-	}
-	if len(recreated) > 0 {
-		if err := s.AwaitLvstores(ctx, recreated); err != nil {
-			code |= report.ExitOperational
-			s.Note("%v", err)
-		}
-	}
-
-	// 1. The findings, gathered as check gathers them.
-	fs, opErr, err := s.Findings(ctx, cmd.ErrOrStderr(), runID)
+	run, err := repairrun.Start(s, repairrun.Options{
+		Socket: o.socket, Yes: o.yes, DryRun: o.dryRun, Reload: o.reload, Wait: o.wait, AllowExported: o.allowExported,
+		UnloadTimeout: o.unloadTimeout, IOSample: o.ioSample, IOEvery: o.ioEvery, RPCTimeout: o.timeout,
+	})
 	if err != nil {
 		return exitOf(err)
 	}
-	if opErr {
-		code |= report.ExitOperational
+	defer func() {
+		if ferr := run.Finish(finalCode(run.Code, err)); ferr != nil {
+			g.log.Error().Err(ferr).Msg("journal: finish run")
+		}
+	}()
+	if err := run.Prepare(ctx, cmd.ErrOrStderr()); err != nil {
+		return exitOf(err)
 	}
 
-	// 2. The plan.
-	plan := repair.Plan(fs, repair.PlanOptions{Reload: o.reload})
-	doc := report.RepairDoc{Command: "repair", Target: o.socket, Reload: o.reload, DryRun: o.dryRun,
-		Findings: fs, Plan: report.RepairSteps(plan), Results: []report.RepairStepResult{}}
-	if doc.Findings == nil {
-		doc.Findings = []finding.Finding{}
-	}
-	text := &strings.Builder{}
-	for _, n := range s.Notes() {
-		fmt.Fprintf(text, "note: %s\n", n)
-	}
-	if err := plan.Render(text); err != nil {
-		return exitCode(report.ExitOperational, err)
-	}
-	if !o.reload && slices.ContainsFunc(plan.Steps, func(st repair.Step) bool { return st.Action == repair.ActionWaitRestart }) {
-		text.WriteString("\nPending resurrections are finished after a restart: restart the target (the lvols load again), then run `lvfsck repair --yes`.\n" +
-			"Without a restart, `lvfsck repair --yes --reload` reloads the lvstore in a maintenance window.\n")
-	}
-
-	// 3. Confirmation.
 	yes := o.yes
-	if plan.Actionable() > 0 && !yes && !o.dryRun {
+	if run.NeedsConfirmation() {
 		if !o.json && stdinIsTerminal() {
-			flush(out, text)
-			ok, perr := confirm(ctx, out, cmd.InOrStdin(), plan)
+			flush(out, &run.Text)
+			ok, perr := prompt.Confirm(ctx, out, cmd.InOrStdin(), run.Plan)
 			if perr != nil || !ok {
 				fmt.Fprintln(out, "Not confirmed: nothing was changed.")
-				code |= report.ExitCancelled
-				return exitCode(code, nil)
+				run.Code |= report.ExitCancelled
+				return exitCode(run.Code, nil)
 			}
 			yes = true
 		} else {
-			text.WriteString("\nNothing was changed: run `lvfsck repair --yes` to apply this plan.\n")
+			run.Text.WriteString("\nNothing was changed: run `lvfsck repair --yes` to apply this plan.\n")
 		}
+	}
+	if err := run.Apply(ctx, yes); err != nil {
+		return exitOf(err)
 	}
 
-	// 4. Apply (or not).
-	r := &repair.Repairer{Deleter: s.Deleter("lvfsck repair", true, runID), Reloader: &repair.Reloader{
-		Target: s.Target(), Clock: repair.RealClock{}, SampleFor: o.ioSample, SampleEvery: o.ioEvery,
-		UnloadTimeout: o.unloadTimeout, RPCTimeout: o.timeout,
-	}}
-	// A plan with nothing to change is "applied" as is: its steps only
-	// report what is left.
-	var marked []string
-	if yes && o.reload && !o.dryRun {
-		marked = s.MarkReloads(ctx, plan, runID)
-	}
-	ar, aerr := r.Apply(ctx, plan, repair.ApplyOptions{Yes: yes || plan.Actionable() == 0, DryRun: o.dryRun,
-		Reload: o.reload, Wait: o.wait, AllowExported: o.allowExported})
-	for _, lvs := range marked {
-		how := "ended"
-		if errors.Is(aerr, repair.ErrReloadWedged) {
-			how = "unload wedged: the target needs a restart"
-		}
-		s.EndReload(lvs, runID, how)
-	}
-	doc.Applied = (yes || plan.Actionable() == 0) && !o.dryRun && !errors.Is(aerr, repair.ErrNotConfirmed)
-	code |= ar.ExitCode
-	switch {
-	case o.dryRun:
-		text.WriteString("\nDry run: nothing was changed.\n")
-	case doc.Applied && plan.Actionable() > 0:
-		// Steps that change nothing were said in the plan already.
-		text.WriteString("\nApplied:\n")
-		if err := ar.Render(text); err != nil {
-			return exitCode(report.ExitOperational, err)
-		}
-	}
-	doc.Results = append(doc.Results, report.RepairStepResults(ar)...)
-	switch {
-	case errors.Is(aerr, repair.ErrReloadWedged):
-		code |= report.ExitOperational
-		fmt.Fprintf(text, "\nSTOPPED: %v.\nThe target needs a restart before anything else is sent to it; after the restart run `lvfsck repair --yes`.\n", aerr)
-	case aerr != nil && !errors.Is(aerr, repair.ErrNotConfirmed):
-		code |= report.ExitOperational
-		fmt.Fprintf(text, "\nerror: %v\n", aerr)
-	}
-	if len(fs) == 0 && plan.Actionable() == 0 {
-		text.WriteString("Consistent: nothing to repair.\n")
-	}
-	doc.Notes = append([]string{}, s.Notes()...)
-	doc.Exit, doc.Meaning = code, report.ExitMeaning(code)
+	code := run.Code
 	if o.json {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		err = enc.Encode(doc)
+		err = enc.Encode(run.Doc)
 	} else {
-		fmt.Fprintf(text, "exit %d: %s\n", code, report.ExitMeaning(code))
-		err = flush(out, text)
+		fmt.Fprintf(&run.Text, "exit %d: %s\n", code, report.ExitMeaning(code))
+		err = flush(out, &run.Text)
 	}
 	if err != nil {
 		code |= report.ExitOperational
@@ -246,47 +160,4 @@ func flush(w io.Writer, b *strings.Builder) error {
 	_, err := io.WriteString(w, b.String())
 	b.Reset()
 	return err
-}
-
-// confirm asks for the lvstore name (when the plan touches exactly one) or
-// "yes". Anything else, or end of input, is a no.
-func confirm(ctx context.Context, w io.Writer, r io.Reader, plan repair.RepairPlan) (bool, error) {
-	var stores []string
-	for _, st := range plan.Steps {
-		if st.Changes() && st.Lvstore != "" && !slices.Contains(stores, st.Lvstore) {
-			stores = append(stores, st.Lvstore)
-		}
-	}
-	prompt := `Type "yes" to apply this plan: `
-	if len(stores) == 1 {
-		prompt = fmt.Sprintf("Type the lvstore name (%s) or \"yes\" to apply this plan: ", stores[0])
-	}
-	if _, err := io.WriteString(w, "\n"+prompt); err != nil {
-		return false, err
-	}
-	// One line, bounded: a confirmation is a word. Read aside, so that
-	// Ctrl-C (which the command catches) ends the wait.
-	type answer struct {
-		line string
-		err  error
-	}
-	got := make(chan answer, 1)
-	go func() {
-		sc := bufio.NewScanner(io.LimitReader(r, 4096))
-		if !sc.Scan() {
-			got <- answer{err: cmp.Or(sc.Err(), io.EOF)}
-			return
-		}
-		got <- answer{line: sc.Text()}
-	}()
-	select {
-	case <-ctx.Done():
-		return false, ctx.Err()
-	case a := <-got:
-		if a.err != nil {
-			return false, a.err
-		}
-		ans := strings.TrimSpace(a.line)
-		return ans == "yes" || (len(stores) == 1 && ans == stores[0]), nil
-	}
 }
