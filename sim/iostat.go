@@ -132,6 +132,10 @@ func (op *operation) dsts() []*bdev {
 	return out
 }
 
+// noIOErrors is every bdev's io_error: an empty object, never null, as the
+// target sends it. Shared, since answers are only encoded, never written.
+var noIOErrors = map[string]uint64{}
+
 // iostatOf is b's counters now: what is settled plus what running
 // operations have moved so far. Caller holds mu.
 func (t *Target) iostatOf(b *bdev, now time.Time) spdk.BdevIostat {
@@ -150,9 +154,8 @@ func (t *Target) iostatOf(b *bdev, now time.Time) spdk.BdevIostat {
 			}
 		}
 	}
-	// io_error is an empty object, never null, as the target sends it.
 	v := spdk.BdevIostat{Name: b.name, BytesRead: br, NumReadOps: ro, BytesWritten: bw, NumWriteOps: wo,
-		IOError: map[string]uint64{}}
+		IOError: noIOErrors}
 	if ro > 0 {
 		v.ReadLatencyTicks, v.MaxReadLatencyTicks, v.MinReadLatencyTicks = ro*readLatencyTicks, 2*readLatencyTicks, readLatencyTicks/2
 	}
