@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lvfsck/lvfsck/journal"
+	"github.com/lvfsck/lvfsck/deleterun"
 	"github.com/lvfsck/lvfsck/repair"
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/session"
@@ -135,53 +135,18 @@ func runDelete(cmd *cobra.Command, g *globalOpts, o *deleteOpts, args []string) 
 		return err
 	}
 	defer closeAll()
-	doc := report.DeleteDoc{Command: "delete", Target: o.socket, DryRun: o.dryRun, Finished: []report.DeleteResult{}, Results: []report.DeleteResult{}}
-	runID, err := s.Journal.BeginRun(journal.Run{Command: "delete", Started: time.Now(), Incarnation: s.Incarnation, Target: o.socket, Devices: s.Devices})
+	run, err := deleterun.Start(s, deleterun.Options{Socket: o.socket, Refs: refs, DryRun: o.dryRun, Wait: o.wait,
+		AllowExported: o.allowExported, Log: g.log})
 	if err != nil {
-		return exitCode(report.ExitOperational, fmt.Errorf("journal: %w", err))
+		return exitOf(err)
 	}
-	code := report.ExitOK
+	doc := run.Delete(ctx)
+	code := doc.Exit
 	defer func() {
-		if ferr := s.Journal.FinishRun(runID, report.ExitMeaning(code), code); ferr != nil {
+		if ferr := run.Finish(code); ferr != nil {
 			g.log.Error().Err(ferr).Msg("journal: finish run")
 		}
 	}()
-	d := s.Deleter("lvfsck delete", false, runID)
-	if _, err := s.FinishReloads(ctx, false, runID); err != nil {
-		s.Note("%v", err)
-	}
-
-	// An earlier run killed mid-delete: verify and record what happened
-	// before anything new is sent.
-	if o.dryRun {
-		if open, err := d.Journal.OpenIntents(ctx); err == nil && len(open) > 0 {
-			s.Note("%d interrupted delete(s) from an earlier run are open; a run without --dry-run verifies and records them first", len(open))
-		}
-	} else {
-		fin, err := d.FinishOpen(ctx)
-		for _, r := range fin {
-			doc.Finished = append(doc.Finished, report.NewDeleteResult(r, nil))
-		}
-		if err != nil {
-			s.Note("an interrupted delete could not be verified (%v); it stays open", err)
-			code |= report.ExitOperational
-		}
-	}
-
-	for _, ref := range refs {
-		if ctx.Err() != nil {
-			code |= report.ExitCancelled
-			break
-		}
-		res, err := d.Delete(ctx, repair.Request{Ref: ref, Wait: o.wait, DryRun: o.dryRun, AllowExported: o.allowExported})
-		if err != nil {
-			g.log.Info().Err(err).Str("lvol", ref.String()).Msg("delete")
-		}
-		doc.Results = append(doc.Results, report.NewDeleteResult(res, err))
-		code |= res.ExitCode
-	}
-	doc.Notes = append([]string{}, s.Notes()...)
-	doc.Exit, doc.Meaning = code, report.ExitMeaning(code)
 	if werr := report.WriteDelete(out, doc, o.json); werr != nil {
 		code |= report.ExitOperational
 		return exitCode(code, fmt.Errorf("write report: %w", werr))

@@ -1,0 +1,92 @@
+package deleterun
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvfsck/lvfsck/journal"
+	"github.com/lvfsck/lvfsck/repair"
+	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/session"
+	"github.com/lvfsck/lvfsck/spdk/rpctest"
+)
+
+const fixtures = "../testdata/fixtures/"
+
+// target serves the resurrection capture before its delete; the journal
+// holds an intent an earlier run left open.
+func target(t *testing.T) (*rpctest.Server, *session.Session, *journal.Journal) {
+	t.Helper()
+	srv := rpctest.Start(t)
+	for _, m := range []string{"bdev_lvol_get_lvstores", "bdev_lvol_get_lvols", "bdev_get_bdevs"} {
+		b, err := os.ReadFile(filepath.Join(fixtures, "resurrection.before-delete."+m+".json"))
+		require.NoError(t, err)
+		srv.HandleResult(m, json.RawMessage(b))
+	}
+	srv.HandleResult("nvmf_get_subsystems", []any{})
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { j.Close() })
+	_, err = j.RecordIntent(journal.DeleteIntent{LvolUUID: "877aaf96-4cfd-4d02-85f9-f345a1de9362", Alias: "lvs-r/backup-1",
+		LvstoreUUID: "6c2f21f7-0843-4fbe-8e23-40fee4c0120a", Incarnation: "100@1"})
+	require.NoError(t, err)
+	s, err := session.Open(context.Background(), session.Config{Socket: srv.Path, Incarnation: "1@1",
+		Devices: []string{filepath.Join(t.TempDir(), "missing.img")}, Timeout: 5 * time.Second, Journal: j, Log: zerolog.Nop()})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	return srv, s, j
+}
+
+func refs(t *testing.T, args ...string) []repair.Ref {
+	var out []repair.Ref
+	for _, a := range args {
+		r, err := repair.ParseRef(a, "")
+		require.NoError(t, err)
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	srv, s, j := target(t)
+	run, err := Start(s, Options{Socket: srv.Path, Refs: refs(t, "lvs-r/backup-1"), DryRun: true, Log: zerolog.Nop()})
+	require.NoError(t, err)
+	doc := run.Delete(context.Background())
+	require.Zero(t, srv.Calls("bdev_lvol_delete"))
+	require.True(t, doc.DryRun)
+	require.Empty(t, doc.Finished, "a dry run leaves the open intent alone")
+	require.Contains(t, strings.Join(doc.Notes, "\n"), "1 interrupted delete(s) from an earlier run are open")
+	require.Len(t, doc.Results, 1)
+	// The device cannot be read here: not even a dry run says it would go ahead.
+	require.Equal(t, repair.OutcomeUnverified, doc.Results[0].Outcome)
+	require.NotZero(t, doc.Exit&report.ExitOperational)
+	require.NoError(t, run.Finish(doc.Exit))
+	runs, err := j.Runs()
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	require.Equal(t, "delete", runs[0].Command)
+	require.False(t, runs[0].Unfinished())
+}
+
+// Cancelled: the open intent is still looked at, no lvol is touched.
+func TestCancelled(t *testing.T) {
+	srv, s, _ := target(t)
+	run, err := Start(s, Options{Socket: srv.Path, Refs: refs(t, "lvs-r/backup-1", "lvs-r/bystander"), Log: zerolog.Nop()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	doc := run.Delete(ctx)
+	require.Empty(t, doc.Results)
+	require.NotZero(t, doc.Exit&report.ExitCancelled)
+	require.Zero(t, srv.Calls("bdev_lvol_delete"))
+	require.Equal(t, report.ExitMeaning(doc.Exit), doc.Meaning)
+	require.NoError(t, run.Finish(doc.Exit))
+}
