@@ -6,13 +6,17 @@ package logimport
 import (
 	"bufio"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rs/zerolog"
 
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/report"
@@ -312,4 +316,52 @@ func EachRecord(stdin io.Reader, name string, o tgtlog.Options, fn func(tgtlog.R
 			return err
 		}
 	}
+}
+
+// ImportAll imports each of files in turn (- once at most: stdin) and sums
+// up; an input that fails has its Error set, and the others go on.
+func ImportAll(stdin io.Reader, files []string, j Recorder, loc *time.Location, log zerolog.Logger) Doc {
+	var doc Doc
+	for _, f := range files {
+		res, err := Import(stdin, f, j, loc)
+		if err != nil {
+			res.Error = err.Error()
+			log.Debug().Err(err).Str("file", f).Msg("log import failed") // reported in the output
+		}
+		log.Info().Str("file", f).Int("lines", res.Stats.Lines).Int("new", res.New).Int("known", res.Known).Msg("log imported")
+		doc.Files = append(doc.Files, res)
+		doc.New += res.New
+		doc.Known += res.Known
+	}
+	return doc
+}
+
+// Show writes every record of files to w, one a line: aligned text
+// (ShowLine), or JSON objects with a "file" field. An input that fails is
+// passed to failed and the others go on; the error is w's.
+func Show(w io.Writer, stdin io.Reader, files []string, o tgtlog.Options, asJSON bool, failed func(name string, err error)) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	// Aligned columns; the last one is free text, so it ends the line
+	// without a tab.
+	out := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+	for _, name := range files {
+		err := EachRecord(stdin, name, o, func(r tgtlog.Record) error {
+			if asJSON {
+				return enc.Encode(struct {
+					File string `json:"file"`
+					tgtlog.Record
+				}{name, r})
+			}
+			_, err := io.WriteString(out, ShowLine(name, r))
+			return err
+		})
+		if err != nil {
+			failed(name, err)
+		}
+	}
+	if err := out.Flush(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }

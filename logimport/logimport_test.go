@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/journal"
@@ -190,4 +192,33 @@ func FuzzImport(f *testing.F) {
 		var b bytes.Buffer
 		require.NoError(t, WriteText(&b, Doc{Files: []File{res}}))
 	})
+}
+
+func TestImportAll(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.log")
+	doc := ImportAll(nil, []string{fixture, missing, fixture}, &memJournal{}, time.UTC, zerolog.Nop())
+	require.Len(t, doc.Files, 3)
+	require.Equal(t, 1, doc.Failed())
+	require.Contains(t, doc.Files[1].Error, "open log")
+	require.Equal(t, 6, doc.New)
+	require.Equal(t, 6, doc.Known, "the second import of the same file adds nothing")
+}
+
+func TestShow(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.log")
+	for _, asJSON := range []bool{false, true} {
+		var out strings.Builder
+		var failed []string
+		err := Show(&out, nil, []string{missing, fixture}, tgtlog.Options{Location: time.UTC}, asJSON,
+			func(name string, err error) { failed = append(failed, name) })
+		require.NoError(t, err)
+		require.Equal(t, []string{missing}, failed, "a failed input does not stop the others")
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		require.Len(t, lines, 9, "the fixture's records, without context lines")
+		if asJSON {
+			require.True(t, strings.HasPrefix(lines[0], `{"file":"`+fixture+`"`), lines[0])
+		} else {
+			require.True(t, strings.HasPrefix(lines[0], fixture+":"), lines[0])
+		}
+	}
 }

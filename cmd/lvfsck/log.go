@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"text/tabwriter"
 	"time"
 	// --tz must work in the minimal containers spdk_tgt runs in, which
 	// often have no zoneinfo.
@@ -81,33 +77,13 @@ func runLogShow(cmd *cobra.Command, g *globalOpts, o *logShowOpts, files []strin
 	if err != nil {
 		return usageError("--tz %q: %v", o.tz, err)
 	}
-	bw := bufio.NewWriter(cmd.OutOrStdout())
-	enc := json.NewEncoder(bw)
-	// Aligned columns; the last one is free text, so it ends the line
-	// without a tab.
-	out := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	var failed int
-	for _, name := range files {
-		err := logimport.EachRecord(cmd.InOrStdin(), name, tgtlog.Options{Location: loc, Context: o.context}, func(r tgtlog.Record) error {
-			if o.json {
-				return enc.Encode(struct {
-					File string `json:"file"`
-					tgtlog.Record
-				}{name, r})
-			}
-			_, err := io.WriteString(out, logimport.ShowLine(name, r))
-			return err
-		})
-		if err != nil {
+	err = logimport.Show(cmd.OutOrStdout(), cmd.InOrStdin(), files, tgtlog.Options{Location: loc, Context: o.context}, o.json,
+		func(name string, err error) {
 			failed++
 			fmt.Fprintf(cmd.ErrOrStderr(), "lvfsck: %s: %v\n", report.Printable(name), err)
 			g.log.Debug().Err(err).Str("file", name).Msg("log show failed")
-		}
-	}
-	err = out.Flush()
-	if err == nil {
-		err = bw.Flush()
-	}
+		})
 	if err != nil {
 		return exitCode(report.ExitOperational, fmt.Errorf("write output: %w", err))
 	}
@@ -169,20 +145,8 @@ func runLogImport(cmd *cobra.Command, g *globalOpts, o *logOpts, files []string)
 		return err
 	}
 	defer closeJournal(g, j)
-	doc := logimport.Doc{Schema: LogImportSchema, StateDir: j.Dir()}
-	var failed error
-	for _, f := range files {
-		res, err := logimport.Import(cmd.InOrStdin(), f, j, loc)
-		if err != nil {
-			res.Error = err.Error()
-			failed = errors.Join(failed, err)
-			g.log.Debug().Err(err).Str("file", f).Msg("log import failed") // reported in the output
-		}
-		g.log.Info().Str("file", f).Int("lines", res.Stats.Lines).Int("new", res.New).Int("known", res.Known).Msg("log imported")
-		doc.Files = append(doc.Files, res)
-		doc.New += res.New
-		doc.Known += res.Known
-	}
+	doc := logimport.ImportAll(cmd.InOrStdin(), files, j, loc, g.log)
+	doc.Schema, doc.StateDir = LogImportSchema, j.Dir()
 	out := cmd.OutOrStdout()
 	if o.json {
 		enc := json.NewEncoder(out)
@@ -194,7 +158,7 @@ func runLogImport(cmd *cobra.Command, g *globalOpts, o *logOpts, files []string)
 	if err != nil {
 		return exitCode(report.ExitOperational, fmt.Errorf("write output: %w", err))
 	}
-	if failed != nil {
+	if doc.Failed() > 0 {
 		// Each error is in the output already; the exit code says so.
 		return exitCode(report.ExitOperational, fmt.Errorf("log import: %d of %d inputs failed", doc.Failed(), len(files)))
 	}
