@@ -1,6 +1,9 @@
 package history
 
 import (
+	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,4 +83,42 @@ func TestDescribeChange(t *testing.T) {
 	b := journal.LvolObservation{Alias: "lvs/b", Name: "b", SizeBytes: 12 << 20, Clone: true, ReadOnly: true}
 	require.Equal(t, "alias lvs/a → lvs/b; size 8 MiB → 12 MiB; read-only false → true; base snapshot s → (none)", describeChange(a, b))
 	require.Empty(t, describeChange(a, a))
+}
+
+func TestWrite(t *testing.T) {
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, History{Lvol: "lvs/x\x1b"}))
+	require.Equal(t, "no events for \"lvs/x\\x1b\"\n", b.String(), "names from data are quoted")
+	b.Reset()
+	require.NoError(t, WriteText(&b, History{}))
+	require.Equal(t, "no events for the journal\n", b.String())
+
+	h := Build([]journal.Event{{At: resAt(1, 0), Kind: journal.EventRepaired, LvolUUID: "u", LvolName: "lvs/a", Detail: "x\ty"}}, "", time.Time{})
+	b.Reset()
+	require.NoError(t, WriteText(&b, h))
+	require.Equal(t, "2026-11-24 22:14:01Z  lvs/a  repaired  \"repaired: x\\ty\"\n", b.String(), "a tab in the summary is escaped, not a column")
+	b.Reset()
+	require.NoError(t, WriteJSON(&b, h))
+	var doc struct {
+		Schema string
+		Events []struct{ Lvol, Summary string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(b.String()), &doc))
+	require.Equal(t, Schema, doc.Schema)
+	require.Equal(t, "lvs/a", doc.Events[0].Lvol)
+}
+
+// BenchmarkBuild: a year of a busy journal, one lvol asked by alias.
+func BenchmarkBuild(b *testing.B) {
+	var evs []journal.Event
+	for i := range 20000 {
+		u := fmt.Sprintf("%08d-0000-4000-8000-000000000000", i%500)
+		ob := &journal.LvolObservation{UUID: u, Name: fmt.Sprintf("vol-%d", i%500), Alias: fmt.Sprintf("lvs/vol-%d", i%500), SizeBytes: 1 << 30}
+		evs = append(evs, journal.Event{At: resAt(0, 0).Add(time.Duration(i) * time.Minute), Kind: journal.EventSeen, LvolUUID: u, After: ob})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Build(evs, "lvs/vol-7", time.Time{})
+	}
+	b.ReportMetric(float64(len(evs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
