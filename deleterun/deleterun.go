@@ -6,12 +6,10 @@ package deleterun
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/repair"
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/session"
@@ -36,17 +34,15 @@ type Run struct {
 
 // Start begins the run in the journal. Finish must follow.
 func Start(s *session.Session, o Options) (*Run, error) {
-	id, err := s.Journal.BeginRun(journal.Run{Command: "delete", Started: time.Now(), Incarnation: s.Incarnation, Target: o.Socket, Devices: s.Devices})
+	id, err := s.BeginRun("delete")
 	if err != nil {
-		return nil, report.Fail(report.ExitOperational, fmt.Errorf("journal: %w", err))
+		return nil, err
 	}
 	return &Run{s: s, o: o, runID: id}, nil
 }
 
 // Finish closes the run in the journal with its final exit code.
-func (r *Run) Finish(code int) error {
-	return r.s.Journal.FinishRun(r.runID, report.ExitMeaning(code), code)
-}
+func (r *Run) Finish(code int) error { return r.s.FinishRun(r.runID, code) }
 
 // Delete finishes what earlier runs left open, then deletes each lvol in
 // turn (stopping at a cancellation), and returns the document with its

@@ -2,12 +2,8 @@ package deleterun
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
@@ -16,33 +12,20 @@ import (
 	"github.com/lvfsck/lvfsck/repair"
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/session"
+	"github.com/lvfsck/lvfsck/session/sessiontest"
 	"github.com/lvfsck/lvfsck/spdk/rpctest"
 )
-
-const fixtures = "../testdata/fixtures/"
 
 // target serves the resurrection capture before its delete; the journal
 // holds an intent an earlier run left open.
 func target(t *testing.T) (*rpctest.Server, *session.Session, *journal.Journal) {
 	t.Helper()
-	srv := rpctest.Start(t)
-	for _, m := range []string{"bdev_lvol_get_lvstores", "bdev_lvol_get_lvols", "bdev_get_bdevs"} {
-		b, err := os.ReadFile(filepath.Join(fixtures, "resurrection.before-delete."+m+".json"))
-		require.NoError(t, err)
-		srv.HandleResult(m, json.RawMessage(b))
-	}
-	srv.HandleResult("nvmf_get_subsystems", []any{})
-	j, err := journal.Open(t.TempDir(), journal.Options{})
+	srv := sessiontest.Target(t, "resurrection.before-delete")
+	j := sessiontest.Journal(t)
+	_, err := j.RecordIntent(journal.DeleteIntent{LvolUUID: sessiontest.Backup1, Alias: "lvs-r/backup-1",
+		LvstoreUUID: sessiontest.Lvstore, Incarnation: "100@1"})
 	require.NoError(t, err)
-	t.Cleanup(func() { j.Close() })
-	_, err = j.RecordIntent(journal.DeleteIntent{LvolUUID: "877aaf96-4cfd-4d02-85f9-f345a1de9362", Alias: "lvs-r/backup-1",
-		LvstoreUUID: "6c2f21f7-0843-4fbe-8e23-40fee4c0120a", Incarnation: "100@1"})
-	require.NoError(t, err)
-	s, err := session.Open(context.Background(), session.Config{Socket: srv.Path, Incarnation: "1@1",
-		Devices: []string{filepath.Join(t.TempDir(), "missing.img")}, Timeout: 5 * time.Second, Journal: j, Log: zerolog.Nop()})
-	require.NoError(t, err)
-	t.Cleanup(s.Close)
-	return srv, s, j
+	return srv, sessiontest.Open(t, srv, j), j
 }
 
 func refs(t *testing.T, args ...string) []repair.Ref {

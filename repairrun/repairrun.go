@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/lvfsck/lvfsck/finding"
-	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/repair"
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/session"
@@ -53,17 +52,15 @@ type Run struct {
 
 // Start begins the run in the journal. Finish must follow.
 func Start(s *session.Session, o Options) (*Run, error) {
-	id, err := s.Journal.BeginRun(journal.Run{Command: "repair", Started: time.Now(), Incarnation: s.Incarnation, Target: o.Socket, Devices: s.Devices})
+	id, err := s.BeginRun("repair")
 	if err != nil {
-		return nil, report.Fail(report.ExitOperational, fmt.Errorf("journal: %w", err))
+		return nil, err
 	}
 	return &Run{s: s, o: o, runID: id}, nil
 }
 
 // Finish closes the run in the journal with its final exit code.
-func (r *Run) Finish(final int) error {
-	return r.s.Journal.FinishRun(r.runID, report.ExitMeaning(final), final)
-}
+func (r *Run) Finish(code int) error { return r.s.FinishRun(r.runID, code) }
 
 // Prepare rolls forward what an earlier reload left half done, gathers the
 // findings, plans, and writes the notes and the plan to Text. progress is

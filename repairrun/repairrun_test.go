@@ -2,52 +2,30 @@ package repairrun
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/repair"
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/session"
+	"github.com/lvfsck/lvfsck/session/sessiontest"
 	"github.com/lvfsck/lvfsck/spdk/rpctest"
-)
-
-const (
-	fixtures  = "../testdata/fixtures/"
-	fxLvs     = "6c2f21f7-0843-4fbe-8e23-40fee4c0120a"
-	fxBackup1 = "877aaf96-4cfd-4d02-85f9-f345a1de9362"
 )
 
 // resurrected is the target after a forced removal of lvs-r/backup-1 and a
 // restart: it lists backup-1 again, and the journal remembers the removal.
-// The device is not readable here: the plan comes from the views and the
-// journal, and nothing may be deleted without a verification read anyway.
 func resurrected(t *testing.T) (*rpctest.Server, *session.Session, *journal.Journal) {
 	t.Helper()
-	srv := rpctest.Start(t)
-	for _, m := range []string{"bdev_lvol_get_lvstores", "bdev_lvol_get_lvols", "bdev_get_bdevs"} {
-		b, err := os.ReadFile(filepath.Join(fixtures, "resurrection.after-restart."+m+".json"))
-		require.NoError(t, err)
-		srv.HandleResult(m, json.RawMessage(b))
-	}
-	srv.HandleResult("nvmf_get_subsystems", []any{})
-	j, err := journal.Open(t.TempDir(), journal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { j.Close() })
-	id, err := j.RecordIntent(journal.DeleteIntent{LvolUUID: fxBackup1, Alias: "lvs-r/backup-1", LvstoreUUID: fxLvs, Incarnation: "100@1"})
+	srv := sessiontest.Target(t, "resurrection.after-restart")
+	j := sessiontest.Journal(t)
+	id, err := j.RecordIntent(journal.DeleteIntent{LvolUUID: sessiontest.Backup1, Alias: "lvs-r/backup-1",
+		LvstoreUUID: sessiontest.Lvstore, Incarnation: "100@1"})
 	require.NoError(t, err)
 	require.NoError(t, j.RecordOutcome(id, journal.DeleteOutcome{Result: journal.ResultForcedRemoval, Semantics: journal.SemanticsForced}))
-	s, err := session.Open(context.Background(), session.Config{Socket: srv.Path, Incarnation: "1@1",
-		Devices: []string{filepath.Join(t.TempDir(), "missing.img")}, Timeout: 5 * time.Second, Journal: j, Log: zerolog.Nop()})
-	require.NoError(t, err)
-	t.Cleanup(s.Close)
-	return srv, s, j
+	return srv, sessiontest.Open(t, srv, j), j
 }
 
 func options(srv *rpctest.Server) Options {

@@ -118,6 +118,21 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	return s, nil
 }
 
+// BeginRun records the start of a command's run in the journal; FinishRun
+// must follow.
+func (s *Session) BeginRun(command string) (string, error) {
+	id, err := s.Journal.BeginRun(journal.Run{Command: command, Started: time.Now(), Incarnation: s.Incarnation, Target: s.cfg.Socket, Devices: s.Devices})
+	if err != nil {
+		return "", report.Fail(report.ExitOperational, fmt.Errorf("journal: %w", err))
+	}
+	return id, nil
+}
+
+// FinishRun closes run runID in the journal with its final exit code.
+func (s *Session) FinishRun(runID string, code int) error {
+	return s.Journal.FinishRun(runID, report.ExitMeaning(code), code)
+}
+
 // Target is repair's view of the session's client.
 func (s *Session) Target() repair.Target { return adapt.NewTarget(s.c) }
 

@@ -1,9 +1,8 @@
-package session
+package session_test
 
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,59 +14,28 @@ import (
 
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/report"
-	"github.com/lvfsck/lvfsck/spdk/rpctest"
+	"github.com/lvfsck/lvfsck/session"
+	"github.com/lvfsck/lvfsck/session/sessiontest"
 )
 
-const (
-	fixtures = "../testdata/fixtures/"
-	fxLvs    = "6c2f21f7-0843-4fbe-8e23-40fee4c0120a"
-	fxImage  = "/var/lib/spdk/disks/resurrection.img" // as bdev_get_bdevs names it
-)
-
-// serve answers the views of one captured moment, or empty views ("").
-func serve(t *testing.T, s *rpctest.Server, moment string) {
-	t.Helper()
-	for _, m := range []string{"bdev_lvol_get_lvstores", "bdev_lvol_get_lvols", "bdev_get_bdevs"} {
-		if moment == "" {
-			s.HandleResult(m, []any{})
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(fixtures, moment+"."+m+".json"))
-		require.NoError(t, err)
-		s.HandleResult(m, json.RawMessage(b))
-	}
-}
-
-func openJournal(t *testing.T) *journal.Journal {
-	t.Helper()
-	j, err := journal.Open(t.TempDir(), journal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { j.Close() })
-	return j
-}
-
-func open(t *testing.T, srv *rpctest.Server, j *journal.Journal, devices ...string) *Session {
-	t.Helper()
-	s, err := Open(context.Background(), Config{Socket: srv.Path, Incarnation: "1@1", Devices: devices,
-		Timeout: 5 * time.Second, Journal: j, Log: zerolog.Nop()})
-	require.NoError(t, err)
-	t.Cleanup(s.Close)
-	return s
-}
+// fxImage is the base device as the capture's bdev_get_bdevs names it.
+const fxImage = "/var/lib/spdk/disks/resurrection.img"
 
 func TestOpen(t *testing.T) {
-	srv := rpctest.Start(t)
-	serve(t, srv, "resurrection.after-restart")
-	s := open(t, srv, openJournal(t))
+	srv := sessiontest.Target(t, "resurrection.after-restart")
+	s, err := session.Open(context.Background(), session.Config{Socket: srv.Path, Incarnation: "1@1",
+		Timeout: 5 * time.Second, Journal: sessiontest.Journal(t), Log: zerolog.Nop()})
+	require.NoError(t, err)
+	defer s.Close()
 	require.Equal(t, "1@1", s.Incarnation, "given, not asked")
 	require.Equal(t, []string{fxImage}, s.Devices, "found from bdev_get_bdevs")
 	require.Len(t, s.Live.Lvstores, 1)
-	require.Equal(t, fxLvs, s.Live.Lvstores[0].UUID)
+	require.Equal(t, sessiontest.Lvstore, s.Live.Lvstores[0].UUID)
 
-	s = open(t, srv, openJournal(t), "/dev/given")
+	s = sessiontest.Open(t, srv, sessiontest.Journal(t), "/dev/given")
 	require.Equal(t, []string{"/dev/given"}, s.Devices, "given devices win")
 
-	_, err := Open(context.Background(), Config{Socket: filepath.Join(t.TempDir(), "none.sock"), Timeout: time.Second, Log: zerolog.Nop()})
+	_, err = session.Open(context.Background(), session.Config{Socket: filepath.Join(t.TempDir(), "none.sock"), Timeout: time.Second, Log: zerolog.Nop()})
 	var f *report.Failure
 	require.ErrorAs(t, err, &f)
 	require.Equal(t, report.ExitOperational, f.Code)
@@ -79,7 +47,7 @@ func TestOpen(t *testing.T) {
 // mark closed once the lvstore is loaded again.
 func TestFinishReloads(t *testing.T) {
 	mark := func(t *testing.T, j *journal.Journal, detail string) {
-		_, err := j.RecordEvent(journal.Event{Kind: EventReloadBegin, LvstoreUUID: fxLvs, Detail: detail})
+		_, err := j.RecordEvent(journal.Event{Kind: session.EventReloadBegin, LvstoreUUID: sessiontest.Lvstore, Detail: detail})
 		require.NoError(t, err)
 	}
 	const good = `reload of lvstore lvs-r: bdev_aio_delete aio0, then bdev_aio_create {"name":"aio0","filename":"/img","block_size":4096}`
@@ -95,12 +63,11 @@ func TestFinishReloads(t *testing.T) {
 	}{
 		{"loaded again", "resurrection.after-restart", good, false, nil, "", 0, false},
 		{"named, not applied", "", good, false, nil, "`lvfsck repair --yes` re-creates it (bdev_aio_create /img aio0 4096)", 0, true},
-		{"applied", "", good, true, []string{fxLvs}, "re-created it (bdev_aio_create /img aio0 4096)", 1, false},
+		{"applied", "", good, true, []string{sessiontest.Lvstore}, "re-created it (bdev_aio_create /img aio0 4096)", 1, false},
 		{"base bdev unknown", "", "reload of lvstore lvs-r", true, nil, "its base bdev is unknown", 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := rpctest.Start(t)
-			serve(t, srv, tc.moment)
+			srv := sessiontest.Target(t, tc.moment)
 			var mu sync.Mutex
 			var got map[string]any
 			srv.Handle("bdev_aio_create", func(_ context.Context, p json.RawMessage) (any, error) {
@@ -108,9 +75,9 @@ func TestFinishReloads(t *testing.T) {
 				defer mu.Unlock()
 				return "aio0", json.Unmarshal(p, &got)
 			})
-			j := openJournal(t)
+			j := sessiontest.Journal(t)
 			mark(t, j, tc.detail)
-			s := open(t, srv, j)
+			s := sessiontest.Open(t, srv, j)
 			recreated, err := s.FinishReloads(context.Background(), tc.apply, "run-1")
 			require.NoError(t, err)
 			require.Equal(t, tc.recreated, recreated)
@@ -123,7 +90,7 @@ func TestFinishReloads(t *testing.T) {
 			if tc.note != "" {
 				require.Contains(t, strings.Join(s.Notes(), "\n"), tc.note)
 			}
-			open, err := OpenReloads(j)
+			open, err := session.OpenReloads(j)
 			require.NoError(t, err)
 			require.Equal(t, tc.stillOpen, len(open) == 1)
 		})
@@ -133,10 +100,8 @@ func TestFinishReloads(t *testing.T) {
 // Findings runs check's comparison: an unreadable device is a finding and
 // an operational error, the history is the journal's.
 func TestFindings(t *testing.T) {
-	srv := rpctest.Start(t)
-	serve(t, srv, "resurrection.after-restart")
-	j := openJournal(t)
-	s := open(t, srv, j, filepath.Join(t.TempDir(), "missing.img"))
+	srv := sessiontest.Target(t, "resurrection.after-restart")
+	s := sessiontest.Open(t, srv, sessiontest.Journal(t))
 	fs, opErr, err := s.Findings(context.Background(), nil, "run-1")
 	require.NoError(t, err)
 	require.True(t, opErr)
