@@ -22,9 +22,7 @@ func target(t *testing.T) (*rpctest.Server, *session.Session, *journal.Journal) 
 	t.Helper()
 	srv := sessiontest.Target(t, "resurrection.before-delete")
 	j := sessiontest.Journal(t)
-	_, err := j.RecordIntent(journal.DeleteIntent{LvolUUID: sessiontest.Backup1, Alias: "lvs-r/backup-1",
-		LvstoreUUID: sessiontest.Lvstore, Incarnation: "100@1"})
-	require.NoError(t, err)
+	sessiontest.Intent(t, j)
 	return srv, sessiontest.Open(t, srv, j), j
 }
 

@@ -21,9 +21,7 @@ func resurrected(t *testing.T) (*rpctest.Server, *session.Session, *journal.Jour
 	t.Helper()
 	srv := sessiontest.Target(t, "resurrection.after-restart")
 	j := sessiontest.Journal(t)
-	id, err := j.RecordIntent(journal.DeleteIntent{LvolUUID: sessiontest.Backup1, Alias: "lvs-r/backup-1",
-		LvstoreUUID: sessiontest.Lvstore, Incarnation: "100@1"})
-	require.NoError(t, err)
+	id := sessiontest.Intent(t, j)
 	require.NoError(t, j.RecordOutcome(id, journal.DeleteOutcome{Result: journal.ResultForcedRemoval, Semantics: journal.SemanticsForced}))
 	return srv, sessiontest.Open(t, srv, j), j
 }

@@ -76,3 +76,12 @@ func Open(t *testing.T, srv *rpctest.Server, j *journal.Journal, devices ...stri
 	t.Cleanup(s.Close)
 	return s
 }
+
+// Intent records a delete of lvs-r/backup-1 begun by an earlier target run
+// ("100@1") and returns its id; the test records the outcome, if any.
+func Intent(t *testing.T, j *journal.Journal) string {
+	t.Helper()
+	id, err := j.RecordIntent(journal.DeleteIntent{LvolUUID: Backup1, Alias: "lvs-r/backup-1", LvstoreUUID: Lvstore, Incarnation: "100@1"})
+	require.NoError(t, err)
+	return id
+}
