@@ -70,7 +70,9 @@ func TestIostatShape(t *testing.T) {
 // fixtures README measured it on the real target.
 func TestIostatMovement(t *testing.T) {
 	const mib = 1 << 20
-	r := newRig(t, Config{OpDuration: 400 * time.Millisecond})
+	// 2 s: long enough that a starved test goroutine on a loaded CI machine
+	// still samples the checksum mid-way.
+	r := newRig(t, Config{OpDuration: 2 * time.Second})
 	_, volUUID, snapUUID := r.setup()
 
 	// Idle: nothing moves (the ticks do).
@@ -132,7 +134,7 @@ func TestIostatCopyAndStall(t *testing.T) {
 	const mib = 1 << 20
 	for _, stall := range []bool{false, true} {
 		t.Run(map[bool]string{false: "running", true: "stalled"}[stall], func(t *testing.T) {
-			r := newRig(t, Config{OpDuration: 400 * time.Millisecond, StallCopy: stall})
+			r := newRig(t, Config{OpDuration: 2 * time.Second, StallCopy: stall})
 			r.setup()
 			r.ok("bdev_lvol_create", map[string]any{"lvol_name": "dst", "size_in_mib": 32, "thin_provision": true, "lvs_name": "lvs-r"}, nil)
 			dstUUID := r.lvolUUID("dst")

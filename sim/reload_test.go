@@ -58,7 +58,7 @@ func (r *rig) lvolUUID(name string) string {
 // bdev fails -17, nothing is written, and a shutdown hangs (the RPC server
 // still answering) until the target is killed.
 func TestReloadWhileHeldWedges(t *testing.T) {
-	r := newRig(t, Config{OpDuration: 300 * time.Millisecond})
+	r := newRig(t, Config{OpDuration: time.Second})
 	r.setup()
 	r.export("lvs-r/vol")
 	r.ok("bdev_lvol_create", map[string]any{"lvol_name": "dst", "size_in_mib": 32, "thin_provision": true, "lvs_name": "lvs-r"}, nil)
@@ -147,7 +147,7 @@ func TestReloadWhileHeldWedges(t *testing.T) {
 // value once uuids and times are replaced by names: bdev order, claims,
 // base snapshots, allocated clusters, lvstore counts.
 func TestReloadViewsAsCaptured(t *testing.T) {
-	r := newRig(t, Config{Size: 128 << 20, OpDuration: 100 * time.Millisecond})
+	r := newRig(t, Config{Size: 128 << 20, OpDuration: time.Second})
 	r.ok("bdev_lvol_create_lvstore", map[string]any{"bdev_name": "aio0", "lvs_name": "lvs-r", "cluster_sz": 1 << 20}, nil)
 	r.ok("bdev_lvol_create", map[string]any{"lvol_name": "vol", "size_in_mib": 112, "thin_provision": true, "lvs_name": "lvs-r"}, nil)
 	r.ok("sim_lvol_write", map[string]any{"name": "lvs-r/vol", "offset": 0, "length": 96 << 20}, nil)
@@ -241,7 +241,7 @@ func normalizeIDs(t *testing.T, list []json.RawMessage) []string {
 // after the reload, claimed again once re-added.
 func TestReloadExportedViewsAsCaptured(t *testing.T) {
 	views := transcriptViews(t, "reload.transcript.json", "view:run3-B-")
-	r := newRig(t, Config{Size: 128 << 20, OpDuration: 100 * time.Millisecond})
+	r := newRig(t, Config{Size: 128 << 20, OpDuration: time.Second})
 	r.ok("nvmf_create_transport", map[string]any{"trtype": "TCP"}, nil)
 	r.ok("nvmf_create_subsystem", map[string]any{"nqn": testNQN, "allow_any_host": true}, nil)
 	r.ok("bdev_lvol_create_lvstore", map[string]any{"bdev_name": "aio0", "lvs_name": "lvs-r", "cluster_sz": 1 << 20}, nil)
