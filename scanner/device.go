@@ -65,7 +65,8 @@ type Device struct {
 func Open(path, tmpDir string) (*Device, error) {
 	gz, err := isGzip(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w: %w", path, ErrRead, err)
+		// err is an *os.PathError: it already names the path.
+		return nil, fmt.Errorf("%w: %w", ErrRead, err)
 	}
 	d := &Device{path: path}
 	if gz {
