@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,9 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/internal/testfix"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 const fixtures = "../testdata/fixtures"
 
@@ -63,21 +61,6 @@ type (
 		Type string `json:"type"`
 		Ctx  string `json:"ctx"`
 		ID   uint64 `json:"id"`
-	}
-	manifest struct {
-		Lvstores []struct {
-			UUID        string `json:"uuid"`
-			Name        string `json:"name"`
-			ClusterSize uint64 `json:"cluster_size"`
-		} `json:"lvstores"`
-		Lvols []struct {
-			Name string `json:"name"`
-			UUID string `json:"uuid"`
-		} `json:"lvols"`
-		PersistedNotLive []struct {
-			Name string `json:"name"`
-			UUID string `json:"uuid"`
-		} `json:"persisted_not_live"`
 	}
 )
 
@@ -138,9 +121,8 @@ func liveFrom(t *testing.T, prefix, notifyFile string) Live {
 // parent links that bdev_get_bdevs showed before the delete (a forced
 // removal writes nothing to disk, so the blobs still say that).
 func persistedFrom(t *testing.T, manifestFile, beforeBdevs string) *Persisted {
-	var m manifest
+	m := testfix.ReadManifest(t, filepath.Join(fixtures, manifestFile))
 	var bdevs []rpcBdev
-	loadJSON(t, manifestFile, &m)
 	loadJSON(t, beforeBdevs, &bdevs)
 	require.Len(t, m.Lvstores, 1)
 	ls := m.Lvstores[0]
@@ -296,13 +278,5 @@ func golden(t *testing.T, path string, fs []finding.Finding) {
 	t.Helper()
 	b, err := json.MarshalIndent(fs, "", "  ")
 	require.NoError(t, err)
-	b = append(b, '\n')
-	if *update {
-		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		require.NoError(t, os.WriteFile(path, b, 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run `go test ./reconcile -run Fixtures -update` to create it")
-	require.Equal(t, string(want), string(b))
+	testfix.Golden(t, path, append(b, '\n'))
 }
