@@ -2,7 +2,6 @@ package collect
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/internal/testfix"
 	"github.com/lvfsck/lvfsck/reconcile"
 	"github.com/lvfsck/lvfsck/scanner"
 	"github.com/lvfsck/lvfsck/spdk"
@@ -265,13 +265,6 @@ func TestComplete(t *testing.T) {
 	}
 }
 
-type manifest struct {
-	PersistedNotLive []struct {
-		Name string `json:"name"`
-		UUID string `json:"uuid"`
-	} `json:"persisted_not_live"`
-}
-
 // The acceptance case of issue 4: each pending-live capture, checked
 // offline, reports exactly the manifest's persisted_not_live lvol as a
 // pending resurrection — with no journal at all.
@@ -283,10 +276,7 @@ func TestOfflinePendingLive(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.image, func(t *testing.T) {
-			var m manifest
-			b, err := os.ReadFile(fx(tc.manifest))
-			require.NoError(t, err)
-			require.NoError(t, json.Unmarshal(b, &m))
+			m := testfix.ReadManifest(t, fx(tc.manifest))
 			require.Len(t, m.PersistedNotLive, 1)
 			notify := tc.views == "notify.after-delete"
 			a, err := LoadFiles(filesOf(tc.views, notify))

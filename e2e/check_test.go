@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/internal/testfix"
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/spdk"
@@ -245,12 +246,7 @@ func TestCheckOfflineCaptures(t *testing.T) {
 		{"resurrection-pending-live.img.gz", "resurrection.after-delete", "resurrection-pending-live.manifest.json", ""},
 	} {
 		t.Run(tc.image, func(t *testing.T) {
-			var m struct {
-				PersistedNotLive []struct{ Name, UUID string } `json:"persisted_not_live"`
-			}
-			b, err := os.ReadFile(fx + tc.manifest)
-			require.NoError(t, err)
-			require.NoError(t, json.Unmarshal(b, &m))
+			m := testfix.ReadManifest(t, fx+tc.manifest)
 			require.Len(t, m.PersistedNotLive, 1)
 			args := []string{"--image", fx + tc.image,
 				"--lvstores-json", fx + tc.views + ".bdev_lvol_get_lvstores.json",
