@@ -2,9 +2,7 @@ package adapt
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/blobstore"
+	"github.com/lvfsck/lvfsck/internal/testfix"
 	"github.com/lvfsck/lvfsck/repair"
 )
 
@@ -23,50 +22,13 @@ const (
 	bystander = "5a01008a-0e1f-4785-83d2-7109c5d49138"
 )
 
-// inflate writes a fixture image into dir as a sparse file (zero blocks are
-// skipped), so a test can damage its own copy and never the fixture.
+// inflate writes a fixture image into dir as a sparse file, so a test can
+// damage its own copy and never the fixture.
 func inflate(t testing.TB, name, dir string) string {
 	t.Helper()
-	out, err := inflateTo(name, dir)
-	require.NoError(t, err)
-	return out
-}
-
-func inflateTo(name, dir string) (string, error) {
-	f, err := os.Open(filepath.Join(fixtures, name))
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return "", err
-	}
 	out := filepath.Join(dir, strings.TrimSuffix(name, ".gz"))
-	w, err := os.Create(out)
-	if err != nil {
-		return "", err
-	}
-	defer w.Close()
-	buf := make([]byte, 1<<16)
-	zero := make([]byte, len(buf))
-	var off int64
-	for {
-		n, err := io.ReadFull(zr, buf)
-		if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
-			if _, werr := w.WriteAt(buf[:n], off); werr != nil {
-				return "", werr
-			}
-		}
-		off += int64(n)
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			return "", err
-		}
-	}
-	return out, w.Truncate(off)
+	testfix.InflateSparse(t, filepath.Join(fixtures, name), out)
+	return out
 }
 
 // pageAt returns the device offset of md page idx of the image.

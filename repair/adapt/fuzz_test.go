@@ -16,33 +16,30 @@ import (
 )
 
 // mdImage is the head of the real resurrection-pending image (super block,
-// masks, md region) and backup-1's first page index: enough for
-// BlobPresent, small enough to fuzz in memory.
-var mdImage = sync.OnceValues(func() ([]byte, error) {
-	dir, err := os.MkdirTemp("", "adaptfz")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	img, err := inflateTo("resurrection-pending.img.gz", dir)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(img)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	sb, err := blobstore.ReadSuperBlock(f)
-	if err != nil {
-		return nil, err
-	}
-	head := make([]byte, sb.MDPageOffset(sb.MDLen-1)+blobstore.PageSize)
-	if _, err := f.ReadAt(head, 0); err != nil {
-		return nil, err
-	}
-	return head, nil
-})
+// masks, md region): enough for BlobPresent, small enough to fuzz in memory.
+// It is read once per test binary; when that fails, the first caller fails
+// and so does every later one.
+func mdImage(t testing.TB) []byte {
+	t.Helper()
+	mdHead.once.Do(func() {
+		f, err := os.Open(inflate(t, "resurrection-pending.img.gz", t.TempDir()))
+		require.NoError(t, err)
+		defer f.Close()
+		sb, err := blobstore.ReadSuperBlock(f)
+		require.NoError(t, err)
+		head := make([]byte, sb.MDPageOffset(sb.MDLen-1)+blobstore.PageSize)
+		_, err = f.ReadAt(head, 0)
+		require.NoError(t, err)
+		mdHead.head = head
+	})
+	require.NotNil(t, mdHead.head, "the image's head could not be read")
+	return mdHead.head
+}
+
+var mdHead struct {
+	once sync.Once
+	head []byte
+}
 
 func backup1Page(t testing.TB, head []byte) uint32 {
 	d := NewDisk()
@@ -62,8 +59,7 @@ func backup1Page(t testing.TB, head []byte) uint32 {
 // never a panic, and "present" only for a CRC-valid page that starts the
 // blob — a deletion is never reported from a page lvfsck could not read.
 func FuzzBlobPresent(f *testing.F) {
-	head, err := mdImage()
-	require.NoError(f, err)
+	head := mdImage(f)
 	first := backup1Page(f, head)
 	sb, err := blobstore.ReadSuperBlock(bytes.NewReader(head))
 	require.NoError(f, err)
@@ -142,8 +138,7 @@ func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
 // The verification after a delete reads the super block and the blob's
 // own chain: a few pages, not the md region.
 func TestBlobPresentReadsOnlyItsPages(t *testing.T) {
-	head, err := mdImage()
-	require.NoError(t, err)
+	head := mdImage(t)
 	first := backup1Page(t, head)
 	cr := &countingReader{r: bytes.NewReader(head)}
 	ok, err := NewDisk().presentIn(context.Background(), cr, "mem", first, backup1)
