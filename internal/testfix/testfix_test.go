@@ -78,27 +78,46 @@ func TestInflateSparse(t *testing.T) {
 	require.NoError(t, zw.Close())
 	src := filepath.Join(dir, "x.img.gz")
 	require.NoError(t, os.WriteFile(src, gz.Bytes(), 0o644))
-	dst := filepath.Join(dir, "x.img")
-	InflateSparse(t, src, dst)
-	got, err := os.ReadFile(dst)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	plain := filepath.Join(dir, "plain")
+	require.NoError(t, os.WriteFile(plain, data[:100], 0o644))
 
-	// A real capture inflates to its full size.
-	real := filepath.Join(dir, "basic-1m.img")
-	InflateSparse(t, "../../testdata/fixtures/basic-1m.img.gz", real)
-	st, err := os.Stat(real)
-	require.NoError(t, err)
-	require.Zero(t, st.Size()%4096)
-	require.Greater(t, st.Size(), int64(1<<20))
+	for _, tc := range []struct {
+		name    string
+		inflate func(testing.TB, string, string)
+	}{
+		{"InflateSparse", InflateSparse},
+		{"InflateSparseCached", InflateSparseCached},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Twice: the cached one's second copy comes from memory.
+			for i := range 2 {
+				dst := filepath.Join(t.TempDir(), "x.img")
+				tc.inflate(t, src, dst)
+				got, err := os.ReadFile(dst)
+				require.NoError(t, err)
+				require.Equal(t, data, got, "copy %d", i)
+			}
 
-	require.True(t, func() (failed bool) {
-		ft := &failT{}
-		done := make(chan struct{})
-		go func() { defer close(done); InflateSparse(ft, filepath.Join(dir, "nope.gz"), dst) }()
-		<-done
-		return ft.failed
-	}(), "a missing source fails the test")
+			// A real capture inflates to its full size.
+			real := filepath.Join(t.TempDir(), "basic-1m.img")
+			tc.inflate(t, "../../testdata/fixtures/basic-1m.img.gz", real)
+			st, err := os.Stat(real)
+			require.NoError(t, err)
+			require.Zero(t, st.Size()%4096)
+			require.Greater(t, st.Size(), int64(1<<20))
+
+			// Not gzip twice: a cached failure fails its every caller.
+			for _, bad := range []string{filepath.Join(dir, "nope.gz"), plain, plain} {
+				require.True(t, func() (failed bool) {
+					ft := &failT{}
+					done := make(chan struct{})
+					go func() { defer close(done); tc.inflate(ft, bad, filepath.Join(t.TempDir(), "y.img")) }()
+					<-done
+					return ft.failed
+				}(), "%s: a missing or non-gzip source fails the test, every time", bad)
+			}
+		})
+	}
 }
 
 func TestReadManifest(t *testing.T) {
