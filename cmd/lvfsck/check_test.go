@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
-	"errors"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,54 +16,6 @@ import (
 )
 
 const checkFixtures = "../../testdata/fixtures"
-
-// checkCLI runs lvfsck in-process and returns stdout, the error text and the
-// exit code, mapped as main's run maps them.
-func checkCLI(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(append([]string{"--log-level", "error"}, args...))
-	err := root.Execute()
-	code := 0
-	if err != nil {
-		errOut.WriteString(err.Error())
-		var ee *exitError
-		switch {
-		case errors.As(err, &ee):
-			code = ee.code
-		case isUsage(err):
-			code = report.ExitUsage
-		default:
-			code = report.ExitOperational
-		}
-	}
-	return out.String(), errOut.String(), code
-}
-
-// inflated decompresses a captured image into dir once, named as in the
-// fixtures (without .gz): a check of a .gz image inflates it on every run,
-// which under the race detector costs seconds per 128 MiB.
-func inflated(t *testing.T, dir, image string) string {
-	t.Helper()
-	dst := filepath.Join(dir, strings.TrimSuffix(image, ".gz"))
-	if _, err := os.Stat(dst); err == nil {
-		return dst
-	}
-	in, err := os.Open(filepath.Join(checkFixtures, image))
-	require.NoError(t, err)
-	defer in.Close()
-	zr, err := gzip.NewReader(in)
-	require.NoError(t, err)
-	out, err := os.Create(dst)
-	require.NoError(t, err)
-	_, err = io.Copy(out, zr)
-	require.NoError(t, err)
-	require.NoError(t, out.Close())
-	return dst
-}
 
 // offlineArgs are the arguments of an offline check of one captured moment;
 // image is a path (see inflated) or "".

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -45,7 +41,7 @@ type fakeTarget struct {
 
 func newFakeTarget(t *testing.T, views string) *fakeTarget {
 	t.Helper()
-	f := &fakeTarget{t: t, s: rpctest.Start(t), img: pendingImage(t)}
+	f := &fakeTarget{t: t, s: rpctest.Start(t), img: inflated(t, t.TempDir(), "resurrection-pending.img.gz")}
 	refs, err := adapt.NewDisk(f.img).FindBlob(context.Background(), repair.BlobQuery{LvolUUID: fxBackup1})
 	require.NoError(t, err)
 	require.Len(t, refs, 1)
@@ -86,59 +82,6 @@ func (f *fakeTarget) onDelete(how string) {
 		}
 		return nil, &rpctest.Error{Code: -32603, Message: "Device or resource busy"}
 	})
-}
-
-// pendingChunks is resurrection-pending.img's non-zero 64 KiB chunks,
-// decompressed once per test binary: each test writes its own sparse copy
-// in milliseconds instead of inflating 128 MiB.
-var pendingChunks = sync.OnceValues(func() (map[int64][]byte, error) {
-	f, err := os.Open(filepath.Join(checkFixtures, "resurrection-pending.img.gz"))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, err
-	}
-	chunks := map[int64][]byte{}
-	zero := make([]byte, 1<<16)
-	var off int64
-	for {
-		buf := make([]byte, len(zero))
-		n, err := io.ReadFull(zr, buf)
-		if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
-			chunks[off] = buf[:n]
-		}
-		off += int64(n)
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			chunks[-1] = []byte(strconv.FormatInt(off, 10)) // the size
-			return chunks, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-})
-
-func pendingImage(t *testing.T) string {
-	t.Helper()
-	chunks, err := pendingChunks()
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "resurrection-pending.img")
-	w, err := os.Create(path)
-	require.NoError(t, err)
-	defer w.Close()
-	for off, b := range chunks {
-		if off >= 0 {
-			_, err := w.WriteAt(b, off)
-			require.NoError(t, err)
-		}
-	}
-	size, err := strconv.ParseInt(string(chunks[-1]), 10, 64)
-	require.NoError(t, err)
-	require.NoError(t, w.Truncate(size))
-	return path
 }
 
 func (f *fakeTarget) deleteCalls() int {

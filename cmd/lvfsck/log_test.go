@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,42 +25,6 @@ var tgtLogFixtures = []string{
 	tgtFixtureDir + "resurrection.spdk_tgt.log",
 	tgtFixtureDir + "shallow-copy.spdk_tgt.log",
 	tgtFixtureDir + "tags-dirty.recovery.spdk_tgt.log",
-}
-
-// lvfsckResult is what one in-process run of lvfsck gave.
-type lvfsckResult struct {
-	out, errText string
-	code         int
-}
-
-// runLvfsck runs the command line in-process as main's run does (same exit
-// code mapping), with stdin, and returns stdout, the error text and the
-// exit code.
-func runLvfsck(t *testing.T, stdin io.Reader, args ...string) lvfsckResult {
-	t.Helper()
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	if stdin != nil {
-		root.SetIn(stdin)
-	}
-	root.SetArgs(append([]string{"--log-level", "error"}, args...))
-	err := root.Execute()
-	res := lvfsckResult{out: out.String(), errText: errOut.String()}
-	if err != nil {
-		res.errText += err.Error()
-		var ee *exitError
-		switch {
-		case errors.As(err, &ee):
-			res.code = ee.code
-		case isUsage(err):
-			res.code = 16
-		default:
-			res.code = 8
-		}
-	}
-	return res
 }
 
 // maskStateDir replaces the temporary state directory in output.

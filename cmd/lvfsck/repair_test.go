@@ -25,24 +25,12 @@ func repairCLI(t *testing.T, stdin string, terminal bool, args ...string) (strin
 	old := stdinIsTerminal
 	stdinIsTerminal = func() bool { return terminal }
 	t.Cleanup(func() { stdinIsTerminal = old })
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetIn(strings.NewReader(stdin))
-	root.SetArgs(append([]string{"--log-level", "error"}, args...))
-	err := root.Execute()
-	code := 0
-	if err != nil {
-		errOut.WriteString(err.Error())
+	r := runLvfsck(t, strings.NewReader(stdin), args...)
+	if r.err != nil {
 		var ee *exitError
-		require.True(t, errors.As(err, &ee) || isUsage(err), "%v", err)
-		code = report.ExitUsage
-		if ee != nil {
-			code = ee.code
-		}
+		require.True(t, errors.As(r.err, &ee) || isUsage(r.err), "%v", r.err)
 	}
-	return out.String(), errOut.String(), code
+	return r.out, r.errText, r.code
 }
 
 // resurrected prepares the state after a forced removal and a restart: the

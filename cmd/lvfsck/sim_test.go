@@ -51,11 +51,11 @@ func TestSimServeUsageErrors(t *testing.T) {
 		{"sim", "serve", "--image", img, "--size", "lots"},
 		{"sim", "serve", "--image", img, "--op-duration", "0s"},
 	} {
-		_, code := runCLI(t, args...)
+		_, _, code := checkCLI(t, args...)
 		require.Equal(t, report.ExitUsage, code, "%v", args)
 	}
 	// An absent image with no size to create it is an operational error.
-	_, code := runCLI(t, "sim", "serve", "--image", img, "--socket", filepath.Join(t.TempDir(), "s"))
+	_, _, code := checkCLI(t, "sim", "serve", "--image", img, "--socket", filepath.Join(t.TempDir(), "s"))
 	require.Equal(t, report.ExitOperational, code)
 }
 
@@ -68,7 +68,7 @@ func TestSimServeCleanStop(t *testing.T) {
 	sock, img := filepath.Join(dir, "s.sock"), filepath.Join(dir, "d.img")
 	done := make(chan int, 1)
 	go func() {
-		_, code := runCLI(t, "sim", "serve", "--socket", sock, "--image", img, "--size", "64M",
+		_, _, code := checkCLI(t, "sim", "serve", "--socket", sock, "--image", img, "--size", "64M",
 			"--log-file", filepath.Join(dir, "tgt.log"))
 		done <- code
 	}()
