@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -58,6 +59,14 @@ func checkCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	r := runLvfsck(t, nil, args...)
 	return r.out, r.errText, r.code
+}
+
+// jsonDoc decodes a command's --json output as T.
+func jsonDoc[T any](t *testing.T, out string) T {
+	t.Helper()
+	var d T
+	require.NoError(t, json.Unmarshal([]byte(out), &d), out)
+	return d
 }
 
 // golden compares got with testdata/name (-update rewrites it).

@@ -104,13 +104,6 @@ func (f *fakeTarget) args(state string, more ...string) []string {
 	return append([]string{"--socket", f.s.Path, "--device", f.img, "--state-dir", state, "--timeout", "5s"}, more...)
 }
 
-func deleteJSON(t *testing.T, out string) deleteDoc {
-	t.Helper()
-	var d deleteDoc
-	require.NoError(t, json.Unmarshal([]byte(out), &d), out)
-	return d
-}
-
 func TestDeleteUsageErrors(t *testing.T) {
 	cases := map[string][]string{
 		"no lvol":           {"delete"},
@@ -161,7 +154,7 @@ func TestDeleteDryRunChangesNothing(t *testing.T) {
 	state := t.TempDir()
 	out, errText, code := checkCLI(t, append([]string{"delete", "--dry-run", "--json", "lvs-r/backup-1"}, f.args(state)...)...)
 	require.Equal(t, report.ExitOK, code, errText)
-	d := deleteJSON(t, out)
+	d := jsonDoc[deleteDoc](t, out)
 	require.Len(t, d.Results, 1)
 	require.Equal(t, repair.OutcomeDryRun, d.Results[0].Outcome)
 	require.Equal(t, fxBackup1, d.Results[0].LvolUUID)
@@ -202,7 +195,7 @@ func TestDeleteOutcomes(t *testing.T) {
 			state := t.TempDir()
 			out, errText, code := checkCLI(t, append(append([]string{"delete", "--json", "lvs-r/backup-1"}, tc.args...), f.args(state)...)...)
 			require.Equal(t, tc.code, code, "%s\n%s", out, errText)
-			d := deleteJSON(t, out)
+			d := jsonDoc[deleteDoc](t, out)
 			require.Equal(t, tc.outcome, d.Results[0].Outcome)
 			require.Contains(t, d.Results[0].Summary, tc.contains)
 			require.Equal(t, tc.code, d.Exit)
@@ -235,7 +228,7 @@ func TestDeleteRefusesExported(t *testing.T) {
 	state := t.TempDir()
 	out, errText, code := checkCLI(t, append([]string{"delete", "--json", fxBackup1}, f.args(state)...)...)
 	require.Equal(t, report.ExitUncorrected, code, errText)
-	d := deleteJSON(t, out)
+	d := jsonDoc[deleteDoc](t, out)
 	require.Equal(t, repair.OutcomeRefused, d.Results[0].Outcome)
 	require.Contains(t, d.Results[0].Error, "nqn.2016-06.io.spdk:test nsid 1")
 	require.Zero(t, f.deleteCalls())
@@ -264,7 +257,7 @@ func TestDeleteFinishesInterruptedIntent(t *testing.T) {
 	require.Contains(t, out, "an earlier run are open")
 
 	out, errText, code = checkCLI(t, append([]string{"delete", "--json", "lvs-r/bystander"}, f.args(state)...)...)
-	d := deleteJSON(t, out)
+	d := jsonDoc[deleteDoc](t, out)
 	require.Len(t, d.Finished, 1, errText)
 	require.Equal(t, repair.OutcomeForcedRemoval, d.Finished[0].Outcome)
 	require.Equal(t, id, d.Finished[0].IntentID)

@@ -50,13 +50,6 @@ func resurrected(t *testing.T) (*fakeTarget, string) {
 	return f, state
 }
 
-func repairDocOf(t *testing.T, out string) repairDoc {
-	t.Helper()
-	var d repairDoc
-	require.NoError(t, json.Unmarshal([]byte(out), &d), out)
-	return d
-}
-
 // Without --yes and without a terminal to ask on, repair shows the plan,
 // says how to apply it, and changes nothing: the image is byte-identical.
 func TestRepairWithoutYesChangesNothing(t *testing.T) {
@@ -85,7 +78,7 @@ func TestRepairYesDeletesResurrected(t *testing.T) {
 	f.onDelete("real")
 	out, errText, code := repairCLI(t, "", false, append([]string{"repair", "--yes", "--json", "--incarnation", "200@2"}, f.args(state)...)...)
 	require.Equal(t, report.ExitCorrected, code, "%s\n%s", out, errText)
-	d := repairDocOf(t, out)
+	d := jsonDoc[repairDoc](t, out)
 	require.True(t, d.Applied)
 	require.Len(t, d.Plan, 1)
 	require.Equal(t, repair.ActionDelete, d.Plan[0].Action)
@@ -230,7 +223,7 @@ func TestRepairFinishesOpenIntent(t *testing.T) {
 	require.NoError(t, j.Close())
 
 	out, errText, code := repairCLI(t, "", false, append([]string{"repair", "--yes", "--json", "--incarnation", "1@1"}, f.args(state)...)...)
-	d := repairDocOf(t, out)
+	d := jsonDoc[repairDoc](t, out)
 	require.Equal(t, report.ExitUncorrected, code&report.ExitUncorrected, "%s\n%s", out, errText)
 	require.Equal(t, repair.ActionFinish, d.Plan[0].Action, "%s", out)
 	require.Equal(t, repair.OutcomeForcedRemoval, d.Results[0].Outcome)
