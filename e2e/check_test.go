@@ -98,8 +98,7 @@ func TestCheckForcedRemovalThenRestart(t *testing.T) {
 	back := map[string][]string{}
 	for _, flavor := range []string{"longhorn-v24.09", "upstream"} {
 		t.Run(flavor, func(t *testing.T) {
-			dir := t.TempDir()
-			image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+			image, state := diskAndState(t)
 			tg := startSim(t, image, "--flavor", flavor, "--delete-semantics", "forced")
 			snapUUID := setup(t, tg)
 			r := tg.check(t, state)
@@ -151,8 +150,7 @@ func TestCheckForcedRemovalThenRestart(t *testing.T) {
 
 // With the fixed semantics the same script leaves nothing to find.
 func TestCheckFixedSemantics(t *testing.T) {
-	dir := t.TempDir()
-	image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+	image, state := diskAndState(t)
 	tg := startSim(t, image, "--delete-semantics", "fixed")
 	setup(t, tg)
 	require.Equal(t, 0, tg.check(t, state).code)
@@ -174,8 +172,7 @@ func TestCheckFixedSemantics(t *testing.T) {
 // An lvol persisted but never given a bdev in this target run (the sim's
 // --fail-open, as SPDK #2608) is "not opened at load", not a forced removal.
 func TestCheckNotOpenedAtLoad(t *testing.T) {
-	dir := t.TempDir()
-	image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+	image, state := diskAndState(t)
 	tg := startSim(t, image)
 	setup(t, tg)
 	by, ok := tg.lvol("bystander")
@@ -198,8 +195,7 @@ func TestCheckNotOpenedAtLoad(t *testing.T) {
 // collision before the restart (naming both), and after it the lvol that
 // lost the name, invisible with its clusters.
 func TestCheckNameCollision(t *testing.T) {
-	dir := t.TempDir()
-	image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+	image, state := diskAndState(t)
 	tg := startSim(t, image, "--delete-semantics", "forced")
 	oldUUID := setup(t, tg)
 	require.Equal(t, 0, tg.check(t, state).code)
@@ -268,8 +264,7 @@ func TestCheckOfflineCaptures(t *testing.T) {
 // SIGKILL `lvfsck check` at random points, many times: the journal still
 // opens, holds every run that had finished, and the next check works.
 func TestCheckKilledJournalSurvives(t *testing.T) {
-	dir := t.TempDir()
-	image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+	image, state := diskAndState(t)
 	tg := startSim(t, image, "--delete-semantics", "forced")
 	setup(t, tg)
 	// A few more lvols, so that each run writes something.

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -109,8 +108,7 @@ func sum(t *testing.T, path string) [32]byte {
 // lvfsck retries with backoff, deletes once it ends, verifies on disk.
 // After a restart nothing comes back.
 func TestDeleteFixedWaitsForChecksum(t *testing.T) {
-	dir := t.TempDir()
-	image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+	image, state := diskAndState(t)
 	tg := startSim(t, image, "--delete-semantics", "fixed")
 	snap := setup(t, tg)
 	wait := checksum(t, tg, "lvs-r/backup-1")
@@ -139,8 +137,7 @@ func TestDeleteFixedWaitsForChecksum(t *testing.T) {
 // restart; after the restart `repair --yes` deletes it for good, and after
 // a further restart check is clean and history tells the whole story.
 func TestDeleteForcedThenRestartAndRepair(t *testing.T) {
-	dir := t.TempDir()
-	image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+	image, state := diskAndState(t)
 	tg := startSim(t, image, "--delete-semantics", "forced")
 	snap := setup(t, tg)
 	wait := checksum(t, tg, "lvs-r/backup-1")
@@ -202,8 +199,7 @@ func TestDeleteStopsChecksumWhereOffered(t *testing.T) {
 		{"longhorn-v24.09", "forced-removal", 4},
 	} {
 		t.Run(tc.flavor, func(t *testing.T) {
-			dir := t.TempDir()
-			image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+			image, state := diskAndState(t)
 			tg := startSim(t, image, "--flavor", tc.flavor, "--delete-semantics", "forced")
 			setup(t, tg)
 			wait := checksum(t, tg, "lvs-r/backup-1")
@@ -222,8 +218,7 @@ func TestDeleteStopsChecksumWhereOffered(t *testing.T) {
 // An exported lvol and a snapshot with two clones are refused; nothing
 // changes, not a byte of the image.
 func TestDeleteRefusals(t *testing.T) {
-	dir := t.TempDir()
-	image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+	image, state := diskAndState(t)
 	tg := startSim(t, image)
 	setup(t, tg)
 	ctx := ctxT(t)
@@ -255,8 +250,7 @@ func TestDeleteRefusals(t *testing.T) {
 // is verified and recorded by the next run, which then does its own job;
 // while it ran, a second write command failed fast on the journal lock.
 func TestDeleteInterruptedFinishedByNextRun(t *testing.T) {
-	dir := t.TempDir()
-	image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+	image, state := diskAndState(t)
 	tg := startSim(t, image, "--delete-semantics", "fixed", "--op-duration", "5s")
 	setup(t, tg)
 	wait := checksum(t, tg, "lvs-r/backup-1")

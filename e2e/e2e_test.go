@@ -59,6 +59,12 @@ type target struct {
 	err    error         // its Wait error, once exited is closed
 }
 
+// diskAndState names a fresh image and state directory for one test.
+func diskAndState(t *testing.T) (image, state string) {
+	dir := t.TempDir()
+	return filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+}
+
 // startSim runs the sim on image (created at 128 MiB when absent) and
 // dials it. Every child is killed at test end and its socket removed.
 func startSim(t *testing.T, image string, flags ...string) *target {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -64,8 +63,7 @@ func forcedRemoval(t *testing.T, tg *target, state string) {
 // --reload finishes a forced removal without a restart: the lvstore is
 // reloaded, the dropped snapshot reappears and is deleted for good.
 func TestRepairReloadFinishesForcedRemoval(t *testing.T) {
-	dir := t.TempDir()
-	image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+	image, state := diskAndState(t)
 	tg := startSim(t, image)
 	snap := setup(t, tg)
 	forcedRemoval(t, tg, state)
@@ -93,8 +91,7 @@ func TestRepairReloadFinishesForcedRemoval(t *testing.T) {
 // The reload is refused, and nothing changes, while an lvol of the
 // lvstore is exported over NVMe-oF.
 func TestRepairReloadRefusesExported(t *testing.T) {
-	dir := t.TempDir()
-	image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+	image, state := diskAndState(t)
 	tg := startSim(t, image)
 	setup(t, tg)
 	forcedRemoval(t, tg, state)
@@ -134,8 +131,7 @@ func hasNamespace(subs []spdk.NvmfSubsystem, bdev string) bool {
 func TestRepairReloadRefusesWhileReading(t *testing.T) {
 	for _, flavor := range []string{"longhorn-v24.09", "upstream"} {
 		t.Run(flavor, func(t *testing.T) {
-			dir := t.TempDir()
-			image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+			image, state := diskAndState(t)
 			tg := startSim(t, image, "--flavor", flavor, "--op-duration", "3s")
 			setup(t, tg)
 			delErr, wait := holdAndDelete(t, tg, flavor == "upstream")
@@ -162,8 +158,7 @@ func TestRepairReloadRefusesWhileReading(t *testing.T) {
 // base bdev quiet: the guards cannot see it, the unload wedges, and
 // lvfsck's deadline turns that into a clear message and exit 8, not a hang.
 func TestRepairReloadWedgeMeetsDeadline(t *testing.T) {
-	dir := t.TempDir()
-	image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+	image, state := diskAndState(t)
 	tg := startSim(t, image, "--flavor", "upstream", "--stall-copy", "--op-duration", "30s")
 	setup(t, tg)
 	delErr, _ := holdAndDelete(t, tg, true)
@@ -188,8 +183,7 @@ func TestRepairReloadWedgeMeetsDeadline(t *testing.T) {
 
 // repair without --yes changes nothing: the image is byte-identical.
 func TestRepairWithoutYesChangesNothing(t *testing.T) {
-	dir := t.TempDir()
-	image, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+	image, state := diskAndState(t)
 	tg := startSim(t, image)
 	setup(t, tg)
 	forcedRemoval(t, tg, state)
