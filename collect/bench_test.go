@@ -76,19 +76,23 @@ func BenchmarkCheck10k(b *testing.B) {
 		scans := []Scan{{Device: image, View: v}}
 		return reconcile.Input{Persisted: Persisted(scans, Complete(live, scans)), Live: live, History: &reconcile.MemHistory{}}
 	}
-	report := func(b *testing.B, start time.Time, m0 runtime.MemStats) {
-		var m1 runtime.MemStats
+	// measure runs body under b.Loop and reports time and allocation per
+	// check, and the heap in use after.
+	measure := func(b *testing.B, body func()) {
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		start := time.Now()
+		for b.Loop() {
+			body()
+		}
 		runtime.ReadMemStats(&m1)
 		b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(b.N), "ms/check")
 		b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/float64(b.N)/(1<<20), "alloc-MiB/check")
 		b.ReportMetric(float64(m1.HeapInuse)/(1<<20), "heap-MiB")
 	}
 	b.Run("whole", func(b *testing.B) {
-		var m0 runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&m0)
-		start := time.Now()
-		for b.Loop() {
+		measure(b, func() {
 			in := gather()
 			if fs := reconcile.Check(in); len(fs) != 0 {
 				b.Fatalf("a consistent store gave %d findings: %v", len(fs), fs[0])
@@ -96,42 +100,24 @@ func BenchmarkCheck10k(b *testing.B) {
 			if len(in.Live.Lvols) != benchLvols {
 				b.Fatalf("%d live lvols", len(in.Live.Lvols))
 			}
-		}
-		report(b, start, m0)
+		})
 	})
 	b.Run("live-rpc", func(b *testing.B) {
-		var m0 runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&m0)
-		start := time.Now()
-		for b.Loop() {
+		measure(b, func() {
 			if _, _, err := Live(ctx, c); err != nil {
 				b.Fatal(err)
 			}
-		}
-		report(b, start, m0)
+		})
 	})
 	b.Run("scan", func(b *testing.B) {
-		var m0 runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&m0)
-		start := time.Now()
-		for b.Loop() {
+		measure(b, func() {
 			if _, err := scanner.ScanPath(ctx, image, scanner.Options{Mode: scanner.ModeRecovery}, ""); err != nil {
 				b.Fatal(err)
 			}
-		}
-		report(b, start, m0)
+		})
 	})
 	b.Run("compare-only", func(b *testing.B) {
 		in := gather()
-		var m0 runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&m0)
-		start := time.Now()
-		for b.Loop() {
-			_ = reconcile.Check(in)
-		}
-		report(b, start, m0)
+		measure(b, func() { _ = reconcile.Check(in) })
 	})
 }
