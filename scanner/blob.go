@@ -33,6 +33,9 @@ type blobState struct {
 	// deleted is set when SPDK's load deletes the blob (leftover SNAPTMP).
 	deleted bool
 	seenSet map[uint32]bool // chain pages, for long chains only
+	// cost is the open-completion estimate (openCosts), set when costSet.
+	cost    int
+	costSet bool
 }
 
 func (b *blobState) xattr(name string, internal bool) ([]byte, bool) {
@@ -70,14 +73,13 @@ func (s *scanState) isFirst(idx uint32) bool {
 // load and returns the pages it marks as blob ids, in order. Chain defects
 // that crash the replay are reported here.
 func (s *scanState) replay() []uint32 {
-	s.claimed = map[uint32]uint64{}
-	cands := make([]uint32, 0, len(s.pages))
-	for idx := range s.pages {
-		if s.isFirst(idx) {
-			cands = append(cands, idx)
+	s.claimed = make(map[uint32]uint64, len(s.pages))
+	var cands []uint32
+	for _, pd := range s.sortedPages() {
+		if pd.Seq == 0 && pd.ID == blobIDOf(pd.Index) {
+			cands = append(cands, pd.Index)
 		}
 	}
-	sort.Slice(cands, func(i, j int) bool { return cands[i] < cands[j] })
 	var firsts []uint32
 	for _, f := range cands {
 		if _, taken := s.claimed[f]; taken {
@@ -101,10 +103,6 @@ func (s *scanState) replay() []uint32 {
 			Evidence: map[string]string{"disk": s.describePage(idx)}})
 	}
 	sort.Slice(firsts, func(i, j int) bool { return firsts[i] < firsts[j] })
-	s.blobSet = map[uint32]bool{}
-	for _, f := range firsts {
-		s.blobSet[f] = true
-	}
 	return firsts
 }
 
@@ -210,11 +208,9 @@ func nextStr(n uint32) string {
 
 // maskBlobs is the clean load's blob list: the used blob id mask.
 func (s *scanState) maskBlobs() []uint32 {
-	var firsts []uint32
-	s.blobSet = map[uint32]bool{}
+	firsts := make([]uint32, 0, s.blobIDMask.count(uint64(s.sb.MDLen)))
 	s.blobIDMask.each(uint64(s.sb.MDLen), func(i uint64) {
 		firsts = append(firsts, uint32(i))
-		s.blobSet[uint32(i)] = true
 	})
 	return firsts
 }
@@ -225,6 +221,11 @@ func (s *scanState) maskBlobs() []uint32 {
 // blobs' first pages, ascending.
 func (s *scanState) openAll(firsts []uint32) {
 	bs := make([]*blobState, 0, len(firsts))
+	if len(s.blobs) == 0 {
+		// sized once: growing a map of tens of thousands of blobs rehashes it
+		// again and again
+		s.blobs = make(map[uint64]*blobState, len(firsts))
+	}
 	for _, p := range firsts {
 		id := blobIDOf(p)
 		if _, dup := s.blobs[id]; dup {
@@ -472,7 +473,11 @@ func xattrText(v []byte) string {
 func (s *scanState) parse(b *blobState, descs []*pageDesc) {
 	clean := s.v.Mode == ModeClean
 	info := &b.info
-	info.Xattrs = []Xattr{}
+	nx := 0
+	for _, pd := range descs {
+		nx += len(pd.Xattrs)
+	}
+	info.Xattrs = make([]Xattr, 0, nx)
 	for _, pd := range descs {
 		if len(pd.Bad) > 0 {
 			s.blobFinding(b, finding.Error, CodeDescriptor, finding.LoadSkip, finding.PageRef(pd.Index), "",

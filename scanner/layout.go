@@ -7,6 +7,7 @@ package scanner
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 
 	"github.com/lvfsck/lvfsck/blobstore"
 )
@@ -282,6 +283,19 @@ func (m mask) each(limit uint64, fn func(i uint64)) {
 			}
 		}
 	}
+}
+
+// count is the number of set bits below limit (what each would visit).
+func (m mask) count(limit uint64) int {
+	n := min(uint64(m.Length), limit, uint64(len(m.bits))*8)
+	c := 0
+	for i := uint64(0); i < n/8; i++ {
+		c += bits.OnesCount8(m.bits[i])
+	}
+	if r := n % 8; r != 0 {
+		c += bits.OnesCount8(m.bits[n/8] & (1<<r - 1))
+	}
+	return c
 }
 
 func leU64(p []byte) uint64 { return binary.LittleEndian.Uint64(p) }

@@ -137,14 +137,14 @@ func (s *scanState) lvsLayer() {
 	// first, then issue order. This matches the real v24.09 target, which
 	// gave a disputed name to a new empty lvol over an older snapshot with
 	// data, three restarts out of three.
-	cost := s.openCosts(lvols)
-	sort.SliceStable(lvols, func(i, j int) bool { return cost[lvols[i].info.ID] < cost[lvols[j].info.ID] })
-	names := map[string]uint64{}
-	uuids := map[string]uint64{}
+	s.openCosts(lvols)
+	sort.SliceStable(lvols, func(i, j int) bool { return lvols[i].cost < lvols[j].cost })
+	names := make(map[string]uint64, len(lvols))
+	uuids := make(map[string]uint64, len(lvols))
 	for _, b := range lvols {
 		if first, dup := names[b.info.LvolName]; dup {
 			s.blobFinding(b, finding.Error, CodeDuplicateName, finding.LoadSkip, nil,
-				fmt.Sprintf("name=%q holder=%#x open-cost=%d holder-open-cost=%d", b.info.LvolName, first, cost[b.info.ID], cost[first]),
+				fmt.Sprintf("name=%q holder=%#x open-cost=%d holder-open-cost=%d", b.info.LvolName, first, b.cost, s.blobs[first].cost),
 				"lvol name %q is also used by blob %#x, which most likely finishes opening first (fewer metadata reads) and keeps the name: this lvol gets no bdev (`Cannot create bdev for lvol`)", b.info.LvolName, first)
 			continue
 		}
@@ -152,7 +152,7 @@ func (s *scanState) lvsLayer() {
 		if u := b.info.LvolUUID; u != "" {
 			if first, dup := uuids[u]; dup {
 				s.blobFinding(b, finding.Error, CodeDuplicateUUID, finding.LoadSkip, nil,
-					fmt.Sprintf("uuid=%s holder=%#x open-cost=%d holder-open-cost=%d", u, first, cost[b.info.ID], cost[first]),
+					fmt.Sprintf("uuid=%s holder=%#x open-cost=%d holder-open-cost=%d", u, first, b.cost, s.blobs[first].cost),
 					"lvol uuid %s is also used by blob %#x, which most likely finishes opening first (fewer metadata reads) and keeps it: this lvol gets no bdev", u, first)
 				continue
 			}
@@ -240,7 +240,7 @@ func (s *scanState) clusterChecks() {
 // maskChecks compares the on-disk masks of a clean image with what the
 // chains own.
 func (s *scanState) maskChecks() {
-	owned := map[uint32]bool{}
+	owned := make(map[uint32]bool, len(s.pages))
 	for _, b := range s.sortedBlobs() {
 		for i, p := range b.info.Pages {
 			if p >= s.sb.MDLen {
@@ -330,14 +330,11 @@ func (s *scanState) maskChecks() {
 	cflush()
 
 	// persisted first pages that the blob id mask does not know
-	var idxs []uint32
-	for idx := range s.pages {
-		if s.isFirst(idx) && !s.blobIDMask.get(uint64(idx)) && !owned[idx] {
-			idxs = append(idxs, idx)
+	for _, pd := range s.sortedPages() {
+		idx := pd.Index
+		if pd.Seq != 0 || pd.ID != blobIDOf(idx) || s.blobIDMask.get(uint64(idx)) || owned[idx] {
+			continue
 		}
-	}
-	sort.Slice(idxs, func(i, j int) bool { return idxs[i] < idxs[j] })
-	for _, idx := range idxs {
 		s.add(finding.Finding{Code: CodeBlobIDMaskUnmarked, Severity: finding.Warning, SPDK: finding.LoadSkip,
 			BlobID: blobIDOf(idx), Page: finding.PageRef(idx),
 			Message:  fmt.Sprintf("md page %d is a valid first page of blob %#x, but the blob id mask does not mark it: a clean load ignores it, a recovery load would bring it back", idx, blobIDOf(idx)),
@@ -349,27 +346,30 @@ func (s *scanState) maskChecks() {
 // half a dependent metadata read: an open reads its chain pages, then its
 // extent pages, one after another, and a clone's open completes only after
 // its parent snapshot's. The sim's examine uses the same model, which
-// reproduces the bdev registration order of every captured restart.
-func (s *scanState) openCosts(lvols []*blobState) map[uint64]int {
-	cost := make(map[uint64]int, len(lvols))
+// reproduces the bdev registration order of every captured restart. The
+// estimate lands in blobState.cost (memoised there, not in a map: tens of
+// thousands of lvols are sorted by it).
+func (s *scanState) openCosts(lvols []*blobState) {
 	var walk func(id uint64, depth int) int
 	walk = func(id uint64, depth int) int {
-		if c, ok := cost[id]; ok {
-			return c
-		}
 		b := s.blobs[id]
-		if b == nil || depth > 64 {
+		if b == nil {
+			return 0
+		}
+		if b.costSet {
+			return b.cost
+		}
+		if depth > 64 {
 			return 0
 		}
 		c := 2 * (len(b.info.Pages) + len(b.info.ExtentPages))
 		if p := b.info.Parent; p != 0 && p != id && s.blobs[p] != nil {
 			c = max(c, walk(p, depth+1)+1)
 		}
-		cost[id] = c
+		b.cost, b.costSet = c, true
 		return c
 	}
 	for _, b := range lvols {
 		walk(b.info.ID, 0)
 	}
-	return cost
 }

@@ -64,7 +64,12 @@ type scanState struct {
 	sb   superBlock
 
 	pages map[uint32]*pageDesc // CRC-valid md pages
-	bad   map[uint32]badPage   // CRC-failed pages that look like md pages
+	// pageList holds the same pages by ascending index (the order the read
+	// merges them in; rereads append and clear listSorted): walking a slice
+	// beats walking a map of tens of thousands of pages.
+	pageList   []*pageDesc
+	listSorted bool
+	bad        map[uint32]badPage // CRC-failed pages that look like md pages
 
 	// masks, clean mode only
 	pageMask, clusterMask, blobIDMask mask
@@ -75,7 +80,6 @@ type scanState struct {
 
 	// replay results (recovery)
 	claimed map[uint32]uint64 // md page -> blob id of the chain that claimed it
-	blobSet map[uint32]bool   // pages SPDK takes as blob ids
 
 	blobs   map[uint64]*blobState
 	order   []uint64
@@ -101,11 +105,12 @@ func Scan(ctx context.Context, src Source, opts Options) (*View, error) {
 	opts.BatchBytes = (opts.BatchBytes + pageSize - 1) / pageSize * pageSize
 	s := &scanState{
 		ctx: ctx, src: src, opts: opts,
-		v:      &View{Device: opts.Device, Size: src.Size(), Blobs: []BlobInfo{}},
-		pages:  map[uint32]*pageDesc{},
-		bad:    map[uint32]badPage{},
-		blobs:  map[uint64]*blobState{},
-		lvsOut: finding.LoadOK,
+		v:          &View{Device: opts.Device, Size: src.Size(), Blobs: []BlobInfo{}},
+		pages:      map[uint32]*pageDesc{},
+		listSorted: true,
+		bad:        map[uint32]badPage{},
+		blobs:      map[uint64]*blobState{},
+		lvsOut:     finding.LoadOK,
 	}
 	err := s.run()
 	s.v.Stats.Duration = time.Since(start)
@@ -357,12 +362,22 @@ type badEntry struct {
 	bp  badPage
 }
 
+// maxPresize bounds the md page map sized from a mask ahead of the read.
+const maxPresize = 1 << 17
+
 // readMD streams the md region in large batches, keeping only CRC-valid
 // pages (decoded, compact) and the headers of CRC-failed pages that look
 // like md pages. Two workers read and check alternate batches, so reading
 // and checking overlap and use both cores; results are merged in order.
 func (s *scanState) readMD() error {
 	total := uint64(s.sb.MDLen)
+	if s.haveMasks && len(s.pages) == 0 {
+		// The used page mask says how many pages to expect; capped, since
+		// a hostile mask may mark them all.
+		n := min(s.pageMask.count(total), maxPresize)
+		s.pages = make(map[uint32]*pageDesc, n)
+		s.pageList = make([]*pageDesc, 0, n)
+	}
 	per := uint64(s.opts.BatchBytes / pageSize)
 	batches := (total + per - 1) / per
 	const workers = 2
@@ -422,6 +437,7 @@ func (s *scanState) readMD() error {
 		for _, pd := range c.good {
 			s.pages[pd.Index] = pd
 		}
+		s.pageList = append(s.pageList, c.good...)
 		for _, e := range c.bad {
 			s.bad[e.idx] = e.bp
 		}
@@ -461,7 +477,18 @@ func (s *scanState) notePage(idx uint32, p []byte) {
 		return
 	}
 	if pageCRCOK(p) {
-		s.pages[idx] = decodePage(idx, p)
+		pd := decodePage(idx, p)
+		if _, had := s.pages[idx]; !had {
+			s.pageList = append(s.pageList, pd)
+			s.listSorted = false
+		} else {
+			for i, q := range s.pageList {
+				if q.Index == idx {
+					s.pageList[i] = pd
+				}
+			}
+		}
+		s.pages[idx] = pd
 		delete(s.bad, idx)
 		return
 	}
@@ -481,7 +508,7 @@ func (s *scanState) rereadSuspects() error {
 			want[idx] = true
 		}
 	}
-	for _, pd := range s.pages {
+	for _, pd := range s.pageList {
 		if pd.Next != invalidPage {
 			if _, ok := s.pages[pd.Next]; !ok && pd.Next < s.sb.MDLen {
 				want[pd.Next] = true
@@ -547,6 +574,15 @@ func (s *scanState) finish() error {
 		v.Findings = []finding.Finding{}
 	}
 	return nil
+}
+
+// sortedPages is pageList by ascending index.
+func (s *scanState) sortedPages() []*pageDesc {
+	if !s.listSorted {
+		sort.Slice(s.pageList, func(i, j int) bool { return s.pageList[i].Index < s.pageList[j].Index })
+		s.listSorted = true
+	}
+	return s.pageList
 }
 
 // masksCurrent says whether the masks were read and are to be trusted:
