@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/lvfsck/lvfsck/finding"
@@ -365,10 +367,23 @@ type badEntry struct {
 // maxPresize bounds the md page map sized from a mask ahead of the read.
 const maxPresize = 1 << 17
 
+// readDepth is how many batch buffers are in flight: enough that the
+// reader always has one free while others are being checked.
+const readDepth = 4
+
+// mdJob is one batch on its way from the reader to a checker to the merge.
+type mdJob struct {
+	c   checked
+	buf []byte // nil for holes and failed reads
+	res chan checked
+}
+
 // readMD streams the md region in large batches, keeping only CRC-valid
 // pages (decoded, compact) and the headers of CRC-failed pages that look
-// like md pages. Two workers read and check alternate batches, so reading
-// and checking overlap and use both cores; results are merged in order.
+// like md pages. One goroutine reads the batches in order, back to back,
+// as a plain sequential read would (the device sees the same requests);
+// checkers verify them on the other cores, and the results are merged in
+// order here. At most readDepth batch buffers exist.
 func (s *scanState) readMD() error {
 	total := uint64(s.sb.MDLen)
 	if s.haveMasks && len(s.pages) == 0 {
@@ -380,53 +395,91 @@ func (s *scanState) readMD() error {
 	}
 	per := uint64(s.opts.BatchBytes / pageSize)
 	batches := (total + per - 1) / per
-	const workers = 2
 	holes, _ := s.src.(HoleSource)
 	ctx, cancel := context.WithCancel(s.ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	defer cancel()
-	outs := make([]chan checked, workers)
-	for w := range outs {
-		outs[w] = make(chan checked, 2)
-		go func(w int, out chan<- checked) {
-			defer close(out)
-			buf := alignedBuf(int(per) * pageSize)
-			for k := uint64(w); k < batches; k += workers {
-				start := k * per
-				n := min(per, total-start)
-				c := checked{start: start, n: n}
-				b := buf[:n*pageSize]
-				off := int64(uint64(s.sb.MDStart)+start) * pageSize
-				if c.err = ctx.Err(); c.err == nil && holes != nil && holes.IsHole(off, int64(len(b))) {
-					c.hole = true
-				} else if c.err == nil {
-					var got int
-					got, c.err = s.src.ReadAt(b, off)
-					if got == len(b) {
-						c.err = nil
-					} else if c.err == nil || errors.Is(c.err, io.EOF) {
-						c.err = io.ErrUnexpectedEOF
-					}
-				}
-				if c.err == nil && !c.hole {
-					for i := uint64(0); i < n; i++ {
-						c.check(uint32(start+i), b[i*pageSize:(i+1)*pageSize])
-					}
-				}
+
+	free := make(chan []byte, readDepth)
+	for range readDepth {
+		free <- nil // allocated on first use: a short region needs one
+	}
+	order := make(chan *mdJob, readDepth)
+	work := make(chan *mdJob, readDepth)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(order)
+		defer close(work)
+		for k := uint64(0); k < batches; k++ {
+			start := k * per
+			n := min(per, total-start)
+			j := &mdJob{c: checked{start: start, n: n}, res: make(chan checked, 1)}
+			off := int64(uint64(s.sb.MDStart)+start) * pageSize
+			size := int64(n) * pageSize
+			if j.c.err = ctx.Err(); j.c.err == nil && holes != nil && holes.IsHole(off, size) {
+				j.c.hole = true
+			} else if j.c.err == nil {
+				var buf []byte
 				select {
-				case out <- c:
+				case buf = <-free:
 				case <-ctx.Done():
 					return
 				}
-				if c.err != nil {
-					return
+				if buf == nil {
+					buf = alignedBuf(int(per) * pageSize)
+				}
+				j.buf = buf[:size]
+				got, err := s.src.ReadAt(j.buf, off)
+				switch {
+				case got == len(j.buf):
+				case err == nil || errors.Is(err, io.EOF):
+					j.c.err = io.ErrUnexpectedEOF
+				default:
+					j.c.err = err
 				}
 			}
-		}(w, outs[w])
+			select {
+			case order <- j:
+			case <-ctx.Done():
+				return
+			}
+			if j.buf == nil || j.c.err != nil {
+				j.res <- j.c // nothing to check
+				if j.buf != nil {
+					free <- j.buf[:cap(j.buf)]
+				}
+				if j.c.err != nil {
+					return
+				}
+				continue
+			}
+			work <- j // never blocks: at most readDepth buffers are out
+		}
+	}()
+	for range max(1, min(runtime.GOMAXPROCS(0), 4)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				for i := uint64(0); i < j.c.n; i++ {
+					j.c.check(uint32(j.c.start+i), j.buf[i*pageSize:(i+1)*pageSize])
+				}
+				free <- j.buf[:cap(j.buf)]
+				j.res <- j.c
+			}
+		}()
 	}
-	for k := uint64(0); k < batches; k++ {
-		c, ok := <-outs[k%workers]
-		if !ok {
-			break
+	for j := range order {
+		if err := s.ctx.Err(); err != nil {
+			return err // no merge, no progress once cancelled
+		}
+		var c checked
+		select {
+		case c = <-j.res:
+		case <-s.ctx.Done():
+			return s.ctx.Err()
 		}
 		if c.err != nil {
 			if s.ctx.Err() != nil {

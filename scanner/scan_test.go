@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -264,4 +265,30 @@ func TestHostileMaskLength(t *testing.T) {
 	v := scanImage(t, m.source(), ModeClean)
 	require.Equal(t, uint64(68), v.Stats.PagesRead)
 	require.Len(t, v.Blobs, 6)
+}
+
+// The md read pipeline (one reader, checkers, an in-order merge) must stop
+// cleanly on a failed batch or a cancel in the middle of the region, with
+// batches still in flight.
+func TestReadMDStopsMidRegion(t *testing.T) {
+	img := fixtureImage(t, "basic-1m")
+	sb := decodeSuper(img.b)
+	for _, fail := range []uint32{0, 1, 40, 63} {
+		_, err := Scan(context.Background(), failSource{img, int64(sb.MDStart+fail) * pageSize}, Options{BatchBytes: pageSize})
+		require.ErrorIs(t, err, ErrRead)
+		require.ErrorContains(t, err, fmt.Sprintf("read md pages %d..%d", fail, fail))
+	}
+	for _, stop := range []uint64{1, 10, 63} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var calls uint64
+		_, err := Scan(ctx, img, Options{BatchBytes: pageSize, Progress: func(done, total uint64) {
+			calls++
+			if done == stop {
+				cancel()
+			}
+		}})
+		cancel()
+		require.ErrorIs(t, err, context.Canceled, "cancel after %d batches", stop)
+		require.Equal(t, stop, calls, "no progress after the cancel")
+	}
 }
