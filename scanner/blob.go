@@ -234,6 +234,7 @@ func (s *scanState) openAll(firsts []uint32) {
 		b := &blobState{info: BlobInfo{ID: id, Loads: finding.LoadOK}, opened: true, buffer: true}
 		s.blobs[id] = b
 		s.order = append(s.order, id)
+		s.orderBlobs = append(s.orderBlobs, b)
 		bs = append(bs, b)
 	}
 	workers := min(runtime.GOMAXPROCS(0), 4)

@@ -1,8 +1,10 @@
 package scanner
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/lvfsck/lvfsck/blobstore"
@@ -15,8 +17,13 @@ func (s *scanState) sortedBlobs() []*blobState {
 	if len(s.sorted) == len(s.order) {
 		return s.sorted
 	}
-	ids := append([]uint64(nil), s.order...)
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	if len(s.sorted) == 0 && slices.IsSorted(s.order) && len(s.orderBlobs) == len(s.order) {
+		// openAll opens first pages in ascending order: nothing to sort
+		s.sorted = s.orderBlobs[:len(s.orderBlobs):len(s.orderBlobs)]
+		return s.sorted
+	}
+	ids := slices.Clone(s.order)
+	slices.Sort(ids)
 	out := make([]*blobState, len(ids))
 	for i, id := range ids {
 		out[i] = s.blobs[id]
@@ -138,7 +145,7 @@ func (s *scanState) lvsLayer() {
 	// gave a disputed name to a new empty lvol over an older snapshot with
 	// data, three restarts out of three.
 	s.openCosts(lvols)
-	sort.SliceStable(lvols, func(i, j int) bool { return lvols[i].cost < lvols[j].cost })
+	slices.SortStableFunc(lvols, func(a, b *blobState) int { return cmp.Compare(a.cost, b.cost) })
 	names := make(map[string]uint64, len(lvols))
 	uuids := make(map[string]uint64, len(lvols))
 	for _, b := range lvols {
@@ -350,12 +357,8 @@ func (s *scanState) maskChecks() {
 // estimate lands in blobState.cost (memoised there, not in a map: tens of
 // thousands of lvols are sorted by it).
 func (s *scanState) openCosts(lvols []*blobState) {
-	var walk func(id uint64, depth int) int
-	walk = func(id uint64, depth int) int {
-		b := s.blobs[id]
-		if b == nil {
-			return 0
-		}
+	var walk func(b *blobState, depth int) int
+	walk = func(b *blobState, depth int) int {
 		if b.costSet {
 			return b.cost
 		}
@@ -363,13 +366,15 @@ func (s *scanState) openCosts(lvols []*blobState) {
 			return 0
 		}
 		c := 2 * (len(b.info.Pages) + len(b.info.ExtentPages))
-		if p := b.info.Parent; p != 0 && p != id && s.blobs[p] != nil {
-			c = max(c, walk(p, depth+1)+1)
+		if p := b.info.Parent; p != 0 && p != b.info.ID {
+			if pb := s.blobs[p]; pb != nil {
+				c = max(c, walk(pb, depth+1)+1)
+			}
 		}
 		b.cost, b.costSet = c, true
 		return c
 	}
 	for _, b := range lvols {
-		walk(b.info.ID, 0)
+		walk(b, 0)
 	}
 }

@@ -83,12 +83,13 @@ type scanState struct {
 	// replay results (recovery)
 	claimed map[uint32]uint64 // md page -> blob id of the chain that claimed it
 
-	blobs   map[uint64]*blobState
-	order   []uint64
-	sorted  []*blobState // by id, see sortedBlobs
-	fs      finding.List
-	lvsOut  finding.LoadOutcome
-	superOK bool
+	blobs      map[uint64]*blobState
+	order      []uint64
+	orderBlobs []*blobState // the blobs of order, in that order
+	sorted     []*blobState // by id, see sortedBlobs
+	fs         finding.List
+	lvsOut     finding.LoadOutcome
+	superOK    bool
 }
 
 // Scan reads the lvstore on src and returns its persisted view. An error is
