@@ -33,6 +33,8 @@ type blobState struct {
 	// deleted is set when SPDK's load deletes the blob (leftover SNAPTMP).
 	deleted bool
 	seenSet map[uint32]bool // chain pages, for long chains only
+	// loaded is set once load ran (early, during the read, or after it).
+	loaded bool
 	// cost is the open-completion estimate (openCosts), set when costSet.
 	cost    int
 	costSet bool
@@ -219,24 +221,46 @@ func (s *scanState) maskBlobs() []uint32 {
 // blob_parse, extent pages), in parallel since each blob only reads the
 // decoded pages, then checks the snapshot each clone needs. firsts are the
 // blobs' first pages, ascending.
-func (s *scanState) openAll(firsts []uint32) {
+func (s *scanState) openAll(firsts []uint32) { s.openBlobs(s.newBlobs(firsts)) }
+
+// newBlobs makes the blobs of firsts (first pages, ascending) known, once
+// each, and returns those that are new.
+func (s *scanState) newBlobs(firsts []uint32) []*blobState {
+	s.sizeBlobs(len(firsts))
 	bs := make([]*blobState, 0, len(firsts))
-	if len(s.blobs) == 0 {
-		// sized once: growing a map of tens of thousands of blobs rehashes it
-		// again and again
-		s.blobs = make(map[uint64]*blobState, len(firsts))
-	}
 	for _, p := range firsts {
-		id := blobIDOf(p)
-		if _, dup := s.blobs[id]; dup {
-			continue
+		if b := s.newBlob(p); b != nil {
+			bs = append(bs, b)
 		}
-		b := &blobState{info: BlobInfo{ID: id, Loads: finding.LoadOK}, opened: true, buffer: true}
-		s.blobs[id] = b
-		s.order = append(s.order, id)
-		s.orderBlobs = append(s.orderBlobs, b)
-		bs = append(bs, b)
 	}
+	return bs
+}
+
+// sizeBlobs sizes the blob map once: growing a map of tens of thousands of
+// blobs rehashes it again and again.
+func (s *scanState) sizeBlobs(n int) {
+	if len(s.blobs) == 0 {
+		s.blobs = make(map[uint64]*blobState, n)
+	}
+}
+
+// newBlob makes the blob whose first page is p known, or returns nil when
+// it already is.
+func (s *scanState) newBlob(p uint32) *blobState {
+	id := blobIDOf(p)
+	if _, dup := s.blobs[id]; dup {
+		return nil
+	}
+	b := &blobState{info: BlobInfo{ID: id, Loads: finding.LoadOK}, opened: true, buffer: true}
+	s.blobs[id] = b
+	s.order = append(s.order, id)
+	s.orderBlobs = append(s.orderBlobs, b)
+	return b
+}
+
+// openBlobs loads bs (those openEarly has not) and settles their findings
+// and parents.
+func (s *scanState) openBlobs(bs []*blobState) {
 	workers := min(runtime.GOMAXPROCS(0), 4)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -244,7 +268,9 @@ func (s *scanState) openAll(firsts []uint32) {
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < len(bs); i += workers {
-				s.load(bs[i])
+				if !bs[i].loaded {
+					s.load(bs[i])
+				}
 			}
 		}(w)
 	}
@@ -259,6 +285,75 @@ func (s *scanState) openAll(firsts []uint32) {
 	for _, b := range bs {
 		s.resolveParent(b, 0)
 	}
+}
+
+// maxEarlyChain bounds the chain openEarly follows; longer (or looping)
+// chains wait for the end of the read like any other.
+const maxEarlyChain = 64
+
+// openEarly loads, while the md region streams in (clean mode, where the
+// blob id mask names the blobs before it is read), the blobs whose chain
+// and extent pages all lie below page h and are all there. Those pages are
+// final: rereads only ever fill pages that are missing. So the load is the
+// one openBlobs would do, its findings held back in the same way, and it
+// overlaps the read instead of following it.
+// The blobs are made here too, as their first pages come in, rather than
+// all before the read starts.
+func (s *scanState) openEarly(h uint32) {
+	for s.nextEarly < len(s.earlyFirsts) {
+		p0 := s.earlyFirsts[s.nextEarly]
+		if p0 >= h {
+			return
+		}
+		s.nextEarly++
+		b := s.newBlob(p0)
+		if b == nil {
+			continue
+		}
+		s.early = append(s.early, b)
+		if s.pagesBelow(p0, h) {
+			s.load(b)
+			b.loaded = true
+		}
+	}
+}
+
+// earlyBlobs makes the clean mode's blobs openEarly has not reached (all
+// of them when the read stopped short) and returns them all.
+func (s *scanState) earlyBlobs() []*blobState {
+	s.early = append(s.early, s.newBlobs(s.earlyFirsts[s.nextEarly:])...)
+	s.nextEarly = len(s.earlyFirsts)
+	return s.early
+}
+
+// pagesBelow says whether the chain from p0 and its extent pages are all
+// present below h (and the chain is not overlong).
+func (s *scanState) pagesBelow(p0, h uint32) bool {
+	cur := p0
+	for range maxEarlyChain {
+		if cur >= h {
+			return false
+		}
+		pd, ok := s.pages[cur]
+		if !ok {
+			return false
+		}
+		for _, et := range pd.ET {
+			for _, r := range et.Refs {
+				if r.Page == 0 {
+					continue
+				}
+				if _, ok := s.pages[r.Page]; !ok || r.Page >= h {
+					return false
+				}
+			}
+		}
+		if pd.Next == invalidPage {
+			return true
+		}
+		cur = pd.Next
+	}
+	return false
 }
 
 // open returns the blob with id, or nil when SPDK knows no such blob id.

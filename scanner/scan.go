@@ -86,10 +86,16 @@ type scanState struct {
 	blobs      map[uint64]*blobState
 	order      []uint64
 	orderBlobs []*blobState // the blobs of order, in that order
-	sorted     []*blobState // by id, see sortedBlobs
-	fs         finding.List
-	lvsOut     finding.LoadOutcome
-	superOK    bool
+	// earlyFirsts are the clean mode's blobs (first pages, ascending),
+	// known before the md read so that openEarly can make and load them as
+	// it goes; early are those made so far, nextEarly the next to make.
+	earlyFirsts []uint32
+	early       []*blobState
+	nextEarly   int
+	sorted      []*blobState // by id, see sortedBlobs
+	fs          finding.List
+	lvsOut      finding.LoadOutcome
+	superOK     bool
 }
 
 // Scan reads the lvstore on src and returns its persisted view. An error is
@@ -211,19 +217,22 @@ func (s *scanState) run() error {
 				Message: "clean mode forced on a store whose clean flag is 0: the masks are stale, so no mask is checked; SPDK itself will run recovery (scan without --mode for what it loads)"})
 		}
 	}
+	if mode == ModeClean {
+		s.earlyFirsts = s.maskBlobs()
+		s.sizeBlobs(len(s.earlyFirsts))
+		s.early = make([]*blobState, 0, len(s.earlyFirsts))
+	}
 	if err := s.readMD(); err != nil {
 		return err
 	}
 	if err := s.rereadSuspects(); err != nil {
 		return err
 	}
-	var firsts []uint32
 	if mode == ModeRecovery {
-		firsts = s.replay()
+		s.openAll(s.replay())
 	} else {
-		firsts = s.maskBlobs()
+		s.openBlobs(s.earlyBlobs())
 	}
-	s.openAll(firsts)
 	s.loadIter()
 	s.lvsLayer()
 	s.clusterChecks()
@@ -495,6 +504,7 @@ func (s *scanState) readMD() error {
 		for _, e := range c.bad {
 			s.bad[e.idx] = e.bp
 		}
+		s.openEarly(uint32(c.start + c.n))
 		if c.hole {
 			s.v.Stats.HolePages += c.n
 		} else {
