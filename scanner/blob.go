@@ -33,6 +33,9 @@ type blobState struct {
 	// deleted is set when SPDK's load deletes the blob (leftover SNAPTMP).
 	deleted bool
 	seenSet map[uint32]bool // chain pages, for long chains only
+	// id is what the lvol layer reads of the xattrs, worked out by load
+	// (in parallel, or during the read) rather than by lvsLayer after it.
+	id identity
 	// loaded is set once load ran (early, during the read, or after it).
 	loaded bool
 	// cost is the open-completion estimate (openCosts), set when costSet.
@@ -399,7 +402,10 @@ func (s *scanState) load(b *blobState) {
 	p0 := uint32(id)
 	var descs []*pageDesc
 	// Whatever stops the load, keep the blob's identity for the report.
-	defer func() { s.identify(b, descs) }()
+	defer func() {
+		s.identify(b, descs)
+		b.id = lvolIdentity(b)
+	}()
 	// chains are short: a linear search beats a map until they are not
 	seen := func(p uint32) bool {
 		if len(b.info.Pages) > 64 {
@@ -503,6 +509,28 @@ func (s *scanState) load(b *blobState) {
 		}
 	}
 	s.parse(b, descs)
+}
+
+// identity is a blob's name and uuid xattrs as load_next_lvol reads them.
+type identity struct {
+	name      []byte
+	nameOK    bool
+	nameStr   string // up to the first NUL
+	uuidRaw   []byte
+	uuid      string
+	uuidValid bool
+}
+
+func lvolIdentity(b *blobState) identity {
+	var id identity
+	id.name, id.nameOK = b.xattr("name", false)
+	if id.nameOK {
+		id.nameStr = cstr(id.name)
+	}
+	var uok bool
+	id.uuidRaw, uok = b.xattr("uuid", false)
+	id.uuid, id.uuidValid = uuidXattr(id.uuidRaw, uok)
+	return id
 }
 
 // reported says whether a finding of code about blob id is already there.

@@ -113,12 +113,11 @@ func (s *scanState) lvsLayer() {
 		if b.info.ID == sbID {
 			continue
 		}
-		nv, nok := b.xattr("name", false)
-		uv, uok := b.xattr("uuid", false)
-		u, uvalid := uuidXattr(uv, uok)
+		id := &b.id
+		nv, nok, uv, u, uvalid := id.name, id.nameOK, id.uuidRaw, id.uuid, id.uuidValid
 		b.info.IsLvol = nok
 		if nok {
-			b.info.LvolName = cstr(nv)
+			b.info.LvolName = id.nameStr
 		}
 		if uvalid {
 			b.info.LvolUUID = u
