@@ -69,10 +69,9 @@ func (s *scanState) blobFinding(b *blobState, sev finding.Severity, code finding
 	}
 }
 
-func (s *scanState) isFirst(idx uint32) bool {
-	pd, ok := s.pages[idx]
-	return ok && pd.Seq == 0 && pd.ID == blobIDOf(idx)
-}
+// isFirst says whether pd is a valid first page: sequence 0 and the blob id
+// of its own index.
+func (pd *pageDesc) isFirst() bool { return pd.Seq == 0 && pd.ID == blobIDOf(pd.Index) }
 
 // replay walks the md region as SPDK's bs_load_replay_md does on a dirty
 // load and returns the pages it marks as blob ids, in order. Chain defects
@@ -81,7 +80,7 @@ func (s *scanState) replay() []uint32 {
 	s.claimed = make(map[uint32]uint64, len(s.pages))
 	var cands []uint32
 	for _, pd := range s.sortedPages() {
-		if pd.Seq == 0 && pd.ID == blobIDOf(pd.Index) {
+		if pd.isFirst() {
 			cands = append(cands, pd.Index)
 		}
 	}

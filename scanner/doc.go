@@ -16,11 +16,14 @@
 //
 // The md region is read in large sequential batches (O_DIRECT with aligned
 // buffers on devices and files; buffered where the file system refuses
-// O_DIRECT), by two workers that read and check in parallel. Only CRC-valid
-// pages are kept, decoded into a compact form, so memory follows the blobs
-// found, not the size of the md region. A page that fails its CRC where it
-// matters is read once more before it is called corrupt. Nothing is ever
-// written to the device.
+// O_DIRECT), by one goroutine that issues them back to back, as a plain
+// sequential read would, while checkers verify the pages on the other cores.
+// Only CRC-valid pages are kept, decoded into a compact form, so memory
+// follows the blobs found, not the size of the md region. In clean mode the
+// blob id mask names the blobs up front, so a blob opens as soon as its
+// pages are read, during the read rather than after it. A page that fails
+// its CRC where it matters is read once more before it is called corrupt.
+// Nothing is ever written to the device.
 //
 // Entry points: Scan over any Source (an io.ReaderAt with a size: tests use
 // in-memory images), ScanPath over a path (gzip images are decompressed

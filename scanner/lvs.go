@@ -338,7 +338,7 @@ func (s *scanState) maskChecks() {
 	// persisted first pages that the blob id mask does not know
 	for _, pd := range s.sortedPages() {
 		idx := pd.Index
-		if pd.Seq != 0 || pd.ID != blobIDOf(idx) || s.blobIDMask.get(uint64(idx)) || owned[idx] {
+		if !pd.isFirst() || s.blobIDMask.get(uint64(idx)) || owned[idx] {
 			continue
 		}
 		s.add(finding.Finding{Code: CodeBlobIDMaskUnmarked, Severity: finding.Warning, SPDK: finding.LoadSkip,
