@@ -2,15 +2,19 @@ package scanner
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // alignment is what O_DIRECT wants of buffer addresses, offsets and lengths
@@ -55,31 +59,63 @@ type Device struct {
 	size int64
 	// direct is false after O_DIRECT was refused.
 	direct bool
-	// temp is the decompressed copy of a gzip image, removed on Close.
-	temp string
+	// temp is the decompressed copy of a gzip image: unlinked from its
+	// creation, so it is gone when the last descriptor closes, whatever
+	// kills the process.
+	temp *os.File
 }
 
+// ErrNotDevice is returned for a path that is neither a regular file nor a
+// block device (a FIFO, a socket, a character device, a directory): reading
+// one would block, or mean nothing.
+var ErrNotDevice = errors.New("not a regular file or block device")
+
+// ErrGzip wraps a gzip image that cannot be decompressed whole: truncated,
+// a checksum mismatch, corrupt data. It is a read error, not damage to the
+// lvstore it holds.
+var ErrGzip = errors.New("corrupt gzip image")
+
 // Open opens path read-only for scanning. Gzip images (detected by their
-// magic, whatever the name) are decompressed into a sparse temporary file in
-// tmpDir (os.TempDir() when empty) first.
+// magic, whatever the name) are decompressed into a sparse, unlinked
+// temporary file in tmpDir (os.TempDir() when empty) first.
 func Open(path, tmpDir string) (*Device, error) {
-	gz, err := isGzip(path)
+	return OpenContext(context.Background(), path, tmpDir)
+}
+
+// OpenContext is Open, with the decompression of a gzip image cancelled
+// when ctx ends.
+func OpenContext(ctx context.Context, path, tmpDir string) (*Device, error) {
+	in, err := openInput(path, 0)
 	if err != nil {
-		// err is an *os.PathError: it already names the path.
-		return nil, fmt.Errorf("%w: %w", ErrRead, err)
+		return nil, fmt.Errorf("open %s: %w: %w", path, ErrRead, err)
+	}
+	gz, err := isGzip(in)
+	if err != nil {
+		in.Close()
+		return nil, fmt.Errorf("read %s: %w: %w", path, ErrRead, err)
 	}
 	d := &Device{path: path}
-	if gz {
-		tmp, err := inflate(path, tmpDir)
-		if err != nil {
+	if !gz {
+		in.Close()
+		if err := d.open(path); err != nil {
+			return nil, fmt.Errorf("open %s: %w: %w", path, ErrRead, err)
+		}
+		return d, nil
+	}
+	d.temp, err = inflate(ctx, in, tmpDir)
+	in.Close()
+	if err != nil {
+		return nil, fmt.Errorf("decompress %s: %w: %w", path, ErrRead, err)
+	}
+	// The copy has no name; /proc/self/fd opens it anew, with O_DIRECT
+	// where the file system allows, like any image. Without /proc the
+	// descriptor itself is read, buffered.
+	if err := d.open(fmt.Sprintf("/proc/self/fd/%d", d.temp.Fd())); err != nil {
+		d.f, d.direct = d.temp, false
+		if d.size, err = d.temp.Seek(0, io.SeekEnd); err != nil {
+			d.Close()
 			return nil, fmt.Errorf("decompress %s: %w: %w", path, ErrRead, err)
 		}
-		d.temp = tmp
-		path = tmp
-	}
-	if err := d.open(path); err != nil {
-		d.Close()
-		return nil, fmt.Errorf("open %s: %w: %w", d.path, ErrRead, err)
 	}
 	return d, nil
 }
@@ -88,11 +124,63 @@ func Open(path, tmpDir string) (*Device, error) {
 // refuses O_DIRECT.
 var openFile = os.OpenFile
 
+// openInput opens path read-only and refuses what is neither a regular file
+// nor a block device. The open does not block (O_NONBLOCK: a FIFO's open
+// would wait for a writer for ever); reads of what it lets through block as
+// usual, since O_NONBLOCK means nothing to regular files and block devices
+// and is cleared anyway.
+func openInput(path string, flag int) (*os.File, error) {
+	f, err := openFile(path, os.O_RDONLY|syscall.O_NONBLOCK|flag, 0)
+	if errors.Is(err, syscall.ENXIO) {
+		// a unix socket cannot be opened at all; say what it is
+		if fi, serr := os.Stat(path); serr == nil && fi.Mode()&os.ModeSocket != 0 {
+			return nil, fmt.Errorf("%w (%s)", ErrNotDevice, kindOf(fi.Mode()))
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if m := fi.Mode(); !m.IsRegular() && (m&os.ModeDevice == 0 || m&os.ModeCharDevice != 0) {
+		f.Close()
+		return nil, fmt.Errorf("%w (%s)", ErrNotDevice, kindOf(m))
+	}
+	rc, err := f.SyscallConn()
+	if err == nil {
+		cerr := rc.Control(func(fd uintptr) { err = syscall.SetNonblock(int(fd), false) })
+		err = errors.Join(err, cerr)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// kindOf names a non-regular file's type for an operator.
+func kindOf(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "file type " + m.Type().String()
+}
+
 func (d *Device) open(path string) error {
-	f, err := openFile(path, os.O_RDONLY|syscall.O_DIRECT, 0)
+	f, err := openInput(path, syscall.O_DIRECT)
 	d.direct = err == nil
 	if errors.Is(err, syscall.EINVAL) {
-		f, err = openFile(path, os.O_RDONLY, 0)
+		f, err = openInput(path, 0)
 	}
 	if err != nil {
 		return err
@@ -106,16 +194,11 @@ func (d *Device) open(path string) error {
 	return nil
 }
 
-func isGzip(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
+func isGzip(f *os.File) (bool, error) {
 	var m [2]byte
-	n, err := io.ReadFull(f, m[:])
+	n, err := f.ReadAt(m[:], 0)
 	if n < 2 {
-		if err == io.ErrUnexpectedEOF || err == io.EOF {
+		if err == io.EOF {
 			return false, nil
 		}
 		return false, err
@@ -127,61 +210,124 @@ func isGzip(path string) (bool, error) {
 // disk, but it costs time).
 const maxInflate = 64 << 40
 
-// inflate decompresses a gzip image into a sparse temporary file: all-zero
-// 4 KiB blocks are skipped, not written, so a mostly empty 4 GiB image takes
-// a few MiB.
-func inflate(path, tmpDir string) (string, error) {
-	in, err := os.Open(path)
+// inflate decompresses a gzip image into a sparse, unlinked temporary file:
+// all-zero 4 KiB blocks are skipped, not written, so a mostly empty 4 GiB
+// image takes a few MiB. The gzip stream must be whole: a truncated file or
+// a checksum mismatch is an error (ErrGzip), never a shorter image.
+func inflate(ctx context.Context, in io.Reader, tmpDir string) (*os.File, error) {
+	out, err := createUnlinked(tmpDir)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	defer in.Close()
+	if _, err := inflateInto(ctx, in, out); err != nil {
+		out.Close()
+		return nil, err
+	}
+	return out, nil
+}
+
+// inflateHook, when set (tests), is called after each chunk is written.
+var inflateHook func(written int64)
+
+// inflateInto writes the decompressed in to out, sparse, and sizes out.
+func inflateInto(ctx context.Context, in io.Reader, out *os.File) (int64, error) {
 	zr, err := gzip.NewReader(in)
 	if err != nil {
-		return "", err
-	}
-	out, err := os.CreateTemp(tmpDir, "lvfsck-*.img")
-	if err != nil {
-		return "", err
-	}
-	name := out.Name()
-	fail := func(err error) (string, error) {
-		out.Close()
-		os.Remove(name)
-		return "", err
+		return 0, gzipError(err)
 	}
 	buf := make([]byte, 1<<20)
 	var zero [alignment]byte
 	var off int64
 	for {
-		n, rerr := io.ReadFull(zr, buf)
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		n, rerr := fill(zr, buf)
 		for i := 0; i < n; i += alignment {
 			blk := buf[i:min(i+alignment, n)]
 			if !bytes.Equal(blk, zero[:len(blk)]) {
 				if _, err := out.WriteAt(blk, off+int64(i)); err != nil {
-					return fail(err)
+					return 0, err
 				}
 			}
 		}
 		off += int64(n)
-		if off > maxInflate {
-			return fail(fmt.Errorf("image larger than %d bytes", int64(maxInflate)))
+		if inflateHook != nil {
+			inflateHook(off)
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
+		if off > maxInflate {
+			return 0, fmt.Errorf("image larger than %d bytes", int64(maxInflate))
+		}
+		if rerr == io.EOF {
+			break // the gzip reader checked the trailer: CRC and size
 		}
 		if rerr != nil {
-			return fail(rerr)
+			return 0, gzipError(rerr)
 		}
 	}
 	if err := out.Truncate(off); err != nil {
-		return fail(err)
+		return 0, err
 	}
-	if err := out.Close(); err != nil {
-		os.Remove(name)
-		return "", err
+	return off, nil
+}
+
+// fill reads r into buf until buf is full or r fails; unlike io.ReadFull it
+// keeps r's own io.ErrUnexpectedEOF (a truncated stream) apart from a
+// clean end (io.EOF).
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := r.Read(buf[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
 	}
-	return name, nil
+	return n, nil
+}
+
+// gzipError says what is wrong with a gzip stream in an operator's words.
+func gzipError(err error) error {
+	var corrupt flate.CorruptInputError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: the gzip stream ends early (a truncated file) (%w)", ErrGzip, err)
+	case errors.Is(err, gzip.ErrChecksum):
+		return fmt.Errorf("%w: the gzip checksum or length does not match, the file is corrupt (%w)", ErrGzip, err)
+	case errors.Is(err, gzip.ErrHeader):
+		return fmt.Errorf("%w: a bad gzip header or trailing garbage (%w)", ErrGzip, err)
+	case errors.As(err, &corrupt):
+		return fmt.Errorf("%w: corrupt compressed data (%w)", ErrGzip, err)
+	}
+	return err
+}
+
+// openTmpfile is O_TMPFILE's open; tests replace it to play a file system
+// without O_TMPFILE.
+var openTmpfile = func(dir string) (int, error) {
+	return unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+}
+
+// createUnlinked creates a file in dir that has no name, so that nothing is
+// left behind if the process dies (SIGKILL, OOM) while it holds gigabytes:
+// O_TMPFILE where the kernel and file system have it, else a named file
+// unlinked right after its creation.
+func createUnlinked(dir string) (*os.File, error) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	if fd, err := openTmpfile(dir); err == nil {
+		return os.NewFile(uintptr(fd), filepath.Join(dir, "(unlinked lvfsck image)")), nil
+	}
+	f, err := os.CreateTemp(dir, "lvfsck-*.img")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // Size implements Source.
@@ -261,16 +407,15 @@ func (d *Device) fallback() error {
 	return nil
 }
 
-// Close closes the device and removes a decompressed copy.
+// Close closes the device and its decompressed copy, if any (unlinked, it
+// is gone with its last descriptor).
 func (d *Device) Close() error {
 	var err error
 	if d.f != nil {
 		err = d.f.Close()
 	}
-	if d.temp != "" {
-		if rerr := os.Remove(d.temp); err == nil {
-			err = rerr
-		}
+	if d.temp != nil && d.temp != d.f {
+		err = errors.Join(err, d.temp.Close())
 	}
 	return err
 }
@@ -278,7 +423,7 @@ func (d *Device) Close() error {
 // ScanPath opens path (device, image, or gzip image), scans it and closes
 // it. View.Buffered says whether O_DIRECT had to be given up.
 func ScanPath(ctx context.Context, path string, opts Options, tmpDir string) (*View, error) {
-	d, err := Open(path, tmpDir)
+	d, err := OpenContext(ctx, path, tmpDir)
 	if err != nil {
 		return nil, err
 	}

@@ -104,10 +104,24 @@ func fixturePath(t testing.TB, name string) string {
 	if p, ok := pathCache[name]; ok {
 		return p
 	}
-	p, err := inflate(filepath.Join(fixtureDir, name+".img.gz"), imgDir)
-	require.NoError(t, err)
+	p := inflateNamed(t, filepath.Join(fixtureDir, name+".img.gz"), imgDir)
 	pathCache[name] = p
 	return p
+}
+
+// inflateNamed decompresses the gzip image gz into a named sparse file in
+// dir, through the scanner's own inflate, and returns its path.
+func inflateNamed(t testing.TB, gz, dir string) string {
+	t.Helper()
+	in, err := os.Open(gz)
+	require.NoError(t, err)
+	defer in.Close()
+	out, err := os.CreateTemp(dir, "inflated-*.img")
+	require.NoError(t, err)
+	defer out.Close()
+	_, err = inflateInto(context.Background(), in, out)
+	require.NoError(t, err)
+	return out.Name()
 }
 
 func scanFixture(t testing.TB, name string, mode Mode) *View {

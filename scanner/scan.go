@@ -172,7 +172,7 @@ func (s *scanState) readAt(buf []byte, off int64) error {
 	if err := s.ctx.Err(); err != nil {
 		return err
 	}
-	n, err := s.src.ReadAt(buf, off)
+	n, err := s.read(buf, off)
 	s.v.Stats.BytesRead += uint64(n)
 	if n == len(buf) {
 		return nil
@@ -181,6 +181,31 @@ func (s *scanState) readAt(buf []byte, off int64) error {
 		err = io.ErrUnexpectedEOF
 	}
 	return fmt.Errorf("%w: read %d bytes at offset %d: %w", ErrRead, len(buf), off, err)
+}
+
+// read is src.ReadAt that returns when the scan's context ends, even if the
+// read itself does not (a hung device, an NFS server gone): the read goes on
+// in its own goroutine and is abandoned, with its buffer, so that SIGTERM
+// ends a run at once. A context that cannot end reads directly.
+func (s *scanState) read(buf []byte, off int64) (int, error) {
+	if s.ctx.Done() == nil {
+		return s.src.ReadAt(buf, off)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := s.src.ReadAt(buf, off)
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		return r.n, r.err
+	case <-s.ctx.Done():
+		return 0, s.ctx.Err()
+	}
 }
 
 func (s *scanState) run() error {
@@ -441,7 +466,7 @@ func (s *scanState) readMD() error {
 					buf = alignedBuf(int(per) * pageSize)
 				}
 				j.buf = buf[:size]
-				got, err := s.src.ReadAt(j.buf, off)
+				got, err := s.read(j.buf, off)
 				switch {
 				case got == len(j.buf):
 				case err == nil || errors.Is(err, io.EOF):

@@ -114,8 +114,7 @@ func TestScanPathGzipAndPlain(t *testing.T) {
 	require.Len(t, v.Blobs, 6)
 
 	// the sparse copy skips zero blocks
-	tmp, err := inflate(gz, t.TempDir())
-	require.NoError(t, err)
+	tmp := inflateNamed(t, gz, t.TempDir())
 	st, err := os.Stat(tmp)
 	require.NoError(t, err)
 	require.Equal(t, int64(64<<20), st.Size())
@@ -130,8 +129,7 @@ func TestScanPathGzipAndPlain(t *testing.T) {
 }
 
 func TestDeviceUnalignedReads(t *testing.T) {
-	tmp, err := inflate(filepath.Join(fixtureDir, "basic-1m.img.gz"), t.TempDir())
-	require.NoError(t, err)
+	tmp := inflateNamed(t, filepath.Join(fixtureDir, "basic-1m.img.gz"), t.TempDir())
 	want, err := os.ReadFile(tmp)
 	require.NoError(t, err)
 	d, err := Open(tmp, "")
@@ -183,8 +181,7 @@ func TestBufferedFallback(t *testing.T) {
 }
 
 func TestOpenFallsBackWhenODirectRefused(t *testing.T) {
-	path, err := inflate(filepath.Join(fixtureDir, "basic-1m.img.gz"), t.TempDir())
-	require.NoError(t, err)
+	path := inflateNamed(t, filepath.Join(fixtureDir, "basic-1m.img.gz"), t.TempDir())
 	orig := openFile
 	defer func() { openFile = orig }()
 	openFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
@@ -200,8 +197,7 @@ func TestOpenFallsBackWhenODirectRefused(t *testing.T) {
 }
 
 func TestReadFallsBackAfterEINVAL(t *testing.T) {
-	path, err := inflate(filepath.Join(fixtureDir, "basic-1m.img.gz"), t.TempDir())
-	require.NoError(t, err)
+	path := inflateNamed(t, filepath.Join(fixtureDir, "basic-1m.img.gz"), t.TempDir())
 	d, err := Open(path, "")
 	require.NoError(t, err)
 	defer d.Close()
