@@ -8,8 +8,14 @@ FUZZTIME ?= 20s
 
 all: build
 
+# The version and commit the binary reports (lvfsck --version, the JSON
+# reports); without git, the Go toolchain's build info is used instead.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.ldVersion=$(VERSION) -X main.ldCommit=$(COMMIT)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/lvfsck
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/lvfsck
 
 # The test command the README and CI use. -race on, short fuzz seeds only.
 test: vet

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -161,6 +162,11 @@ func TestDecodeAnswer(t *testing.T) {
 		{"object without result", `{"jsonrpc":"2.0"}`, 0, true},
 		{"garbage", `not json`, 0, true},
 		{"wrong shape", `{"result":{"uuid":"u"}}`, 0, true},
+		{"null", `null`, 0, true},
+		{"null result", `{"jsonrpc":"2.0","id":1,"result":null}`, 0, true},
+		{"null element", `[{"uuid":"u"},null]`, 0, true},
+		{"number element", `[1]`, 0, true},
+		{"empty file", ``, 0, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,15 +186,26 @@ func TestLoadFilesErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
 	require.NoError(t, os.WriteFile(bad, []byte("{"), 0o644))
+	null := filepath.Join(dir, "null.json")
+	require.NoError(t, os.WriteFile(null, []byte("null\n"), 0o644))
 	ok := fx("notify.after-delete.bdev_lvol_get_lvols.json")
+	lvs := fx("notify.after-delete.bdev_lvol_get_lvstores.json")
 	for name, f := range map[string]Files{
 		"missing lvstores": {Lvols: ok},
 		"no such file":     {Lvstores: filepath.Join(dir, "nope"), Lvols: ok},
-		"bad lvols":        {Lvstores: fx("notify.after-delete.bdev_lvol_get_lvstores.json"), Lvols: bad},
+		"bad lvols":        {Lvstores: lvs, Lvols: bad},
+		// null is malformed in every captured answer, not "none"
+		"null lvstores": {Lvstores: null, Lvols: ok},
+		"null lvols":    {Lvstores: lvs, Lvols: null},
+		"null bdevs":    {Lvstores: lvs, Lvols: ok, Bdevs: null},
+		"null notify":   {Lvstores: lvs, Lvols: ok, Notify: null},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := LoadFiles(f)
 			require.ErrorIs(t, err, ErrCaptured)
+			if strings.HasPrefix(name, "null") {
+				require.ErrorContains(t, err, null)
+			}
 		})
 	}
 }

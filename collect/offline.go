@@ -81,7 +81,8 @@ func decodeFile(path string, v any) error {
 
 // DecodeAnswer decodes one captured answer into v (a pointer to a slice of
 // the spdk type): either the bare result array, or a JSON-RPC response
-// object {"jsonrpc", "id", "result"}; an error response is refused.
+// object {"jsonrpc", "id", "result"}; an error response, a null and an
+// element that is not an object are refused.
 func DecodeAnswer(b []byte, v any) error {
 	t := bytes.TrimSpace(b)
 	if len(t) > 0 && t[0] == '{' {
@@ -99,6 +100,21 @@ func DecodeAnswer(b []byte, v any) error {
 			return fmt.Errorf("%w: an object without a result", ErrCaptured)
 		}
 		t = resp.Result
+	}
+	// Every answer lvfsck reads is an array of objects. A null (the whole
+	// answer, or one element) would decode as "none" or as a zero value:
+	// an empty view taken for the target's.
+	var elems []json.RawMessage
+	if err := json.Unmarshal(t, &elems); err != nil {
+		return fmt.Errorf("%w: %w", ErrCaptured, err)
+	}
+	if elems == nil {
+		return fmt.Errorf("%w: null, not an array", ErrCaptured)
+	}
+	for i, e := range elems {
+		if e := bytes.TrimSpace(e); len(e) == 0 || e[0] != '{' {
+			return fmt.Errorf("%w: element %d is %s, not an object", ErrCaptured, i, truncate(string(e), 40))
+		}
 	}
 	if err := json.Unmarshal(t, v); err != nil {
 		return fmt.Errorf("%w: %w", ErrCaptured, err)

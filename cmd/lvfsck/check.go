@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -32,6 +33,7 @@ type checkOpts struct {
 	mode        string
 	tmpDir      string
 	timeout     time.Duration
+	deadline    time.Duration
 	noColor     bool
 	now         func() time.Time // tests pin the clock
 }
@@ -67,8 +69,12 @@ Devices are read in recovery mode by default beside a live target (what
 would load if it restarted now), in auto mode offline.
 
 Exit: 0 consistent, 4 errors found, 8 operational error (target unreachable,
-device unreadable, journal locked; ORed with 4 when findings were made
-anyway), 16 usage, 32 cancelled.`,
+device unreadable, journal locked, no result within --deadline; ORed with
+4 when findings were made anyway), 16 usage, 32 cancelled.
+
+--deadline (default 4m, below a 5-minute cron interval) bounds the whole
+run, so that a target that accepts and never answers cannot stack cron runs;
+--timeout bounds each RPC call.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCheck(cmd, g, o) },
 	}
@@ -89,9 +95,13 @@ anyway), 16 usage, 32 cancelled.`,
 	f.StringVar(&o.mode, "mode", "", "device read mode: auto, clean or recovery (default: recovery live, auto offline)")
 	f.StringVar(&o.tmpDir, "tmpdir", "", "where gzip images are decompressed (default: $TMPDIR)")
 	f.DurationVar(&o.timeout, "timeout", 60*time.Second, "deadline of each RPC call")
+	f.DurationVar(&o.deadline, "deadline", defaultCheckDeadline, "deadline of the whole run: past it the run ends, exit 8")
 	f.BoolVar(&o.noColor, "no-color", false, "no ANSI colors in the human report")
 	return cmd
 }
+
+// defaultCheckDeadline fits a check run from cron every 5 minutes.
+const defaultCheckDeadline = 4 * time.Minute
 
 func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	flags := cmd.Flags()
@@ -132,6 +142,13 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The deadline cancels rather than sets a context deadline: the RPC
+	// client applies --timeout only to calls whose context has none.
+	ctx, cancel := context.WithCancelCause(ctx)
+	errDeadline := fmt.Errorf("no result within --deadline %s (a target that does not answer?)", o.deadline)
+	timer := time.AfterFunc(o.deadline, func() { cancel(errDeadline) })
+	defer timer.Stop()
+	defer cancel(nil)
 	out := cmd.OutOrStdout()
 
 	// The journal first: a locked one fails before anything else is done,
@@ -146,6 +163,12 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	}
 
 	res, err := checkrun.Run(ctx, cfg)
+	if err != nil && errors.Is(context.Cause(ctx), errDeadline) {
+		// Out of time is an operational failure, not an operator's ^C.
+		res.Summary.Exit = report.ExitOperational
+		res.Summary.Notes = append(res.Summary.Notes, errDeadline.Error())
+		err = report.Fail(report.ExitOperational, errDeadline)
+	}
 	code := res.Summary.Exit
 	// Whatever happens from here, the run is closed in the journal.
 	defer func() { res.Finish(finalCode(code, err)) }()

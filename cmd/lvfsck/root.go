@@ -54,9 +54,11 @@ Read-only by default. Exit codes as e2fsck: 0 consistent, 1 corrected,
 				return usageError("--log-level: %v", err)
 			}
 			g.log = newLogger(lvl)
-			return nil
+			return positiveDurations(cmd, "timeout", "deadline")
 		},
 	}
+	root.Version = version
+	root.SetVersionTemplate(build.String() + "\n")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return exitCode(16, fmt.Errorf("%w\n%s", err, c.UsageString()))
@@ -79,4 +81,20 @@ func newLogger(lvl zerolog.Level) zerolog.Logger {
 		w = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
 	}
 	return w.Level(lvl).With().Timestamp().Logger()
+}
+
+// positiveDurations refuses a zero or negative value of the named duration
+// flags, wherever a command has them: a zero timeout would fail every call,
+// or mean "none" to some of them.
+func positiveDurations(cmd *cobra.Command, names ...string) error {
+	for _, name := range names {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || f.Value.Type() != "duration" {
+			continue
+		}
+		if d, err := time.ParseDuration(f.Value.String()); err == nil && d <= 0 {
+			return usageError("--%s %s: want a positive duration", name, f.Value)
+		}
+	}
+	return nil
 }
