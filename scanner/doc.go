@@ -27,5 +27,9 @@
 //
 // Entry points: Scan over any Source (an io.ReaderAt with a size: tests use
 // in-memory images), ScanPath over a path (gzip images are decompressed
-// into a sparse temporary file first), Open for the device itself.
+// into a sparse temporary file first, unlinked from its creation; a gzip
+// that is not whole is a read error), Open for the device itself. Only
+// regular files and block devices are opened: a FIFO would block for ever.
+// Every read returns when the scan's context ends, whether or not the
+// device answers.
 package scanner
