@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/scanner"
 )
 
 // benchSummary is 10,000 findings over 4 lvstores, each with the fields and
@@ -65,4 +66,29 @@ func BenchmarkWriteJSON10k(b *testing.B) {
 
 func BenchmarkWriteProm10k(b *testing.B) {
 	benchRender(b, func(w io.Writer, s Summary) error { return WriteProm(w, s, t0) })
+}
+
+// benchScan renders benchView(10000), the lvol table of a 10,000-lvol
+// lvstore: the renderer's share of `lvfsck scan` on such a device.
+func benchScan(b *testing.B, render func(io.Writer, *scanner.View) error) {
+	const n = 10000
+	v := benchView(n)
+	var cw countWriter
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := render(&cw, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/lvol")
+	b.ReportMetric(float64(cw.n)/float64(b.N)/(1<<20), "MiB-out/op")
+}
+
+func BenchmarkWriteScanText10k(b *testing.B) {
+	benchScan(b, func(w io.Writer, v *scanner.View) error { return WriteScanText(w, v, ExitOK, "bench", TextOptions{}) })
+}
+
+func BenchmarkWriteScanJSON10k(b *testing.B) {
+	benchScan(b, func(w io.Writer, v *scanner.View) error { return WriteScanJSON(w, v, ExitOK, "bench") })
 }

@@ -1,39 +1,18 @@
 package report
 
 import (
-	"encoding/json"
+	"bufio"
+	"cmp"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/lvfsck/lvfsck/finding"
 	"github.com/lvfsck/lvfsck/scanner"
 )
-
-// ScanSchema names the JSON document of `lvfsck scan --json`
-// (docs/scan-json.md). Fields are only ever added under this name.
-const ScanSchema = "lvfsck.scan/v1"
-
-// scanDoc is the --json document: the schema, the exit code, and the view.
-type scanDoc struct {
-	Schema        string `json:"schema"`
-	LvfsckVersion string `json:"lvfsck_version"`
-	ExitCode      int    `json:"exit_code"`
-	*scanner.View
-}
-
-// WriteScanJSON writes the ScanSchema document of `lvfsck scan --json`:
-// the view, with the exit code and the version that made it.
-func WriteScanJSON(w io.Writer, v *scanner.View, code int, version string) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(scanDoc{Schema: ScanSchema, LvfsckVersion: version, ExitCode: code, View: v}); err != nil {
-		return fmt.Errorf("write json: %w", err)
-	}
-	return nil
-}
 
 // scanLoadWords says in a few words what spdk_tgt does at its next load
 // (the text report's loadWords are sentences).
@@ -45,46 +24,14 @@ var scanLoadWords = map[finding.LoadOutcome]string{
 	finding.LoadCrash:    "CRASHES spdk_tgt",
 }
 
-// WriteScanText writes the human report of `lvfsck scan`: the lvstore,
-// its lvols as a tree (clones beneath their snapshot), then the findings
-// as WriteText prints them.
+// WriteScanText writes the human report of `lvfsck scan`: the headline,
+// the lvstore, its lvols as a tree (clones beneath their snapshot), the
+// run, then the findings as WriteText prints them.
 func WriteScanText(w io.Writer, v *scanner.View, code int, version string, opts TextOptions) error {
-	var b strings.Builder
 	l := v.Lvstore
-	name := l.Name
-	if name == "" {
-		name = "(unknown)"
-	}
-	uuid := l.UUID
-	if uuid == "" {
-		uuid = "(unknown)"
-	}
-	fmt.Fprintf(&b, "lvstore %s  uuid %s\n", Printable(name), Printable(uuid))
-	fmt.Fprintf(&b, "  device    %s (%s)\n", Printable(v.Device), Bytes(uint64(max(v.Size, 0))))
-	if v.Mode != "" {
-		state := "dirty (clean=0)"
-		if l.Clean {
-			state = "clean"
-		}
-		fmt.Fprintf(&b, "  store     %s, version %d, scanned in %s mode\n", state, l.Version, v.Mode)
-		fmt.Fprintf(&b, "  clusters  %d × %s (%d for metadata); md region %d pages from page %d\n",
-			l.TotalClusters, Bytes(uint64(l.ClusterSize)), l.MDClusters, l.MDLen, l.MDStart)
-	} else {
-		b.WriteString("  store     super block unusable: md region not scanned\n")
-	}
-	fmt.Fprintf(&b, "  next load spdk_tgt %s\n", scanLoadWords[l.Loads])
-	if v.Buffered {
-		b.WriteString("  note      O_DIRECT refused: read buffered\n")
-	}
-	writeTree(&b, v)
-	b.WriteString("\n")
-	if _, err := io.WriteString(w, b.String()); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
 	s := Summary{
 		Command:      "scan",
 		Version:      version,
-		Target:       v.Device,
 		Findings:     v.Findings,
 		ScannedBytes: int64(v.Stats.BytesRead),
 		ScanDuration: v.Stats.Duration,
@@ -92,8 +39,8 @@ func WriteScanText(w io.Writer, v *scanner.View, code int, version string, opts 
 	}
 	if l.Name != "" || l.UUID != "" {
 		n := 0
-		for _, bl := range v.Blobs {
-			if bl.IsLvol {
+		for i := range v.Blobs {
+			if v.Blobs[i].IsLvol {
 				n++
 			}
 		}
@@ -102,60 +49,83 @@ func WriteScanText(w io.Writer, v *scanner.View, code int, version string, opts 
 	if v.Buffered {
 		s.Notes = append(s.Notes, "O_DIRECT refused by the file system: read buffered")
 	}
-	return WriteText(w, s, opts)
+	return writeText(w, s, opts, func(p *textPrinter) { writeScanBody(p.w, v) })
 }
 
-// writeTree lists the lvols, each snapshot with its clones beneath.
-func writeTree(b *strings.Builder, v *scanner.View) {
-	byID := map[uint64]scanner.BlobInfo{}
-	var lvols []scanner.BlobInfo
-	for _, bl := range v.Blobs {
+// writeScanBody is the lvstore as the super block describes it, then its
+// lvols. The device is named here, so the run does not name it again.
+func writeScanBody(w *bufio.Writer, v *scanner.View) {
+	l := v.Lvstore
+	name := cmp.Or(l.Name, "(unknown)")
+	uuid := cmp.Or(l.UUID, "(unknown)")
+	fmt.Fprintf(w, "\nlvstore %s  uuid %s\n", Printable(name), Printable(uuid))
+	fmt.Fprintf(w, "  device    %s (%s)\n", Printable(v.Device), Bytes(uint64(max(v.Size, 0))))
+	if v.Mode != "" {
+		state := "dirty (clean=0)"
+		if l.Clean {
+			state = "clean"
+		}
+		fmt.Fprintf(w, "  store     %s, version %d, scanned in %s mode\n", state, l.Version, v.Mode)
+		fmt.Fprintf(w, "  clusters  %d × %s (%d for metadata); md region %d pages from page %d\n",
+			l.TotalClusters, Bytes(uint64(l.ClusterSize)), l.MDClusters, l.MDLen, l.MDStart)
+	} else {
+		w.WriteString("  store     super block unusable: md region not scanned\n")
+	}
+	fmt.Fprintf(w, "  next load spdk_tgt %s\n", scanLoadWords[l.Loads])
+	if v.Buffered {
+		w.WriteString("  note      O_DIRECT refused: read buffered\n")
+	}
+	writeTree(w, v)
+}
+
+// treeCols are the lvol table's columns; the last one is not padded.
+var treeCols = [...]string{"  NAME", "SIZE", "ALLOCATED", "KIND", "BLOB", "UUID", "NEXT LOAD"}
+
+// writeTree lists the lvols, each snapshot with its clones beneath, in
+// natural name order. Linear in the lvols: children are indexed once, and
+// columns are measured, not run through a tabwriter.
+func writeTree(w *bufio.Writer, v *scanner.View) {
+	byID := make(map[uint64]*scanner.BlobInfo, len(v.Blobs))
+	var lvols []*scanner.BlobInfo
+	var alloc uint64
+	for i := range v.Blobs {
+		bl := &v.Blobs[i]
 		byID[bl.ID] = bl
 		if bl.IsLvol {
 			lvols = append(lvols, bl)
 		}
-	}
-	if len(lvols) == 0 {
-		b.WriteString("\nno lvols\n")
-		return
-	}
-	var alloc uint64
-	for _, bl := range v.Blobs {
 		alloc += bl.AllocatedClusters
 	}
-	fmt.Fprintf(b, "\nlvols (%d, %s allocated)\n", len(lvols), Bytes(alloc*uint64(v.Lvstore.ClusterSize)))
-	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	defer tw.Flush()
-	fmt.Fprintln(tw, "  NAME\tSIZE\tALLOCATED\tKIND\tBLOB\tUUID\tNEXT LOAD")
-	// roots: lvols whose parent is not a listed lvol
-	isChild := map[uint64]bool{}
+	if len(lvols) == 0 {
+		w.WriteString("\nno lvols\n")
+		return
+	}
+	fmt.Fprintf(w, "\nlvols (%d, %s allocated)\n", len(lvols), Bytes(alloc*uint64(v.Lvstore.ClusterSize)))
+
+	// Children of each listed lvol; roots are lvols whose parent is not one.
+	kids := map[uint64][]*scanner.BlobInfo{}
+	var roots []*scanner.BlobInfo
 	for _, bl := range lvols {
 		if p, ok := byID[bl.Parent]; ok && bl.Parent != 0 && p.IsLvol {
-			isChild[bl.ID] = true
+			kids[bl.Parent] = append(kids[bl.Parent], bl)
+		} else {
+			roots = append(roots, bl)
 		}
 	}
-	children := func(id uint64) []scanner.BlobInfo {
-		var out []scanner.BlobInfo
-		for _, bl := range lvols {
-			if bl.Parent == id && isChild[bl.ID] {
-				out = append(out, bl)
-			}
-		}
-		return out
+	byName := func(a, b *scanner.BlobInfo) int {
+		return cmp.Or(CompareNatural(a.LvolName, b.LvolName), cmp.Compare(a.ID, b.ID))
 	}
-	sortLvols := func(s []scanner.BlobInfo) {
-		sort.Slice(s, func(i, j int) bool {
-			if s[i].LvolName != s[j].LvolName {
-				return s[i].LvolName < s[j].LvolName
-			}
-			return s[i].ID < s[j].ID
-		})
+	slices.SortFunc(roots, byName)
+	for _, k := range kids {
+		slices.SortFunc(k, byName)
 	}
-	var walk func(bl scanner.BlobInfo, prefix, branch string, depth int)
-	walk = func(bl scanner.BlobInfo, prefix, branch string, depth int) {
-		fmt.Fprintf(tw, "  %s%s\n", prefix+branch, lvolLine(bl, v.Lvstore.ClusterSize))
-		kids := children(bl.ID)
-		sortLvols(kids)
+
+	rows := make([][len(treeCols)]string, 0, len(lvols)+1)
+	rows = append(rows, treeCols)
+	cs := uint64(v.Lvstore.ClusterSize)
+	var walk func(bl *scanner.BlobInfo, prefix, branch string, depth int)
+	walk = func(bl *scanner.BlobInfo, prefix, branch string, depth int) {
+		rows = append(rows, lvolRow(bl, "  "+prefix+branch, cs))
 		if depth > 64 {
 			return // bounded: a parent cycle is a finding, not a tree
 		}
@@ -166,50 +136,62 @@ func writeTree(b *strings.Builder, v *scanner.View) {
 		case "└─ ":
 			next += "   "
 		}
-		for i, k := range kids {
+		ks := kids[bl.ID]
+		for i, k := range ks {
 			br := "├─ "
-			if i == len(kids)-1 {
+			if i == len(ks)-1 {
 				br = "└─ "
 			}
 			walk(k, next, br, depth+1)
 		}
 	}
-	var roots []scanner.BlobInfo
-	for _, bl := range lvols {
-		if !isChild[bl.ID] {
-			roots = append(roots, bl)
-		}
-	}
-	sortLvols(roots)
 	for _, r := range roots {
 		walk(r, "", "", 0)
 	}
+
+	// Each column as wide as its widest cell (in runes, as the tree's
+	// box characters are one column each) plus two blanks.
+	var width [len(treeCols) - 1]int
+	for _, r := range rows {
+		for c := range width {
+			width[c] = max(width[c], utf8.RuneCountInString(r[c]))
+		}
+	}
+	for _, r := range rows {
+		for c := range width {
+			w.WriteString(r[c])
+			w.WriteString(spaces(width[c] - utf8.RuneCountInString(r[c]) + 2))
+		}
+		w.WriteString(r[len(r)-1])
+		w.WriteByte('\n')
+	}
 }
 
-func lvolLine(bl scanner.BlobInfo, clusterSize uint32) string {
-	var tags []string
+func lvolRow(bl *scanner.BlobInfo, lead string, clusterSize uint64) [len(treeCols)]string {
+	var tags strings.Builder
 	if bl.Thin {
-		tags = append(tags, "thin")
+		tags.WriteString("thin")
 	} else {
-		tags = append(tags, "thick")
+		tags.WriteString("thick")
 	}
 	if bl.ReadOnly {
-		tags = append(tags, "ro")
+		tags.WriteString(" ro")
 	}
 	if bl.IsSnapshot {
-		tags = append(tags, "snapshot")
+		tags.WriteString(" snapshot")
 	}
 	if bl.Parent != 0 {
-		tags = append(tags, "clone")
+		tags.WriteString(" clone")
 	}
 	if bl.ExternalSnapshot != "" {
-		tags = append(tags, "esnap-clone of "+Printable(bl.ExternalSnapshot))
+		tags.WriteString(" esnap-clone of " + Printable(bl.ExternalSnapshot))
 	}
 	uuid := Printable(bl.LvolUUID)
 	if uuid == "" {
 		uuid = "-"
 	}
-	return fmt.Sprintf("%s\t%s\t%s\t%s\t%#x\t%s\t%s",
-		Printable(bl.LvolName), Bytes(bl.SizeBytes), Bytes(bl.AllocatedClusters*uint64(clusterSize)),
-		strings.Join(tags, " "), bl.ID, uuid, scanLoadWords[bl.Loads])
+	return [len(treeCols)]string{
+		lead + Printable(bl.LvolName), Bytes(bl.SizeBytes), Bytes(bl.AllocatedClusters * clusterSize),
+		tags.String(), "0x" + strconv.FormatUint(bl.ID, 16), uuid, scanLoadWords[bl.Loads],
+	}
 }

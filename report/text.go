@@ -217,13 +217,24 @@ func (p *textPrinter) paint(color, s string) string {
 // grouped by lvstore and by severity (most severe first). Output depends
 // only on s and opts.
 func WriteText(w io.Writer, s Summary, opts TextOptions) error {
+	return writeText(w, s, opts, nil)
+}
+
+// writeText is WriteText with body, when not nil, written between the
+// headline and the run: a command's own description of the lvstores it
+// looked at (scan's lvstore and lvol tree). Those lvstores are then not
+// headed again: their findings follow under "findings".
+func writeText(w io.Writer, s Summary, opts TextOptions, body func(*textPrinter)) error {
 	p := &textPrinter{w: bufio.NewWriterSize(w, 64<<10), color: opts.Color}
 	gs, _ := groups(s)
 
 	p.w.WriteString(p.paint(headlineColor(s), headline(s, gs)) + "\n")
+	if body != nil {
+		body(p)
+	}
 	p.runInfo(s)
 	for _, g := range gs {
-		p.group(g, opts.MinSeverity)
+		p.group(g, opts.MinSeverity, body != nil)
 	}
 	if len(s.Notes) > 0 {
 		p.w.WriteString("\n" + p.paint(ansiBold, "notes") + "\n")
@@ -284,9 +295,14 @@ func (p *textPrinter) runInfo(s Summary) {
 	p.kv("exit", fmt.Sprintf("%d (%s)", s.Exit, ExitMeaning(s.Exit)))
 }
 
-func (p *textPrinter) group(g *group, minSev finding.Severity) {
+func (p *textPrinter) group(g *group, minSev finding.Severity, described bool) {
+	if described && g.known && len(g.findings) == 0 {
+		return // the headline said clean, the body showed the store
+	}
 	p.w.WriteString("\n")
 	switch {
+	case described && g.known:
+		p.w.WriteString(p.paint(ansiBold, "findings"))
 	case g.none:
 		p.w.WriteString(p.paint(ansiBold, "not tied to an lvstore"))
 	default:

@@ -77,10 +77,19 @@ func runScan(cmd *cobra.Command, g *globalOpts, o *scanOpts, path string) error 
 		bar.Done()
 	}
 	if err != nil {
+		code := report.ExitOperational
 		if ctx.Err() != nil {
-			return exitCode(report.ExitCancelled, fmt.Errorf("scan %s: %w", path, err))
+			code = report.ExitCancelled
 		}
-		return exitCode(report.ExitOperational, fmt.Errorf("scan %s: %w", path, err))
+		err = fmt.Errorf("scan %s: %w", path, err)
+		if o.json {
+			// Machines still get a document, as from check: the exit code
+			// and the error.
+			if werr := report.WriteScanJSONFailed(cmd.OutOrStdout(), path, code, version, err); werr != nil {
+				g.log.Error().Err(werr).Msg("write json")
+			}
+		}
+		return exitCode(code, err)
 	}
 	if v.Buffered {
 		g.log.Warn().Str("device", path).Msg("O_DIRECT refused by the file system: read buffered, may see stale page-cache data of a running target")

@@ -64,6 +64,21 @@ func TestScanExitCodes(t *testing.T) {
 	}
 }
 
+// A scan that cannot read its device still gives --json readers a
+// document, as check --json does: exit code 8 and the error.
+func TestScanJSONFailedDocument(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope")
+	out, _, code := checkCLI(t, "scan", "--json", missing)
+	require.Equal(t, 8, code)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &doc), "stdout: %q", out)
+	require.Equal(t, ScanSchema, doc["schema"])
+	require.Equal(t, float64(8), doc["exit_code"])
+	require.Equal(t, missing, doc["device"])
+	require.Contains(t, doc["error"], "nope")
+	require.Equal(t, []any{}, doc["blobs"])
+}
+
 func TestScanTreeShowsDamage(t *testing.T) {
 	out, _, _ := checkCLI(t, "scan", damagedImage(t))
 	require.NotContains(t, out, "vol-thick", "a blob whose first page is unreadable has no name to show")
