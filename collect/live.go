@@ -46,18 +46,18 @@ const maxNotifications = 1 << 16
 // returned in notes rather than failing the check.
 func Fetch(ctx context.Context, src LiveSource) (a Answers, notes []string, err error) {
 	if a.Lvstores, err = src.GetLvstores(ctx, spdk.LvstoreQuery{}); err != nil {
-		return Answers{}, nil, fmt.Errorf("bdev_lvol_get_lvstores: %w", err)
+		return Answers{}, nil, err
 	}
 	if a.Lvols, err = src.GetLvols(ctx, spdk.LvolQuery{}); err != nil {
-		return Answers{}, nil, fmt.Errorf("bdev_lvol_get_lvols: %w", err)
+		return Answers{}, nil, err
 	}
 	if a.Bdevs, err = src.GetBdevs(ctx, ""); err != nil {
 		// Without bdevs the RPC-only checks lose the clone's base snapshot
 		// name; the comparison with the disk still stands.
 		if ctx.Err() != nil {
-			return Answers{}, nil, fmt.Errorf("bdev_get_bdevs: %w", err)
+			return Answers{}, nil, err
 		}
-		notes = append(notes, fmt.Sprintf("bdev_get_bdevs failed (%v): clones' base snapshots and device files are unknown", err))
+		notes = append(notes, fmt.Sprintf("%v: clones' base snapshots and device files are unknown", err))
 		a.Bdevs = nil
 	} else if a.Bdevs == nil {
 		a.Bdevs = []spdk.Bdev{}
@@ -72,9 +72,9 @@ func Fetch(ctx context.Context, src LiveSource) (a Answers, notes []string, err 
 	case errors.Is(err, spdk.ErrMethodNotFound):
 		notes = append(notes, "the target has no notify_get_notifications: no notify evidence")
 	case ctx.Err() != nil:
-		return Answers{}, nil, fmt.Errorf("notify_get_notifications: %w", err)
+		return Answers{}, nil, err
 	default:
-		notes = append(notes, fmt.Sprintf("notify_get_notifications failed (%v): no notify evidence", err))
+		notes = append(notes, fmt.Sprintf("%v: no notify evidence", err))
 	}
 	return a, notes, nil
 }

@@ -36,6 +36,15 @@ type Result struct {
 	Messages  []string
 	Evidence  map[string]string
 	ExitCode  int
+
+	noStopMethod bool // the target lacks bdev_lvol_stop_snapshot_checksum
+}
+
+// busyNote explains a busy answer the stop could have prevented.
+func (r *Result) busyNote() {
+	if r.noStopMethod {
+		r.say("the target has no %s: a running checksum could not be stopped first", MethodStopSnapshotChecksum)
+	}
 }
 
 func (r *Result) say(format string, a ...any) {
@@ -344,7 +353,10 @@ func (d *Deleter) stopChecksum(ctx context.Context, lv *Lvol, res *Result) {
 		res.say("could not list the target's methods (%v); not stopping checksums", err)
 		return
 	case !has:
-		res.say("the target has no %s: a running checksum cannot be stopped first", MethodStopSnapshotChecksum)
+		// Worth saying only if the delete then answers busy (see busyNote);
+		// a delete that goes through needs no note about it.
+		res.evidence("stop-checksum", "the target has no %s", MethodStopSnapshotChecksum)
+		res.noStopMethod = true
 		return
 	}
 	// By alias, as the captured checksum calls name the snapshot; deletes go
@@ -418,6 +430,7 @@ func (d *Deleter) attempt(ctx context.Context, req Request, lv *Lvol, res *Resul
 				res.say("FORCED REMOVAL: the target answered busy and dropped %s from its memory only; its blob %#x is still on disk.", lv.Alias, res.BlobID)
 				res.say("It comes back at the next target restart or lvstore reload. This target lacks the fix (forced delete semantics).")
 				res.say("Scheduled for repair: after a restart run `lvfsck repair --yes`, or `lvfsck repair --yes --reload` in a maintenance window.")
+				res.busyNote()
 				return nil
 			}
 			// Gone everywhere: whatever held it let go in time.
@@ -431,8 +444,9 @@ func (d *Deleter) attempt(ctx context.Context, req Request, lv *Lvol, res *Resul
 		now := clk.Now()
 		if !now.Before(deadline) || res.Attempts >= maxAttempts {
 			res.set(OutcomeRefusedBusy)
-			res.say("%s is busy (the target kept it: fixed semantics) after %d attempt(s) over %s; nothing was changed — retry later or with a longer --wait", lv.Alias, res.Attempts, req.Wait)
-			return &RefusedError{Reason: ReasonBusy, Lvol: lv.Alias, Detail: fmt.Sprintf("still busy after %d attempt(s)", res.Attempts)}
+			res.say("%s is busy (the target kept it: fixed semantics) after %s over %s; nothing was changed — retry later or with a longer --wait", lv.Alias, plural(res.Attempts, "attempt", "attempts"), req.Wait)
+			res.busyNote()
+			return &RefusedError{Reason: ReasonBusy, Lvol: lv.Alias, Detail: "still busy after " + plural(res.Attempts, "attempt", "attempts")}
 		}
 		wait := min(d.Backoff.Delay(retry), deadline.Sub(now))
 		if err := clk.Sleep(ctx, wait); err != nil {

@@ -36,6 +36,8 @@ func TestDeleteFixedSemanticsRetriesThenDeletes(t *testing.T) {
 	require.Equal(t, SemanticsFixed, rec.Semantics)
 	require.Equal(t, res.Attempts, rec.Attempts)
 	require.Equal(t, 0, w.target.called("bdev_lvol_stop_snapshot_checksum"), "v24.09 has no stop method: not called")
+	require.NotContains(t, strings.Join(res.Messages, "\n"), "stop_snapshot_checksum", "a delete that went through needs no note on the stop")
+	require.Contains(t, rec.Evidence["stop-checksum"], "no bdev_lvol_stop_snapshot_checksum", "the journal keeps it")
 }
 
 func TestDeleteFixedSemanticsTimesOutBusy(t *testing.T) {
@@ -55,6 +57,7 @@ func TestDeleteFixedSemanticsTimesOutBusy(t *testing.T) {
 	require.Equal(t, before, w.disk.has(uuidSnapX))
 	require.Equal(t, res.Attempts, w.target.called("bdev_lvol_delete"))
 	require.Equal(t, OutcomeRefusedBusy, w.journal.outcome(t, res.IntentID).Outcome)
+	require.Contains(t, strings.Join(res.Messages, "\n"), "could not be stopped first", "busy: why the stop was not tried")
 
 	// Wait 0: exactly one attempt, no sleeping.
 	w2 := newWorld(t, SemanticsFixed, false)
@@ -81,6 +84,7 @@ func TestDeleteForcedSemanticsDetectsForcedRemoval(t *testing.T) {
 	require.Contains(t, text, "memory only")
 	require.Contains(t, text, "comes back at the next target restart or lvstore reload")
 	require.Contains(t, text, "Scheduled for repair")
+	require.Contains(t, text, "could not be stopped first")
 
 	rec := w.journal.outcome(t, res.IntentID)
 	require.Equal(t, OutcomeForcedRemoval, rec.Outcome)

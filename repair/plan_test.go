@@ -69,6 +69,7 @@ func TestPlanRenderGolden(t *testing.T) {
 		{"plan-restart.golden", sampleFindings(), false},
 		{"plan-reload.golden", sampleFindings(), true},
 		{"plan-empty.golden", nil, false},
+		{"plan-one.golden", sampleFindings()[2:3], false}, // "1 change", not "1 change(s)"
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			var b bytes.Buffer

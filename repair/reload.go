@@ -300,14 +300,18 @@ func (rl *Reloader) awaitLvols(ctx context.Context, res *ReloadResult, want []st
 				res.Reappeared = append(res.Reappeared, lvols[i])
 			}
 			if len(res.Missing) == 0 {
-				res.say("lvstore %s loaded again; %d dropped lvol(s) are live again", res.LvstoreName, len(res.Reappeared))
+				verb := "are"
+				if len(res.Reappeared) == 1 {
+					verb = "is"
+				}
+				res.say("lvstore %s loaded again; %s dropped from memory %s live again", res.LvstoreName, plural(len(res.Reappeared), "lvol", "lvols"), verb)
 				return nil
 			}
 		}
 		if !clk.Now().Before(end) {
 			if len(res.Missing) > 0 {
 				res.say("lvstore %s is back but these lvols did not reappear: %s (not on disk any more, or failed to open: check the target's log)", res.LvstoreName, strings.Join(res.Missing, ", "))
-				return fmt.Errorf("reload %s: %d lvol(s) did not reappear", res.LvstoreName, len(res.Missing))
+				return fmt.Errorf("reload %s: %s did not reappear", res.LvstoreName, plural(len(res.Missing), "lvol", "lvols"))
 			}
 			res.say("lvstore %s did not load again after bdev_aio_create (last errors: %v, %v); check the target's log, or restart it", res.LvstoreName, serr, lerr)
 			return fmt.Errorf("reload %s: lvstore did not reappear", res.LvstoreName)

@@ -56,7 +56,7 @@ func (p RepairPlan) Render(w io.Writer) error {
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
-	fmt.Fprintf(&b, "Repair plan: %d change(s), %d waiting for a restart, %d not repairable over RPC.\n", len(act), len(wait), len(advice))
+	fmt.Fprintf(&b, "Repair plan: %s, %d waiting for a restart, %d not repairable over RPC.\n", plural(len(act), "change", "changes"), len(wait), len(advice))
 	if len(act) > 0 {
 		b.WriteString("\nWill do, in order (every delete is guarded and verified on disk):\n")
 		for i, s := range act {
@@ -107,4 +107,12 @@ func (r ApplyResult) Render(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// plural is "1 change", "2 changes".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -83,7 +83,7 @@ echo "   ... and meanwhile the control plane deletes backup-1:"
 if out=$(rpc bdev_lvol_delete '{"name":"lvs-demo/backup-1"}' 2>&1); then
 	fail "the delete succeeded; the busy window was missed"
 fi
-echo "   bdev_lvol_delete answered: ${out#lvfsck: }"
+echo "   the target answered: ${out#lvfsck: }"
 out=$(rpc bdev_lvol_delete '{"name":"lvs-demo/backup-1"}' 2>&1) && fail "the retried delete succeeded"
 echo "   a retry answers: ${out#lvfsck: }   <- a control plane reads this as 'already deleted'"
 wait "$CK_PID" || true

@@ -62,13 +62,14 @@ and exits 4; a target that cannot be reached exits 8.`,
 			defer c.Close()
 			var res json.RawMessage
 			if err := c.Call(ctx, args[0], params, &res); err != nil {
+				// spdk's errors name the method already.
 				if _, ok := spdk.AsRPCError(err); ok {
-					return exitCode(report.ExitUncorrected, fmt.Errorf("%s: %w", args[0], err))
+					return exitCode(report.ExitUncorrected, err)
 				}
 				if errors.Is(err, context.DeadlineExceeded) {
 					return exitCode(report.ExitOperational, fmt.Errorf("%s: no answer within %s", args[0], o.timeout))
 				}
-				return exitCode(report.ExitOperational, fmt.Errorf("%s: %w", args[0], err))
+				return exitCode(report.ExitOperational, err)
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), string(res))
 			return err

@@ -2,7 +2,6 @@ package adapt
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/lvfsck/lvfsck/repair"
@@ -37,18 +36,20 @@ var _ repair.Target = (*Target)(nil)
 // NewTarget wraps c.
 func NewTarget(c Client) *Target { return &Target{C: c} }
 
-func classify(method string, err error) error {
+// classify maps err onto repair's sentinels. The method is not named
+// again: spdk's errors name it ("spdk rpc bdev_lvol_delete: ...").
+func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%s: %w", method, repair.Classify(err, spdk.ErrBusy, spdk.ErrNotFound, spdk.ErrMethodNotFound))
+	return repair.Classify(err, spdk.ErrBusy, spdk.ErrNotFound, spdk.ErrMethodNotFound)
 }
 
 // Lvstores is bdev_lvol_get_lvstores.
 func (t *Target) Lvstores(ctx context.Context) ([]repair.Lvstore, error) {
 	ls, err := t.C.GetLvstores(ctx, spdk.LvstoreQuery{})
 	if err != nil {
-		return nil, classify("bdev_lvol_get_lvstores", err)
+		return nil, classify(err)
 	}
 	out := make([]repair.Lvstore, 0, len(ls))
 	for _, s := range ls {
@@ -64,11 +65,11 @@ func (t *Target) Lvstores(ctx context.Context) ([]repair.Lvstore, error) {
 func (t *Target) Lvols(ctx context.Context) ([]repair.Lvol, error) {
 	ls, err := t.C.GetLvols(ctx, spdk.LvolQuery{})
 	if err != nil {
-		return nil, classify("bdev_lvol_get_lvols", err)
+		return nil, classify(err)
 	}
 	bdevs, err := t.C.GetBdevs(ctx, "")
 	if err != nil {
-		return nil, classify("bdev_get_bdevs", err)
+		return nil, classify(err)
 	}
 	drv := make(map[string]*spdk.LvolDriver, len(bdevs))
 	for i := range bdevs {
@@ -101,7 +102,7 @@ func (t *Target) Lvols(ctx context.Context) ([]repair.Lvol, error) {
 func (t *Target) Bdevs(ctx context.Context) ([]repair.Bdev, error) {
 	bs, err := t.C.GetBdevs(ctx, "")
 	if err != nil {
-		return nil, classify("bdev_get_bdevs", err)
+		return nil, classify(err)
 	}
 	out := make([]repair.Bdev, 0, len(bs))
 	for _, b := range bs {
@@ -124,7 +125,7 @@ func (t *Target) Bdevs(ctx context.Context) ([]repair.Bdev, error) {
 func (t *Target) Namespaces(ctx context.Context) ([]repair.Namespace, error) {
 	subs, err := t.C.GetNvmfSubsystems(ctx)
 	if err != nil {
-		return nil, classify("nvmf_get_subsystems", err)
+		return nil, classify(err)
 	}
 	var out []repair.Namespace
 	for _, s := range subs {
@@ -138,24 +139,24 @@ func (t *Target) Namespaces(ctx context.Context) ([]repair.Namespace, error) {
 // HasMethod asks rpc_get_methods (cached by the client per connection).
 func (t *Target) HasMethod(ctx context.Context, name string) (bool, error) {
 	ok, err := t.C.HasMethod(ctx, name)
-	return ok, classify("rpc_get_methods", err)
+	return ok, classify(err)
 }
 
 // StopSnapshotChecksum is Longhorn's bdev_lvol_stop_snapshot_checksum.
 func (t *Target) StopSnapshotChecksum(ctx context.Context, name string) error {
-	return classify(repair.MethodStopSnapshotChecksum, t.C.StopSnapshotChecksum(ctx, name))
+	return classify(t.C.StopSnapshotChecksum(ctx, name))
 }
 
 // DeleteLvol is bdev_lvol_delete.
 func (t *Target) DeleteLvol(ctx context.Context, name string) error {
-	return classify("bdev_lvol_delete", t.C.DeleteLvol(ctx, name))
+	return classify(t.C.DeleteLvol(ctx, name))
 }
 
 // IOStats is bdev_get_iostat for every bdev.
 func (t *Target) IOStats(ctx context.Context) ([]repair.IOStat, error) {
 	st, err := t.C.GetIostat(ctx, "")
 	if err != nil {
-		return nil, classify("bdev_get_iostat", err)
+		return nil, classify(err)
 	}
 	out := make([]repair.IOStat, 0, len(st.Bdevs))
 	for _, b := range st.Bdevs {
@@ -168,11 +169,11 @@ func (t *Target) IOStats(ctx context.Context) ([]repair.IOStat, error) {
 // AioDelete is bdev_aio_delete. The client gives up when ctx is done, even
 // if the target never answers (a wedged unload).
 func (t *Target) AioDelete(ctx context.Context, name string) error {
-	return classify("bdev_aio_delete", t.C.AioDelete(ctx, name))
+	return classify(t.C.AioDelete(ctx, name))
 }
 
 // AioCreate is bdev_aio_create with the same file, name and block size.
 func (t *Target) AioCreate(ctx context.Context, filename, name string, blockSize uint32) error {
 	_, err := t.C.AioCreate(ctx, name, filename, blockSize)
-	return classify("bdev_aio_create", err)
+	return classify(err)
 }

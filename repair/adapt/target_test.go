@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,7 +120,9 @@ func TestTargetErrorsClassified(t *testing.T) {
 			err := tg.DeleteLvol(ctx, "lvs-r/backup-1")
 			require.ErrorIs(t, err, tc.want)
 			require.ErrorIs(t, err, tc.client, "the client's sentinel stays in the chain")
-			require.Contains(t, err.Error(), "bdev_lvol_delete")
+			require.Equal(t, 1, strings.Count(err.Error(), "bdev_lvol_delete"), "the method named once: %v", err)
+			_, err = tg.Namespaces(ctx)
+			require.Equal(t, 1, strings.Count(err.Error(), "nvmf_get_subsystems"), "the method named once: %v", err)
 			require.ErrorIs(t, tg.StopSnapshotChecksum(ctx, "lvs-r/backup-1"), tc.want)
 			_, err = tg.Namespaces(ctx)
 			require.ErrorIs(t, err, tc.want)
