@@ -259,7 +259,7 @@ func summarize(e journal.Event) string {
 	case journal.EventRepaired:
 		return joinDetail("repaired", d)
 	case journal.EventFindingFirstSeen:
-		return joinDetail("finding first seen", d)
+		return findingWords(d)
 	case journal.EventLogEvidence:
 		if _, rest, ok := strings.Cut(d, ": "); ok {
 			return rest
@@ -267,6 +267,23 @@ func summarize(e journal.Event) string {
 		return d
 	}
 	return d
+}
+
+// findingWords reads the finding key the journal files a first sighting
+// under ("<lvstore uuid>|<code>|<lvol uuid, blob:0x.. or page:N>") as
+// words: the code, and the blob or page when no lvol names the line.
+func findingWords(key string) string {
+	parts := strings.Split(key, "|")
+	if len(parts) != 3 || parts[1] == "" {
+		return joinDetail("first reported", key)
+	}
+	s := "first reported: " + parts[1]
+	if b, ok := strings.CutPrefix(parts[2], "blob:"); ok {
+		s += " on blob " + b
+	} else if p, ok := strings.CutPrefix(parts[2], "page:"); ok {
+		s += " on md page " + p
+	}
+	return s
 }
 
 func joinDetail(s, d string) string {

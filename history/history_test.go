@@ -122,3 +122,36 @@ func BenchmarkBuild(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(evs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// A first sighting is filed under the finding's key; the line says the
+// code in words, never the internal "<uuid>|<code>|<uuid>" key.
+func TestFindingFirstSeenInWords(t *testing.T) {
+	for _, tc := range []struct{ key, want string }{
+		{"8d8b189b-1c53-43f0-bd30-30cfab08bb98|pending-resurrection|0cb79d67-87ec-449b-842e-22455bfa39ae", "first reported: pending-resurrection"},
+		{"8d8b189b-1c53-43f0-bd30-30cfab08bb98|md-crc-mismatch|blob:0x100000003", "first reported: md-crc-mismatch on blob 0x100000003"},
+		{"|chain-broken|page:17", "first reported: chain-broken on md page 17"},
+		{"not a key", "first reported: not a key"},
+	} {
+		h := Build([]journal.Event{{At: resAt(1, 0), Kind: journal.EventFindingFirstSeen, LvolUUID: "u", LvolName: "lvs/a", Detail: tc.key}}, "", time.Time{})
+		require.Equal(t, tc.want, h.Events[0].Summary)
+		require.NotContains(t, h.Events[0].Summary, "|")
+	}
+}
+
+// Events of one second keep the journal's order (its keys: time, then a
+// sequence number), whatever their kinds or lvols.
+func TestBuildKeepsJournalOrder(t *testing.T) {
+	var evs []journal.Event
+	kinds := []journal.EventKind{journal.EventGone, journal.EventFindingFirstSeen, journal.EventSeen, journal.EventResurrected, journal.EventDeleteIntent}
+	for i, k := range kinds {
+		evs = append(evs, journal.Event{At: resAt(1, 0), Kind: k, LvolUUID: fmt.Sprintf("u%d", i%2), LvolName: fmt.Sprintf("lvs/v%d", i%2), Detail: fmt.Sprint(i)})
+	}
+	for range 20 {
+		h := Build(evs, "", time.Time{})
+		var got []journal.EventKind
+		for _, e := range h.Events {
+			got = append(got, e.Kind)
+		}
+		require.Equal(t, kinds, got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/internal/natsort"
 )
 
 // Finding codes the planner acts on. reconcile emits them; if its spelling
@@ -160,8 +161,8 @@ func Plan(fs []finding.Finding, opts PlanOptions) RepairPlan {
 		return cmp.Or(
 			cmp.Compare(actionOrder[a.s.Action], actionOrder[b.s.Action]),
 			cmp.Compare(b.s.Severity, a.s.Severity),
-			cmp.Compare(a.s.Lvstore, b.s.Lvstore),
-			cmp.Compare(a.target, b.target),
+			natsort.Compare(a.s.Lvstore, b.s.Lvstore),
+			natsort.Compare(a.target, b.target),
 		)
 	})
 	for i := range ks {

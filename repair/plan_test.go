@@ -199,3 +199,17 @@ func TestApplyStopsAtAWedgedReload(t *testing.T) {
 	require.Equal(t, 1, w.target.called("bdev_aio_delete"))
 	require.Equal(t, 8, out.ExitCode&8)
 }
+
+// Steps on lvols of one kind are in natural name order: vol9 before vol10.
+func TestPlanNaturalOrder(t *testing.T) {
+	var fs []finding.Finding
+	for i, n := range []string{"vol10", "vol9", "vol100"} {
+		fs = append(fs, finding.Finding{Code: CodeResurrected, Severity: finding.Error, Lvstore: "lvs-r", LvstoreUUID: uuidLvs,
+			LvolName: n, LvolUUID: fmt.Sprintf("00000000-0000-4000-8000-00000000000%d", i)})
+	}
+	var got []string
+	for _, s := range Plan(fs, PlanOptions{}).Steps {
+		got = append(got, s.Target())
+	}
+	require.Equal(t, []string{"lvs-r/vol9", "lvs-r/vol10", "lvs-r/vol100"}, got)
+}

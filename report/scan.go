@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/internal/natsort"
 	"github.com/lvfsck/lvfsck/scanner"
 )
 
@@ -113,7 +114,7 @@ func writeTree(w *bufio.Writer, v *scanner.View) {
 		}
 	}
 	byName := func(a, b *scanner.BlobInfo) int {
-		return cmp.Or(CompareNatural(a.LvolName, b.LvolName), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(natsort.Compare(a.LvolName, b.LvolName), cmp.Compare(a.ID, b.ID))
 	}
 	slices.SortFunc(roots, byName)
 	for _, k := range kids {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/internal/natsort"
 )
 
 // LvstoreSummary describes one lvstore the run looked at.
@@ -121,9 +122,9 @@ func compareFindings(a, b finding.Finding) int {
 	}
 	return cmp.Or(
 		cmp.Compare(a.Code, b.Code),
-		cmp.Compare(a.Lvstore, b.Lvstore),
+		natsort.Compare(a.Lvstore, b.Lvstore),
 		cmp.Compare(a.LvstoreUUID, b.LvstoreUUID),
-		cmp.Compare(a.LvolName, b.LvolName),
+		natsort.Compare(a.LvolName, b.LvolName),
 		cmp.Compare(a.BlobID, b.BlobID),
 		cmp.Compare(pageKey(a), pageKey(b)),
 		cmp.Compare(a.LvolUUID, b.LvolUUID),
@@ -263,7 +264,7 @@ func groups(s Summary) ([]*group, []finding.Finding) {
 			}
 			return 1
 		}
-		return cmp.Or(cmp.Compare(a.lvs.Name, b.lvs.Name), cmp.Compare(a.lvs.UUID, b.lvs.UUID))
+		return cmp.Or(natsort.Compare(a.lvs.Name, b.lvs.Name), cmp.Compare(a.lvs.UUID, b.lvs.UUID))
 	})
 	if none != nil {
 		out = append(out, none)

@@ -189,3 +189,22 @@ func TestWritersReportWriteErrors(t *testing.T) {
 	require.ErrorIs(t, WriteJSON(&failWriter{}, s), errDiskFull)
 	require.ErrorIs(t, WriteProm(&failWriter{}, s, t0), errDiskFull)
 }
+
+// Findings and lvstores are listed in natural name order: vol9 before vol10.
+func TestWriteTextNaturalOrder(t *testing.T) {
+	s := cleanSummary()
+	s.Lvstores = []LvstoreSummary{{Name: "lvs10", UUID: "u10"}, {Name: "lvs9", UUID: "u9"}}
+	for _, n := range []string{"vol10", "vol9", "vol100"} {
+		s.Findings = append(s.Findings, finding.Finding{Code: "phantom", Severity: finding.Error, Lvstore: "lvs9", LvstoreUUID: "u9", LvolName: n})
+	}
+	s.Exit = ExitUncorrected
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, s, TextOptions{}))
+	out := b.String()
+	last := -1
+	for _, w := range []string{"lvstore lvs9", "lvol vol9\n", "lvol vol10\n", "lvol vol100\n", "lvstore lvs10"} {
+		i := strings.Index(out, w)
+		require.Greater(t, i, last, "%q out of order:\n%s", w, out)
+		last = i
+	}
+}

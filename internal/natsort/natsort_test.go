@@ -1,4 +1,4 @@
-package report
+package natsort
 
 import (
 	"slices"
@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestCompareNatural(t *testing.T) {
+func TestCompare(t *testing.T) {
 	for _, tc := range []struct {
 		in, want []string
 	}{
@@ -19,17 +19,17 @@ func TestCompareNatural(t *testing.T) {
 		{[]string{"x", "10", "9"}, []string{"9", "10", "x"}},
 	} {
 		got := slices.Clone(tc.in)
-		slices.SortFunc(got, CompareNatural)
+		slices.SortFunc(got, Compare)
 		require.Equal(t, tc.want, got, "%q", tc.in)
 	}
 }
 
 // The order must be total: antisymmetric, and 0 only for equal strings.
-func FuzzCompareNatural(f *testing.F) {
+func FuzzCompare(f *testing.F) {
 	f.Add("vol1", "vol01")
 	f.Add("a10b", "a9c")
 	f.Fuzz(func(t *testing.T, a, b string) {
-		c, d := CompareNatural(a, b), CompareNatural(b, a)
+		c, d := Compare(a, b), Compare(b, a)
 		require.Equal(t, c, -d)
 		require.Equal(t, a == b, c == 0)
 	})

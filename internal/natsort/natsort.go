@@ -1,12 +1,14 @@
-package report
+// Package natsort orders names as an operator reads them: vol2 before
+// vol10. Every list of lvol or lvstore names lvfsck prints uses it.
+package natsort
 
 import "strings"
 
-// CompareNatural orders names as an operator reads them: runs of digits
+// Compare orders names as an operator reads them: runs of digits
 // compare by value (vol2 < vol10 < vol100), everything else byte by byte.
 // Names equal but for leading zeros (vol01, vol1) fall back to plain order,
 // so the order is total and every sort over it is deterministic.
-func CompareNatural(a, b string) int {
+func Compare(a, b string) int {
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		ca, cb := a[i], b[j]
