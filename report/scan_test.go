@@ -73,6 +73,19 @@ func TestWriteScanTextHeadlineFirst(t *testing.T) {
 	}
 }
 
+// A super block that names no lvstore: the findings are the device's, not
+// "not tied to an lvstore".
+func TestWriteScanTextUnknownLvstore(t *testing.T) {
+	v := scanView()
+	v.Lvstore, v.Mode, v.Blobs = scanner.Lvstore{Loads: finding.LoadRefuse}, "", nil
+	v.Findings = []finding.Finding{{Code: "bad-super-block", Severity: finding.Critical, SPDK: finding.LoadRefuse}}
+	var b strings.Builder
+	require.NoError(t, WriteScanText(&b, v, ExitUncorrected, "test", TextOptions{}))
+	out := b.String()
+	require.Contains(t, out, "\nfindings — 1 critical\n", out)
+	require.NotContains(t, out, "not tied", out)
+}
+
 // Names sort as an operator reads them, not byte by byte.
 func TestWriteScanTextNaturalOrder(t *testing.T) {
 	v := scanView()

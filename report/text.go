@@ -234,7 +234,7 @@ func writeText(w io.Writer, s Summary, opts TextOptions, body func(*textPrinter)
 	}
 	p.runInfo(s)
 	for _, g := range gs {
-		p.group(g, opts.MinSeverity, body != nil)
+		p.group(g, opts.MinSeverity, body != nil && (g.known || g.none && len(s.Lvstores) == 0))
 	}
 	if len(s.Notes) > 0 {
 		p.w.WriteString("\n" + p.paint(ansiBold, "notes") + "\n")
@@ -295,13 +295,16 @@ func (p *textPrinter) runInfo(s Summary) {
 	p.kv("exit", fmt.Sprintf("%d (%s)", s.Exit, ExitMeaning(s.Exit)))
 }
 
+// group writes one lvstore's findings. described: the body showed that
+// lvstore (or, when it knew none, the device), so the findings are headed
+// plainly "findings".
 func (p *textPrinter) group(g *group, minSev finding.Severity, described bool) {
-	if described && g.known && len(g.findings) == 0 {
+	if described && len(g.findings) == 0 {
 		return // the headline said clean, the body showed the store
 	}
 	p.w.WriteString("\n")
 	switch {
-	case described && g.known:
+	case described:
 		p.w.WriteString(p.paint(ansiBold, "findings"))
 	case g.none:
 		p.w.WriteString(p.paint(ansiBold, "not tied to an lvstore"))
