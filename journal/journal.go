@@ -15,13 +15,14 @@
 package journal
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -60,15 +61,31 @@ type Options struct {
 	// Now is the clock for times the caller does not pass (run start and
 	// finish, intent times left zero). Nil means time.Now.
 	Now func() time.Time
+	// ReadOnly opens for reading only: a shared lock (readers do not keep
+	// each other out), nothing written, the directory never created. A
+	// journal that badger cannot open read-only as it is (a WAL left by a
+	// killed run, an older schema) is read from a private copy, so a
+	// journal from a support bundle, in a directory this process cannot
+	// write, reads as well.
+	ReadOnly bool
+	// WaitLock is how long Open waits for another process holding the
+	// journal before it fails with ErrLocked. Zero fails at once.
+	WaitLock time.Duration
+	// Command names the holder in the lock file ("check", "repair"), for
+	// the error another lvfsck gets while this one holds the journal.
+	Command string
 }
 
 // Journal is an open journal. Methods are safe for concurrent use.
 type Journal struct {
-	dir  string
-	db   *badger.DB
-	lock *os.File
-	now  func() time.Time
-	log  zerolog.Logger
+	dir    string
+	db     *badger.DB
+	lock   *os.File // nil: a read-only journal without a lock file
+	now    func() time.Time
+	log    zerolog.Logger
+	copy   string       // the private copy a read-only Open reads, removed at Close
+	tables TablesReport // what Open verified
+	ro     bool
 
 	mu     sync.Mutex // guards closed, lastID; serialises read-modify-write
 	closed bool
@@ -76,15 +93,26 @@ type Journal struct {
 }
 
 // Open opens (creating if needed) the journal in dir. A second Open of the
-// same dir while the first is open fails at once with ErrLocked.
+// same dir while the first is open fails with ErrLocked (a *LockedError),
+// after waiting up to o.WaitLock; a damaged journal fails with ErrCorrupt
+// (a *CorruptError).
 func Open(dir string, o Options) (*Journal, error) {
+	return OpenContext(context.Background(), dir, o)
+}
+
+// OpenContext is Open whose wait for the lock ends when ctx does.
+func OpenContext(ctx context.Context, dir string, o Options) (*Journal, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("open journal: %w: empty directory", ErrInvalid)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if o.ReadOnly {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("open journal: %w", err)
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open journal: create %s: %w", dir, err)
 	}
-	lock, err := lockDir(dir)
+	lock, err := lockDir(ctx, dir, o)
 	if err != nil {
 		return nil, err
 	}
@@ -92,25 +120,26 @@ func Open(dir string, o Options) (*Journal, error) {
 	if o.Logger != nil {
 		lg = *o.Logger
 	}
-	if err := removeEmptyWALs(dir, lg); err != nil {
-		_ = lock.Close()
-		return nil, err
-	}
-	db, err := badger.Open(badgerOptions(dir, lg))
-	if err != nil {
-		_ = lock.Close()
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("open journal %s: %w (badger's directory lock is held)", dir, ErrLocked)
-		}
-		return nil, fmt.Errorf("open journal %s: %w", dir, err)
-	}
-	j := &Journal{dir: dir, db: db, lock: lock, now: o.Now, log: lg}
+	j := &Journal{dir: dir, lock: lock, now: o.Now, log: lg, ro: o.ReadOnly}
 	if j.now == nil {
 		j.now = time.Now
 	}
-	if err := j.migrate(); err != nil {
-		_ = j.Close()
-		return nil, fmt.Errorf("open journal %s: %w", dir, err)
+	// Verified before badger opens it: badger skips a damaged table
+	// silently, and a damaged index panics it.
+	var dmg []Damage
+	j.tables, dmg, err = verifyFiles(dir, lg)
+	switch {
+	case err != nil:
+	case len(dmg) > 0:
+		err = &CorruptError{Dir: dir, Damage: dmg}
+	case o.ReadOnly:
+		err = j.openReadOnly()
+	default:
+		err = j.openWritable(dir)
+	}
+	if err != nil {
+		j.unlock()
+		return nil, err
 	}
 	if err := j.initIDs(); err != nil {
 		_ = j.Close()
@@ -119,23 +148,116 @@ func Open(dir string, o Options) (*Journal, error) {
 	return j, nil
 }
 
-// lockDir takes an exclusive, non-blocking flock on dir/lvfsck.lock. flock
-// locks belong to the open file description, so a second Open in the same
-// process conflicts too.
-func lockDir(dir string) (*os.File, error) {
-	p := filepath.Join(dir, lockFileName)
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+// unlock lets go of the lock file, cleared first by a writer.
+func (j *Journal) unlock() error {
+	if j.lock == nil {
+		return nil
+	}
+	if !j.ro {
+		clearHolder(j.lock)
+	}
+	return j.lock.Close()
+}
+
+// openWritable opens badger on dir and brings its schema up to date.
+func (j *Journal) openWritable(dir string) error {
+	if err := removeEmptyWALs(dir, j.log); err != nil {
+		return err
+	}
+	db, err := badger.Open(badgerOptions(dir, j.log))
 	if err != nil {
-		return nil, fmt.Errorf("open journal lock %s: %w", p, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		_ = f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("open journal %s: %w (another lvfsck is using this directory)", dir, ErrLocked)
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return &LockedError{Dir: j.dir}
 		}
-		return nil, fmt.Errorf("lock journal %s: %w", dir, err)
+		return fmt.Errorf("open journal %s: %w", j.dir, err)
 	}
-	return f, nil
+	j.db = db
+	if err := j.migrate(); err != nil {
+		_ = db.Close()
+		return fmt.Errorf("open journal %s: %w", j.dir, err)
+	}
+	return nil
+}
+
+// openReadOnly opens badger read-only on the journal, or on a private
+// copy when badger refuses (a WAL to truncate, an empty file to remove) or
+// the schema needs migrating.
+func (j *Journal) openReadOnly() error {
+	db, err := badger.Open(badgerOptions(j.dir, j.log).WithReadOnly(true))
+	if err != nil && strings.Contains(err.Error(), "Cannot acquire directory lock") {
+		return &LockedError{Dir: j.dir}
+	}
+	if err == nil {
+		var v int
+		err = db.View(func(txn *badger.Txn) error {
+			var serr error
+			v, serr = schemaOf(txn)
+			return serr
+		})
+		if err == nil && v == schemaVersion {
+			j.db = db
+			return nil
+		}
+		_ = db.Close()
+		if err == nil && v > schemaVersion {
+			return fmt.Errorf("open journal %s: %w: schema %d, this lvfsck reads up to %d", j.dir, ErrSchemaTooNew, v, schemaVersion)
+		}
+		if err == nil {
+			err = fmt.Errorf("schema %d needs migrating", v)
+		}
+	}
+	j.log.Debug().Err(err).Str("dir", j.dir).Msg("journal not readable in place; reading a private copy")
+	cp, cerr := copyJournal(j.dir)
+	if cerr != nil {
+		return fmt.Errorf("open journal %s read-only: %w", j.dir, errors.Join(err, cerr))
+	}
+	j.copy = cp
+	if err := j.openWritable(cp); err != nil {
+		_ = os.RemoveAll(cp)
+		j.copy = ""
+		return err
+	}
+	return nil
+}
+
+// copyJournal copies the journal's files (not its locks) into a new
+// temporary directory.
+func copyJournal(dir string) (string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	cp, err := os.MkdirTemp("", "lvfsck-journal-*")
+	if err != nil {
+		return "", err
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || e.Name() == lockFileName || e.Name() == "LOCK" {
+			continue
+		}
+		if err := copyFile(filepath.Join(dir, e.Name()), filepath.Join(cp, e.Name())); err != nil {
+			_ = os.RemoveAll(cp)
+			return "", err
+		}
+	}
+	return cp, nil
+}
+
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		_ = dst.Close()
+		return fmt.Errorf("copy %s: %w", from, err)
+	}
+	return dst.Close()
 }
 
 // removeEmptyWALs deletes zero-length memtable WALs (*.mem) and value logs
@@ -195,7 +317,10 @@ func badgerOptions(dir string, lg zerolog.Logger) badger.Options {
 		WithCompression(options.Snappy).
 		WithMetricsEnabled(false).
 		WithCompactL0OnClose(true).
-		WithDetectConflicts(false) // one writer, serialised by j.mu
+		WithDetectConflicts(false). // one writer, serialised by j.mu
+		// Open verifies every table first (verify.go); this catches a
+		// block damaged after that.
+		WithChecksumVerificationMode(options.OnBlockRead)
 }
 
 // badgerLogger routes badger's chatter to zerolog at debug level: a journal
@@ -224,8 +349,13 @@ func (j *Journal) Close() error {
 	}
 	j.closed = true
 	err := j.db.Close()
-	if lerr := j.lock.Close(); lerr != nil && err == nil {
+	if lerr := j.unlock(); lerr != nil && err == nil {
 		err = lerr
+	}
+	if j.copy != "" {
+		if rerr := os.RemoveAll(j.copy); rerr != nil && err == nil {
+			err = rerr
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("close journal %s: %w", j.dir, err)
