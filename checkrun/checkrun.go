@@ -190,7 +190,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	// 3. The run, in the journal: begun before the slow part, so a killed
 	// run shows as unfinished.
-	if j := cfg.Journal; j != nil {
+	if j := cfg.Journal; j != nil && !j.ReadOnly() {
 		id, err := j.BeginRun(journal.Run{Command: "check", Started: r.started, Incarnation: r.inc, Target: r.target, Devices: devices})
 		if err != nil {
 			return r.failed(report.ExitOperational, fmt.Errorf("journal: %w", err))

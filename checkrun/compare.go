@@ -72,7 +72,7 @@ func Compare(ctx context.Context, c Comparison, live reconcile.Live, devices []s
 	if len(scans) > 0 {
 		persisted = collect.Persisted(scans, collect.Complete(live, scans))
 	}
-	if c.Journal != nil && c.Observe {
+	if c.Journal != nil && c.Observe && !c.Journal.ReadOnly() {
 		r.observe(live, persisted)
 	}
 	var hist reconcile.History
@@ -94,7 +94,7 @@ func Compare(ctx context.Context, c Comparison, live reconcile.Live, devices []s
 	})
 	fs = append(fs, collect.IntegrityFindings(scans)...)
 	finding.Sort(fs)
-	if c.Journal != nil {
+	if c.Journal != nil && !c.Journal.ReadOnly() {
 		r.record(fs, live, scans)
 	}
 	return r.done(fs, scans), nil

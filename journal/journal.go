@@ -396,3 +396,7 @@ func (j *Journal) Size() (lsm, vlog int64) {
 	defer j.mu.Unlock()
 	return j.db.Size()
 }
+
+// ReadOnly reports whether the journal was opened for reading only: its
+// writes fail, so callers that would record skip it.
+func (j *Journal) ReadOnly() bool { return j.ro }

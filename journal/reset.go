@@ -14,13 +14,15 @@ import (
 // it aside would throw away the history resurrection detection needs.
 var ErrHealthy = errors.New("journal verifies whole")
 
-// Reset moves the journal in dir aside, to dir.damaged-<UTC time>, so that
-// the next Open starts a new one while the old stays for forensics. It
+// Reset moves the journal in dir aside, to dir.damaged-<UTC time>, and
+// leaves an empty dir, so that the next Open starts a new journal while the
+// old one stays for forensics. It
 // takes the journal's lock first (waiting up to o.WaitLock), so no run is
 // writing it. A journal that verifies whole is refused (ErrHealthy)
 // unless force. It returns where the journal went.
 func Reset(ctx context.Context, dir string, o Options, force bool) (string, error) {
-	if _, err := os.Stat(dir); err != nil {
+	fi, err := os.Stat(dir)
+	if err != nil {
 		return "", fmt.Errorf("reset journal: %w", err)
 	}
 	o.ReadOnly = false
@@ -45,6 +47,11 @@ func Reset(ctx context.Context, dir string, o Options, force bool) (string, erro
 	aside := dir + ".damaged-" + now().UTC().Format("20060102T150405Z")
 	if err := os.Rename(dir, aside); err != nil {
 		return "", fmt.Errorf("reset journal: move %s aside: %w", dir, err)
+	}
+	// The new journal's directory, as the old one was: a reader finds an
+	// empty history rather than none.
+	if err := os.Mkdir(dir, fi.Mode().Perm()); err != nil {
+		return aside, fmt.Errorf("reset journal: moved to %s, but %w", aside, err)
 	}
 	return aside, nil
 }

@@ -50,7 +50,7 @@ func TestDocCoversSchema(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, WriteProm(&buf, pendingSummary(), t0))
 	families := regexp.MustCompile(`(?m)^# TYPE (\S+) `).FindAllStringSubmatch(buf.String(), -1)
-	require.Len(t, families, 8)
+	require.Len(t, families, 9)
 	for _, m := range families {
 		require.Contains(t, doc, "| `"+m[1]+"` |", "metric %s is not documented", m[1])
 	}

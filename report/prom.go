@@ -103,6 +103,8 @@ func WriteProm(w io.Writer, s Summary, lastSuccess time.Time) error {
 	fmt.Fprintf(bw, "lvfsck_scan_duration_seconds %s\n", strconv.FormatFloat(max(s.ScanDuration, 0).Seconds(), 'f', -1, 64))
 	family(bw, "lvfsck_scanned_bytes", "Bytes the last lvfsck run read from devices and images.")
 	fmt.Fprintf(bw, "lvfsck_scanned_bytes %d\n", max(s.ScannedBytes, 0))
+	family(bw, "lvfsck_last_run_success", "1 when the last lvfsck run completed its check (exit 0, 1 or 4), 0 when it failed (operational error, usage, cancelled).")
+	fmt.Fprintf(bw, "lvfsck_last_run_success %d\n", b2i(RunCompleted(s.Exit)))
 	family(bw, "lvfsck_exit_code", "Exit code of the last lvfsck run (e2fsck conventions: 0 clean, 4 errors left, 8 operational error).")
 	fmt.Fprintf(bw, "lvfsck_exit_code %d\n", s.Exit)
 
@@ -110,6 +112,13 @@ func WriteProm(w io.Writer, s Summary, lastSuccess time.Time) error {
 		return fmt.Errorf("write prometheus text: %w", err)
 	}
 	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func family(w *bufio.Writer, name, help string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 	"github.com/lvfsck/lvfsck/checkrun"
 	"github.com/lvfsck/lvfsck/collect"
 	"github.com/lvfsck/lvfsck/history"
+	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/scanner"
 	"github.com/lvfsck/lvfsck/spdk"
@@ -25,6 +27,8 @@ type checkOpts struct {
 	images      []string
 	files       collect.Files
 	stateDir    *string
+	waitLock    *time.Duration
+	noRecord    bool
 	noJournal   bool
 	incarnation string
 	keep        string
@@ -63,7 +67,8 @@ it saw in the journal (--state-dir), and reports what does not add up:
 Offline forensics: --lvstores-json and --lvols-json (and optionally
 --bdevs-json, --notify-json) with --image run the same comparison on
 captured RPC answers and an image, with no target; the journal is used only
-when --state-dir (or $LVFSCK_STATE_DIR) is given.
+when --state-dir (or $LVFSCK_STATE_DIR) is given, and only read with
+--no-record or when its directory cannot be written (a support bundle's).
 
 Devices are read in recovery mode by default beside a live target (what
 would load if it restarted now), in auto mode offline.
@@ -88,6 +93,8 @@ run, so that a target that accepts and never answers cannot stack cron runs;
 	f.StringVar(&o.files.Notify, "notify-json", "", "captured notify_get_notifications answer (offline, optional)")
 	o.stateDir = addStateDirFlag(cmd)
 	f.BoolVar(&o.noJournal, "no-journal", false, "do not open the journal (no history, nothing recorded)")
+	f.BoolVar(&o.noRecord, "no-record", false, "offline: read the journal's history, record nothing (opens it read-only: a journal from a support bundle)")
+	o.waitLock = addWaitLockFlag(cmd, 0)
 	f.StringVar(&o.incarnation, "incarnation", "", "target incarnation id (default: the socket peer's pid and start time)")
 	f.StringVar(&o.keep, "keep", "90d", "journal retention: history older than this is pruned after the run")
 	f.BoolVar(&o.json, "json", false, "write the "+report.Schema+" JSON document instead of the human report")
@@ -105,6 +112,22 @@ const defaultCheckDeadline = 4 * time.Minute
 
 func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	flags := cmd.Flags()
+	started := o.now()
+	// Whatever ends the run (bad flags, a journal locked or damaged, a
+	// target gone), --prom is rewritten: monitoring must see a failure,
+	// not the last good run's file.
+	promWritten := false
+	if o.prom != "" {
+		defer func() {
+			if promWritten {
+				return
+			}
+			s := report.FailedSummary("check", version, started, o.now(), finalCode(report.ExitOK, err), err)
+			if perr := report.WritePromFile(o.prom, s, report.PromLastSuccess(o.prom)); perr != nil {
+				g.log.Error().Err(perr).Msg("--prom")
+			}
+		}()
+	}
 	cfg := checkrun.Config{
 		Socket: o.socket, Files: o.files, Images: o.images, Devices: o.devices, Incarnation: o.incarnation,
 		TmpDir: o.tmpDir, Timeout: o.timeout, Version: version, Now: o.now, Log: g.log, Progress: cmd.ErrOrStderr(),
@@ -154,7 +177,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	// The journal first: a locked one fails before anything else is done,
 	// and a failed run can still report the last success.
 	if useJournal {
-		j, err := openJournal(g, *o.stateDir)
+		j, err := openCheckJournal(ctx, g, o, offline)
 		if err != nil {
 			return err
 		}
@@ -184,7 +207,12 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 			}
 		}
 		if o.prom != "" {
-			if perr := report.WritePromFile(o.prom, s, res.LastSuccess()); perr != nil {
+			promWritten = true
+			last := res.LastSuccess()
+			if prev := report.PromLastSuccess(o.prom); prev.After(last) {
+				last = prev // without a journal, the file remembers
+			}
+			if perr := report.WritePromFile(o.prom, s, last); perr != nil {
 				g.log.Error().Err(perr).Msg("--prom")
 			}
 		}
@@ -201,6 +229,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		return exitCode(code, fmt.Errorf("write report: %w", err))
 	}
 	if o.prom != "" {
+		promWritten = true
 		if perr := report.WritePromFile(o.prom, s, res.LastSuccess()); perr != nil {
 			code |= report.ExitOperational
 			return exitCode(code, fmt.Errorf("--prom: %w", perr))
@@ -210,4 +239,20 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		return exitCode(code, nil)
 	}
 	return nil
+}
+
+// openCheckJournal opens the journal check uses: for writing beside a live
+// target; offline, for writing unless --no-record, and read-only when its
+// directory cannot be written (a support bundle's).
+func openCheckJournal(ctx context.Context, g *globalOpts, o *checkOpts, offline bool) (*journal.Journal, error) {
+	u := journalUse{command: "check", wait: *o.waitLock, readOnly: offline && o.noRecord}
+	j, err := openJournal(ctx, g, *o.stateDir, u)
+	if err != nil && offline && !u.readOnly && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+		u.readOnly = true
+		if j, rerr := openJournal(ctx, g, *o.stateDir, u); rerr == nil {
+			g.log.Warn().Str("state_dir", *o.stateDir).Msg("the journal's directory cannot be written: its history is read, this run is not recorded")
+			return j, nil
+		}
+	}
+	return j, err
 }

@@ -22,6 +22,8 @@ type writeOpts struct {
 	socket        string
 	devices       []string
 	stateDir      *string
+	waitLock      *time.Duration
+	command       string // delete or repair, named in the journal's lock file
 	wait          time.Duration
 	dryRun        bool
 	allowExported bool
@@ -38,6 +40,8 @@ func addWriteFlags(cmd *cobra.Command, o *writeOpts) {
 	f.StringVar(&o.socket, "socket", spdk.DefaultSocket, "spdk_tgt's JSON-RPC unix socket")
 	f.StringArrayVar(&o.devices, "device", nil, "base device of an lvstore, read to verify deletions (repeatable; default: found from bdev_get_bdevs)")
 	o.stateDir = addStateDirFlag(cmd)
+	o.waitLock = addWaitLockFlag(cmd, 0)
+	o.command = cmd.Name()
 	f.DurationVar(&o.wait, "wait", 0, "on a target with the fixed semantics, retry a busy delete (capped exponential backoff with jitter) this long")
 	f.BoolVar(&o.dryRun, "dry-run", false, "say what would be done; change nothing")
 	f.BoolVar(&o.allowExported, "allow-exported", false, "delete an lvol exported as an NVMe-oF namespace (a connected host loses the disk)")
@@ -53,7 +57,7 @@ func addWriteFlags(cmd *cobra.Command, o *writeOpts) {
 // fails at once, naming the directory), then the session on the target;
 // closeAll releases both.
 func openSession(ctx context.Context, g *globalOpts, o *writeOpts) (s *session.Session, closeAll func(), err error) {
-	j, err := openJournal(g, *o.stateDir)
+	j, err := openJournal(ctx, g, *o.stateDir, journalUse{command: o.command, wait: *o.waitLock})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -17,12 +17,18 @@ type historyOpts struct {
 	json     bool
 	since    string
 	stateDir *string
+	waitLock *time.Duration
 	now      func() time.Time
 }
 
 func init() {
 	subcommands = append(subcommands, newHistoryCmd)
 }
+
+// historyWaitLock is how long history waits, by default, for a run that
+// holds the journal: a check holds it for seconds, and badger lets no
+// reader in beside a writer.
+const historyWaitLock = 30 * time.Second
 
 // historyClock is what --since counts back from; tests pin it.
 var historyClock = time.Now
@@ -46,7 +52,11 @@ whole journal.
 Times are UTC; times from spdk_tgt logs are as the log wrote them, read in the
 zone given to log import --tz.
 
-Exit: 0, 8 the journal cannot be opened (another lvfsck holds it), 16 usage.`,
+The journal is opened read-only (a copy from a support bundle reads as
+well); while another lvfsck writes it, history waits for it (--wait-lock).
+
+Exit: 0, 8 the journal cannot be read (missing, damaged, or held by another
+lvfsck past --wait-lock), 16 usage.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			lvol := ""
@@ -59,6 +69,7 @@ Exit: 0, 8 the journal cannot be opened (another lvfsck holds it), 16 usage.`,
 	cmd.Flags().BoolVar(&o.json, "json", false, "write the "+HistorySchema+" JSON document")
 	cmd.Flags().StringVar(&o.since, "since", "", "only events newer than this (e.g. 36h, 7d, 90m)")
 	o.stateDir = addStateDirFlag(cmd)
+	o.waitLock = addWaitLockFlag(cmd, historyWaitLock)
 	return cmd
 }
 
@@ -74,7 +85,7 @@ func runHistory(cmd *cobra.Command, g *globalOpts, o *historyOpts, lvol string) 
 	if len(lvol) > 512 {
 		return usageError("LVOL: over 512 bytes")
 	}
-	j, err := openJournal(g, *o.stateDir)
+	j, err := openJournal(cmd.Context(), g, *o.stateDir, journalUse{readOnly: true, wait: *o.waitLock})
 	if err != nil {
 		return err
 	}

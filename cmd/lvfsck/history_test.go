@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -176,7 +177,9 @@ func TestHistoryUnknownAndErrors(t *testing.T) {
 	j, err := journal.Open(dir, journal.Options{})
 	require.NoError(t, err)
 	defer j.Close()
-	r = runLvfsck(t, nil, "history", "--state-dir", dir)
+	r = runLvfsck(t, nil, "history", "--state-dir", dir, "--wait-lock", "100ms")
 	require.Equal(t, 8, r.code)
-	require.Contains(t, r.errText, "journal in "+dir+": journal is locked by another lvfsck")
+	require.Contains(t, r.errText, "journal in "+dir+" is locked by pid "+strconv.Itoa(os.Getpid())+" since ")
+	require.Contains(t, r.errText, ", still after waiting 100ms")
+	require.Contains(t, r.errText, "give a longer --wait-lock")
 }

@@ -22,6 +22,7 @@ type logOpts struct {
 	json     bool
 	tz       string
 	stateDir *string
+	waitLock *time.Duration
 }
 
 func init() {
@@ -123,6 +124,7 @@ Exit: 0 imported, 8 a file or the journal could not be read or written, 16 usage
 	cmd.Flags().BoolVar(&o.json, "json", false, "write the "+LogImportSchema+" JSON document")
 	cmd.Flags().StringVar(&o.tz, "tz", "UTC", "time zone the log's timestamps were written in (IANA name or Local)")
 	o.stateDir = addStateDirFlag(cmd)
+	o.waitLock = addWaitLockFlag(cmd, 0)
 	return cmd
 }
 
@@ -140,7 +142,7 @@ func runLogImport(cmd *cobra.Command, g *globalOpts, o *logOpts, files []string)
 	if stdin > 1 {
 		return usageError("- (stdin) given %d times", stdin)
 	}
-	j, err := openJournal(g, *o.stateDir)
+	j, err := openJournal(cmd.Context(), g, *o.stateDir, journalUse{command: "log import", wait: *o.waitLock})
 	if err != nil {
 		return err
 	}

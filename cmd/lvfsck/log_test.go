@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -154,8 +155,8 @@ func TestLogImportExitCodes(t *testing.T) {
 	defer j.Close()
 	r = runLvfsck(t, nil, "log", "import", "--state-dir", dir, tgtLogFixtures[0])
 	require.Equal(t, 8, r.code)
-	require.Contains(t, r.errText, "journal in "+dir)
-	require.Contains(t, r.errText, "another lvfsck")
+	require.Contains(t, r.errText, "journal in "+dir+" is locked by pid "+strconv.Itoa(os.Getpid()))
+	require.Contains(t, r.errText, "--wait-lock")
 }
 
 // TestStateDirEnv: $LVFSCK_STATE_DIR is the default, --state-dir wins.
