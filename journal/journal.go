@@ -71,6 +71,9 @@ type Options struct {
 	// WaitLock is how long Open waits for another process holding the
 	// journal before it fails with ErrLocked. Zero fails at once.
 	WaitLock time.Duration
+	// Waiting, when set, is called once if Open has to wait for the lock,
+	// with who holds it: a reader that pauses can say why.
+	Waiting func(Holder)
 	// Command names the holder in the lock file ("check", "repair"), for
 	// the error another lvfsck gets while this one holds the journal.
 	Command string

@@ -75,7 +75,7 @@ func lockDir(ctx context.Context, dir string, o Options) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open journal lock %s: %w", p, err)
 	}
-	start := time.Now()
+	start, told := time.Now(), false
 	for {
 		err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 		if err == nil {
@@ -91,6 +91,10 @@ func lockDir(ctx context.Context, dir string, o Options) (*os.File, error) {
 			_ = f.Close()
 			return nil, &LockedError{Dir: dir, Holder: h, Waited: min(waited, o.WaitLock)}
 		}
+		if !told && o.Waiting != nil {
+			o.Waiting(readHolder(p))
+		}
+		told = true
 		select {
 		case <-ctx.Done():
 			h := readHolder(p)

@@ -131,3 +131,15 @@ func TestReadOnly(t *testing.T) {
 		require.NoDirExists(t, dir, "a reader creates nothing")
 	})
 }
+
+func TestWaitingSaysWho(t *testing.T) {
+	dir := t.TempDir()
+	j, err := Open(dir, Options{Command: "repair"})
+	require.NoError(t, err)
+	var told []Holder
+	_, err = Open(dir, Options{WaitLock: 120 * time.Millisecond, Waiting: func(h Holder) { told = append(told, h) }})
+	require.ErrorIs(t, err, ErrLocked)
+	require.Len(t, told, 1, "told once, however long the wait")
+	require.Equal(t, "repair", told[0].Command)
+	require.NoError(t, j.Close())
+}

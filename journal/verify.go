@@ -59,9 +59,10 @@ type TablesReport struct {
 	Bytes  int64 // table bytes read
 }
 
-// maxBlockLen bounds a decompressed block: badger writes 4 KiB blocks;
-// a length claimed beyond this is damage, not data.
-const maxBlockLen = 64 << 20
+// maxBlockLen bounds a decompressed block: badger writes 4 KiB blocks, or
+// one entry when it is larger, and our records are at most maxValueLen; a
+// length claimed beyond this is damage, not data.
+const maxBlockLen = 2 * maxValueLen
 
 // verifyFiles checks the manifest and every table it lists: footer, index
 // checksum, and the checksum of every block. It reads the files itself, so

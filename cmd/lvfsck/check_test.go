@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -239,4 +241,23 @@ func TestSimRPC(t *testing.T) {
 	require.Equal(t, report.ExitUsage, code, errText)
 	_, _, code = checkCLI(t, "sim", "rpc")
 	require.Equal(t, report.ExitUsage, code)
+}
+
+// TestCheckWaitLock: overlapping cron runs. Without --wait-lock the second
+// fails at once naming the holder; with it, it runs once the first ends.
+func TestCheckWaitLock(t *testing.T) {
+	state := t.TempDir()
+	j, err := journal.Open(state, journal.Options{Command: "repair"})
+	require.NoError(t, err)
+	args := append([]string{"check", "--state-dir", state}, offlineArgs("", "basic-1m", true, false)...)
+	_, errText, code := checkCLI(t, args...)
+	require.Equal(t, report.ExitOperational, code)
+	require.Contains(t, errText, "locked by pid "+strconv.Itoa(os.Getpid())+" (lvfsck repair)")
+	require.Contains(t, errText, "--wait-lock")
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		_ = j.Close()
+	}()
+	_, errText, code = checkCLI(t, append(args, "--wait-lock", "30s")...)
+	require.Equal(t, 0, code, errText)
 }

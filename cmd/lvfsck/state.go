@@ -53,7 +53,12 @@ type journalUse struct {
 // error (exit 8) that says what to do: who holds a locked journal, how to
 // set a damaged one aside, where to keep it when /var/lib is not writable.
 func openJournal(ctx context.Context, g *globalOpts, dir string, u journalUse) (*journal.Journal, error) {
-	j, err := journal.OpenContext(ctx, dir, journal.Options{Logger: &g.log, ReadOnly: u.readOnly, WaitLock: u.wait, Command: u.command})
+	j, err := journal.OpenContext(ctx, dir, journal.Options{
+		Logger: &g.log, ReadOnly: u.readOnly, WaitLock: u.wait, Command: u.command,
+		Waiting: func(h journal.Holder) {
+			fmt.Fprintf(os.Stderr, "lvfsck: the journal in %s is held by %s; waiting up to %s\n", dir, h, u.wait)
+		},
+	})
 	if err == nil {
 		return j, nil
 	}
