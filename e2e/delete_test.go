@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -267,7 +268,7 @@ func TestDeleteInterruptedFinishedByNextRun(t *testing.T) {
 	second := lvfsck(t, "repair", "--yes", "--socket", tg.sock, "--state-dir", state)
 	require.Equal(t, 8, second.code, "%s", second)
 	require.Contains(t, second.stderr, state)
-	require.Contains(t, second.stderr, "locked by another lvfsck")
+	require.Contains(t, second.stderr, fmt.Sprintf("locked by pid %d (lvfsck delete)", cmd.Process.Pid), "names the holder")
 	require.Less(t, time.Since(start), 2*time.Second)
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))

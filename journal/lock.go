@@ -140,7 +140,9 @@ func readHolder(p string) Holder {
 			h.Since, _ = time.Parse(time.RFC3339, v)
 		}
 	}
-	if h.PID <= 0 {
+	// A writer killed with SIGKILL leaves its record; while a reader holds
+	// the lock, that record would name a dead process.
+	if h.PID <= 0 || errors.Is(syscall.Kill(h.PID, 0), syscall.ESRCH) {
 		return Holder{}
 	}
 	return h

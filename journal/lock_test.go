@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -142,4 +144,17 @@ func TestWaitingSaysWho(t *testing.T) {
 	require.Len(t, told, 1, "told once, however long the wait")
 	require.Equal(t, "repair", told[0].Command)
 	require.NoError(t, j.Close())
+}
+
+// TestHolderOfDeadProcess: a record left by a killed writer names nobody.
+func TestHolderOfDeadProcess(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, lockFileName)
+	cmd := exec.Command("true")
+	require.NoError(t, cmd.Run())
+	dead := cmd.Process.Pid
+	require.NoError(t, os.WriteFile(p, []byte(fmt.Sprintf("pid %d\ncommand delete\n", dead)), 0o600))
+	require.Zero(t, readHolder(p).PID)
+	require.NoError(t, os.WriteFile(p, []byte(fmt.Sprintf("pid %d\ncommand delete\n", os.Getpid())), 0o600))
+	require.Equal(t, Holder{PID: os.Getpid(), Command: "delete"}, readHolder(p))
 }

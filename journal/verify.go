@@ -83,6 +83,7 @@ func verifyFiles(dir string, lg zerolog.Logger) (TablesReport, []Damage, error) 
 		return rep, []Damage{{File: badger.ManifestFilename, Problem: err.Error()}}, nil
 	}
 	var dmg []Damage
+	var buf []byte // one decompression buffer for every block
 	ids := make([]uint64, 0, len(mf.Tables))
 	for id := range mf.Tables {
 		ids = append(ids, id)
@@ -100,7 +101,7 @@ func verifyFiles(dir string, lg zerolog.Logger) (TablesReport, []Damage, error) 
 			return rep, nil, fmt.Errorf("verify journal %s: %w", dir, err)
 		}
 		rep.Bytes += int64(len(b))
-		n, err := verifyTable(b, mf.Tables[id].Compression)
+		n, err := verifyTable(b, mf.Tables[id].Compression, &buf)
 		rep.Blocks += n
 		if err != nil {
 			dmg = append(dmg, Damage{File: name, Problem: err.Error()})
@@ -113,7 +114,7 @@ func verifyFiles(dir string, lg zerolog.Logger) (TablesReport, []Damage, error) 
 // index, its length, its checksum and the checksum's length) and returns
 // how many blocks it verified. Every length is bounds-checked before use;
 // a panic in the flatbuffer accessors is damage too.
-func verifyTable(b []byte, comp options.CompressionType) (blocks int, err error) {
+func verifyTable(b []byte, comp options.CompressionType, buf *[]byte) (blocks int, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("unreadable table index: %v", r)
@@ -136,7 +137,7 @@ func verifyTable(b []byte, comp options.CompressionType) (blocks int, err error)
 		if off < 0 || ln <= 0 || off > idxStart || ln > idxStart-off {
 			return blocks, fmt.Errorf("block %d: offset %d length %d outside the table", i, off, ln)
 		}
-		if err := verifyBlock(b[off:off+ln], comp); err != nil {
+		if err := verifyBlock(b[off:off+ln], comp, buf); err != nil {
 			return blocks, fmt.Errorf("block %d at offset %d: %w", i, off, err)
 		}
 		blocks++
@@ -174,14 +175,17 @@ func tableIndex(b []byte) ([]byte, int, error) {
 }
 
 // verifyBlock decompresses one block and checks its checksum, which covers
-// the block's entries, entry offsets and entry count.
-func verifyBlock(b []byte, comp options.CompressionType) error {
+// the block's entries, entry offsets and entry count. buf is reused.
+func verifyBlock(b []byte, comp options.CompressionType, buf *[]byte) error {
 	if comp == options.Snappy {
 		n, err := snappy.DecodedLen(b)
 		if err != nil || n > maxBlockLen {
 			return fmt.Errorf("cannot decompress (length %d): %v", n, err)
 		}
-		if b, err = snappy.Decode(make([]byte, n), b); err != nil {
+		if cap(*buf) < n {
+			*buf = make([]byte, n)
+		}
+		if b, err = snappy.Decode((*buf)[:n], b); err != nil {
 			return fmt.Errorf("cannot decompress: %w", err)
 		}
 	}

@@ -93,13 +93,13 @@ func TestVerifyTableEveryByte(t *testing.T) {
 	closedJournal(t, dir, 40)
 	b, err := os.ReadFile(tables(t, dir)[0])
 	require.NoError(t, err)
-	n, err := verifyTable(b, options.Snappy)
+	n, err := verifyTable(b, options.Snappy, new([]byte))
 	require.NoError(t, err)
 	require.Positive(t, n)
 	missed := 0
 	for i := range b {
 		b[i] ^= 0x5a
-		if _, err := verifyTable(b, options.Snappy); err == nil {
+		if _, err := verifyTable(b, options.Snappy, new([]byte)); err == nil {
 			missed++
 			t.Logf("change at byte %d of %d not found", i, len(b))
 		}
@@ -163,7 +163,7 @@ func FuzzVerifyTable(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = verifyTable(b, options.Snappy)
-		_, _ = verifyTable(b, options.None)
+		_, _ = verifyTable(b, options.Snappy, new([]byte))
+		_, _ = verifyTable(b, options.None, new([]byte))
 	})
 }
