@@ -6,8 +6,11 @@
 // A pending resurrection needs positive evidence ("listed earlier in this
 // incarnation", "a delete ended busy"); only a history can give it, so the
 // journal is written with care: intents, outcomes and run ends are synced
-// before the call returns, and two lvfsck processes can never open the same
-// journal (badger's directory lock plus our own lock file, see ErrLocked).
+// before the call returns, and two lvfsck processes can never write the
+// same journal (badger's directory lock plus our own lock file, which names
+// its holder; see ErrLocked). Readers share it (Options.ReadOnly). Every
+// table is verified before badger opens the journal: a damaged one is
+// ErrCorrupt, never a shorter history (verify.go).
 //
 // Values are JSON; keys are text under a versioned prefix ("v1/..."), see
 // keys.go for the layout. A journal written by an older schema is migrated

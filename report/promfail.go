@@ -6,13 +6,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lvfsck/lvfsck/finding"
 )
 
 // FailedSummary is what a run that failed before it could check anything
 // (journal locked or damaged, bad flags) reports: no lvstores, no
 // findings, its exit code and times, and why.
 func FailedSummary(command, version string, started, finished time.Time, code int, why error) Summary {
-	s := Summary{Command: command, Version: version, Started: started, Finished: finished, Exit: code, Findings: nil}
+	s := Summary{Command: command, Version: version, Started: started, Finished: finished, Exit: code, Findings: []finding.Finding{}}
 	if why != nil {
 		s.Notes = []string{why.Error()}
 	}

@@ -113,21 +113,29 @@ const defaultCheckDeadline = 4 * time.Minute
 func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	flags := cmd.Flags()
 	started := o.now()
-	// Whatever ends the run (bad flags, a journal locked or damaged, a
-	// target gone), --prom is rewritten: monitoring must see a failure,
-	// not the last good run's file.
-	promWritten := false
-	if o.prom != "" {
-		defer func() {
-			if promWritten {
-				return
+	// Whatever ends the run before the check could (bad flags, a journal
+	// locked or damaged), machines still get what they read: --prom is
+	// rewritten, so monitoring sees a failure rather than the last good
+	// run's file, and --json prints an "incomplete" document. Once
+	// checkrun.Run returns, the paths below write both.
+	reported := false
+	defer func() {
+		if reported {
+			return
+		}
+		code := finalCode(report.ExitOK, err)
+		s := report.FailedSummary("check", version, started, o.now(), code, err)
+		if o.json && code != report.ExitUsage {
+			if werr := report.WriteJSON(cmd.OutOrStdout(), s); werr != nil {
+				g.log.Error().Err(werr).Msg("write report")
 			}
-			s := report.FailedSummary("check", version, started, o.now(), finalCode(report.ExitOK, err), err)
+		}
+		if o.prom != "" {
 			if perr := report.WritePromFile(o.prom, s, report.PromLastSuccess(o.prom)); perr != nil {
 				g.log.Error().Err(perr).Msg("--prom")
 			}
-		}()
-	}
+		}
+	}()
 	cfg := checkrun.Config{
 		Socket: o.socket, Files: o.files, Images: o.images, Devices: o.devices, Incarnation: o.incarnation,
 		TmpDir: o.tmpDir, Timeout: o.timeout, Version: version, Now: o.now, Log: g.log, Progress: cmd.ErrOrStderr(),
@@ -186,6 +194,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	}
 
 	res, err := checkrun.Run(ctx, cfg)
+	reported = true
 	if err != nil && errors.Is(context.Cause(ctx), errDeadline) {
 		// Out of time is an operational failure, not an operator's ^C.
 		res.Summary.Exit = report.ExitOperational
@@ -207,7 +216,6 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 			}
 		}
 		if o.prom != "" {
-			promWritten = true
 			last := res.LastSuccess()
 			if prev := report.PromLastSuccess(o.prom); prev.After(last) {
 				last = prev // without a journal, the file remembers
@@ -229,7 +237,6 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		return exitCode(code, fmt.Errorf("write report: %w", err))
 	}
 	if o.prom != "" {
-		promWritten = true
 		if perr := report.WritePromFile(o.prom, s, res.LastSuccess()); perr != nil {
 			code |= report.ExitOperational
 			return exitCode(code, fmt.Errorf("--prom: %w", perr))

@@ -83,6 +83,11 @@ func TestDamagedJournal(t *testing.T) {
 	require.Equal(t, "0", promValue(t, prom, "lvfsck_last_run_success"))
 	require.Equal(t, "8", promValue(t, prom, "lvfsck_exit_code"))
 
+	out, _, code = checkCLI(t, append([]string{"check", "--json", "--state-dir", state}, offlineArgs("", "basic-1m", true, false)...)...)
+	require.Equal(t, report.ExitOperational, code)
+	doc := jsonDoc[report.JSONReport](t, out)
+	require.Equal(t, "incomplete", doc.Status, "machines see the failure")
+
 	r = runLvfsck(t, nil, "journal", "verify", "--state-dir", state)
 	require.Equal(t, report.ExitOperational, r.code)
 	require.Contains(t, r.out, "is DAMAGED:\n  000")
