@@ -43,9 +43,9 @@ func newJournalVerifyCmd(g *globalOpts) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "read the whole journal and say whether it is damaged",
-		Long: `verify opens the journal read-only (beside nothing: it waits for a run that
-holds it, up to --wait-lock), checks the checksum of every table block and
-reads every record.
+		Long: `verify opens the journal read-only (waiting, up to --wait-lock, for a run
+that holds it), checks the checksum of every table block and reads every
+record.
 
 Exit: 0 the journal reads whole, 8 damaged (the damaged files are listed)
 or not readable, 16 usage.`,
