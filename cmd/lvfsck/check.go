@@ -146,6 +146,8 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		return usageError("--socket and captured answers (--lvstores-json, --lvols-json...) exclude each other")
 	case offline && (o.files.Lvstores == "" || o.files.Lvols == ""):
 		return usageError("an offline check needs both --lvstores-json and --lvols-json")
+	case !offline && o.noRecord:
+		return usageError("--no-record is for an offline check; beside a live target the journal records what it sees (--no-journal to use none)")
 	case !offline && len(o.images) > 0:
 		return usageError("--image is for an offline check (with --lvstores-json and --lvols-json); beside a live target use --device")
 	}

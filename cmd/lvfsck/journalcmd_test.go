@@ -195,6 +195,8 @@ func TestJournalFromBundle(t *testing.T) {
 	_, errText, code := checkCLI(t, append([]string{"check", "--state-dir", bundle, "--no-record"}, offlineArgs("", "basic-1m", true, false)...)...)
 	require.Equal(t, 0, code, errText)
 	require.Equal(t, before, listing(t, bundle), "the bundle is not written")
+	_, _, code = checkCLI(t, "check", "--no-record", "--state-dir", bundle)
+	require.Equal(t, report.ExitUsage, code, "beside a live target a check records")
 }
 
 func listing(t *testing.T, dir string) map[string]string {
