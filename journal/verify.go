@@ -64,15 +64,20 @@ type TablesReport struct {
 // length claimed beyond this is damage, not data.
 const maxBlockLen = 2 * maxValueLen
 
-// verifyFiles checks the manifest and every table it lists: footer, index
-// checksum, and the checksum of every block. It reads the files itself, so
+// verifyFiles checks the WALs a killed run left (wal.go), the manifest and
+// every table it lists: footer, index checksum, and the checksum of every
+// block. It reads the files itself, so
 // damage is reported as Damage and never reaches badger's panics. A
 // directory with no manifest (a new journal) has nothing to verify.
 func verifyFiles(dir string, lg zerolog.Logger) (TablesReport, []Damage, error) {
 	var rep TablesReport
+	dmg, err := verifyWALs(dir)
+	if err != nil {
+		return rep, nil, err
+	}
 	fp, err := os.Open(filepath.Join(dir, badger.ManifestFilename))
 	if errors.Is(err, os.ErrNotExist) {
-		return rep, nil, nil
+		return rep, dmg, nil
 	}
 	if err != nil {
 		return rep, nil, fmt.Errorf("verify journal %s: %w", dir, err)
@@ -80,9 +85,8 @@ func verifyFiles(dir string, lg zerolog.Logger) (TablesReport, []Damage, error) 
 	defer fp.Close()
 	mf, _, err := badger.ReplayManifestFile(fp, 0, badgerOptions(dir, lg))
 	if err != nil {
-		return rep, []Damage{{File: badger.ManifestFilename, Problem: err.Error()}}, nil
+		return rep, append(dmg, Damage{File: badger.ManifestFilename, Problem: err.Error()}), nil
 	}
-	var dmg []Damage
 	var buf []byte // one decompression buffer for every block
 	ids := make([]uint64, 0, len(mf.Tables))
 	for id := range mf.Tables {

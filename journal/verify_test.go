@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -166,4 +167,60 @@ func FuzzVerifyTable(f *testing.F) {
 		_, _ = verifyTable(b, options.Snappy, new([]byte))
 		_, _ = verifyTable(b, options.None, new([]byte))
 	})
+}
+
+// TestDamagedWAL: a journal whose writer was killed keeps its last writes
+// in a WAL; bytes changed in the middle of it would make badger drop every
+// entry after them. That is damage; a torn tail (TestCrashKill9) is not.
+func TestDamagedWAL(t *testing.T) {
+	live := t.TempDir()
+	j, clk := openAt(t, live)
+	for i := range 100 {
+		_, err := j.RecordEvent(Event{Kind: "seen", LvolUUID: fmt.Sprintf("lvol-%03d", i)})
+		require.NoError(t, err)
+		clk.Advance(time.Second)
+	}
+	killed, err := copyJournal(live) // as a SIGKILL leaves it
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(killed) })
+	require.NoError(t, j.Close())
+	mems, err := filepath.Glob(filepath.Join(killed, "*.mem"))
+	require.NoError(t, err)
+	require.Len(t, mems, 1)
+	b, err := os.ReadFile(mems[0])
+	require.NoError(t, err)
+	require.NoError(t, verifyWAL(b), "a whole WAL")
+
+	end := walHeaderLen
+	for {
+		next, ok := walEntry(b, end)
+		if !ok {
+			break
+		}
+		end = next
+	}
+	torn := slices.Clone(b)
+	clear(torn[end-10 : end]) // the last entry half written
+	require.NoError(t, verifyWAL(torn), "a torn tail is what a kill leaves")
+
+	for _, at := range []int{walHeaderLen + 5, end / 3, end / 2, end - 200} {
+		hurt := slices.Clone(b)
+		for i := range 16 {
+			hurt[at+i] ^= 0xa5
+		}
+		require.Error(t, verifyWAL(hurt), "damage at %d of %d", at, end)
+	}
+	for i := range 16 {
+		b[end/2+i] ^= 0xa5
+	}
+	require.NoError(t, os.WriteFile(mems[0], b, 0o600))
+	_, err = Open(killed, Options{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.Contains(t, err.Error(), filepath.Base(mems[0]))
+}
+
+func FuzzVerifyWAL(f *testing.F) {
+	f.Add(make([]byte, 64))
+	f.Add([]byte("0123456789abcdefghij\x40\x00\x05\x03\x00keys1val\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) { _ = verifyWAL(b) })
 }
