@@ -59,7 +59,11 @@
 // removal, a name collision at load (the loser's bdev_register then
 // bdev_unregister), and what comes back after a reload and a clean or
 // dirty restart. A checksum or copy holds its blob for OpDuration plus its
-// allocated clusters read at OpBytesPerSec.
+// allocated clusters read at OpBytesPerSec. A rename of a read-only blob (a
+// snapshot, or an lvol set read-only) is in memory until a clean unload,
+// as on the real target: after a SIGKILL the old name loads again.
+// crossover_test loads images the sim wrote in the real target and the
+// real target's in the sim, clean and after a SIGKILL.
 //
 // Behaviour that guarded deletion and repair --reload depend on, as the
 // captured real target showed it (testdata/fixtures/reload*, iostat.*):

@@ -548,6 +548,19 @@ func (t *Target) rpcRename(r *request) (any, *RPCError) {
 	if e := t.nameFree(l.store, p.NewName); e != nil {
 		return nil, invalidParamsErr(-e.Code)
 	}
+	if l.blob.DataRO {
+		// md_ro: the new name is in memory until a clean unload (a real
+		// target killed before it loads the old name again).
+		b := l.blob
+		b.Xattrs = append([]Xattr(nil), b.Xattrs...)
+		b.setXattr("name", cbytes(p.NewName))
+		if l.store.unsynced == nil {
+			l.store.unsynced = map[uint64]bool{}
+		}
+		l.store.unsynced[b.ID] = true
+		l.name = p.NewName
+		return true, nil
+	}
 	if err := l.store.syncXattr(l.blob, "name", cbytes(p.NewName)); err != nil {
 		return nil, invalidParamsErr(eINVAL)
 	}
@@ -1079,7 +1092,7 @@ func (t *Target) rpcAioDelete(r *request) (any, *RPCError) {
 				return noAnswer{}, nil
 			}), nil
 		}
-		if err := s.w.Unload(s.masks()); err != nil {
+		if err := s.unload(); err != nil {
 			return nil, internalErr(eINVAL)
 		}
 		t.log.logf(srcLvsUnloaded, lvlInfo, "Lvol store unloaded")

@@ -343,11 +343,21 @@ func script(ctx context.Context, r *recorder, img string) {
 	r.call(ctx, "reload: examine", "bdev_wait_for_examine", nil)
 	r.view(ctx, "after the reload")
 
+	// A read-only blob's md is not written again (SPDK skips the md sync of
+	// an md_ro blob): a rename of a snapshot or a read-only lvol lives in
+	// memory only, and the old name is back after the restart.
+	r.call(ctx, "rename a snapshot", "bdev_lvol_rename", map[string]any{"old_name": lvs("snap"), "new_name": "snapR"})
+	r.call(ctx, "rename a read-only lvol", "bdev_lvol_rename", map[string]any{"old_name": lvs("c1"), "new_name": "c1R"})
+	r.call(ctx, "rename a snapshot's clone", "bdev_lvol_rename", map[string]any{"old_name": lvs("thin"), "new_name": "thinR"})
+	r.view(ctx, "after renames")
 	r.restart(ctx, "restart clean", true, 7)
-	r.call(ctx, "xattr after restart", "bdev_lvol_get_xattr", map[string]any{"name": lvs("thin"), "xattr_name": "k"})
+	r.call(ctx, "xattr after restart", "bdev_lvol_get_xattr", map[string]any{"name": lvs("thinR"), "xattr_name": "k"})
 	r.call(ctx, "lvstore on a bdev that has one", "bdev_lvol_create_lvstore", map[string]any{"bdev_name": "aio0", "lvs_name": "lvs9"})
 	r.call(ctx, "thin 2", "bdev_lvol_create", create("thin2", 4, true))
 	r.call(ctx, "delete thick2", "bdev_lvol_delete", n("thick2"))
+	r.call(ctx, "rename a snapshot again", "bdev_lvol_rename", map[string]any{"old_name": lvs("snapR"), "new_name": "snapS"})
+	r.call(ctx, "rename a read-only lvol again", "bdev_lvol_rename", map[string]any{"old_name": lvs("c1R"), "new_name": "c1S"})
+	r.call(ctx, "rename a clone again", "bdev_lvol_rename", map[string]any{"old_name": lvs("thinR"), "new_name": "thinS"})
 	r.restart(ctx, "restart dirty", false, 7)
 	r.call(ctx, "rpc_get_methods (lvol)", "rpc_get_methods", nil)
 }

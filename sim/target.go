@@ -701,7 +701,7 @@ func (t *Target) shutdown() error {
 			t.log.logf(srcLvolClosed, lvlInfo, "Lvol %s closed", l.uuid)
 		}
 		t.log.logf(srcLvsUnload, lvlInfo, "Unloading lvol store")
-		if err := s.w.Unload(s.masks()); err != nil {
+		if err := s.unload(); err != nil {
 			errs = append(errs, fmt.Errorf("unload lvstore %s: %w", s.name, err))
 			continue
 		}
@@ -748,7 +748,7 @@ func (t *Target) hangUntilKilled() error {
 		}
 		s.lvols = nil
 		t.log.logf(srcLvsUnload, lvlInfo, "Unloading lvol store")
-		if err := s.w.Unload(s.masks()); err == nil {
+		if err := s.unload(); err == nil {
 			t.log.logf(srcLvsUnloaded, lvlInfo, "Lvol store unloaded")
 		}
 		t.dropStore(s)
