@@ -40,7 +40,11 @@ type realSide struct {
 
 func startReal(ctx context.Context, t *testing.T, img string, fixed bool) (*realSide, error) {
 	r := &realSide{t: t, img: img, fixed: fixed}
+	t0 := time.Now()
 	r.tg = realtgt.Start(t, realtgt.Options{Fixed: fixed})
+	if os.Getenv("LVFSCK_TIMING") != "" {
+		t.Logf("real target up in %v (lock wait included)", time.Since(t0))
+	}
 	return r, r.tg.AIO(ctx, "aio0", img)
 }
 
