@@ -125,6 +125,7 @@ type run struct {
 	notes       []string
 	targetStart time.Time
 	pid         int
+	relive      func(ctx context.Context) (reconcile.Live, error) // nil offline
 }
 
 func (r *run) note(format string, a ...any) {
@@ -170,6 +171,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		live, c, err = r.liveView(ctx)
 		if c != nil {
 			defer c.Close()
+			r.relive = func(ctx context.Context) (reconcile.Live, error) {
+				after, _, err := collect.Live(ctx, c)
+				return after, err
+			}
 		}
 		if err != nil {
 			var e *report.Failure
@@ -202,7 +207,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cmp, err := Compare(ctx, Comparison{
 		Log: cfg.Log, Journal: cfg.Journal, RunID: r.res.runID, Incarnation: r.inc, Target: r.target,
 		TargetStart: r.targetStart, Observe: !offline, Mode: cfg.Mode, TmpDir: cfg.TmpDir,
-		Progress: cfg.Progress, Now: cfg.Now,
+		Progress: cfg.Progress, Now: cfg.Now, Relive: r.relive,
 	}, live, devices)
 	r.notes = append(r.notes, cmp.Notes...)
 	if err != nil {

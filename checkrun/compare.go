@@ -34,6 +34,11 @@ type Comparison struct {
 	TmpDir      string
 	Progress    io.Writer // where progress bars are drawn, if a terminal
 	Now         func() time.Time
+	// Relive takes the live view again once the devices are read (nil: no
+	// second look, as offline). What changed between the two views was in
+	// flux while the disk was read: findings about it are info, not
+	// errors, since a busy node is not a damaged one.
+	Relive func(ctx context.Context) (reconcile.Live, error)
 }
 
 // Compared is what a comparison found.
@@ -68,6 +73,18 @@ func Compare(ctx context.Context, c Comparison, live reconcile.Live, devices []s
 	if cancelled {
 		return r.done(nil, nil), report.Fail(report.ExitCancelled, errors.New("cancelled while reading devices"))
 	}
+	var flux collect.Flux
+	if c.Relive != nil {
+		after, err := c.Relive(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return r.done(nil, scans), report.Fail(report.ExitCancelled, errors.New("cancelled while reading the live view again"))
+			}
+			r.note("live view after the device read failed (%v): changes during the check cannot be told from damage", err)
+		} else {
+			flux = collect.InFlux(live, after)
+		}
+	}
 	var persisted *reconcile.Persisted
 	if len(scans) > 0 {
 		persisted = collect.Persisted(scans, collect.Complete(live, scans))
@@ -93,6 +110,9 @@ func Compare(ctx context.Context, c Comparison, live reconcile.Live, devices []s
 		Incarnation: reconcile.Incarnation{ID: c.Incarnation, EarlierRuns: earlier},
 	})
 	fs = append(fs, collect.IntegrityFindings(scans)...)
+	if n := settleInFlux(fs, flux, persisted); n > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("%d finding(s) about lvols that changed while the devices were read are reported as info (in flux); check again when the target is quiet", n))
+	}
 	finding.Sort(fs)
 	if c.Journal != nil && !c.Journal.ReadOnly() {
 		r.record(fs, live, scans)
@@ -332,4 +352,46 @@ func LvstoreSummaries(live reconcile.Live, scans []collect.Scan, offline bool) [
 		return out[i].UUID < out[j].UUID
 	})
 	return out
+}
+
+// settleInFlux makes info of every finding about an lvol in flux (by uuid,
+// alias, or the blob a persisted lvol of that uuid has) and says why in its
+// evidence. It returns how many it changed.
+func settleInFlux(fs []finding.Finding, flux collect.Flux, p *reconcile.Persisted) int {
+	if flux.Empty() {
+		return 0
+	}
+	blobs := map[uint64]string{}
+	if p != nil {
+		for _, l := range p.Lvols {
+			if why, ok := flux.UUIDs[l.UUID]; ok && l.BlobID != 0 {
+				blobs[l.BlobID] = why
+			}
+		}
+	}
+	n := 0
+	for i := range fs {
+		f := &fs[i]
+		if f.Severity <= finding.Info {
+			continue
+		}
+		alias := ""
+		if f.Lvstore != "" && f.LvolName != "" {
+			alias = f.Lvstore + "/" + f.LvolName
+		}
+		why, ok := flux.Has(f.LvolUUID, alias)
+		if !ok && f.BlobID != 0 {
+			why, ok = blobs[f.BlobID]
+		}
+		if !ok {
+			continue
+		}
+		if f.Evidence == nil {
+			f.Evidence = map[string]string{}
+		}
+		f.Evidence["in flux"] = fmt.Sprintf("%s; was %s", why, f.Severity)
+		f.Severity = finding.Info
+		n++
+	}
+	return n
 }

@@ -33,6 +33,38 @@
 //   - notify_get_types, notify_get_notifications, spdk_get_version,
 //     rpc_get_methods, framework_wait_init, spdk_kill_instance.
 //
+// rpc_get_methods lists exactly these (realdiff_test checks the list is
+// the real target's restricted to them, in its order). Of the real v24.09
+// build's 240 methods the sim lacks: the lvol ones bdev_lvol_get_fragmap,
+// _set_parent_bdev, _set_parent, _grow_lvstore, _detach_parent,
+// _decouple_parent, _inflate, _clone_bdev, _delete_lvstore,
+// _rename_lvstore; bdev_aio_rescan; of the bdev layer bdev_examine,
+// bdev_get_histogram, bdev_enable_histogram, bdev_set_options,
+// bdev_set_qos_limit, bdev_set_qd_sampling_period, bdev_reset_iostat; the
+// NVMe-oF ones other than those above (hosts, listeners' removal and ANA,
+// targets, transports' and subsystems' listings, qpairs, controllers,
+// referrals, mDNS, stats); framework_* other than framework_wait_init; and
+// every other module's methods (malloc, null, nvme, opal, passthru, raid,
+// error, split, delay, zone_block, ftl, blobfs, iscsi, scsi, nbd, accel,
+// ioat, keyring, fsdev, vmd, sock, iobuf, thread, scheduler, log, trace,
+// env_dpdk).
+//
+// Answers checked against the real target (realdiff_test runs one script
+// of RPCs on both and compares them field by field): the error answers
+// of the refusals (missing lvol or lvstore, duplicate name, snapshot of a
+// read-only blob -32602 "Invalid argument", rename to the current name
+// -32602 "File exists", checksum of a non-snapshot -32603 "Operation not
+// permitted", an lvstore on a claimed bdev -1 "Operation not permitted",
+// delete of a snapshot with two clones), the notify events, a forced
+// removal, a name collision at load (the loser's bdev_register then
+// bdev_unregister), and what comes back after a reload and a clean or
+// dirty restart. A checksum or copy holds its blob for OpDuration plus its
+// allocated clusters read at OpBytesPerSec. A rename of a read-only blob (a
+// snapshot, or an lvol set read-only) is in memory until a clean unload,
+// as on the real target: after a SIGKILL the old name loads again.
+// crossover_test loads images the sim wrote in the real target and the
+// real target's in the sim, clean and after a SIGKILL.
+//
 // Behaviour that guarded deletion and repair --reload depend on, as the
 // captured real target showed it (testdata/fixtures/reload*, iostat.*):
 //   - A namespace claims its bdev exclusive_write (an lvstore claims its base

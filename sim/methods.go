@@ -275,7 +275,9 @@ func (t *Target) rpcCreateLvstore(r *request) (any, *RPCError) {
 		return nil, errNoDev
 	}
 	if base.claim != "" {
-		return nil, errnoErr(eBUSY)
+		// The real target: bdev_open fails ("already claimed") and the RPC
+		// answers -1 "Operation not permitted" (realdiff_test).
+		return nil, errnoErr(ePERM)
 	}
 	if len(p.LvsName) == 0 || len(p.LvsName) >= 256 {
 		return nil, errnoErr(eINVAL)
@@ -431,6 +433,11 @@ func (t *Target) rpcSnapshot(r *request) (any, *RPCError) {
 	if o.op != nil {
 		return nil, invalidParamsErr(eBUSY)
 	}
+	if o.blob.DataRO {
+		// The blob layer refuses to snapshot a read-only blob (a snapshot
+		// among them): -32602 "Invalid argument" on the real target.
+		return nil, invalidParamsErr(eINVAL)
+	}
 	snap, err := t.newLvol(s, p.SnapshotName, 0, o.blob.Thin, nil)
 	if err != nil {
 		return nil, invalidParamsErr(eNOSPC)
@@ -536,11 +543,23 @@ func (t *Target) rpcRename(r *request) (any, *RPCError) {
 	if l == nil {
 		return nil, errNoDev
 	}
-	if l.name == p.NewName {
-		return true, nil
-	}
+	// The current name counts as taken: the real target answers -32602
+	// "File exists" (its bdev alias already exists).
 	if e := t.nameFree(l.store, p.NewName); e != nil {
 		return nil, invalidParamsErr(-e.Code)
+	}
+	if l.blob.DataRO {
+		// md_ro: the new name is in memory until a clean unload (a real
+		// target killed before it loads the old name again).
+		b := l.blob
+		b.Xattrs = append([]Xattr(nil), b.Xattrs...)
+		b.setXattr("name", cbytes(p.NewName))
+		if l.store.unsynced == nil {
+			l.store.unsynced = map[uint64]bool{}
+		}
+		l.store.unsynced[b.ID] = true
+		l.name = p.NewName
+		return true, nil
 	}
 	if err := l.store.syncXattr(l.blob, "name", cbytes(p.NewName)); err != nil {
 		return nil, invalidParamsErr(eINVAL)
@@ -743,6 +762,14 @@ func (t *Target) rpcRegisterChecksum(r *request) (any, *RPCError) {
 	if l.op != nil {
 		return nil, internalErr(eBUSY)
 	}
+	if len(l.store.clones(l.blob.ID)) == 0 {
+		// "snapshot checksum, blob must be a snapshot" (one with a clone,
+		// as is_snapshot; a read-only lvol is not): -32603 "Operation not
+		// permitted" on the real target.
+		t.log.logf(srcChecksumNotSnap, lvlError, "blob %#x snapshot checksum, blob must be a snapshot", l.blob.ID)
+		t.log.logf(srcChecksumCb, lvlError, "could not exec snapshot checksum of lvol %s, error -1", l.name)
+		return nil, internalErr(ePERM)
+	}
 	op := t.startOp(opChecksum, l, 0)
 	return deferred(func() (any, *RPCError) {
 		defer t.opsWG.Done()
@@ -773,7 +800,7 @@ func (t *Target) rpcRegisterChecksum(r *request) (any, *RPCError) {
 func (t *Target) startOp(kind string, l *lvol, id uint32) *operation {
 	op := &operation{
 		kind: kind, id: id, store: l.store, blob: l.blob, lvol: l,
-		total: l.blob.allocated(), start: time.Now(), dur: t.cfg.OpDuration,
+		total: l.blob.allocated(), start: time.Now(), dur: t.opDuration(l),
 		cancelCh: make(chan struct{}),
 		base:     l.store.base, clusterSize: l.store.geo.ClusterSize,
 		stall: kind == opCopy && t.cfg.StallCopy,
@@ -786,6 +813,17 @@ func (t *Target) startOp(kind string, l *lvol, id uint32) *operation {
 		t.opsWG.Add(1)
 	}
 	return op
+}
+
+// opDuration is how long a checksum or copy of l holds its blob: the
+// configured minimum plus its allocated clusters read at OpBytesPerSec.
+func (t *Target) opDuration(l *lvol) time.Duration {
+	d := t.cfg.OpDuration
+	if rate := t.cfg.OpBytesPerSec; rate > 0 {
+		bytes := float64(l.blob.allocated()) * float64(l.store.geo.ClusterSize)
+		d += time.Duration(bytes / float64(rate) * float64(time.Second))
+	}
+	return d
 }
 
 func (t *Target) rpcGetChecksum(r *request) (any, *RPCError) {
@@ -1054,7 +1092,7 @@ func (t *Target) rpcAioDelete(r *request) (any, *RPCError) {
 				return noAnswer{}, nil
 			}), nil
 		}
-		if err := s.w.Unload(s.masks()); err != nil {
+		if err := s.unload(); err != nil {
 			return nil, internalErr(eINVAL)
 		}
 		t.log.logf(srcLvsUnloaded, lvlInfo, "Lvol store unloaded")

@@ -3,7 +3,9 @@ package sim
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math/bits"
+	"slices"
 	"sort"
 )
 
@@ -247,6 +249,24 @@ type lvstore struct {
 	usedPages    *bitmap
 	usedClusters *bitmap
 	usedIDs      *bitmap
+	// unsynced holds read-only blobs whose md changed in memory only (a
+	// rename): SPDK skips the md sync of an md_ro blob and writes it when
+	// the blob closes at a clean unload; a SIGKILL loses it.
+	unsynced map[uint64]bool
+}
+
+// unload closes the lvstore cleanly: the md that waited for the close,
+// then the masks and clean = 1.
+func (s *lvstore) unload() error {
+	for _, id := range slices.Sorted(maps.Keys(s.unsynced)) {
+		if b, ok := s.blobs[id]; ok {
+			if err := s.sync(b); err != nil {
+				return err
+			}
+		}
+	}
+	s.unsynced = nil
+	return s.w.Unload(s.masks())
 }
 
 func blobIDOf(page uint32) uint64 { return 1<<32 | uint64(page) }
