@@ -57,6 +57,8 @@ var (
 	srcDeleteFinish  = src{"blobstore.c", 8621, "bs_delete_blob_finish"}
 	srcDeleteBlobCb  = src{"lvol.c", 1084, "lvol_delete_blob_cb"}
 	srcLvolDeleted   = src{"lvol.c", 1086, "lvol_delete_blob_cb"}
+	srcDeleteBusyErr = src{"lvol.c", 1085, "lvol_delete_blob_cb"}
+	srcLvsUnloadBusy = src{"lvol.c", 946, "spdk_lvs_unload"}
 	srcDumpInfo      = src{"vbdev_lvol.c", 864, "vbdev_lvol_dump_info_json"}
 	srcGetChecksum   = src{"vbdev_lvol_rpc.c", 2103, "rpc_bdev_lvol_get_snapshot_checksum"}
 	srcRegChecksum   = src{"vbdev_lvol_rpc.c", 2060, "rpc_bdev_lvol_register_snapshot_checksum"}
