@@ -131,7 +131,7 @@ type bdev struct {
 	// stuck names the lvol bdev whose unregistration waited on an lvstore
 	// unload refused for a hidden lvol (fixed semantics); "" otherwise.
 	stuck string
-	io     ioStats
+	io    ioStats
 }
 
 // Target is a running stand-in spdk_tgt.
