@@ -31,6 +31,7 @@ var headlineCodes = []struct {
 }{
 	{"resurrected", "resurrected lvol", "resurrected lvols"},
 	{"pending-resurrection", "pending resurrection", "pending resurrections"},
+	{"hidden-zombie", "hidden zombie (fixed target)", "hidden zombies (fixed target)"},
 	{"clone-lost-base-snapshot", "clone without its base snapshot", "clones without their base snapshot"},
 	{"name-collision", "name collision", "name collisions"},
 	{"not-opened-at-load", "lvol not opened at load", "lvols not opened at load"},
