@@ -42,6 +42,8 @@ type Compared struct {
 	Scans    []collect.Scan
 	Notes    []string // for the operator, in the order they arose
 	OpErr    bool     // a device could not be read, or the journal failed
+	// Semantics is which delete semantics the target has shown.
+	Semantics reconcile.Observed
 }
 
 // comparer carries one comparison.
@@ -86,18 +88,22 @@ func Compare(ctx context.Context, c Comparison, live reconcile.Live, devices []s
 	} else {
 		r.notes = append(r.notes, "no journal: no history was used and nothing was recorded")
 	}
-	fs := reconcile.Check(reconcile.Input{
+	in := reconcile.Input{
 		Persisted:   persisted,
 		Live:        live,
 		History:     hist,
 		Incarnation: reconcile.Incarnation{ID: c.Incarnation, EarlierRuns: earlier},
-	})
+	}
+	fs := reconcile.Check(in)
+	sem := reconcile.ObservedSemantics(in, fs)
 	fs = append(fs, collect.IntegrityFindings(scans)...)
 	finding.Sort(fs)
 	if c.Journal != nil && !c.Journal.ReadOnly() {
 		r.record(fs, live, scans)
 	}
-	return r.done(fs, scans), nil
+	out := r.done(fs, scans)
+	out.Semantics = sem
+	return out, nil
 }
 
 func (r *comparer) done(fs []finding.Finding, scans []collect.Scan) Compared {

@@ -293,6 +293,9 @@ func (p *textPrinter) runInfo(s Summary) {
 	if s.ScannedBytes > 0 || s.ScanDuration > 0 {
 		p.kv("scanned", fmt.Sprintf("%s in %s", Bytes(uint64(max(s.ScannedBytes, 0))), s.ScanDuration.Round(time.Millisecond)))
 	}
+	if d := s.DeleteSemantics; d != nil {
+		p.kv("semantics", safeText(d.Semantics+" ("+d.From+")"))
+	}
 	p.kv("exit", fmt.Sprintf("%d (%s)", s.Exit, ExitMeaning(s.Exit)))
 }
 
