@@ -476,8 +476,10 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 
 	// Forced removal or a fixed target's hidden zombie (zombie.go).
 	sem := c.dropSemantics(idx, alias)
-	for _, t := range sem.fixed {
-		pos.mark(EvLive, t)
+	for i, t := range sem.fixed {
+		if !strings.Contains(pos.m[sem.fixedFrom[i]], t) {
+			pos.mark(sem.fixedFrom[i], t)
+		}
 	}
 	if pos.positive && sem.which() == SemanticsFixed {
 		c.zombie(base, pl, alias, pos.m, sem)

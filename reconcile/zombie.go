@@ -30,9 +30,16 @@ const EvidenceDeleteBusyKept = "delete-busy-kept"
 // and the lvol was hidden (journal.ResultHiddenZombie).
 const ResultHiddenZombie DeleteResult = "hidden-zombie"
 
-// semVerdict is the evidence for each semantics about one dropped lvol.
+// semVerdict is the evidence for each semantics about one dropped lvol;
+// fixedFrom holds, per item of fixed, the view it came from (Ev*).
 type semVerdict struct {
 	fixed, forced []string
+	fixedFrom     []string
+}
+
+func (v *semVerdict) addFixed(from, text string) {
+	v.fixed = append(v.fixed, text)
+	v.fixedFrom = append(v.fixedFrom, from)
 }
 
 // which is SemanticsFixed or SemanticsForced when the evidence points one
@@ -75,7 +82,7 @@ func (c *checker) dropSemantics(idx int, alias string) semVerdict {
 				continue // its parent on disk is another blob of that name
 			}
 		}
-		v.fixed = append(v.fixed, fmt.Sprintf("its clone %s still names it as base snapshot (after a forced removal a clone names none)", orUnknown(l.Alias)))
+		v.addFixed(EvLive, fmt.Sprintf("its clone %s still names it as base snapshot (after a forced removal a clone names none)", orUnknown(l.Alias)))
 	}
 	if clones := c.lostBy[idx]; len(clones) > 0 {
 		if _, any := c.lastEvent[pl.UUID]; !c.ringCovers || any {
@@ -87,7 +94,7 @@ func (c *checker) dropSemantics(idx int, alias string) semVerdict {
 	}
 	for _, d := range c.hist.DeletesOf(pl.UUID) {
 		if d.Incarnation == c.cur && d.Result == ResultHiddenZombie {
-			v.fixed = append(v.fixed, fmt.Sprintf("lvfsck's delete at %s found it hidden (retry answered \"Invalid argument\")", stamp(d.IntentAt)))
+			v.addFixed(EvJournal, fmt.Sprintf("lvfsck's delete at %s found it hidden (retry answered \"Invalid argument\")", stamp(d.IntentAt)))
 		}
 	}
 	for _, e := range c.hist.LogEvidence(pl.UUID, alias) {
@@ -96,14 +103,14 @@ func (c *checker) dropSemantics(idx int, alias string) semVerdict {
 		}
 		switch e.Kind {
 		case EvidenceDeleteBusyKept:
-			v.fixed = append(v.fixed, "target log: "+e.Text)
+			v.addFixed(EvLog, "target log: "+e.Text)
 		case EvidenceForcedRemoval:
 			v.forced = append(v.forced, "target log: "+e.Text)
 		}
 	}
 	switch c.hist.TargetSemantics() {
 	case SemanticsFixed:
-		v.fixed = append(v.fixed, "this target showed fixed delete semantics to lvfsck before")
+		v.addFixed(EvJournal, "this target showed fixed delete semantics to lvfsck before")
 	case SemanticsForced:
 		v.forced = append(v.forced, "this target showed forced delete semantics to lvfsck before")
 	}
@@ -137,6 +144,14 @@ type Observed struct {
 // has shown, from this check's findings and the journal.
 func ObservedSemantics(in Input, fs []finding.Finding) Observed {
 	var fixed, forced []string
+	// first is the first item of a finding's semantics evidence.
+	first := func(s, prefix string) string {
+		s = strings.TrimPrefix(s, prefix)
+		if i := strings.Index(s, "; "); i >= 0 {
+			return s[:i]
+		}
+		return s
+	}
 	for _, f := range fs {
 		s := f.Evidence[EvSemantics]
 		what := f.LvolName
@@ -145,17 +160,22 @@ func ObservedSemantics(in Input, fs []finding.Finding) Observed {
 		}
 		switch {
 		case f.Code == CodeHiddenZombie:
-			fixed = append(fixed, fmt.Sprintf("%s hidden (%s)", what, strings.TrimPrefix(s, "fixed: ")))
+			fixed = append(fixed, fmt.Sprintf("%s hidden: %s", what, first(s, "fixed: ")))
 		case f.Code == CodePendingResurrection && strings.HasPrefix(s, "forced: "):
-			forced = append(forced, fmt.Sprintf("%s dropped (%s)", what, strings.TrimPrefix(s, "forced: ")))
+			forced = append(forced, fmt.Sprintf("%s dropped: %s", what, first(s, "forced: ")))
 		}
 	}
 	if in.History != nil {
+		const earlier = "a busy delete lvfsck ran earlier (journal)"
 		switch in.History.TargetSemantics() {
 		case SemanticsFixed:
-			fixed = append(fixed, "an earlier delete by lvfsck (journal)")
+			if len(fixed) == 0 {
+				fixed = append(fixed, earlier)
+			}
 		case SemanticsForced:
-			forced = append(forced, "an earlier delete by lvfsck (journal)")
+			if len(forced) == 0 {
+				forced = append(forced, earlier)
+			}
 		}
 	}
 	switch {

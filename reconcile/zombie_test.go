@@ -69,13 +69,13 @@ func TestObservedSemantics(t *testing.T) {
 	zombie := Check(Input{Live: liveHidden(), Persisted: disk()})
 	o := ObservedSemantics(Input{}, zombie)
 	require.Equal(t, SemanticsFixed, o.Semantics)
-	require.Contains(t, o.From, "lvs-r/snap hidden (its clone lvs-r/vol still names it")
+	require.Contains(t, o.From, "lvs-r/snap hidden: its clone lvs-r/vol still names it")
 
 	forced := Check(Input{Live: liveDropped(true), Persisted: disk()})
 	require.Equal(t, SemanticsForced, ObservedSemantics(Input{}, forced).Semantics)
 
 	o = ObservedSemantics(Input{History: &MemHistory{Semantics: SemanticsForced}}, nil)
-	require.Equal(t, Observed{Semantics: SemanticsForced, From: "an earlier delete by lvfsck (journal)"}, o)
+	require.Equal(t, Observed{Semantics: SemanticsForced, From: "a busy delete lvfsck ran earlier (journal)"}, o)
 	require.Equal(t, "conflicting", ObservedSemantics(Input{History: &MemHistory{Semantics: SemanticsForced}}, zombie).Semantics)
 	require.Equal(t, "not yet seen", ObservedSemantics(Input{}, nil).Semantics)
 }

@@ -472,7 +472,7 @@ func TestDeleteFixedSemanticsHiddenZombie(t *testing.T) {
 	require.Contains(t, res.Evidence["fixed"], "its clone lvs-r/vol still names it as base snapshot")
 	text := strings.Join(res.Messages, "\n")
 	require.Contains(t, text, "HIDDEN ZOMBIE (fixed target)")
-	require.Contains(t, text, "cannot be deleted until the target restarts")
+	require.Contains(t, text, "cannot be deleted before the target restarts")
 	require.Contains(t, text, "will hang")
 	require.Contains(t, text, "Never reload")
 	require.NotContains(t, text, "lacks the fix")

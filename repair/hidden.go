@@ -88,7 +88,7 @@ func (v hiddenVerdict) sayHidden(res *Result, alias string, blobID uint64) {
 	case SemanticsFixed:
 		res.set(OutcomeHiddenZombie)
 		res.say("HIDDEN ZOMBIE (fixed target): the target answered busy, unregistered %s and kept it in its lvstore, closed; its blob %#x is still on disk (%s).", alias, blobID, strings.Join(v.fixed, "; "))
-		res.say("This target has Longhorn's fix. %s cannot be deleted until the target restarts, and comes back then.", alias)
+		res.say("This target has Longhorn's fix: %s comes back at the restart.", alias)
 		res.say(ZombieAdvice)
 	case SemanticsForced:
 		res.set(OutcomeForcedRemoval)
