@@ -245,3 +245,29 @@ func TestFixedReloadWedges(t *testing.T) {
 	_, ok = r.lvol("snap")
 	require.True(t, ok, "back after the restart")
 }
+
+// TestFixedHiddenAfterCopy: the busy window from a shallow copy
+// (fixtures/fixed-shallow): the snapshot is hidden, and retries answer
+// "Invalid argument" also once the copy has completed.
+func TestFixedHiddenAfterCopy(t *testing.T) {
+	r := newRig(t, Config{DeleteSemantics: DeleteFixed})
+	_, _, snapUUID := r.setup()
+	r.ok("bdev_lvol_create", map[string]any{"lvol_name": "dst", "size_in_mib": 32, "thin_provision": true, "lvs_name": "lvs-r"}, nil)
+	var id struct {
+		OperationID uint32 `json:"operation_id"`
+	}
+	r.ok("bdev_lvol_start_shallow_copy", map[string]any{"src_lvol_name": "lvs-r/snap", "dst_bdev_name": "lvs-r/dst"}, &id)
+	_, e := r.call("bdev_lvol_delete", map[string]any{"name": "lvs-r/snap"})
+	require.Equal(t, internalErr(eBUSY), e)
+	_, ok := r.lvol("snap")
+	require.False(t, ok)
+	var st struct {
+		State string `json:"state"`
+	}
+	require.Eventually(t, func() bool {
+		r.ok("bdev_lvol_check_shallow_copy", map[string]any{"operation_id": id.OperationID}, &st)
+		return st.State == "complete"
+	}, 5*time.Second, 20*time.Millisecond)
+	_, e = r.call("bdev_lvol_delete", map[string]any{"name": snapUUID})
+	require.Equal(t, internalErr(eINVAL), e, "still held by its lvstore after the copy")
+}
