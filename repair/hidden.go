@@ -47,11 +47,20 @@ func (d *Deleter) classifyHidden(ctx context.Context, lv *Lvol, clones []string,
 	default:
 		res.evidence("probe", "a retry by uuid answered: %v", err)
 	}
-	cctx, cancel = d.call(ctx)
-	lvols, lerr := d.Target.Lvols(cctx)
+	if err := d.cloneEvidence(ctx, lv, clones, &v); err != nil {
+		return v, err
+	}
+	v.decide()
+	return v, nil
+}
+
+// cloneEvidence adds what the lvol's clones in the live view say.
+func (d *Deleter) cloneEvidence(ctx context.Context, lv *Lvol, clones []string, v *hiddenVerdict) error {
+	cctx, cancel := d.call(ctx)
+	lvols, err := d.Target.Lvols(cctx)
 	cancel()
-	if lerr != nil {
-		return v, fmt.Errorf("list lvols: %w", lerr)
+	if err != nil {
+		return fmt.Errorf("list lvols: %w", err)
 	}
 	for _, l := range lvols {
 		if !l.Clone || !strings.EqualFold(l.LvstoreUUID, lv.LvstoreUUID) {
@@ -64,6 +73,11 @@ func (d *Deleter) classifyHidden(ctx context.Context, lv *Lvol, clones []string,
 			v.forced = append(v.forced, fmt.Sprintf("its clone %s reports no base snapshot", l.Alias))
 		}
 	}
+	return nil
+}
+
+// decide sets sem from the evidence: one way only, or unknown.
+func (v *hiddenVerdict) decide() {
 	switch {
 	case len(v.fixed) > 0 && len(v.forced) == 0:
 		v.sem = SemanticsFixed
@@ -72,7 +86,6 @@ func (d *Deleter) classifyHidden(ctx context.Context, lv *Lvol, clones []string,
 	default:
 		v.sem = SemanticsUnknown
 	}
-	return v, nil
 }
 
 // sayHidden sets the outcome and the operator's lines for a hidden lvol.
