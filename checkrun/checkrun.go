@@ -225,6 +225,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Command: "check", Version: cfg.Version, Target: r.target, Incarnation: r.inc,
 		Lvstores: LvstoreSummaries(live, cmp.Scans, offline), Findings: cmp.Findings,
 		Started: r.started, Finished: cfg.Now(), Exit: code, Notes: r.notes,
+		DeleteSemantics: &report.DeleteSemantics{Semantics: cmp.Semantics.Semantics, From: cmp.Semantics.From},
 	}
 	for _, sc := range cmp.Scans {
 		if sc.View != nil {

@@ -47,6 +47,8 @@ type Compared struct {
 	Scans    []collect.Scan
 	Notes    []string // for the operator, in the order they arose
 	OpErr    bool     // a device could not be read, or the journal failed
+	// Semantics is which delete semantics the target has shown.
+	Semantics reconcile.Observed
 }
 
 // comparer carries one comparison.
@@ -103,12 +105,14 @@ func Compare(ctx context.Context, c Comparison, live reconcile.Live, devices []s
 	} else {
 		r.notes = append(r.notes, "no journal: no history was used and nothing was recorded")
 	}
-	fs := reconcile.Check(reconcile.Input{
+	in := reconcile.Input{
 		Persisted:   persisted,
 		Live:        live,
 		History:     hist,
 		Incarnation: reconcile.Incarnation{ID: c.Incarnation, EarlierRuns: earlier},
-	})
+	}
+	fs := reconcile.Check(in)
+	sem := reconcile.ObservedSemantics(in, fs)
 	fs = append(fs, collect.IntegrityFindings(scans)...)
 	if n := settleInFlux(fs, flux, persisted); n > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("%d finding(s) about lvols that changed while the devices were read are reported as info (in flux); check again when the target is quiet", n))
@@ -117,7 +121,9 @@ func Compare(ctx context.Context, c Comparison, live reconcile.Live, devices []s
 	if c.Journal != nil && !c.Journal.ReadOnly() {
 		r.record(fs, live, scans)
 	}
-	return r.done(fs, scans), nil
+	out := r.done(fs, scans)
+	out.Semantics = sem
+	return out, nil
 }
 
 func (r *comparer) done(fs []finding.Finding, scans []collect.Scan) Compared {

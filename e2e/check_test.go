@@ -148,10 +148,11 @@ func TestCheckForcedRemovalThenRestart(t *testing.T) {
 	require.Equal(t, back["longhorn-v24.09"], back["upstream"], "same findings after it")
 }
 
-// With the fixed semantics the same script leaves nothing to find.
-func TestCheckFixedSemantics(t *testing.T) {
+// With keep-listed semantics (hypothetical) the same script leaves nothing
+// to find.
+func TestCheckKeepListedSemantics(t *testing.T) {
 	image, state := diskAndState(t)
-	tg := startSim(t, image, "--delete-semantics", "fixed")
+	tg := startSim(t, image, "--delete-semantics", "keep-listed")
 	setup(t, tg)
 	require.Equal(t, 0, tg.check(t, state).code)
 	delErr, wait := holdAndDelete(t, tg, false)
@@ -163,7 +164,7 @@ func TestCheckFixedSemantics(t *testing.T) {
 	r = tg.check(t, state)
 	require.Equal(t, 0, r.code, "a real delete zeroes the blob: %s", r)
 	tg.stop("SIGINT")
-	tg2 := startSim(t, image, "--delete-semantics", "fixed")
+	tg2 := startSim(t, image, "--delete-semantics", "keep-listed")
 	r = tg2.check(t, state)
 	require.Equal(t, 0, r.code, "%s", r)
 	require.Empty(t, r.of("resurrected"))

@@ -105,12 +105,13 @@ func sum(t *testing.T, path string) [32]byte {
 	return s
 }
 
-// Fixed semantics: the delete is refused busy while the checksum runs;
-// lvfsck retries with backoff, deletes once it ends, verifies on disk.
-// After a restart nothing comes back.
-func TestDeleteFixedWaitsForChecksum(t *testing.T) {
+// Keep-listed semantics (hypothetical: a target that keeps a busy lvol
+// listed): the delete is refused busy while the checksum runs; lvfsck
+// retries with backoff, deletes once it ends, verifies on disk. After a
+// restart nothing comes back.
+func TestDeleteKeepListedWaitsForChecksum(t *testing.T) {
 	image, state := diskAndState(t)
-	tg := startSim(t, image, "--delete-semantics", "fixed")
+	tg := startSim(t, image, "--delete-semantics", "keep-listed")
 	snap := setup(t, tg)
 	wait := checksum(t, tg, "lvs-r/backup-1")
 	r, d := tg.delete(t, state, "--wait", "20s", "lvs-r/backup-1")
@@ -119,14 +120,14 @@ func TestDeleteFixedWaitsForChecksum(t *testing.T) {
 	require.Len(t, d.Results, 1)
 	res := d.Results[0]
 	require.Equal(t, "deleted-verified", res.Outcome, "%s", r)
-	require.Equal(t, "fixed", res.Semantics)
+	require.Equal(t, "keep-listed", res.Semantics)
 	require.Greater(t, res.Attempts, 1, "retried while busy")
 	require.Equal(t, snap, res.LvolUUID)
 	_, listed := tg.lvol("backup-1")
 	require.False(t, listed)
 
 	tg.stop("SIGINT")
-	tg2 := startSim(t, image, "--delete-semantics", "fixed")
+	tg2 := startSim(t, image, "--delete-semantics", "keep-listed")
 	_, listed = tg2.lvol("backup-1")
 	require.False(t, listed, "nothing comes back after a restart")
 	c := tg2.check(t, state)
@@ -252,7 +253,7 @@ func TestDeleteRefusals(t *testing.T) {
 // while it ran, a second write command failed fast on the journal lock.
 func TestDeleteInterruptedFinishedByNextRun(t *testing.T) {
 	image, state := diskAndState(t)
-	tg := startSim(t, image, "--delete-semantics", "fixed", "--op-duration", "5s")
+	tg := startSim(t, image, "--delete-semantics", "keep-listed", "--op-duration", "5s")
 	setup(t, tg)
 	wait := checksum(t, tg, "lvs-r/backup-1")
 

@@ -258,14 +258,16 @@ func TestResurrectionForced(t *testing.T) {
 	}
 }
 
-func TestFixedKeepsThenDeletes(t *testing.T) {
+// TestKeepListedThenDeletes: the hypothetical target that keeps a busy lvol
+// listed (no captured target does; see TestFixedStory for the real fixed one).
+func TestKeepListedThenDeletes(t *testing.T) {
 	image := filepath.Join(t.TempDir(), "disk.img")
-	tg := startSim(t, image, "--delete-semantics", "fixed")
+	tg := startSim(t, image, "--delete-semantics", "keep-listed")
 	snapUUID := setup(t, tg)
 	delErr, wait := holdAndDelete(t, tg, false)
 	require.ErrorIs(t, delErr, spdk.ErrBusy)
 	l, ok := tg.lvol("backup-1")
-	require.True(t, ok, "fixed: nothing changes on busy")
+	require.True(t, ok, "keep-listed: nothing changes on busy")
 	require.Equal(t, snapUUID, l.UUID)
 	wait()
 	require.NoError(t, tg.c.DeleteLvol(ctxT(t), "lvs-r/backup-1"), "deleted once the checksum is done")
@@ -274,7 +276,7 @@ func TestFixedKeepsThenDeletes(t *testing.T) {
 	tg.stop("SIGKILL")
 	scanOK(t, image)
 
-	tg2 := startSim(t, image, "--delete-semantics", "fixed")
+	tg2 := startSim(t, image, "--delete-semantics", "keep-listed")
 	_, ok = tg2.lvol("backup-1")
 	require.False(t, ok, "a real delete does not come back")
 	require.Equal(t, uint64(24), tg2.lvolDriver("lvs-r/replica-a").NumAllocatedClusters, "the clone got the snapshot's clusters")

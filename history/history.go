@@ -215,6 +215,7 @@ var outcomeWords = map[journal.DeleteResult]string{
 	journal.ResultRefusedBusy:     "target answered busy and kept the lvol; nothing changed",
 	journal.ResultRefusedGuard:    "refused by lvfsck's preflight; nothing changed",
 	journal.ResultForcedRemoval:   "target answered busy and dropped the lvol anyway (forced removal)",
+	journal.ResultHiddenZombie:    "target answered busy and hid the lvol, kept closed in its lvstore (fixed target: undeletable until a restart)",
 	journal.ResultNotFound:        "target answered No such device",
 	journal.ResultError:           "delete failed",
 }

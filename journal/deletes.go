@@ -17,17 +17,23 @@ const (
 	ResultRefusedBusy     DeleteResult = "refused-busy"     // target said busy and kept the lvol
 	ResultRefusedGuard    DeleteResult = "refused-guard"    // lvfsck's preflight refused
 	ResultForcedRemoval   DeleteResult = "forced-removal"   // gone from the view, blob still on disk
-	ResultNotFound        DeleteResult = "not-found"
-	ResultError           DeleteResult = "error"
+	// ResultHiddenZombie: a fixed target answered busy and hid the lvol
+	// (kept in its lvstore, closed): undeletable until a restart.
+	ResultHiddenZombie DeleteResult = "hidden-zombie"
+	ResultNotFound     DeleteResult = "not-found"
+	ResultError        DeleteResult = "error"
 )
 
 // Semantics is how a target behaves when a delete hits a busy blob.
 type Semantics string
 
 const (
-	SemanticsForced  Semantics = "forced"  // drops the lvol anyway (SPDK up to v24.09)
-	SemanticsFixed   Semantics = "fixed"   // refuses and keeps the lvol
-	SemanticsUnknown Semantics = "unknown" // not observed yet
+	SemanticsForced Semantics = "forced" // drops the lvol anyway (SPDK up to v24.09)
+	SemanticsFixed  Semantics = "fixed"  // Longhorn's fix: busy, the lvol hidden but kept (a zombie)
+	// SemanticsKeepListed: busy and the lvol stays listed (no captured
+	// target does this).
+	SemanticsKeepListed Semantics = "keep-listed"
+	SemanticsUnknown    Semantics = "unknown" // not observed yet
 )
 
 // DeleteIntent is written, and synced, before lvfsck sends bdev_lvol_delete.

@@ -59,8 +59,8 @@ type Doc struct {
 
 // notable kinds are listed one by one in the output.
 var notable = map[tgtlog.Kind]bool{
-	tgtlog.ForcedRemoval: true, tgtlog.ErrorOpeningLvol: true, tgtlog.CannotCreateBdev: true,
-	tgtlog.UnloadOpenBlobs: true, tgtlog.UnregisterFailed: true, tgtlog.RecoveryStart: true,
+	tgtlog.ForcedRemoval: true, tgtlog.DeleteBusyKept: true, tgtlog.ErrorOpeningLvol: true, tgtlog.CannotCreateBdev: true,
+	tgtlog.UnloadOpenBlobs: true, tgtlog.UnloadLvolsPending: true, tgtlog.UnregisterFailed: true, tgtlog.RecoveryStart: true,
 }
 
 // MaxNotable bounds the notable records kept per file.

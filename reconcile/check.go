@@ -474,6 +474,17 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 	}
 	base := c.base(inf, pl)
 
+	// Forced removal or a fixed target's hidden zombie (zombie.go).
+	sem := c.dropSemantics(idx, alias)
+	for i, t := range sem.fixed {
+		if !strings.Contains(pos.m[sem.fixedFrom[i]], t) {
+			pos.mark(sem.fixedFrom[i], t)
+		}
+	}
+	if pos.positive && sem.which() == SemanticsFixed {
+		c.zombie(base, pl, alias, pos.m, sem)
+		return
+	}
 	if pos.positive {
 		f := base
 		f.Code, f.Severity = CodePendingResurrection, finding.Error
@@ -484,7 +495,12 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 				f.Evidence[EvJournal] = joinEv(f.Evidence[EvJournal], "the target showed "+s+" delete semantics")
 			}
 		}
+		f.Evidence[EvSemantics] = sem.text()
 		f.Repair = fmt.Sprintf("%s comes back at the next target restart; the control plane believes it deleted and its clusters stay allocated until then. After the restart run `lvfsck repair --yes` (or `lvfsck repair --reload --yes` in a maintenance window; the reload drops the lvstore's NVMe-oF namespaces).", alias)
+		if sem.which() == "" {
+			f.Message = fmt.Sprintf("%s (uuid %s) is gone from the live view but its blob is on disk and loads at the next restart: a forced removal, or a hidden zombie on a target with Longhorn's fix (the evidence does not tell which)", alias, pl.UUID)
+			f.Repair = fmt.Sprintf("%s comes back at the next target restart; its clusters stay allocated until then. Until it is known which semantics dropped it, treat it as a zombie: no reload (`repair --reload` refuses), and a clean shutdown may hang and need a kill. `lvfsck delete %s` tells which (it retries by uuid: harmless on both). After the restart run `lvfsck repair --yes`.", alias, alias)
+		}
 		if other != nil {
 			f.Repair += " Its name is now taken: see the name-collision finding first."
 		}

@@ -506,7 +506,7 @@ func invariants(t *testing.T, fs []finding.Finding) {
 		require.NotEmpty(t, f.Repair, "%s has no repair advice", f.Code)
 		require.NotEmpty(t, f.Evidence, "%s has no evidence", f.Code)
 		for k := range f.Evidence {
-			require.Contains(t, []string{EvDisk, EvLive, EvJournal, EvNotify, EvLog}, k)
+			require.Contains(t, []string{EvDisk, EvLive, EvJournal, EvNotify, EvLog, EvSemantics}, k)
 		}
 		require.False(t, keys[f.Key()], "two findings share the journal key %s", f.Key())
 		keys[f.Key()] = true

@@ -28,7 +28,7 @@ type History interface {
 // Delete semantics a target shows on a busy delete.
 const (
 	SemanticsForced = "forced" // drops the lvol from its view, blob stays
-	SemanticsFixed  = "fixed"  // refuses, lvol intact
+	SemanticsFixed  = "fixed"  // Longhorn's fix: busy, the lvol hidden but kept (zombie.go)
 )
 
 // DeleteResult is the recorded outcome of a delete intent. The values are
@@ -48,7 +48,7 @@ const (
 // gone reports whether the result means the delete took the lvol out of the
 // live view (not-found did not: it was not there to take).
 func (r DeleteResult) gone() bool {
-	return r == ResultDeletedVerified || r == ResultForcedRemoval
+	return r == ResultDeletedVerified || r == ResultForcedRemoval || r == ResultHiddenZombie
 }
 
 // DeleteRecord is one delete intent and its outcome.

@@ -66,7 +66,7 @@ func TestBackoffNormalizesNonsense(t *testing.T) {
 // capped, and the last wait cut so that the last attempt lands on the
 // deadline.
 func TestBackoffScheduleStopsAtDeadline(t *testing.T) {
-	w := newWorld(t, SemanticsFixed, false)
+	w := newWorld(t, SemanticsKeepListed, false)
 	w.checksum(uuidSnapX, time.Hour)
 	w.del.Backoff = Backoff{Initial: time.Second, Max: 4 * time.Second, Multiplier: 2, Jitter: 0, Rand: func() float64 { return 0.5 }}
 	_, err := w.del.Delete(context.Background(), Request{Ref: UUIDRef(uuidSnapX), Wait: 20 * time.Second})
@@ -76,7 +76,7 @@ func TestBackoffScheduleStopsAtDeadline(t *testing.T) {
 	require.Equal(t, 8, w.target.called("bdev_lvol_delete"))
 
 	// MaxAttempts caps the calls whatever the wait.
-	w = newWorld(t, SemanticsFixed, false)
+	w = newWorld(t, SemanticsKeepListed, false)
 	w.checksum(uuidSnapX, time.Hour)
 	w.del.MaxAttempts = 3
 	res, err := w.del.Delete(context.Background(), Request{Ref: UUIDRef(uuidSnapX), Wait: time.Hour})

@@ -266,9 +266,9 @@ func (d *Deleter) notLive(ctx context.Context, req Request, res Result) (Result,
 	res.BlobID = b.BlobID
 	res.evidence("disk", "blob %#x present (uuid %s)", b.BlobID, b.LvolUUID)
 	res.set(OutcomePendingResurrection)
-	res.say("%s is not in the live view but its blob %#x is still on disk: it was dropped from the target's memory only (a forced removal) and comes back at the next restart or lvstore reload", res.Ref, b.BlobID)
 	if req.DryRun {
-		res.say("dry run: would record the delete request so that repair finishes it; nothing was changed")
+		res.say("%s is not in the live view but its blob %#x is still on disk: it comes back at the next restart (a forced removal, or a fixed target's hidden zombie)", res.Ref, b.BlobID)
+		res.say("dry run: would retry the delete by uuid to tell which (harmless on both), and record the request so that repair finishes it; nothing was changed")
 		return res, nil
 	}
 	in := Intent{Op: "delete", Ref: req.Ref.String(), LvstoreUUID: b.LvstoreUUID, LvstoreName: q.LvstoreName,
@@ -278,7 +278,23 @@ func (d *Deleter) notLive(ctx context.Context, req Request, res Result) (Result,
 		return res, fmt.Errorf("delete %s: record intent: %w", res.Ref, err)
 	}
 	res.IntentID = id
-	res.say("scheduled for repair: after a target restart run `lvfsck repair --yes`, or `lvfsck repair --yes --reload` in a maintenance window")
+	lvsName := q.LvstoreName
+	if lvsName == "" {
+		lvsName, _ = req.Ref.lvstoreAndName()
+	}
+	lv := &Lvol{UUID: b.LvolUUID, Name: b.LvolName, LvstoreUUID: b.LvstoreUUID, LvstoreName: lvsName,
+		Alias: aliasOf(lvsName, b.LvolName, b.LvolUUID)}
+	v, err := d.classifyHidden(ctx, lv, nil, &res)
+	if err != nil {
+		res.say("%s is not in the live view but its blob %#x is still on disk; lvfsck could not tell a forced removal from a fixed target's zombie (%v)", res.Ref, b.BlobID, err)
+		res.say("scheduled for repair: after a target restart run `lvfsck repair --yes`")
+		return res, d.record(ctx, &res, nil)
+	}
+	if v.deleted {
+		res.Lvol = lv
+		return res, d.record(ctx, &res, d.verify(ctx, lv, &res))
+	}
+	v.sayHidden(&res, res.Ref, b.BlobID)
 	return res, d.record(ctx, &res, nil)
 }
 
@@ -423,13 +439,19 @@ func (d *Deleter) attempt(ctx context.Context, req Request, lv *Lvol, res *Resul
 		}
 		if !listed {
 			if onDisk {
-				res.Semantics = SemanticsForced
-				res.set(OutcomeForcedRemoval)
 				res.evidence("live", "not listed after the busy answer")
 				res.evidence("disk", "blob %#x still present", res.BlobID)
-				res.say("FORCED REMOVAL: the target answered busy and dropped %s from its memory only; its blob %#x is still on disk.", lv.Alias, res.BlobID)
-				res.say("It comes back at the next target restart or lvstore reload. This target lacks the fix (forced delete semantics).")
-				res.say("Scheduled for repair: after a restart run `lvfsck repair --yes`, or `lvfsck repair --yes --reload` in a maintenance window.")
+				v, err := d.classifyHidden(ctx, lv, lv.Clones, res)
+				if err != nil {
+					res.set(OutcomeUnverified)
+					res.say("the target answered busy and dropped %s from the live view; lvfsck could not tell a forced removal from a fixed target's zombie (%v); the journal intent stays open", lv.Alias, err)
+					return fmt.Errorf("delete %s: %w: %w", lv.Alias, ErrUnverified, err)
+				}
+				if v.deleted {
+					res.evidence("rpc", "a retry by uuid answered success (attempt %d)", res.Attempts)
+					return d.verify(ctx, lv, res)
+				}
+				v.sayHidden(res, lv.Alias, res.BlobID)
 				res.busyNote()
 				return nil
 			}
@@ -440,11 +462,13 @@ func (d *Deleter) attempt(ctx context.Context, req Request, lv *Lvol, res *Resul
 			res.say("deleted %s: the target answered busy, yet it is gone from the live view and its blob is gone from disk", lv.Alias)
 			return nil
 		}
-		res.Semantics = SemanticsFixed
+		// Still listed: a target that keeps a busy lvol (no captured one
+		// does); retry with backoff.
+		res.Semantics = SemanticsKeepListed
 		now := clk.Now()
 		if !now.Before(deadline) || res.Attempts >= maxAttempts {
 			res.set(OutcomeRefusedBusy)
-			res.say("%s is busy (the target kept it: fixed semantics) after %s over %s; nothing was changed — retry later or with a longer --wait", lv.Alias, plural(res.Attempts, "attempt", "attempts"), req.Wait)
+			res.say("%s is busy (the target kept it listed) after %s over %s; nothing was changed — retry later or with a longer --wait", lv.Alias, plural(res.Attempts, "attempt", "attempts"), req.Wait)
 			res.busyNote()
 			return &RefusedError{Reason: ReasonBusy, Lvol: lv.Alias, Detail: "still busy after " + plural(res.Attempts, "attempt", "attempts")}
 		}

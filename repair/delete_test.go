@@ -12,14 +12,16 @@ import (
 
 var ctx = context.Background()
 
-func TestDeleteFixedSemanticsRetriesThenDeletes(t *testing.T) {
-	w := newWorld(t, SemanticsFixed, false)
+// The retry-with-backoff path, for a target that keeps a busy lvol listed
+// (no captured target does; sim --delete-semantics keep-listed).
+func TestDeleteKeepListedRetriesThenDeletes(t *testing.T) {
+	w := newWorld(t, SemanticsKeepListed, false)
 	w.checksum(uuidSnapX, 3*time.Second)
 
 	res, err := w.del.Delete(ctx, Request{Ref: Ref{Alias: "lvs-r/snap-x"}, Wait: 20 * time.Second})
 	require.NoError(t, err)
 	require.Equal(t, OutcomeDeletedVerified, res.Outcome)
-	require.Equal(t, SemanticsFixed, res.Semantics)
+	require.Equal(t, SemanticsKeepListed, res.Semantics)
 	require.Equal(t, 0, res.ExitCode)
 	require.Greater(t, res.Attempts, 2)
 	require.False(t, w.listed(uuidSnapX))
@@ -33,15 +35,15 @@ func TestDeleteFixedSemanticsRetriesThenDeletes(t *testing.T) {
 	}
 	rec := w.journal.outcome(t, res.IntentID)
 	require.Equal(t, OutcomeDeletedVerified, rec.Outcome)
-	require.Equal(t, SemanticsFixed, rec.Semantics)
+	require.Equal(t, SemanticsKeepListed, rec.Semantics)
 	require.Equal(t, res.Attempts, rec.Attempts)
 	require.Equal(t, 0, w.target.called("bdev_lvol_stop_snapshot_checksum"), "v24.09 has no stop method: not called")
 	require.NotContains(t, strings.Join(res.Messages, "\n"), "stop_snapshot_checksum", "a delete that went through needs no note on the stop")
 	require.Contains(t, rec.Evidence["stop-checksum"], "no bdev_lvol_stop_snapshot_checksum", "the journal keeps it")
 }
 
-func TestDeleteFixedSemanticsTimesOutBusy(t *testing.T) {
-	w := newWorld(t, SemanticsFixed, false)
+func TestDeleteKeepListedTimesOutBusy(t *testing.T) {
+	w := newWorld(t, SemanticsKeepListed, false)
 	w.checksum(uuidSnapX, time.Hour)
 	before := w.disk.has(uuidSnapX)
 
@@ -51,7 +53,7 @@ func TestDeleteFixedSemanticsTimesOutBusy(t *testing.T) {
 	require.Equal(t, ReasonBusy, re.Reason)
 	require.Equal(t, OutcomeRefusedBusy, res.Outcome)
 	require.Equal(t, 4, res.ExitCode)
-	require.Equal(t, SemanticsFixed, res.Semantics)
+	require.Equal(t, SemanticsKeepListed, res.Semantics)
 	require.Equal(t, 10*time.Second, w.clk.Now().Sub(t0), "stops exactly at the deadline")
 	require.True(t, w.listed(uuidSnapX))
 	require.Equal(t, before, w.disk.has(uuidSnapX))
@@ -60,7 +62,7 @@ func TestDeleteFixedSemanticsTimesOutBusy(t *testing.T) {
 	require.Contains(t, strings.Join(res.Messages, "\n"), "could not be stopped first", "busy: why the stop was not tried")
 
 	// Wait 0: exactly one attempt, no sleeping.
-	w2 := newWorld(t, SemanticsFixed, false)
+	w2 := newWorld(t, SemanticsKeepListed, false)
 	w2.checksum(uuidSnapX, time.Hour)
 	res, err = w2.del.Delete(ctx, Request{Ref: UUIDRef(uuidSnapX)})
 	require.ErrorIs(t, err, ErrRefused)
@@ -77,7 +79,9 @@ func TestDeleteForcedSemanticsDetectsForcedRemoval(t *testing.T) {
 	require.Equal(t, OutcomeForcedRemoval, res.Outcome)
 	require.Equal(t, SemanticsForced, res.Semantics)
 	require.Equal(t, 4, res.ExitCode)
-	require.Equal(t, 1, res.Attempts, "no retry after a forced removal: a retry would answer no such device")
+	require.Equal(t, 2, res.Attempts, "the busy delete, then one retry by uuid to classify it")
+	require.Equal(t, "a retry by uuid answered No such device", res.Evidence["probe"])
+	require.Contains(t, res.Evidence["forced"], "its clone lvs-r/vol reports no base snapshot")
 	require.False(t, w.listed(uuidSnapX), "the target dropped it from memory")
 	require.True(t, w.disk.has(uuidSnapX), "its blob is still on disk")
 	text := strings.Join(res.Messages, "\n")
@@ -192,12 +196,12 @@ func TestDeleteNotFoundIsNeverSuccessWithoutTheDisk(t *testing.T) {
 
 		res, err := w.del.Delete(ctx, Request{Ref: Ref{Alias: "lvs-r/snap-x"}})
 		require.NoError(t, err)
-		require.Equal(t, OutcomePendingResurrection, res.Outcome)
+		require.Equal(t, OutcomeForcedRemoval, res.Outcome, "the retry by uuid answered -19")
 		require.NotEqual(t, 0, res.ExitCode)
 		require.NotZero(t, res.BlobID)
 		require.Contains(t, strings.Join(res.Messages, "\n"), "still on disk")
-		require.Equal(t, OutcomePendingResurrection, w.journal.outcome(t, res.IntentID).Outcome, "recorded, so that repair finishes it")
-		require.Equal(t, 1, w.target.called("bdev_lvol_delete "+uuidSnapX), "lvfsck sent no delete of its own")
+		require.Equal(t, OutcomeForcedRemoval, w.journal.outcome(t, res.IntentID).Outcome, "recorded, so that repair finishes it")
+		require.Equal(t, 2, w.target.called("bdev_lvol_delete "+uuidSnapX), "lvfsck sent one probe, by uuid")
 	})
 	t.Run("target answers no such device mid-flight, blob on disk", func(t *testing.T) {
 		w := newWorld(t, SemanticsForced, false)
@@ -339,7 +343,7 @@ func (l *liar) DeleteLvol(_ context.Context, name string) error {
 }
 
 func TestDeleteCancelledWhileWaiting(t *testing.T) {
-	w := newWorld(t, SemanticsFixed, false)
+	w := newWorld(t, SemanticsKeepListed, false)
 	w.checksum(uuidSnapX, time.Hour)
 	cctx, cancel := context.WithCancel(ctx)
 	w.del.Clock = &cancelOnSleep{FakeClock: w.clk, cancel: cancel}
@@ -447,4 +451,64 @@ func TestDeleteOddAnswersAreLookedAt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDeleteFixedSemanticsHiddenZombie: a target with Longhorn's fix
+// answers busy and hides the snapshot (fixtures/fixed-busy); the retry by
+// uuid answers "Invalid argument" and the clone still names it, so lvfsck
+// says hidden zombie, not forced removal, with the restart-then-delete
+// advice.
+func TestDeleteFixedSemanticsHiddenZombie(t *testing.T) {
+	w := newWorld(t, SemanticsFixed, false)
+	w.checksum(uuidSnapX, time.Hour)
+	res, err := w.del.Delete(ctx, Request{Ref: Ref{Alias: "lvs-r/snap-x"}, Wait: 20 * time.Second})
+	require.NoError(t, err, "a hidden zombie is a result, not an error")
+	require.Equal(t, OutcomeHiddenZombie, res.Outcome)
+	require.Equal(t, SemanticsFixed, res.Semantics)
+	require.Equal(t, 4, res.ExitCode)
+	require.Equal(t, 2, res.Attempts, "no backoff: it cannot be deleted before a restart")
+	require.Empty(t, w.clk.Slept())
+	require.Contains(t, res.Evidence["fixed"], `"Invalid argument"`)
+	require.Contains(t, res.Evidence["fixed"], "its clone lvs-r/vol still names it as base snapshot")
+	text := strings.Join(res.Messages, "\n")
+	require.Contains(t, text, "HIDDEN ZOMBIE (fixed target)")
+	require.Contains(t, text, "cannot be deleted before the target restarts")
+	require.Contains(t, text, "will hang")
+	require.Contains(t, text, "Never reload")
+	require.NotContains(t, text, "lacks the fix")
+	rec := w.journal.outcome(t, res.IntentID)
+	require.Equal(t, OutcomeHiddenZombie, rec.Outcome)
+	require.Equal(t, SemanticsFixed, rec.Semantics)
+
+	// Asked again (the lvol is no longer listed): the probe says zombie again.
+	res, err = w.del.Delete(ctx, Request{Ref: Ref{Alias: "lvs-r/snap-x"}})
+	require.NoError(t, err)
+	require.Equal(t, OutcomeHiddenZombie, res.Outcome)
+	require.Contains(t, res.Evidence["fixed"], "its clone lvs-r/vol still names it as base snapshot")
+}
+
+// TestDeleteHiddenEvidenceDisagrees: a retry answering -19 while the clone
+// still names the snapshot: lvfsck does not guess.
+func TestDeleteHiddenEvidenceDisagrees(t *testing.T) {
+	w := newWorld(t, SemanticsFixed, false)
+	w.checksum(uuidSnapX, time.Hour)
+	w.del.Target = &forgetHidden{fakeTarget: w.target}
+	res, err := w.del.Delete(ctx, Request{Ref: Ref{Alias: "lvs-r/snap-x"}})
+	require.NoError(t, err)
+	require.Equal(t, OutcomePendingResurrection, res.Outcome)
+	require.Equal(t, SemanticsUnknown, res.Semantics)
+	require.Equal(t, 4, res.ExitCode)
+	require.Contains(t, strings.Join(res.Messages, "\n"), "the evidence disagrees")
+	require.Contains(t, strings.Join(res.Messages, "\n"), "do not reload")
+}
+
+// forgetHidden answers -19 to a retry on a hidden lvol.
+type forgetHidden struct{ *fakeTarget }
+
+func (f *forgetHidden) DeleteLvol(ctx context.Context, name string) error {
+	err := f.fakeTarget.DeleteLvol(ctx, name)
+	if errors.Is(err, ErrInvalid) {
+		return answerNoDevice
+	}
+	return err
 }

@@ -18,6 +18,10 @@ var (
 	ErrNotFound = errors.New("target answered no such device")
 	// ErrMethodNotFound: JSON-RPC -32601 "Method not found".
 	ErrMethodNotFound = errors.New("target has no such method")
+	// ErrInvalid: the target answered "Invalid argument" (-32603 with that
+	// strerror, or -22). A delete retried on an lvol that a fixed target
+	// hid after a busy answer gets it (fixtures/fixed-busy).
+	ErrInvalid = errors.New("target answered invalid argument")
 )
 
 // Errors of this package.
@@ -46,6 +50,7 @@ const (
 	ReasonBaseIO    Reason = "base-io"        // reload: base bdev I/O the lvols do not explain
 	ReasonLvolIO    Reason = "lvol-io"        // reload: an lvol of the lvstore is doing I/O
 	ReasonNoLvstore Reason = "lvstore-absent" // reload: lvstore not in the live view
+	ReasonZombie    Reason = "hidden-zombie"  // reload: an lvol of the lvstore may be a fixed target's hidden zombie
 )
 
 // RefusedError is a guard's refusal. Nothing was changed on the target.
@@ -88,14 +93,14 @@ func (e *NotFoundError) Error() string {
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // Classify is for Target adapters: it wraps err with this package's
-// sentinel when errors.Is(err, busy / notFound / methodNotFound) (the
-// client's own sentinels), keeping err in the chain. Nil stays nil; a nil
-// sentinel matches nothing.
-func Classify(err, busy, notFound, methodNotFound error) error {
+// sentinel when errors.Is(err, busy / notFound / methodNotFound / invalid)
+// (the client's own sentinels), keeping err in the chain. Nil stays nil; a
+// nil sentinel matches nothing.
+func Classify(err, busy, notFound, methodNotFound, invalid error) error {
 	if err == nil {
 		return nil
 	}
-	for _, m := range []struct{ theirs, ours error }{{busy, ErrBusy}, {notFound, ErrNotFound}, {methodNotFound, ErrMethodNotFound}} {
+	for _, m := range []struct{ theirs, ours error }{{busy, ErrBusy}, {notFound, ErrNotFound}, {methodNotFound, ErrMethodNotFound}, {invalid, ErrInvalid}} {
 		if m.theirs != nil && errors.Is(err, m.theirs) {
 			return fmt.Errorf("%w: %w", m.ours, err)
 		}

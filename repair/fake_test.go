@@ -18,8 +18,10 @@ import (
 
 // The fakes model what the captured real target did (testdata/fixtures):
 // forced semantics answer busy AND drop the lvol from memory with its blob
-// left on disk; fixed semantics answer busy and change nothing. They expose
-// no signal a real target lacks.
+// left on disk; fixed semantics answer busy and hide the lvol (gone from
+// the views, its clone still naming it, retries "Invalid argument"); the
+// hypothetical keep-listed semantics answer busy and change nothing. They
+// expose no signal a real target lacks.
 
 const fixtures = "../testdata/fixtures"
 
@@ -35,13 +37,15 @@ var (
 	answerBusy     = errRPC(ErrBusy, -32603, "Device or resource busy")
 	answerNoDevice = errRPC(ErrNotFound, -19, "No such device")
 	answerNoMethod = errRPC(ErrMethodNotFound, -32601, "Method not found")
+	answerInvalid  = errRPC(ErrInvalid, -32603, "Invalid argument")
 )
 
 type fakeTarget struct {
 	mu        sync.Mutex
 	clk       *FakeClock
 	disk      *fakeDisk
-	semantics Semantics // SemanticsForced or SemanticsFixed
+	semantics Semantics // SemanticsForced, SemanticsFixed or SemanticsKeepListed
+	hidden    []Lvol    // fixed semantics: hidden after a busy delete, still held
 	hasStop   bool      // Longhorn flavour with bdev_lvol_stop_snapshot_checksum
 
 	lvstores   []Lvstore
@@ -157,6 +161,9 @@ func (f *fakeTarget) DeleteLvol(_ context.Context, name string) error {
 	f.log("bdev_lvol_delete %s", name)
 	i := slices.IndexFunc(f.lvols, func(l Lvol) bool { return l.UUID == name || l.Alias == name })
 	if i < 0 {
+		if slices.ContainsFunc(f.hidden, func(l Lvol) bool { return l.UUID == name || l.Alias == name }) {
+			return answerInvalid
+		}
 		return answerNoDevice
 	}
 	lv := f.lvols[i]
@@ -164,8 +171,14 @@ func (f *fakeTarget) DeleteLvol(_ context.Context, name string) error {
 		return errRPC(errors.New("invalid"), -32602, "Invalid parameters")
 	}
 	if f.checksumRunning(lv.UUID) {
-		if f.semantics == SemanticsForced {
+		switch f.semantics {
+		case SemanticsForced:
 			f.drop(i) // memory only: the blob stays on disk
+		case SemanticsFixed:
+			// Unregistered and closed, kept in the lvstore: the clone
+			// still names it.
+			f.hidden = append(f.hidden, lv)
+			f.lvols = slices.Delete(f.lvols, i, i+1)
 		}
 		return answerBusy
 	}

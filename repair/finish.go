@@ -39,9 +39,17 @@ func (d *Deleter) Finish(ctx context.Context, in Intent) (Result, error) {
 		res.evidence("live", "listed")
 		res.say("interrupted delete of %s did not happen: it is still live; delete it again if it should go", lv.Alias)
 	case onDisk:
-		res.set(OutcomeForcedRemoval)
 		res.evidence("live", "not listed")
 		res.evidence("disk", "blob %#x still present", in.BlobID)
+		// Read-only: a clone still naming it shows a fixed target's zombie.
+		var v hiddenVerdict
+		if cerr := d.cloneEvidence(ctx, lv, nil, &v); cerr == nil && len(v.fixed) > 0 {
+			v.decide()
+			res.say("interrupted delete of %s:", lv.Alias)
+			v.sayHidden(&res, lv.Alias, in.BlobID)
+			break
+		}
+		res.set(OutcomeForcedRemoval)
 		res.say("interrupted delete of %s: the target dropped it from memory but its blob %#x is still on disk; it comes back at the next restart or lvstore reload; scheduled for repair", lv.Alias, in.BlobID)
 	default:
 		res.set(OutcomeDeletedVerified)

@@ -13,22 +13,27 @@ import (
 func TestFinishRollsInterruptedDeleteForward(t *testing.T) {
 	tests := []struct {
 		name    string
+		sem     Semantics
 		before  func(w *world) // what happened to the target after the intent
 		outcome Outcome
 		exit    int
 	}{
-		{"the delete never went out", func(*world) {}, OutcomeStillPresent, 4},
-		{"the delete was force-removed", func(w *world) {
+		{"the delete never went out", SemanticsForced, func(*world) {}, OutcomeStillPresent, 4},
+		{"the delete was force-removed", SemanticsForced, func(w *world) {
 			w.checksum(uuidSnapX, time.Second)
 			require.ErrorIs(t, w.target.DeleteLvol(ctx, uuidSnapX), ErrBusy)
 		}, OutcomeForcedRemoval, 4},
-		{"the delete completed", func(w *world) {
+		{"the delete left a fixed target's zombie", SemanticsFixed, func(w *world) {
+			w.checksum(uuidSnapX, time.Second)
+			require.ErrorIs(t, w.target.DeleteLvol(ctx, uuidSnapX), ErrBusy)
+		}, OutcomeHiddenZombie, 4},
+		{"the delete completed", SemanticsForced, func(w *world) {
 			require.NoError(t, w.target.DeleteLvol(ctx, uuidSnapX))
 		}, OutcomeDeletedVerified, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t, SemanticsForced, false)
+			w := newWorld(t, tc.sem, false)
 			id, err := w.journal.RecordIntent(ctx, Intent{Op: "delete", Ref: "lvs-r/snap-x", LvstoreUUID: uuidLvs, LvstoreName: "lvs-r",
 				LvolUUID: uuidSnapX, LvolName: "snap-x", BlobID: w.disk.blobs[uuidSnapX].blobID, Snapshot: true, At: t0})
 			require.NoError(t, err)

@@ -20,12 +20,19 @@ const (
 	// OutcomeForcedRemoval: the target dropped the lvol from memory only;
 	// its blob is on disk and it comes back at the next restart or reload.
 	OutcomeForcedRemoval Outcome = "forced-removal"
+	// OutcomeHiddenZombie: a target with Longhorn's fix answered busy, hid
+	// the lvol (bdev gone, not listed) and kept it in its lvstore, closed:
+	// undeletable until a restart, which brings it back; a clean shutdown
+	// hangs and a reload wedges the lvstore meanwhile.
+	OutcomeHiddenZombie Outcome = "hidden-zombie"
 	// OutcomePendingResurrection: the lvol was already absent from the live
-	// view with its blob on disk when lvfsck was asked to delete it.
+	// view with its blob on disk when lvfsck was asked to delete it, or the
+	// evidence could not tell a forced removal from a hidden zombie.
 	OutcomePendingResurrection Outcome = "pending-resurrection"
 	// OutcomeRefused: a preflight guard refused; nothing changed.
 	OutcomeRefused Outcome = "refused"
-	// OutcomeRefusedBusy: fixed semantics, still busy when --wait ran out;
+	// OutcomeRefusedBusy: busy with the lvol still listed (keep-listed
+	// semantics; no captured target does this) when --wait ran out;
 	// nothing changed.
 	OutcomeRefusedBusy Outcome = "refused-busy"
 	// OutcomeStillPresent: roll-forward found the lvol still live: the
@@ -47,14 +54,23 @@ type Semantics string
 
 const (
 	SemanticsUnknown Semantics = "unknown" // no busy answer seen
-	SemanticsFixed   Semantics = "fixed"   // busy, lvol kept: the target has the fix
-	SemanticsForced  Semantics = "forced"  // busy, lvol dropped from memory, blob on disk
+	// SemanticsFixed: Longhorn's fix, as the real target shows it: busy, the
+	// lvol hidden but kept in the lvstore (a zombie); retries answer
+	// "Invalid argument"; a clone still names it as its base snapshot.
+	SemanticsFixed Semantics = "fixed"
+	// SemanticsForced: busy, lvol dropped from memory, blob on disk;
+	// retries answer "No such device"; a clone loses its base snapshot.
+	SemanticsForced Semantics = "forced"
+	// SemanticsKeepListed: busy with the lvol still listed and intact. No
+	// captured target does this (sim --delete-semantics keep-listed does).
+	SemanticsKeepListed Semantics = "keep-listed"
 )
 
 // ExitCode maps an outcome onto e2fsck's codes (report.Exit* values):
 //
 //	deleted-verified, dry-run (would proceed)      0
-//	forced-removal, pending-resurrection, refused,
+//	forced-removal, hidden-zombie,
+//	pending-resurrection, refused,
 //	refused-busy, still-present                    4  errors left uncorrected
 //	not-found, unverified                          8  operational: could not
 //	                                                  find or verify the object

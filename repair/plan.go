@@ -25,7 +25,27 @@ const (
 	CodePendingResurrection finding.Code = "pending-resurrection"
 	// CodeOpenIntent: a delete intent with no outcome (a run was interrupted).
 	CodeOpenIntent finding.Code = "open-delete-intent"
+	// CodeHiddenZombie: a pending resurrection on a target with Longhorn's
+	// fix: the lvstore still holds the lvol, hidden; only a restart frees it.
+	CodeHiddenZombie finding.Code = "hidden-zombie"
 )
+
+// EvSemantics is reconcile's evidence key naming the delete semantics
+// behind a pending resurrection ("forced: …", "fixed: …", "not known: …").
+const EvSemantics = "semantics"
+
+// mayBeZombie: the finding is, or may be, a fixed target's hidden zombie;
+// a reload of its lvstore would then never finish and take the lvstore
+// offline until a restart (fixtures/fixed-busy.reload-wedge).
+func mayBeZombie(f finding.Finding) bool {
+	switch f.Code {
+	case CodeHiddenZombie:
+		return true
+	case CodePendingResurrection:
+		return !strings.HasPrefix(f.Evidence[EvSemantics], "forced")
+	}
+	return false
+}
 
 // Action is what a plan step does.
 type Action string
@@ -105,6 +125,15 @@ type PlanOptions struct {
 func Plan(fs []finding.Finding, opts PlanOptions) RepairPlan {
 	p := RepairPlan{Reload: opts.Reload}
 	seen := map[string]bool{}
+	// zombies: per lvstore uuid, an lvol that is or may be a hidden zombie.
+	zombies := map[string]string{}
+	for _, f := range fs {
+		if mayBeZombie(f) && f.LvstoreUUID != "" {
+			if _, ok := zombies[f.LvstoreUUID]; !ok {
+				zombies[f.LvstoreUUID] = cmp.Or(f.LvolName, f.LvolUUID)
+			}
+		}
+	}
 	for _, f := range fs {
 		st := Step{Code: f.Code, Severity: f.Severity, Lvstore: f.Lvstore, LvstoreUUID: f.LvstoreUUID,
 			LvolName: f.LvolName, LvolUUID: strings.ToLower(f.LvolUUID), BlobID: f.BlobID, Why: f.Message}
@@ -124,12 +153,19 @@ func Plan(fs []finding.Finding, opts PlanOptions) RepairPlan {
 				st.Action = ActionWaitRestart
 				st.Advice = "wait for the target's next restart (the lvol loads again), then run `lvfsck repair --yes`; or use --reload in a maintenance window"
 			}
+		case CodeHiddenZombie:
+			st.Action = ActionWaitRestart
+			st.Advice = ZombieAdvice
 		default:
 			if f.Severity < finding.Warning {
 				continue
 			}
 			st.Action = ActionAdvice
 			st.Advice = cmp.Or(f.Repair, "lvfsck cannot repair this over RPC; nothing will be touched")
+		}
+		if z, ok := zombies[st.LvstoreUUID]; ok && st.Action == ActionReloadDelete {
+			st.Action = ActionWaitRestart
+			st.Advice = fmt.Sprintf("--reload refused for lvstore %s: %s may be a hidden zombie of a target with Longhorn's fix, and a reload would then never finish and take the whole lvstore offline until a restart. Restart the target (a clean shutdown may hang: plan it as a crash), then run `lvfsck repair --yes`; `lvfsck delete` on the lvol tells a forced removal from a zombie (harmless on both)", cmp.Or(st.Lvstore, st.LvstoreUUID), z)
 		}
 		if st.Action == ActionReloadDelete && st.LvstoreUUID == "" {
 			st.Action = ActionWaitRestart

@@ -19,7 +19,8 @@ func sampleFindings() []finding.Finding {
 		{Code: "md-crc-mismatch", Severity: finding.Critical, Lvstore: "lvs-r", LvstoreUUID: uuidLvs, BlobID: 1<<32 | 9, Page: finding.PageRef(9),
 			Message: "md page 9 fails its CRC", Repair: "restore the lvol from a backup; SPDK skips this blob at load"},
 		{Code: CodePendingResurrection, Severity: finding.Error, Lvstore: "lvs-r", LvstoreUUID: uuidLvs, LvolName: "snap-x", LvolUUID: uuidSnapX,
-			BlobID: 1<<32 | 4, Message: "lvs-r/snap-x was force-removed; it loads again at the next restart"},
+			BlobID: 1<<32 | 4, Message: "lvs-r/snap-x was force-removed; it loads again at the next restart",
+			Evidence: map[string]string{EvSemantics: "forced: its clone lvs-r/vol reports no base snapshot"}},
 		{Code: CodeResurrected, Severity: finding.Error, Lvstore: "lvs-r", LvstoreUUID: uuidLvs, LvolName: "vol-b",
 			LvolUUID: "804A2E0E-123B-4A8B-BE34-4BA606FB1CC2", Message: "lvs-r/vol-b is back after a restart"},
 		{Code: CodeResurrected, Severity: finding.Error, Lvstore: "lvs-r", LvstoreUUID: uuidLvs, LvolName: "vol-b",
@@ -85,7 +86,8 @@ func repairer(w *world) *Repairer {
 
 func pendingFinding() finding.Finding {
 	return finding.Finding{Code: CodePendingResurrection, Severity: finding.Error, Lvstore: "lvs-r", LvstoreUUID: uuidLvs,
-		LvolName: "snap-x", LvolUUID: uuidSnapX, Message: "force-removed"}
+		LvolName: "snap-x", LvolUUID: uuidSnapX, Message: "force-removed",
+		Evidence: map[string]string{EvSemantics: "forced: a retry by uuid answered No such device"}}
 }
 
 func TestApplyWithoutYesOrDryRunChangesNothing(t *testing.T) {
@@ -184,7 +186,7 @@ func TestApplyStopsAtAWedgedReload(t *testing.T) {
 	w.clk.Advance(time.Second)
 	w.target.wedge = true
 	other := finding.Finding{Code: CodePendingResurrection, Severity: finding.Error, Lvstore: "lvs-z", LvstoreUUID: "99999999-0000-0000-0000-000000000000",
-		LvolUUID: "aaaaaaaa-0000-0000-0000-000000000000", LvolName: "later"}
+		LvolUUID: "aaaaaaaa-0000-0000-0000-000000000000", LvolName: "later", Evidence: map[string]string{EvSemantics: "forced: test"}}
 	plan := Plan([]finding.Finding{other, pendingFinding()}, PlanOptions{Reload: true})
 	require.Equal(t, "lvs-r/snap-x", plan.Steps[0].Target(), "lvs-r reloads first")
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second) // a real-time guard only
@@ -212,4 +214,58 @@ func TestPlanNaturalOrder(t *testing.T) {
 		got = append(got, s.Target())
 	}
 	require.Equal(t, []string{"lvs-r/vol9", "lvs-r/vol10", "lvs-r/vol100"}, got)
+}
+
+// TestPlanZombie: a fixed target's hidden zombie is "restart, then delete";
+// --reload is refused for its lvstore, and for one whose pending
+// resurrection is not known to be a forced removal.
+func TestPlanZombie(t *testing.T) {
+	zombie := finding.Finding{Code: CodeHiddenZombie, Severity: finding.Error, Lvstore: "lvs-r", LvstoreUUID: uuidLvs,
+		LvolName: "backup-1", LvolUUID: "aaaaaaaa-0000-0000-0000-000000000001"}
+	unknown := pendingFinding()
+	unknown.Evidence = map[string]string{EvSemantics: "not known: no evidence tells"}
+	other := finding.Finding{Code: CodePendingResurrection, Severity: finding.Error, Lvstore: "lvs-z", LvstoreUUID: "99999999-0000-0000-0000-000000000000",
+		LvolUUID: "aaaaaaaa-0000-0000-0000-000000000002", LvolName: "later", Evidence: map[string]string{EvSemantics: "forced: test"}}
+	tests := []struct {
+		name string
+		fs   []finding.Finding
+		want []string
+	}{
+		{"zombie and a forced one of the same lvstore", []finding.Finding{zombie, pendingFinding(), other},
+			[]string{"reload-delete lvs-z/later", "wait-restart lvs-r/backup-1", "wait-restart lvs-r/snap-x"}},
+		{"semantics not known", []finding.Finding{unknown}, []string{"wait-restart lvs-r/snap-x"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Plan(tc.fs, PlanOptions{Reload: true})
+			var got []string
+			for _, s := range p.Steps {
+				got = append(got, fmt.Sprintf("%s %s", s.Action, s.Target()))
+				switch {
+				case s.Code == CodeHiddenZombie:
+					require.Contains(t, s.Advice, "Restart, then delete")
+					require.Contains(t, s.Advice, "will hang")
+					require.Contains(t, s.Advice, "Never reload")
+				case s.LvstoreUUID == uuidLvs:
+					require.Contains(t, s.Advice, "--reload refused for lvstore lvs-r")
+				}
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// TestReloadRefusesHiddenZombie: the reload itself refuses, from RPC alone,
+// while a clone names a base snapshot the target does not list.
+func TestReloadRefusesHiddenZombie(t *testing.T) {
+	w := newWorld(t, SemanticsFixed, false)
+	w.checksum(uuidSnapX, time.Hour)
+	require.ErrorIs(t, w.target.DeleteLvol(ctx, uuidSnapX), ErrBusy)
+	before := w.target.called("bdev_aio_delete")
+	_, err := newReloader(w).Reload(ctx, uuidLvs, []string{uuidSnapX})
+	var re *RefusedError
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, ReasonZombie, re.Reason)
+	require.Equal(t, []string{"lvs-r/snap-x (base snapshot of vol)"}, re.Names)
+	require.Equal(t, before, w.target.called("bdev_aio_delete"), "nothing sent")
 }

@@ -74,6 +74,10 @@ func (rl *Reloader) Reload(ctx context.Context, lvstoreUUID string, want []strin
 		return res, err
 	}
 	res.LvstoreName, res.BaseBdev, res.Filename, res.BlockSize = lvs.Name, base.Name, base.AioFilename, base.BlockSize
+	if err := guardZombie(lvs, lvols); err != nil {
+		res.say("%v", err)
+		return res, err
+	}
 	if err := rl.guardUsers(ctx, lvs, base, lvols); err != nil {
 		res.say("%v", err)
 		return res, err
@@ -320,4 +324,27 @@ func (rl *Reloader) awaitLvols(ctx context.Context, res *ReloadResult, want []st
 			return fmt.Errorf("reload %s: waiting for the lvstore: %w", res.LvstoreName, err)
 		}
 	}
+}
+
+// guardZombie refuses while a clone of the lvstore names a base snapshot
+// that is not listed: on a target with Longhorn's fix that snapshot is a
+// hidden zombie the lvstore still holds, and the unload would never finish
+// (fixtures/fixed-busy.reload-wedge: no answer, the lvstore offline until a
+// restart). After a forced removal a clone names no base snapshot.
+func guardZombie(lvs Lvstore, lvols []Lvol) error {
+	listed := make(map[string]bool, len(lvols))
+	for _, l := range lvols {
+		listed[l.Name] = true
+	}
+	var hidden []string
+	for _, l := range lvols {
+		if l.Clone && l.BaseSnapshot != "" && !listed[l.BaseSnapshot] {
+			hidden = append(hidden, fmt.Sprintf("%s/%s (base snapshot of %s)", lvs.Name, l.BaseSnapshot, l.Name))
+		}
+	}
+	if len(hidden) == 0 {
+		return nil
+	}
+	return &RefusedError{Reason: ReasonZombie, Lvol: lvs.Name, Names: hidden,
+		Detail: "a clone names a base snapshot the target does not list: a hidden zombie of a target with Longhorn's fix, which a reload would wedge, taking the whole lvstore offline until a restart; restart the target instead (plan it as a crash), then run `lvfsck repair --yes`"}
 }

@@ -24,6 +24,9 @@ func describe(s Step, reload bool) string {
 		}
 		return fmt.Sprintf("reload lvstore %s (bdev_aio_delete + bdev_aio_create of its base bdev) so that %s%s loads again, then guarded delete of it", orDash(s.Lvstore), t, id)
 	case ActionWaitRestart:
+		if s.Code == CodeHiddenZombie {
+			return fmt.Sprintf("%s%s is a hidden zombie on a target with Longhorn's fix (pending resurrection): %s", t, id, s.Advice)
+		}
 		return fmt.Sprintf("%s%s is pending resurrection: %s", t, id, s.Advice)
 	default:
 		return fmt.Sprintf("%s %s %s: %s", s.Severity, s.Code, t, s.Advice)

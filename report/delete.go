@@ -64,9 +64,13 @@ func deleteSummary(r repair.Result) string {
 	case repair.OutcomeRefused:
 		return "refused, nothing changed"
 	case repair.OutcomeRefusedBusy:
-		return "refused: still busy when --wait ran out (the target kept it: it has the fix), nothing changed"
-	case repair.OutcomeForcedRemoval, repair.OutcomePendingResurrection:
+		return "refused: still busy when --wait ran out (the target kept it listed), nothing changed"
+	case repair.OutcomeForcedRemoval:
 		return "FORCED REMOVAL detected and scheduled: the target dropped it from memory only; it comes back at the next restart or lvstore reload; run `lvfsck repair` after the restart"
+	case repair.OutcomeHiddenZombie:
+		return "HIDDEN ZOMBIE on a fixed target, scheduled: undeletable until the target restarts (a clean shutdown will hang: plan a kill; never reload); it comes back then; run `lvfsck repair --yes` after the restart"
+	case repair.OutcomePendingResurrection:
+		return "HIDDEN, scheduled: gone from the live view, blob on disk, back at the next restart; forced removal or fixed-target zombie not told apart: do not reload; run `lvfsck repair --yes` after the restart"
 	case repair.OutcomeStillPresent:
 		return "the interrupted delete did not happen: still live"
 	case repair.OutcomeNotFound:

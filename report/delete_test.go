@@ -18,7 +18,8 @@ func TestNewDeleteResult(t *testing.T) {
 	}{
 		{repair.OutcomeDeletedVerified, "deleted and verified"},
 		{repair.OutcomeForcedRemoval, "FORCED REMOVAL"},
-		{repair.OutcomePendingResurrection, "FORCED REMOVAL"},
+		{repair.OutcomePendingResurrection, "not told apart: do not reload"},
+		{repair.OutcomeHiddenZombie, "HIDDEN ZOMBIE on a fixed target"},
 		{repair.OutcomeRefusedBusy, "still busy when --wait ran out"},
 		{repair.OutcomeUnverified, "NOT verified"},
 		{repair.Outcome("new-outcome"), "NOT verified"}, // unknown: never claims success

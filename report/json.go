@@ -40,6 +40,7 @@ type JSONReport struct {
 	Lvstores            []JSONLvstore     `json:"lvstores"`
 	Findings            []finding.Finding `json:"findings"`
 	Notes               []string          `json:"notes"`
+	DeleteSemantics     *DeleteSemantics  `json:"delete_semantics,omitempty"`
 }
 
 // JSONCounts is Counts with the total spelled out.
@@ -78,6 +79,7 @@ func NewJSONReport(s Summary) JSONReport {
 		Lvstores:            []JSONLvstore{},
 		Findings:            sorted,
 		Notes:               append([]string{}, s.Notes...),
+		DeleteSemantics:     s.DeleteSemantics,
 	}
 	if !s.Started.IsZero() {
 		r.Started = s.Started.UTC()

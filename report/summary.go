@@ -37,6 +37,15 @@ type Summary struct {
 	ScanDuration      time.Duration
 	Exit              int      // the process exit code (report.Exit*)
 	Notes             []string // things the operator should know about the run itself
+	// DeleteSemantics is which delete semantics lvfsck has observed this
+	// target show (forced, fixed, conflicting, not yet seen); nil: not said.
+	DeleteSemantics *DeleteSemantics
+}
+
+// DeleteSemantics is what a busy delete does on the target, as observed.
+type DeleteSemantics struct {
+	Semantics string `json:"semantics"` // "forced", "fixed", "conflicting" or "not yet seen"
+	From      string `json:"from"`      // what showed it
 }
 
 // Counts holds the number of findings per severity.

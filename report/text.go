@@ -31,6 +31,7 @@ var headlineCodes = []struct {
 }{
 	{"resurrected", "resurrected lvol", "resurrected lvols"},
 	{"pending-resurrection", "pending resurrection", "pending resurrections"},
+	{"hidden-zombie", "hidden zombie (fixed target)", "hidden zombies (fixed target)"},
 	{"clone-lost-base-snapshot", "clone without its base snapshot", "clones without their base snapshot"},
 	{"name-collision", "name collision", "name collisions"},
 	{"not-opened-at-load", "lvol not opened at load", "lvols not opened at load"},
@@ -291,6 +292,9 @@ func (p *textPrinter) runInfo(s Summary) {
 	}
 	if s.ScannedBytes > 0 || s.ScanDuration > 0 {
 		p.kv("scanned", fmt.Sprintf("%s in %s", Bytes(uint64(max(s.ScannedBytes, 0))), s.ScanDuration.Round(time.Millisecond)))
+	}
+	if d := s.DeleteSemantics; d != nil {
+		p.kv("semantics", safeText(d.Semantics+" ("+d.From+")"))
 	}
 	p.kv("exit", fmt.Sprintf("%d (%s)", s.Exit, ExitMeaning(s.Exit)))
 }

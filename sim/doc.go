@@ -14,7 +14,7 @@
 // the image is dirty); Serve(ctx, socket) answers until ctx ends (then a
 // clean Shutdown) or spdk_kill_instance; Crash stops as a SIGKILL does.
 // From the command line: lvfsck sim serve --socket S --image FILE
-// [--delete-semantics forced|fixed] [--flavor ...] [--op-duration D]
+// [--delete-semantics forced|fixed|keep-listed] [--flavor ...] [--op-duration D]
 // [--stall-copy] [--fail-open UUID].
 //
 // Methods, all listed by rpc_get_methods in the real target's order (the
@@ -65,6 +65,26 @@
 // crossover_test loads images the sim wrote in the real target and the
 // real target's in the sim, clean and after a SIGKILL.
 //
+// Delete semantics of a busy bdev_lvol_delete (a checksum or copy holds
+// the blob), each answering -32603 "Device or resource busy":
+//   - forced (SPDK up to v24.09, fixtures/resurrection, notify): the bdev
+//     goes, the lvol is dropped from the lvstore's list, the blob stays on
+//     disk; retries answer -19; a clean shutdown works; back at the restart.
+//   - fixed (Longhorn's fix, fixtures/fixed-busy, fixed-shallow; replayed
+//     answer by answer in TestFixedBusyReplay): the bdev goes too (notify
+//     bdev_unregister, log "Error -16 deleting lvol NAME"), but the lvol
+//     stays in the list, hidden: bdev_lvol_get_lvols skips it, its clone
+//     keeps base_snapshot = its name, its name stays taken, retries by alias
+//     or uuid answer -32603 "Invalid argument" (also once the holder is
+//     done); spdk_kill_instance SIGINT answers true and the shutdown never
+//     finishes ("Cannot unload lvol store - operations on lvols pending",
+//     the RPC server still answering) until Crash, which leaves clean = 0;
+//     bdev_aio_delete never answers and takes the lvstore and its bdevs out
+//     of every view; after the restart (dirty recovery) the lvol is back.
+//   - keep-listed: busy, and the lvol stays listed and intact. No captured
+//     target behaves so (the fix was expected to); it exists only to test
+//     lvfsck's retry-with-backoff path for such a target.
+//
 // Behaviour that guarded deletion and repair --reload depend on, as the
 // captured real target showed it (testdata/fixtures/reload*, iostat.*):
 //   - A namespace claims its bdev exclusive_write (an lvstore claims its base
@@ -113,7 +133,9 @@
 // registration; the upstream flavour still reports Longhorn's creation_time;
 // masks are rebuilt from the chains at every load (SPDK reads them on a clean
 // load); in a wedged shutdown the other lvstores unload at once (the real
-// bdev layer's order was not captured); bdev_lvol_stop_snapshot_checksum
+// bdev layer's order was not captured); the views while a fixed target's
+// shutdown hangs were not captured (the sim shows the lvstore gone, as
+// after the reload wedge); bdev_lvol_stop_snapshot_checksum
 // with nothing to stop answers -19 (no capture of a newer Longhorn target
 // exists).
 package sim

@@ -84,6 +84,8 @@ var (
 	srcNvmfAddNS       = src{"nvmf_rpc.c", 1569, "rpc_nvmf_subsystem_add_ns"}
 	srcNvmfAddNSPaus   = src{"nvmf_rpc.c", 1517, "nvmf_rpc_ns_paused"}
 	srcNvmfRemoveNS    = src{"nvmf_rpc.c", 1750, "nvmf_rpc_remove_ns_paused"}
+	srcDeleteBusyErr   = src{"lvol.c", 1085, "lvol_delete_blob_cb"}
+	srcLvsUnloadBusy   = src{"lvol.c", 946, "spdk_lvs_unload"}
 )
 
 func (l *Logger) logf(s src, lvl, format string, a ...any) {

@@ -247,7 +247,9 @@ func (t *Target) rpcGetLvols(r *request) (any, *RPCError) {
 	rel := t.relations()
 	for _, s := range stores {
 		for _, l := range s.lvols {
-			out = append(out, t.lvolView(l, rel))
+			if !l.hidden {
+				out = append(out, t.lvolView(l, rel))
+			}
 		}
 	}
 	return out, nil
@@ -685,6 +687,12 @@ func (t *Target) rpcDelete(r *request) (any, *RPCError) {
 // deleteLvol runs vbdev_lvol_destroy. Caller holds mu.
 func (t *Target) deleteLvol(l *lvol) (any, *RPCError) {
 	s := l.store
+	if l.hidden {
+		// Found by uuid or alias in the lvstore's list, but closed and
+		// without a bdev: the real fixed target answers EINVAL, no log line
+		// (fixtures/fixed-busy: retries by alias and by uuid).
+		return nil, internalErr(eINVAL)
+	}
 	clones := s.clones(l.blob.ID)
 	if len(clones) > 1 {
 		t.log.logf(srcDestroyLvol, lvlError, "Cannot delete lvol")
@@ -694,8 +702,20 @@ func (t *Target) deleteLvol(l *lvol) (any, *RPCError) {
 	// (fixtures README, iostat).
 	s.base.io.read(mdReadBytes, 1)
 	if l.blob.openRef > 0 {
-		if t.cfg.DeleteSemantics == DeleteFixed {
+		switch t.cfg.DeleteSemantics {
+		case DeleteKeepListed:
 			t.log.logf(srcNotDeletable, lvlError, "Cannot remove snapshot because it is open")
+			return nil, internalErr(eBUSY)
+		case DeleteFixed:
+			// The fix answers the error instead of force-removing, but the
+			// bdev is unregistered and the lvol closed before the blob
+			// delete is tried: it stays in the list, hidden.
+			t.unregisterLvol(l)
+			t.log.logf(srcLvolClosed, lvlInfo, "Lvol %s closed", l.uuid)
+			t.log.logf(srcNotDeletable, lvlError, "Cannot remove snapshot because it is open")
+			t.log.logf(srcDeleteFinish, lvlError, "Failed to remove blob")
+			t.log.logf(srcDeleteBusyErr, lvlError, "Error -16 deleting lvol %s", l.name)
+			l.hidden = true
 			return nil, internalErr(eBUSY)
 		}
 		// Forced removal: the bdev goes, the lvol is closed and dropped from
@@ -1069,6 +1089,15 @@ func (t *Target) rpcAioDelete(r *request) (any, *RPCError) {
 	t.hotRemoveNS(b)
 	if s := b.store; s != nil {
 		t.log.logf(srcHotRemove, lvlNotice, "bdev %s being removed: closing lvstore %s", b.name, s.name)
+		if s.hasHidden() {
+			// Fixed semantics after a busy delete: the unload is refused
+			// and the RPC never answers (fixed-busy.reload-wedge).
+			t.wedgeOnHidden(s)
+			return deferred(func() (any, *RPCError) {
+				<-t.stopCh
+				return noAnswer{}, nil
+			}), nil
+		}
 		held := false
 		for _, bl := range s.blobs {
 			if bl.openRef > 0 {

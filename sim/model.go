@@ -556,6 +556,11 @@ type lvol struct {
 	esnap    bool
 	degraded bool
 	hasBdev  bool
+	// hidden: a busy delete on a fixed target unregistered its bdev and
+	// closed it, then the blob delete failed: it stays in the lvstore's
+	// list (its name taken) but is listed nowhere, cannot be deleted, and
+	// keeps the lvstore from unloading until the target is killed.
+	hidden bool
 }
 
 func (l *lvol) alias() string { return l.store.name + "/" + l.name }

@@ -84,8 +84,10 @@ func TestForcedRemovalAndResurrection(t *testing.T) {
 	require.Equal(t, snapBlob.Allocated, again.Allocated)
 }
 
-func TestFixedSemanticsKeepsTheSnapshot(t *testing.T) {
-	r := newRig(t, Config{DeleteSemantics: DeleteFixed})
+// TestKeepListedSemanticsKeepsTheSnapshot: the hypothetical target that
+// keeps a busy lvol listed (no captured target does).
+func TestKeepListedSemanticsKeepsTheSnapshot(t *testing.T) {
+	r := newRig(t, Config{DeleteSemantics: DeleteKeepListed})
 	r.setup()
 	done := r.async("bdev_lvol_register_snapshot_checksum", map[string]any{"name": "lvs-r/snap"})
 	_, e := r.call("bdev_lvol_delete", map[string]any{"name": "lvs-r/snap"})

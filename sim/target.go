@@ -18,8 +18,18 @@ const (
 	// DeleteForced is SPDK upstream and Longhorn's fork up to v24.09: the
 	// lvol leaves the live view, the blob stays on disk, the RPC says busy.
 	DeleteForced = "forced"
-	// DeleteFixed is the corrected behaviour: busy, and nothing changes.
+	// DeleteFixed is Longhorn's fix (longhorn/spdk PR #48) as the captured
+	// real target shows it (fixtures/fixed-busy, fixed-shallow): busy, the
+	// bdev unregistered and the lvol closed before the blob delete fails, so
+	// the lvol is hidden from every view yet stays in the lvstore's list (a
+	// "zombie"): retries answer "Invalid argument", a clone still names it
+	// as base snapshot, a clean shutdown or a reload hangs until a kill,
+	// and it is back after the restart.
 	DeleteFixed = "fixed"
+	// DeleteKeepListed is hypothetical: busy, and the lvol stays listed and
+	// intact. No captured target behaves so; it exists to test lvfsck's
+	// retry-with-backoff path for such a target.
+	DeleteKeepListed = "keep-listed"
 )
 
 // Flavors: which methods the target offers.
@@ -77,7 +87,8 @@ type Config struct {
 	Image    string
 	Size     int64
 	BdevName string // default aio0
-	// DeleteSemantics is DeleteForced (default) or DeleteFixed.
+	// DeleteSemantics is DeleteForced (default), DeleteFixed or
+	// DeleteKeepListed.
 	DeleteSemantics string
 	// OpDuration is how long a checksum or shallow copy holds its blob,
 	// at the least; OpBytesPerSec adds the time to read its allocated
@@ -128,7 +139,10 @@ type bdev struct {
 	// wedged: its lvstore's unload never finished (a blob was held open):
 	// gone from every view, its name still taken, never unregistered.
 	wedged bool
-	io     ioStats
+	// stuck names the lvol bdev whose unregistration waited on an lvstore
+	// unload refused for a hidden lvol (fixed semantics); "" otherwise.
+	stuck string
+	io    ioStats
 }
 
 // Target is a running stand-in spdk_tgt.
@@ -173,8 +187,10 @@ func New(cfg Config) (*Target, error) {
 	if cfg.DeleteSemantics == "" {
 		cfg.DeleteSemantics = DeleteForced
 	}
-	if cfg.DeleteSemantics != DeleteForced && cfg.DeleteSemantics != DeleteFixed {
-		return nil, fmt.Errorf("delete semantics %q: want %s or %s", cfg.DeleteSemantics, DeleteForced, DeleteFixed)
+	switch cfg.DeleteSemantics {
+	case DeleteForced, DeleteFixed, DeleteKeepListed:
+	default:
+		return nil, fmt.Errorf("delete semantics %q: want %s, %s or %s", cfg.DeleteSemantics, DeleteForced, DeleteFixed, DeleteKeepListed)
 	}
 	if cfg.OpDuration <= 0 {
 		cfg.OpDuration = DefaultOpDuration
@@ -685,6 +701,11 @@ func (t *Target) shutdown() error {
 		t.mu.Unlock()
 		return nil
 	}
+	for _, s := range append([]*lvstore(nil), t.stores...) {
+		if s.hasHidden() {
+			t.wedgeOnHidden(s)
+		}
+	}
 	if t.hasWedge() {
 		return t.hangUntilKilled()
 	}
@@ -757,6 +778,13 @@ func (t *Target) hangUntilKilled() error {
 	for _, b := range t.bdevs {
 		if b.wedged {
 			keep = append(keep, b)
+			if b.stuck != "" {
+				// As fixtures/fixed-busy: the lvol bdev whose unregistration
+				// waits on the refused unload, then the base bdev.
+				t.log.logf(srcBdevFinish, lvlWarning, "Unable to unregister bdev '%s' during spdk_bdev_finish()", b.stuck)
+				t.log.logf(srcBdevFinishCl, lvlWarning, "Unregistering claimed bdev '%s'!", b.name)
+				continue
+			}
 			t.log.logf(srcBdevFinishCl, lvlWarning, "Unregistering claimed bdev '%s'!", b.name)
 			t.log.logf(srcBdevFinish, lvlWarning, "Unable to unregister bdev '%s' during spdk_bdev_finish()", b.name)
 			continue
@@ -773,6 +801,42 @@ func (t *Target) hangUntilKilled() error {
 	t.mu.Unlock()
 	<-t.killCh
 	return ErrWedged
+}
+
+// wedgeOnHidden unloads an lvstore that holds a hidden lvol (a busy delete
+// on a fixed target), as the real target does at shutdown or at
+// bdev_aio_delete of its base bdev (fixtures/fixed-busy, its reload-wedge
+// log): the listed lvols close (their bdevs go, last registered first), the
+// unload is refused ("operations on lvols pending"), nothing is written
+// (clean stays 0), and the lvstore and its base bdev vanish from every view
+// with the base bdev's name still taken. Caller holds mu.
+func (t *Target) wedgeOnHidden(s *lvstore) {
+	var last string
+	for i := len(s.lvols) - 1; i >= 0; i-- {
+		l := s.lvols[i]
+		if l.hidden || !l.hasBdev {
+			continue
+		}
+		t.unregisterLvol(l)
+		t.log.logf(srcLvolClosed, lvlInfo, "Lvol %s closed", l.uuid)
+		last = l.uuid
+	}
+	t.log.logf(srcLvsUnloadBusy, lvlError, "Cannot unload lvol store - operations on lvols pending")
+	s.lvols = nil
+	t.dropStore(s)
+	s.base.store = nil
+	s.base.wedged = true
+	s.base.stuck = last
+}
+
+// hasHidden: the lvstore holds a hidden lvol (fixed semantics).
+func (s *lvstore) hasHidden() bool {
+	for _, l := range s.lvols {
+		if l.hidden {
+			return true
+		}
+	}
+	return false
 }
 
 // Crash stops the target as a SIGKILL does: nothing more is written (the

@@ -20,6 +20,8 @@ const (
 	msgUnloading    = "Unloading lvol store"
 	msgUnloaded     = "Lvol store unloaded"
 	msgOpenBlobs    = "Blobstore still has open blobs"
+	msgLvolsPending = "Cannot unload lvol store - operations on lvols pending"
+	preBusyKept     = "Error -16 deleting lvol "
 	msgRecovery     = "Performing recovery on blobstore"
 	preErrOpening   = "Error opening lvol "
 	preCannotCreate = "Cannot create bdev for lvol "
@@ -64,6 +66,8 @@ func classify(l line) (r Record, ok bool) {
 		r.Kind = LvstoreUnloaded
 	case eq(m, msgOpenBlobs):
 		r.Kind = UnloadOpenBlobs
+	case eq(m, msgLvolsPending):
+		r.Kind = UnloadLvolsPending
 	case eq(m, msgRecovery):
 		r.Kind = RecoveryStart
 	default:
@@ -94,6 +98,11 @@ func classifyVar(m []byte, r *Record) bool {
 	if name, ok := cut(m, preBdevName, sufExists); ok {
 		r.Kind = BdevNameExists
 		return setBdevName(r, string(name))
+	}
+	if name, ok := cut(m, preBusyKept, ""); ok {
+		r.Kind = DeleteBusyKept
+		r.LvolName = string(name)
+		return validName(r.LvolName)
 	}
 	if name, ok := cut(m, preLostParent, ""); ok {
 		r.Kind = LostParentName

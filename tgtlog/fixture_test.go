@@ -14,7 +14,8 @@ import (
 const fixtures = "../testdata/fixtures"
 
 // fixtureLogs are every spdk_tgt log captured from the real target.
-var fixtureLogs = []string{"resurrection", "notify", "shallow-copy", "reload", "reload-unsafe", "tags-dirty.recovery"}
+var fixtureLogs = []string{"resurrection", "notify", "shallow-copy", "reload", "reload-unsafe", "tags-dirty.recovery",
+	"fixed-busy", "fixed-busy.reload-wedge", "fixed-shallow"}
 
 func parseFixture(t testing.TB, name string, o Options) ([]Record, Stats) {
 	t.Helper()
@@ -156,4 +157,30 @@ func TestFixtureRecovery(t *testing.T) {
 	require.Equal(t, []uint64{1 << 32, 1<<32 | 1, 1<<32 | 3, 1<<32 | 6, 1<<32 | 7, 1<<32 | 0x261}, blobs)
 	require.Equal(t, 5, loaded)
 	require.Equal(t, RecoveryStart, recs[1].Kind)
+}
+
+// TestFixtureFixedBusy: a target with Longhorn's fix logs "Error -16
+// deleting lvol NAME" instead of the forced removal; the record names the
+// hidden lvol by its uuid (the close just before) and by its name, and the
+// shutdown that never finished shows as unload-lvols-pending.
+func TestFixtureFixedBusy(t *testing.T) {
+	const backup = "9061297a-245a-47ec-8f4f-b765b642546d"
+	recs, st := parseFixture(t, "fixed-busy", Options{})
+	require.Zero(t, st.Unattributed)
+	var kept, pending, forced int
+	for _, r := range recs {
+		switch r.Kind {
+		case DeleteBusyKept:
+			kept++
+			require.Equal(t, backup, r.LvolUUID)
+			require.Equal(t, "backup-1", r.LvolName)
+		case UnloadLvolsPending:
+			pending++
+		case ForcedRemoval:
+			forced++
+		}
+	}
+	require.Equal(t, 1, kept)
+	require.Equal(t, 1, pending)
+	require.Zero(t, forced)
 }

@@ -23,6 +23,12 @@ const (
 	// progress" (a debug line of the blob layer: a locked operation such as
 	// a checksum or shallow copy); attributed as above.
 	CannotRemoveBusyBlob Kind = "cannot-remove-busy-blob"
+	// DeleteBusyKept: "Error -16 deleting lvol <name>", logged by a target
+	// with Longhorn's fix (lvol_delete_blob_cb) instead of a forced removal:
+	// the lvol is hidden but kept in its lvstore, undeletable until a
+	// restart (fixtures/fixed-busy). Attributed as above; the line also
+	// gives the bare name.
+	DeleteBusyKept Kind = "delete-busy-kept"
 	// ErrorOpeningLvol: "Error opening lvol <uuid>": loaded from disk, never
 	// got a bdev (SPDK #2608, #2910).
 	ErrorOpeningLvol Kind = "error-opening-lvol"
@@ -49,7 +55,7 @@ const (
 // to the lvol closed just before.
 func (k Kind) deleteStep() bool {
 	switch k {
-	case ForcedRemoval, CannotRemoveOpenSnapshot, CannotRemoveSnapshotClones, CannotRemoveBusyBlob, DeleteBlobFailed:
+	case ForcedRemoval, DeleteBusyKept, CannotRemoveOpenSnapshot, CannotRemoveSnapshotClones, CannotRemoveBusyBlob, DeleteBlobFailed:
 		return true
 	}
 	return false
@@ -73,6 +79,10 @@ const (
 	UnloadOpenBlobs Kind = "unload-open-blobs"
 	// RecoveryStart: "Performing recovery on blobstore": a dirty load.
 	RecoveryStart Kind = "recovery-start"
+	// UnloadLvolsPending: "Cannot unload lvol store - operations on lvols
+	// pending": an unload (shutdown or reload) refused while a hidden lvol
+	// of a fixed target is held; the target cannot stop until killed.
+	UnloadLvolsPending Kind = "unload-lvols-pending"
 	// UnregisterFailed: "Unable to unregister bdev '<x>' during
 	// spdk_bdev_finish()": the target could not shut down cleanly.
 	UnregisterFailed Kind = "unregister-failed"
@@ -95,9 +105,9 @@ const (
 
 // Kinds lists every kind, evidence first, for documentation and tests.
 var Kinds = []Kind{
-	ForcedRemoval, CannotRemoveOpenSnapshot, CannotRemoveSnapshotClones, CannotRemoveBusyBlob, ErrorOpeningLvol,
+	ForcedRemoval, DeleteBusyKept, CannotRemoveOpenSnapshot, CannotRemoveSnapshotClones, CannotRemoveBusyBlob, ErrorOpeningLvol,
 	CannotCreateBdev, BdevNameExists, LostParentName, LvolDeleted, LvolLoaded, LvolDegraded,
-	TargetStart, LvstoreLoad, LvstoreHotRemove, LvstoreUnload, LvstoreUnloaded, UnloadOpenBlobs,
+	TargetStart, LvstoreLoad, LvstoreHotRemove, LvstoreUnload, LvstoreUnloaded, UnloadOpenBlobs, UnloadLvolsPending,
 	RecoveryStart, UnregisterFailed,
 	LvolClosed, DeleteBlobFailed, RecoveryBlob, DeletingBlob,
 }

@@ -362,9 +362,10 @@ func TestKindsComplete(t *testing.T) {
 		require.False(t, seen[k], "duplicate %s", k)
 		seen[k] = true
 	}
-	require.Len(t, Kinds, 23)
+	require.Len(t, Kinds, 25)
 	// The strings the journal and reconcile match on.
 	require.Equal(t, Kind("forced-removal"), ForcedRemoval)
+	require.Equal(t, Kind("delete-busy-kept"), DeleteBusyKept)
 	require.Equal(t, Kind("error-opening-lvol"), ErrorOpeningLvol)
 	require.Equal(t, Kind("cannot-create-bdev"), CannotCreateBdev)
 	require.Equal(t, Kind("cannot-remove-open-snapshot"), CannotRemoveOpenSnapshot)

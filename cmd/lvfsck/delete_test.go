@@ -65,13 +65,18 @@ func (f *fakeTarget) views(moment string) {
 	}
 }
 
-// onDelete sets what bdev_lvol_delete does: "real", "forced" or "busy"
-// (fixed semantics: answer busy, keep the lvol).
+// onDelete sets what bdev_lvol_delete does: "real", "forced" (busy, the
+// lvol dropped; a retry answers -19, as fixtures/resurrection) or "busy"
+// (keep-listed: answer busy, keep the lvol).
 func (f *fakeTarget) onDelete(how string) {
 	f.s.Handle("bdev_lvol_delete", func(context.Context, json.RawMessage) (any, error) {
 		f.mu.Lock()
 		f.deletes++
+		again := f.deletes > 1
 		f.mu.Unlock()
+		if how == "forced" && again {
+			return nil, &rpctest.Error{Code: -19, Message: "No such device"}
+		}
 		switch how {
 		case "real":
 			f.zeroBlob()
@@ -184,9 +189,9 @@ func TestDeleteOutcomes(t *testing.T) {
 		contains string
 	}{
 		{"real delete, verified on disk", "real", nil, report.ExitOK, repair.OutcomeDeletedVerified, journal.ResultDeletedVerified, 1, "deleted and verified"},
-		{"forced removal", "forced", nil, report.ExitUncorrected, repair.OutcomeForcedRemoval, journal.ResultForcedRemoval, 1,
+		{"forced removal", "forced", nil, report.ExitUncorrected, repair.OutcomeForcedRemoval, journal.ResultForcedRemoval, 2, // the busy delete, then a retry by uuid
 			"the target dropped it from memory only; it comes back at the next restart or lvstore reload; run `lvfsck repair` after the restart"},
-		{"fixed semantics, busy past --wait", "busy", []string{"--wait", "300ms", "--backoff-initial", "50ms"}, report.ExitUncorrected,
+		{"keep-listed semantics, busy past --wait", "busy", []string{"--wait", "300ms", "--backoff-initial", "50ms"}, report.ExitUncorrected,
 			repair.OutcomeRefusedBusy, journal.ResultRefusedBusy, 0, "nothing changed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

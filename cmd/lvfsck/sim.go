@@ -50,7 +50,12 @@ it is loaded at start, in recovery mode when it was not shut down cleanly).
 A snapshot checksum or shallow copy holds its blob open for --op-duration; a
 bdev_lvol_delete meanwhile answers busy and, under --delete-semantics forced
 (SPDK up to v24.09), drops the lvol from the live view while its blob stays on
-disk: a restart on the same image brings it back.
+disk: a restart on the same image brings it back. Under fixed (Longhorn's fix,
+as the real fixed target behaves) the lvol is hidden just the same but stays in
+the lvstore's list: retries answer "Invalid argument", and a clean shutdown or
+a reload never finishes until the process is killed (SIGKILL: the image stays
+dirty). keep-listed is hypothetical (no captured target does it): busy, and the
+lvol stays listed.
 
 SIGINT/SIGTERM (or spdk_kill_instance SIGINT) shut down cleanly (masks and
 clean=1 written); spdk_kill_instance SIGKILL kills the process, leaving the
@@ -70,7 +75,7 @@ the delete never answers and the target cannot shut down until killed).`,
 	f.StringVar(&o.image, "image", "", "base bdev image file (required)")
 	f.StringVar(&o.size, "size", "", "size of the image to create when absent (bytes, or with K/M/G/T suffix)")
 	f.StringVar(&o.bdev, "bdev", sim.DefaultBdevName, "name of the image's AIO bdev")
-	f.StringVar(&o.semantics, "delete-semantics", sim.DeleteForced, "delete of a busy lvol: forced (SPDK <= v24.09) or fixed")
+	f.StringVar(&o.semantics, "delete-semantics", sim.DeleteForced, "delete of a busy lvol: forced (SPDK <= v24.09), fixed (Longhorn's fix, as captured) or keep-listed (hypothetical)")
 	f.DurationVar(&o.opDuration, "op-duration", sim.DefaultOpDuration, "how long a checksum or shallow copy holds its blob")
 	f.StringVar(&o.flavor, "flavor", sim.FlavorLonghornV2409, "methods offered: longhorn-v24.09, longhorn or upstream")
 	f.StringArrayVar(&o.failOpen, "fail-open", nil, "lvol uuid that fails to open at load (repeatable)")
@@ -142,9 +147,9 @@ func runSimServe(cmd *cobra.Command, g *globalOpts, o *simServeOpts) error {
 		OnKill: func() { _ = syscall.Kill(os.Getpid(), syscall.SIGKILL) },
 	}
 	switch o.semantics {
-	case sim.DeleteForced, sim.DeleteFixed:
+	case sim.DeleteForced, sim.DeleteFixed, sim.DeleteKeepListed:
 	default:
-		return usageError("--delete-semantics %q: want forced or fixed", o.semantics)
+		return usageError("--delete-semantics %q: want forced, fixed or keep-listed", o.semantics)
 	}
 	switch o.flavor {
 	case sim.FlavorLonghornV2409, sim.FlavorLonghorn, sim.FlavorUpstream:

@@ -97,6 +97,8 @@ func resultOf(o repair.Outcome) journal.DeleteResult {
 		return journal.ResultDeletedVerified
 	case repair.OutcomeForcedRemoval, repair.OutcomePendingResurrection:
 		return journal.ResultForcedRemoval
+	case repair.OutcomeHiddenZombie:
+		return journal.ResultHiddenZombie
 	case repair.OutcomeRefused:
 		return journal.ResultRefusedGuard
 	case repair.OutcomeRefusedBusy:
@@ -114,6 +116,8 @@ func semanticsOf(s repair.Semantics) journal.Semantics {
 		return journal.SemanticsFixed
 	case repair.SemanticsForced:
 		return journal.SemanticsForced
+	case repair.SemanticsKeepListed:
+		return journal.SemanticsKeepListed
 	default:
 		return journal.SemanticsUnknown
 	}

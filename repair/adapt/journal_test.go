@@ -71,6 +71,7 @@ func TestResultMapping(t *testing.T) {
 	for o, want := range map[repair.Outcome]journal.DeleteResult{
 		repair.OutcomeDeletedVerified:     journal.ResultDeletedVerified,
 		repair.OutcomeForcedRemoval:       journal.ResultForcedRemoval,
+		repair.OutcomeHiddenZombie:        journal.ResultHiddenZombie,
 		repair.OutcomePendingResurrection: journal.ResultForcedRemoval,
 		repair.OutcomeRefused:             journal.ResultRefusedGuard,
 		repair.OutcomeRefusedBusy:         journal.ResultRefusedBusy,
@@ -79,5 +80,11 @@ func TestResultMapping(t *testing.T) {
 		repair.OutcomeCancelled:           journal.ResultError,
 	} {
 		require.Equal(t, want, resultOf(o), o)
+	}
+	for s, want := range map[repair.Semantics]journal.Semantics{
+		repair.SemanticsForced: journal.SemanticsForced, repair.SemanticsFixed: journal.SemanticsFixed,
+		repair.SemanticsKeepListed: journal.SemanticsKeepListed, repair.SemanticsUnknown: journal.SemanticsUnknown,
+	} {
+		require.Equal(t, want, semanticsOf(s), s)
 	}
 }

@@ -42,7 +42,7 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	return repair.Classify(err, spdk.ErrBusy, spdk.ErrNotFound, spdk.ErrMethodNotFound)
+	return repair.Classify(err, spdk.ErrBusy, spdk.ErrNotFound, spdk.ErrMethodNotFound, spdk.ErrInvalidParams)
 }
 
 // Lvstores is bdev_lvol_get_lvstores.
