@@ -1,0 +1,263 @@
+package guard
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lvfsck/lvfsck/spdk"
+)
+
+// HoldKind is what holds a blob, so that SPDK's blob layer would answer a
+// delete busy.
+type HoldKind string
+
+const (
+	HoldChecksum HoldKind = "checksum"     // bdev_lvol_register_snapshot_checksum until its answer
+	HoldCopy     HoldKind = "shallow-copy" // bdev_lvol_start_shallow_copy until complete/error
+	HoldLocked   HoldKind = "locked-op"    // snapshot, clone, inflate, decouple/set parent, resize until the answer
+)
+
+// Resolver maps a name as a client gives it (alias "lvs/name" or uuid) to
+// the lvol's uuid, from the target's own answer, so that a rename between
+// the hold and the delete cannot hide the match.
+type Resolver interface {
+	Resolve(ctx context.Context, name string) (string, error)
+}
+
+// ClientResolver resolves with bdev_get_bdevs {"name"}: the target looks up
+// names and aliases itself.
+type ClientResolver struct{ C *spdk.Client }
+
+// Resolve implements Resolver.
+func (r ClientResolver) Resolve(ctx context.Context, name string) (string, error) {
+	bs, err := r.C.GetBdevs(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	for _, b := range bs {
+		if b.DriverSpecific != nil && b.DriverSpecific.Lvol != nil {
+			return strings.ToLower(b.UUID), nil
+		}
+	}
+	return "", fmt.Errorf("%s: %w: not an lvol", name, spdk.ErrNotFound)
+}
+
+// Hold is one thing in flight that holds lvols.
+type Hold struct {
+	Kind   HoldKind
+	Method string
+	Names  []string // as the client named them
+	Since  time.Time
+	// OpID is a shallow copy's operation id once the target answered it.
+	OpID  uint64
+	hasOp bool
+
+	uuids     []string      // set before resolved is closed
+	resolved  chan struct{} // closed once uuids is final
+	ended     chan struct{}
+	lastCheck time.Time // of a copy: last status seen
+}
+
+func (h *Hold) String() string {
+	s := fmt.Sprintf("%s %s of %s since %s", h.Kind, h.Method, strings.Join(h.Names, ","), h.Since.UTC().Format(time.RFC3339Nano))
+	if h.hasOp {
+		s += fmt.Sprintf(" (operation %d)", h.OpID)
+	}
+	return s
+}
+
+// Ended is closed when the hold ends.
+func (h *Hold) Ended() <-chan struct{} { return h.ended }
+
+// maxFinals bounds the copy statuses the guard read on a client's behalf.
+const maxFinals = 1024
+
+// Tracker is what holds each lvol, shared by every connection.
+type Tracker struct {
+	res Resolver
+	now func() time.Time
+
+	mu         sync.Mutex
+	holds      map[*Hold]struct{}
+	copies     map[uint64]*Hold
+	finals     map[uint64]json.RawMessage
+	finalOrder []uint64
+}
+
+// NewTracker makes a tracker resolving names with res.
+func NewTracker(res Resolver) *Tracker {
+	return &Tracker{res: res, now: time.Now, holds: map[*Hold]struct{}{}, copies: map[uint64]*Hold{}, finals: map[uint64]json.RawMessage{}}
+}
+
+// Len is the number of holds.
+func (t *Tracker) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.holds)
+}
+
+// Begin records a hold of names and resolves them in the background.
+func (t *Tracker) Begin(kind HoldKind, method string, names []string) *Hold {
+	h := &Hold{Kind: kind, Method: method, Names: names, Since: t.now(), resolved: make(chan struct{}), ended: make(chan struct{})}
+	t.mu.Lock()
+	t.holds[h] = struct{}{}
+	t.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var us []string
+		for _, n := range names {
+			if u, err := t.res.Resolve(ctx, n); err == nil {
+				us = append(us, u)
+			}
+		}
+		h.uuids = us
+		close(h.resolved)
+	}()
+	return h
+}
+
+// End ends h; ending twice is harmless.
+func (t *Tracker) End(h *Hold) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.holds[h]; !ok {
+		return
+	}
+	delete(t.holds, h)
+	if h.hasOp && t.copies[h.OpID] == h {
+		delete(t.copies, h.OpID)
+	}
+	close(h.ended)
+}
+
+// SetOp gives a copy hold the operation id the target answered.
+func (t *Tracker) SetOp(h *Hold, op uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.holds[h]; !ok {
+		return
+	}
+	h.OpID, h.hasOp, h.lastCheck = op, true, t.now()
+	t.copies[op] = h
+}
+
+// CopyStatus takes a bdev_lvol_check_shallow_copy result seen for op (by a
+// client or by the guard's own poll): complete or error ends the copy.
+// mine marks a status the guard read itself: a final one is kept for the
+// client, since the target forgets the operation once its end was read.
+func (t *Tracker) CopyStatus(op uint64, result json.RawMessage, mine bool) {
+	var st spdk.ShallowCopyStatus
+	if json.Unmarshal(result, &st) != nil {
+		return
+	}
+	t.mu.Lock()
+	h := t.copies[op]
+	if h != nil {
+		h.lastCheck = t.now()
+	}
+	final := st.State == spdk.ShallowCopyComplete || st.State == spdk.ShallowCopyError
+	if final && mine {
+		if len(t.finalOrder) >= maxFinals {
+			delete(t.finals, t.finalOrder[0])
+			t.finalOrder = t.finalOrder[1:]
+		}
+		t.finals[op] = append(json.RawMessage(nil), result...)
+		t.finalOrder = append(t.finalOrder, op)
+	}
+	t.mu.Unlock()
+	if final && h != nil {
+		t.End(h)
+	}
+}
+
+// CopyGone: the target no longer knows op (its end was read elsewhere).
+func (t *Tracker) CopyGone(op uint64) {
+	t.mu.Lock()
+	h := t.copies[op]
+	t.mu.Unlock()
+	if h != nil {
+		t.End(h)
+	}
+}
+
+// TakeFinal returns, once, a final status the guard read on a client's
+// behalf.
+func (t *Tracker) TakeFinal(op uint64) (json.RawMessage, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, ok := t.finals[op]
+	if ok {
+		delete(t.finals, op)
+		for i, o := range t.finalOrder {
+			if o == op {
+				t.finalOrder = append(t.finalOrder[:i], t.finalOrder[i+1:]...)
+				break
+			}
+		}
+	}
+	return r, ok
+}
+
+// Copies lists copy holds whose status is older than age.
+func (t *Tracker) Copies(age time.Duration) []uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []uint64
+	for op, h := range t.copies {
+		if t.now().Sub(h.lastCheck) >= age {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// Holders returns the holds on the lvol a client names, and its uuid ("" if
+// the target does not know the name). Holds still resolving are waited for
+// (bounded by ctx); a hold whose names did not resolve matches by name.
+func (t *Tracker) Holders(ctx context.Context, name string) ([]*Hold, string) {
+	t.mu.Lock()
+	hs := make([]*Hold, 0, len(t.holds))
+	for h := range t.holds {
+		hs = append(hs, h)
+	}
+	t.mu.Unlock()
+	if len(hs) == 0 {
+		return nil, ""
+	}
+	uuid, _ := t.res.Resolve(ctx, name)
+	var out []*Hold
+	for _, h := range hs {
+		select {
+		case <-h.resolved:
+		case <-ctx.Done():
+		}
+		if holdsName(h, name, uuid) {
+			out = append(out, h)
+		}
+	}
+	return out, uuid
+}
+
+func holdsName(h *Hold, name, uuid string) bool {
+	for _, n := range h.Names {
+		if n == name || (uuid != "" && strings.EqualFold(n, uuid)) {
+			return true
+		}
+	}
+	select {
+	case <-h.resolved:
+	default:
+		return false
+	}
+	for _, u := range h.uuids {
+		if uuid != "" && u == uuid {
+			return true
+		}
+	}
+	return false
+}
