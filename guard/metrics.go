@@ -1,8 +1,12 @@
 package guard
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 )
 
@@ -51,6 +55,33 @@ func (m *Metrics) WriteProm(w io.Writer) error {
 		if _, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", c.name, c.help, c.name, kind, c.name, c.v); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// WritePromFile replaces path with WriteProm's text: a temporary file in
+// the same directory (hidden, never *.prom), renamed over it.
+func (m *Metrics) WritePromFile(path string) error {
+	var buf bytes.Buffer
+	if err := m.WriteProm(&buf); err != nil {
+		return err
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(f.Name()) // fails harmlessly once renamed
+	_, werr := f.Write(buf.Bytes())
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr, os.Chmod(f.Name(), 0o644)); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
