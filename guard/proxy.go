@@ -743,17 +743,17 @@ func (c *pconn) finish(cl *call, a *wireAnswer) {
 		p.m.DeleteAnswers.Add(1)
 		rec := journal.GuardRecord{At: time.Now(), Action: journal.GuardAnswered, Method: cl.method, Name: cl.name,
 			LvolUUID: cl.uuid, Conn: c.id, ReqID: string(cl.id), Waited: time.Since(cl.start)}
-		ev := c.log.Info()
+		ev, msg := c.log.Info(), "guard: delete answered by the target"
 		if a.Error != nil {
 			rec.Code, rec.Message = a.Error.Code, a.Error.Message
 			if errors.Is(a.Error, spdk.ErrBusy) {
 				// The target saw a holder the guard did not: the lvol is
 				// now hidden (forced removal or zombie); `lvfsck check` finds it.
 				p.m.DeleteBusy.Add(1)
-				ev = c.log.Error()
+				ev, msg = c.log.Error(), "guard: the target answered a forwarded delete busy: something the guard did not see held the lvol, which the target may now hide; run `lvfsck check`"
 			}
 		}
-		ev.Str("lvol", cl.name).Int("code", rec.Code).Str("message", rec.Message).Msg("guard: delete answered by the target")
+		ev.Str("lvol", cl.name).Int("code", rec.Code).Str("rpc_message", rec.Message).Msg(msg)
 		p.record(rec)
 	case cl.copyOp != 0:
 		if a.Error != nil {
