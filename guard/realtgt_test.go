@@ -67,7 +67,7 @@ func realStory(t *testing.T, fixed bool) {
 	m := &Metrics{}
 	sink := NewJournalSink(stateDir, zerolog.Nop(), m)
 	defer sink.Close()
-	g := startGuard(t, tg.Sock, Config{Sink: sink, Metrics: m})
+	g := startGuard(t, tg.Sock, Config{Sink: sink, Metrics: m, StateFile: filepath.Join(stateDir, "guard-holds.json")})
 	gc, err := spdk.Dial(ctx, g.Sock)
 	require.NoError(t, err)
 	defer gc.Close()
@@ -137,7 +137,7 @@ func realStory(t *testing.T, fixed bool) {
 	phase("shallow copy story")
 	// 3. --delete-wait: the delete goes out once the checksum ends
 	g.Stop(t)
-	g = startGuard(t, tg.Sock, Config{Sink: sink, Metrics: m, DeleteWait: 30 * time.Second})
+	g = startGuard(t, tg.Sock, Config{Sink: sink, Metrics: m, DeleteWait: 30 * time.Second, StateFile: filepath.Join(stateDir, "guard-holds.json")})
 	gc2, err := spdk.Dial(ctx, g.Sock)
 	require.NoError(t, err)
 	defer gc2.Close()

@@ -62,12 +62,31 @@ type Hold struct {
 	lastCheck time.Time // of a copy: last status seen
 }
 
+// String describes h; callers hold the tracker's lock (see Describe).
 func (h *Hold) String() string {
 	s := fmt.Sprintf("%s %s of %s since %s", h.Kind, h.Method, strings.Join(h.Names, ","), h.Since.UTC().Format(time.RFC3339Nano))
 	if h.hasOp {
 		s += fmt.Sprintf(" (operation %d)", h.OpID)
 	}
 	return s
+}
+
+// Describe renders holds for logs and the journal.
+func (t *Tracker) Describe(hs []*Hold) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.String()
+	}
+	return out
+}
+
+// started reports whether h is a copy the target has given an operation id.
+func (t *Tracker) started(h *Hold) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return h.hasOp
 }
 
 // Ended is closed when the hold ends.
@@ -81,6 +100,9 @@ type Tracker struct {
 	res Resolver
 	now func() time.Time
 
+	// changed gets a token whenever the holds change (for the saver).
+	changed chan struct{}
+
 	mu         sync.Mutex
 	holds      map[*Hold]struct{}
 	copies     map[uint64]*Hold
@@ -90,7 +112,15 @@ type Tracker struct {
 
 // NewTracker makes a tracker resolving names with res.
 func NewTracker(res Resolver) *Tracker {
-	return &Tracker{res: res, now: time.Now, holds: map[*Hold]struct{}{}, copies: map[uint64]*Hold{}, finals: map[uint64]json.RawMessage{}}
+	return &Tracker{res: res, now: time.Now, holds: map[*Hold]struct{}{}, copies: map[uint64]*Hold{}, finals: map[uint64]json.RawMessage{},
+		changed: make(chan struct{}, 1)}
+}
+
+func (t *Tracker) touch() {
+	select {
+	case t.changed <- struct{}{}:
+	default:
+	}
 }
 
 // Len is the number of holds.
@@ -102,10 +132,15 @@ func (t *Tracker) Len() int {
 
 // Begin records a hold of names and resolves them in the background.
 func (t *Tracker) Begin(kind HoldKind, method string, names []string) *Hold {
-	h := &Hold{Kind: kind, Method: method, Names: names, Since: t.now(), resolved: make(chan struct{}), ended: make(chan struct{})}
+	return t.beginAt(kind, method, names, t.now())
+}
+
+func (t *Tracker) beginAt(kind HoldKind, method string, names []string, since time.Time) *Hold {
+	h := &Hold{Kind: kind, Method: method, Names: names, Since: since, resolved: make(chan struct{}), ended: make(chan struct{})}
 	t.mu.Lock()
 	t.holds[h] = struct{}{}
 	t.mu.Unlock()
+	t.touch()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -133,6 +168,7 @@ func (t *Tracker) End(h *Hold) {
 		delete(t.copies, h.OpID)
 	}
 	close(h.ended)
+	t.touch()
 }
 
 // SetOp gives a copy hold the operation id the target answered.
@@ -144,6 +180,7 @@ func (t *Tracker) SetOp(h *Hold, op uint64) {
 	}
 	h.OpID, h.hasOp, h.lastCheck = op, true, t.now()
 	t.copies[op] = h
+	t.touch()
 }
 
 // CopyStatus takes a bdev_lvol_check_shallow_copy result seen for op (by a

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ type guardOpts struct {
 	prom       string
 	copyPoll   time.Duration
 	drain      time.Duration
+	inherited  time.Duration
 }
 
 func init() {
@@ -46,7 +48,9 @@ stays listed and deletable later. With --delete-wait the delete is held
 until its holders end (then forwarded; busy if they outlast it).
 
 Refused, delayed and answered deletes go to the journal (--state-dir, opened
-only to write, so that check runs beside it) and to the log. SIGTERM or
+only to write, so that check runs beside it) and to the log. Running
+checksums and copies are kept in --state-dir/guard-holds.json, so that a
+restarted guard (same target run) still knows them. SIGTERM or
 SIGINT: stop accepting, finish the calls in flight, exit 0.
 
 The guard cannot see a client that talks to the target's socket directly:
@@ -62,6 +66,7 @@ start spdk_tgt with -r on a path only the guard uses.`,
 	f.BoolVar(&o.noJournal, "no-journal", false, "record nothing in the journal (logs and metrics only)")
 	f.StringVar(&o.prom, "prom", "", "write the guard's counters to this Prometheus textfile every 15s and at exit")
 	f.DurationVar(&o.copyPoll, "copy-poll", guard.DefaultCopyPoll, "poll a shallow copy whose status no client read for this long")
+	f.DurationVar(&o.inherited, "inherited-hold", guard.DefaultInheritedHold, "a checksum taken over from a previous guard run (no answer will come) counts as running this long from its start")
 	f.DurationVar(&o.drain, "drain", guard.DefaultDrain, "at exit, or when a client leaves, wait this long at most for the answers of calls in flight")
 	_ = cmd.MarkFlagRequired("listen")
 	_ = cmd.MarkFlagRequired("target")
@@ -72,13 +77,19 @@ func runGuard(cmd *cobra.Command, g *globalOpts, o *guardOpts) error {
 	if o.listen == o.target {
 		return usageError("--listen and --target must differ")
 	}
-	if o.deleteWait < 0 || o.copyPoll <= 0 || o.drain <= 0 {
-		return usageError("--delete-wait must not be negative, --copy-poll and --drain must be positive")
+	if o.deleteWait < 0 || o.copyPoll <= 0 || o.drain <= 0 || o.inherited <= 0 {
+		return usageError("--delete-wait must not be negative; --copy-poll, --drain and --inherited-hold must be positive")
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m := &guard.Metrics{}
-	cfg := guard.Config{Target: o.target, DeleteWait: o.deleteWait, Log: g.log, Metrics: m, CopyPoll: o.copyPoll, Drain: o.drain}
+	cfg := guard.Config{Target: o.target, DeleteWait: o.deleteWait, Log: g.log, Metrics: m, CopyPoll: o.copyPoll, Drain: o.drain,
+		InheritedHold: o.inherited}
+	if err := os.MkdirAll(*o.stateDir, 0o700); err != nil {
+		return exitCode(report.ExitOperational, fmt.Errorf("--state-dir: %w", err))
+	}
+	// long holds (checksums, copies) survive a restart of the guard here
+	cfg.StateFile = filepath.Join(*o.stateDir, "guard-holds.json")
 	if !o.noJournal {
 		sink := guard.NewJournalSink(*o.stateDir, g.log, m)
 		defer sink.Close()
