@@ -92,14 +92,19 @@ func (r *running) Stop(t testing.TB) {
 }
 
 // fakeLvols answers bdev_get_bdevs {"name"} for lvols: alias or uuid.
-func fakeLvols(s *rpctest.Server, lvols map[string]string) {
+// clones maps a snapshot alias to its clones' names.
+func fakeLvols(s *rpctest.Server, lvols map[string]string, clones ...map[string][]string) {
 	s.Handle("bdev_get_bdevs", func(_ context.Context, params json.RawMessage) (any, error) {
 		var p struct{ Name string }
 		_ = json.Unmarshal(params, &p)
 		for alias, u := range lvols {
 			if p.Name == alias || p.Name == u {
+				lv := map[string]any{"lvol_store_uuid": "ls"}
+				if len(clones) > 0 {
+					lv["clones"] = clones[0][alias]
+				}
 				return []map[string]any{{"name": u, "aliases": []string{alias}, "uuid": u,
-					"driver_specific": map[string]any{"lvol": map[string]any{"lvol_store_uuid": "ls"}}}}, nil
+					"driver_specific": map[string]any{"lvol": lv}}}, nil
 			}
 		}
 		return nil, &rpctest.Error{Code: -19, Message: "No such device"}
@@ -346,7 +351,7 @@ func TestLockedOpsAndRename(t *testing.T) {
 		defer mu.Unlock()
 		for alias, u := range lv {
 			if p.Name == alias || p.Name == u {
-				return []map[string]any{{"name": u, "uuid": u, "driver_specific": map[string]any{"lvol": map[string]any{}}}}, nil
+				return []map[string]any{{"name": u, "uuid": u, "aliases": []string{alias}, "driver_specific": map[string]any{"lvol": map[string]any{}}}}, nil
 			}
 		}
 		return nil, &rpctest.Error{Code: -19, Message: "No such device"}
@@ -561,4 +566,36 @@ func TestRestartKeepsHolds(t *testing.T) {
 	_, err = d.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_delete","id":9,"params":{"name":"lvs/csnap"}}`))
 	require.NoError(t, err)
 	require.JSONEq(t, "true", string(read(t, d, dDec).Result))
+}
+
+// TestCloneOpHoldsSnapshotDelete: deleting a snapshot merges it into its
+// one clone, which SPDK refuses busy while the clone has an operation in
+// flight: the guard refuses it too. Another snapshot goes through.
+func TestCloneOpHoldsSnapshotDelete(t *testing.T) {
+	s := rpctest.Start(t)
+	fakeLvols(s, map[string]string{"lvs/snap": "u-snap", "lvs/vol": "u-vol", "lvs/other": "u-other"},
+		map[string][]string{"lvs/snap": {"vol"}})
+	release := make(chan struct{})
+	s.Handle("bdev_lvol_inflate", func(ctx context.Context, _ json.RawMessage) (any, error) {
+		<-release
+		return true, nil
+	})
+	s.HandleResult("bdev_lvol_delete", true)
+	g := startGuard(t, s.Path, Config{})
+	r, rDec := dialRaw(t, g.Sock)
+	_, err := r.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_inflate","id":1,"params":{"name":"u-vol"}}`))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return s.Calls("bdev_lvol_inflate") == 1 }, 5*time.Second, time.Millisecond)
+	d, dDec := dialRaw(t, g.Sock)
+	for _, tc := range []struct {
+		name string
+		busy bool
+	}{{"lvs/snap", true}, {"lvs/other", false}} {
+		_, err = fmt.Fprintf(d, `{"jsonrpc":"2.0","method":"bdev_lvol_delete","id":1,"params":{"name":%q}}`, tc.name)
+		require.NoError(t, err)
+		a := read(t, d, dDec)
+		require.Equal(t, tc.busy, a.Error != nil, tc.name)
+	}
+	close(release)
+	read(t, r, rDec)
 }

@@ -23,9 +23,17 @@ const (
 
 // Resolver maps a name as a client gives it (alias "lvs/name" or uuid) to
 // the lvol's uuid, from the target's own answer, so that a rename between
-// the hold and the delete cannot hide the match.
+// the hold and the delete cannot hide the match; it also names the lvol's
+// clones (aliases): deleting a snapshot merges it into its clone, which SPDK
+// refuses busy while the clone has an operation in flight.
 type Resolver interface {
-	Resolve(ctx context.Context, name string) (string, error)
+	Resolve(ctx context.Context, name string) (Resolved, error)
+}
+
+// Resolved is what the target says about one lvol name.
+type Resolved struct {
+	UUID   string
+	Clones []string // aliases "lvs/clone"
 }
 
 // ClientResolver resolves with bdev_get_bdevs {"name"}: the target looks up
@@ -33,17 +41,26 @@ type Resolver interface {
 type ClientResolver struct{ C *spdk.Client }
 
 // Resolve implements Resolver.
-func (r ClientResolver) Resolve(ctx context.Context, name string) (string, error) {
+func (r ClientResolver) Resolve(ctx context.Context, name string) (Resolved, error) {
 	bs, err := r.C.GetBdevs(ctx, name)
 	if err != nil {
-		return "", err
+		return Resolved{}, err
 	}
 	for _, b := range bs {
-		if b.DriverSpecific != nil && b.DriverSpecific.Lvol != nil {
-			return strings.ToLower(b.UUID), nil
+		if b.DriverSpecific == nil || b.DriverSpecific.Lvol == nil {
+			continue
 		}
+		out := Resolved{UUID: strings.ToLower(b.UUID)}
+		lvs := ""
+		if len(b.Aliases) > 0 {
+			lvs, _, _ = strings.Cut(b.Aliases[0], "/")
+		}
+		for _, c := range b.DriverSpecific.Lvol.Clones {
+			out.Clones = append(out.Clones, lvs+"/"+c)
+		}
+		return out, nil
 	}
-	return "", fmt.Errorf("%s: %w: not an lvol", name, spdk.ErrNotFound)
+	return Resolved{}, fmt.Errorf("%s: %w: not an lvol", name, spdk.ErrNotFound)
 }
 
 // Hold is one thing in flight that holds lvols.
@@ -146,8 +163,8 @@ func (t *Tracker) beginAt(kind HoldKind, method string, names []string, since ti
 		defer cancel()
 		var us []string
 		for _, n := range names {
-			if u, err := t.res.Resolve(ctx, n); err == nil {
-				us = append(us, u)
+			if r, err := t.res.Resolve(ctx, n); err == nil {
+				us = append(us, r.UUID)
 			}
 		}
 		h.uuids = us
@@ -253,9 +270,10 @@ func (t *Tracker) Copies(age time.Duration) []uint64 {
 	return out
 }
 
-// Holders returns the holds on the lvol a client names, and its uuid ("" if
-// the target does not know the name). Holds still resolving are waited for
-// (bounded by ctx); a hold whose names did not resolve matches by name.
+// Holders returns the holds on the lvol a client names (or on its clone,
+// which a snapshot's delete touches too), and its uuid ("" if the target
+// does not know the name). Holds still resolving are waited for (bounded by
+// ctx); a hold whose names did not resolve matches by name.
 func (t *Tracker) Holders(ctx context.Context, name string) ([]*Hold, string) {
 	t.mu.Lock()
 	hs := make([]*Hold, 0, len(t.holds))
@@ -266,24 +284,41 @@ func (t *Tracker) Holders(ctx context.Context, name string) ([]*Hold, string) {
 	if len(hs) == 0 {
 		return nil, ""
 	}
-	uuid, _ := t.res.Resolve(ctx, name)
+	r, _ := t.res.Resolve(ctx, name)
+	names, uuids := []string{name}, []string{}
+	if r.UUID != "" {
+		uuids = append(uuids, r.UUID)
+	}
+	for _, c := range r.Clones {
+		names = append(names, c)
+		if cr, err := t.res.Resolve(ctx, c); err == nil {
+			uuids = append(uuids, cr.UUID)
+		}
+	}
 	var out []*Hold
 	for _, h := range hs {
 		select {
 		case <-h.resolved:
 		case <-ctx.Done():
 		}
-		if holdsName(h, name, uuid) {
+		if holds(h, names, uuids) {
 			out = append(out, h)
 		}
 	}
-	return out, uuid
+	return out, r.UUID
 }
 
-func holdsName(h *Hold, name, uuid string) bool {
+func holds(h *Hold, names, uuids []string) bool {
 	for _, n := range h.Names {
-		if n == name || (uuid != "" && strings.EqualFold(n, uuid)) {
-			return true
+		for _, m := range names {
+			if n == m {
+				return true
+			}
+		}
+		for _, u := range uuids {
+			if strings.EqualFold(n, u) {
+				return true
+			}
 		}
 	}
 	select {
@@ -291,9 +326,11 @@ func holdsName(h *Hold, name, uuid string) bool {
 	default:
 		return false
 	}
-	for _, u := range h.uuids {
-		if uuid != "" && u == uuid {
-			return true
+	for _, hu := range h.uuids {
+		for _, u := range uuids {
+			if hu == u {
+				return true
+			}
 		}
 	}
 	return false
