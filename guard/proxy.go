@@ -56,10 +56,17 @@ type Config struct {
 	CopyPoll   time.Duration
 	// StateFile keeps the long holds across a restart of the guard ("": not kept).
 	StateFile string
+	// Settle is how long a hold outlives the answer that ends it (0:
+	// DefaultSettle; negative: not at all).
+	Settle time.Duration
 	// InheritedHold is how long a checksum taken over from a previous guard
 	// (whose answer nobody will see) counts as running, from its start.
 	InheritedHold time.Duration
 }
+
+// DefaultSettle: on the real target a delete sent as soon as a checksum
+// answered found the snapshot still open.
+const DefaultSettle = 250 * time.Millisecond
 
 // DefaultInheritedHold: a checksum of a 2 GiB snapshot took 77 ms on the
 // real target; ten minutes covers terabytes.
@@ -98,6 +105,9 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = &Metrics{}
 	}
+	if cfg.Settle == 0 {
+		cfg.Settle = DefaultSettle
+	}
 	if cfg.InheritedHold <= 0 {
 		cfg.InheritedHold = DefaultInheritedHold
 	}
@@ -107,6 +117,7 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	}
 	p := &Proxy{cfg: cfg, m: cfg.Metrics, control: c, log: cfg.Log, tr: NewTracker(ClientResolver{C: c}),
 		stopping: make(chan struct{}), conns: map[*pconn]struct{}{}}
+	p.tr.settle = max(cfg.Settle, 0)
 	if inc, err := c.Incarnation(ctx); err == nil {
 		p.inc = inc.String()
 	} else {

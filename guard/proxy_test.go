@@ -59,6 +59,9 @@ func startGuard(t testing.TB, target string, cfg Config) *running {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "g.sock")
 	cfg.Target = target
+	if cfg.Drain == 0 {
+		cfg.Drain = 5 * time.Second // a failed test must not wait an hour for a call it left hanging
+	}
 	sink := &memSink{}
 	if cfg.Sink == nil {
 		cfg.Sink = sink
@@ -260,7 +263,7 @@ func TestDeleteWait(t *testing.T) {
 		return true, nil
 	})
 	s.HandleResult("bdev_lvol_delete", true)
-	g := startGuard(t, s.Path, Config{DeleteWait: 300 * time.Millisecond})
+	g := startGuard(t, s.Path, Config{DeleteWait: time.Second})
 	cs, csDec := dialRaw(t, g.Sock)
 	checksum := func(id int) {
 		_, err := fmt.Fprintf(cs, `{"jsonrpc":"2.0","method":"bdev_lvol_register_snapshot_checksum","id":%d,"params":{"name":"lvs/snap"}}`, id)
@@ -274,7 +277,7 @@ func TestDeleteWait(t *testing.T) {
 	require.NoError(t, err)
 	a := read(t, d, dDec)
 	require.NotNil(t, a.Error, "held past DeleteWait: busy")
-	require.GreaterOrEqual(t, time.Since(t0), 300*time.Millisecond)
+	require.GreaterOrEqual(t, time.Since(t0), time.Second)
 	require.Zero(t, s.Calls("bdev_lvol_delete"))
 
 	_, err = d.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_delete","id":2,"params":{"name":"lvs/snap"}}`))
@@ -358,7 +361,10 @@ func TestLockedOpsAndRename(t *testing.T) {
 	})
 	release := make(chan struct{})
 	s.Handle("bdev_lvol_resize", func(ctx context.Context, _ json.RawMessage) (any, error) {
-		<-release
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
 		return true, nil
 	})
 	s.HandleResult("bdev_lvol_delete", true)
@@ -577,7 +583,10 @@ func TestCloneOpHoldsSnapshotDelete(t *testing.T) {
 		map[string][]string{"lvs/snap": {"vol"}})
 	release := make(chan struct{})
 	s.Handle("bdev_lvol_inflate", func(ctx context.Context, _ json.RawMessage) (any, error) {
-		<-release
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
 		return true, nil
 	})
 	s.HandleResult("bdev_lvol_delete", true)

@@ -34,16 +34,16 @@ func TestRealTarget(t *testing.T) {
 }
 
 func realStory(t *testing.T, fixed bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	dir := t.TempDir()
 	img, dst := filepath.Join(dir, "disk.img"), filepath.Join(dir, "dst.img")
 	realtgt.Sparse(t, img, 5<<30)
 	realtgt.Sparse(t, dst, 64<<20)
 	start := time.Now()
 	phase := func(what string) { t.Logf("%7.3fs %s", time.Since(start).Seconds(), what) }
-	tg := realtgt.Start(t, realtgt.Options{Fixed: fixed})
+	tg := realtgt.Start(t, realtgt.Options{Fixed: fixed}) // may wait for another test's target
 	phase("target up")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	c := tg.Client
 	require.NoError(t, tg.AIO(ctx, "aio0", img))
 	_, err := c.CreateLvstore(ctx, "aio0", "lvs", 1<<20)
@@ -113,6 +113,11 @@ func realStory(t *testing.T, fixed bool) {
 	intact("big-snap", "big")
 	require.NoError(t, <-done)
 	intact("big-snap", "big")
+	settled := func() {
+		t.Helper()
+		require.Eventually(t, func() bool { return g.P.Tracker().Len() == 0 }, 10*time.Second, 10*time.Millisecond, "holds settle")
+	}
+	settled() // the guard keeps a hold DefaultSettle past its end: the target closes the blob after answering
 	require.NoError(t, gc.DeleteLvol(ctx, "lvs/big-snap"), "the same delete, once the checksum ended")
 
 	phase("checksum story")
@@ -132,6 +137,7 @@ func realStory(t *testing.T, fixed bool) {
 		require.NoError(t, err)
 	}
 	require.Equal(t, spdk.ShallowCopyComplete, st.State)
+	settled()
 	require.NoError(t, gc.DeleteLvol(ctx, "lvs/small-snap"))
 
 	phase("shallow copy story")

@@ -116,6 +116,10 @@ const maxFinals = 1024
 type Tracker struct {
 	res Resolver
 	now func() time.Time
+	// settle keeps a hold for a moment after its end was seen: the real
+	// target answers a checksum before it closes the snapshot, and a
+	// delete sent on that answer found it still open (busy).
+	settle time.Duration
 
 	// changed gets a token whenever the holds change (for the saver).
 	changed chan struct{}
@@ -173,8 +177,16 @@ func (t *Tracker) beginAt(kind HoldKind, method string, names []string, since ti
 	return h
 }
 
-// End ends h; ending twice is harmless.
+// End ends h once it has settled; ending twice is harmless.
 func (t *Tracker) End(h *Hold) {
+	if t.settle > 0 {
+		time.AfterFunc(t.settle, func() { t.end(h) })
+		return
+	}
+	t.end(h)
+}
+
+func (t *Tracker) end(h *Hold) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.holds[h]; !ok {

@@ -77,8 +77,11 @@ func runGuard(cmd *cobra.Command, g *globalOpts, o *guardOpts) error {
 	if o.listen == o.target {
 		return usageError("--listen and --target must differ")
 	}
-	if o.deleteWait < 0 || o.copyPoll <= 0 || o.drain <= 0 || o.inherited <= 0 {
-		return usageError("--delete-wait must not be negative; --copy-poll, --drain and --inherited-hold must be positive")
+	if o.deleteWait < 0 {
+		return usageError("--delete-wait must not be negative")
+	}
+	if err := positiveDurations(cmd, "copy-poll", "drain", "inherited-hold"); err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
