@@ -185,6 +185,7 @@ func realStory(t *testing.T, fixed bool) {
 
 	phase("check")
 	g.Stop(t)
+	phase("guard stopped")
 	require.True(t, tg.Stop(15*time.Second), "clean shutdown: nothing hidden holds the lvstore")
 	phase("stopped")
 }
