@@ -3,6 +3,7 @@ package guard
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -88,4 +89,25 @@ func FuzzFramer(f *testing.F) {
 			require.Equal(t, int(dec.InputOffset()), whole[i], "end of value %d", i)
 		}
 	})
+}
+
+// BenchmarkFramer: the guard scans every answer byte; a 1000-lvol
+// bdev_lvol_get_lvols answer as the real target sent it.
+func BenchmarkFramer(b *testing.B) {
+	res, err := os.ReadFile("../testdata/fixtures/many-lvols.bdev_lvol_get_lvols.json")
+	require.NoError(b, err)
+	ans := []byte(`{"jsonrpc":"2.0","id":1,"result":` + string(res) + "}")
+	b.SetBytes(int64(len(ans)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var f Framer
+		for p := ans; len(p) > 0; {
+			n, _, err := f.Scan(p[:min(len(p), 64<<10)])
+			if err != nil {
+				b.Fatal(err)
+			}
+			p = p[n:]
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/answer")
 }
