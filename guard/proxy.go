@@ -257,6 +257,7 @@ type call struct {
 	name   string // the lvol a delete names
 	uuid   string
 	hold   *Hold
+	del    *Delete // of a forwarded delete
 	copyOp uint64 // of a check_shallow_copy
 	start  time.Time
 }
@@ -363,6 +364,9 @@ func (c *pconn) endTracked() {
 	targetGone := c.upDone && !c.closedUp
 	for k, cl := range c.tracked {
 		delete(c.tracked, k)
+		if cl.del != nil {
+			c.p.tr.EndDelete(cl.del)
+		}
 		h := cl.hold
 		switch {
 		case h == nil:
@@ -549,7 +553,11 @@ func (c *pconn) begin(kind HoldKind, method string, names ...string) *Hold {
 		return nil
 	}
 	c.p.m.Holds.Add(1)
-	return c.p.tr.Begin(kind, method, ns)
+	h := c.p.tr.Begin(kind, method, ns)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c.p.tr.WaitDeletes(ctx, h)
+	return h
 }
 
 // track registers cl so that its answer is looked at; false when the
@@ -570,41 +578,56 @@ func (c *pconn) track(cl *call) bool {
 func (c *pconn) delete(frame []byte, cl *call, name string) bool {
 	p := c.p
 	cl.name = name
-	if p.tr.Len() > 0 {
+	for waited := false; ; {
+		d := p.tr.BeginDelete(name, cl.uuid)
+		if p.tr.Len() == 0 {
+			cl.del = d
+			break
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		hs, uuid := p.tr.Holders(ctx, name)
 		cancel()
 		cl.uuid = uuid
-		if len(hs) > 0 {
-			rec := journal.GuardRecord{Method: cl.method, Name: name, LvolUUID: uuid, Holders: p.tr.Describe(hs),
-				Conn: c.id, ReqID: string(cl.id)}
-			if p.cfg.DeleteWait <= 0 || !c.wait(hs, rec) {
-				p.m.DeletesRefused.Add(1)
-				rec.At, rec.Action = time.Now(), journal.GuardRefused
-				rec.Code, rec.Message = spdk.CodeInternalError, BusyMessage
-				rec.Waited = time.Since(cl.start)
-				c.log.Warn().Str("lvol", name).Str("uuid", uuid).Strs("holders", rec.Holders).Msg("guard: delete of a held lvol refused busy; not forwarded")
-				p.record(rec)
-				c.inject(answer(cl.id, nil, &spdk.RPCError{Code: spdk.CodeInternalError, Message: BusyMessage}))
-				return true
-			}
-			c.recheck(name)
+		if len(hs) == 0 {
+			cl.del = d
+			break
 		}
+		// let holds that were waiting for this delete go ahead
+		p.tr.EndDelete(d)
+		rec := journal.GuardRecord{Method: cl.method, Name: name, LvolUUID: uuid, Holders: p.tr.Describe(hs),
+			Conn: c.id, ReqID: string(cl.id)}
+		if p.cfg.DeleteWait <= 0 || !c.wait(hs, rec, cl.start, !waited) {
+			p.m.DeletesRefused.Add(1)
+			rec.At, rec.Action = time.Now(), journal.GuardRefused
+			rec.Code, rec.Message = spdk.CodeInternalError, BusyMessage
+			rec.Waited = time.Since(cl.start)
+			c.log.Warn().Str("lvol", name).Str("uuid", uuid).Strs("holders", rec.Holders).Msg("guard: delete of a held lvol refused busy; not forwarded")
+			p.record(rec)
+			c.inject(answer(cl.id, nil, &spdk.RPCError{Code: spdk.CodeInternalError, Message: BusyMessage}))
+			return true
+		}
+		waited = true
+		c.recheck(name)
+		// look again: a new holder may have come while it waited
 	}
 	p.m.DeletesForwarded.Add(1)
-	c.track(cl)
+	if !c.track(cl) {
+		p.tr.EndDelete(cl.del)
+	}
 	return c.forward(frame, true)
 }
 
-// wait holds a delete until its holders end (true) or DeleteWait runs out
-// or the guard stops (false).
-func (c *pconn) wait(hs []*Hold, rec journal.GuardRecord) bool {
+// wait holds a delete until its holders end (true) or DeleteWait, counted
+// from the delete's arrival, runs out or the guard stops (false).
+func (c *pconn) wait(hs []*Hold, rec journal.GuardRecord, since time.Time, first bool) bool {
 	p := c.p
-	p.m.DeletesDelayed.Add(1)
-	rec.At, rec.Action = time.Now(), journal.GuardDelayed
-	c.log.Info().Str("lvol", rec.Name).Strs("holders", rec.Holders).Dur("max", p.cfg.DeleteWait).Msg("guard: delete of a held lvol delayed until its holders end")
-	p.record(rec)
-	t := time.NewTimer(p.cfg.DeleteWait)
+	if first {
+		p.m.DeletesDelayed.Add(1)
+		rec.At, rec.Action = time.Now(), journal.GuardDelayed
+		c.log.Info().Str("lvol", rec.Name).Strs("holders", rec.Holders).Dur("max", p.cfg.DeleteWait).Msg("guard: delete of a held lvol delayed until its holders end")
+		p.record(rec)
+	}
+	t := time.NewTimer(time.Until(since.Add(p.cfg.DeleteWait)))
 	defer t.Stop()
 	for _, h := range hs {
 		select {
@@ -784,6 +807,7 @@ func (c *pconn) finish(cl *call, a *wireAnswer) {
 	p := c.p
 	switch {
 	case cl.method == "bdev_lvol_delete":
+		p.tr.EndDelete(cl.del)
 		p.m.DeleteAnswers.Add(1)
 		rec := journal.GuardRecord{At: time.Now(), Action: journal.GuardAnswered, Method: cl.method, Name: cl.name,
 			LvolUUID: cl.uuid, Conn: c.id, ReqID: string(cl.id), Waited: time.Since(cl.start)}

@@ -608,3 +608,35 @@ func TestCloneOpHoldsSnapshotDelete(t *testing.T) {
 	close(release)
 	read(t, r, rDec)
 }
+
+// TestHoldWaitsForDeleteInFlight: a checksum of an lvol whose delete the
+// guard already let through waits for the delete's answer: the target may
+// run two connections' requests in either order, and a checksum started
+// first would make the delete busy.
+func TestHoldWaitsForDeleteInFlight(t *testing.T) {
+	s := rpctest.Start(t)
+	fakeLvols(s, map[string]string{"lvs/snap": "u-snap"})
+	release := make(chan struct{})
+	s.Handle("bdev_lvol_delete", func(ctx context.Context, _ json.RawMessage) (any, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return true, nil
+	})
+	s.HandleResult("bdev_lvol_register_snapshot_checksum", true)
+	g := startGuard(t, s.Path, Config{})
+	d, dDec := dialRaw(t, g.Sock)
+	_, err := d.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_delete","id":1,"params":{"name":"lvs/snap"}}`))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return s.Calls("bdev_lvol_delete") == 1 }, 5*time.Second, time.Millisecond)
+	c, cDec := dialRaw(t, g.Sock)
+	_, err = c.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_register_snapshot_checksum","id":2,"params":{"name":"u-snap"}}`))
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond)
+	require.Zero(t, s.Calls("bdev_lvol_register_snapshot_checksum"), "held back while the delete is in flight")
+	close(release)
+	require.JSONEq(t, "true", string(read(t, d, dDec).Result))
+	require.JSONEq(t, "true", string(read(t, c, cDec).Result))
+	require.Equal(t, 1, s.Calls("bdev_lvol_register_snapshot_checksum"))
+}

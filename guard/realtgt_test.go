@@ -100,6 +100,8 @@ func realStory(t *testing.T, fixed bool) {
 			ended.Store(true)
 			done <- err
 		}()
+		// the delete follows 10 ms after the guard has the checksum
+		require.Eventually(t, func() bool { return g.P.Tracker().Len() > 0 }, 5*time.Second, time.Millisecond)
 		time.Sleep(10 * time.Millisecond)
 		return done, ended
 	}

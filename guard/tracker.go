@@ -129,6 +129,7 @@ type Tracker struct {
 	copies     map[uint64]*Hold
 	finals     map[uint64]json.RawMessage
 	finalOrder []uint64
+	deletes    map[*Delete]struct{}
 }
 
 // NewTracker makes a tracker resolving names with res.
@@ -346,4 +347,76 @@ func holds(h *Hold, names, uuids []string) bool {
 		}
 	}
 	return false
+}
+
+// Delete is a bdev_lvol_delete the guard let through, until its answer. A
+// request that would take a hold on the same lvol waits for it: the target
+// may run requests of two connections in either order, and a checksum it
+// started just before the delete would make that delete busy.
+type Delete struct {
+	name string
+	uuid string
+	done chan struct{}
+}
+
+// BeginDelete registers a delete before its holds are looked at (and a
+// hold is registered before deletes are looked at), so that of two racing
+// requests at least one sees the other.
+func (t *Tracker) BeginDelete(name, uuid string) *Delete {
+	d := &Delete{name: name, uuid: uuid, done: make(chan struct{})}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.deletes == nil {
+		t.deletes = map[*Delete]struct{}{}
+	}
+	t.deletes[d] = struct{}{}
+	return d
+}
+
+// EndDelete ends d; ending twice is harmless.
+func (t *Tracker) EndDelete(d *Delete) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.deletes[d]; ok {
+		delete(t.deletes, d)
+		close(d.done)
+	}
+}
+
+// WaitDeletes waits (bounded by ctx) until no delete in flight names an
+// lvol that h holds.
+func (t *Tracker) WaitDeletes(ctx context.Context, h *Hold) {
+	t.mu.Lock()
+	ds := make([]*Delete, 0, len(t.deletes))
+	for d := range t.deletes {
+		ds = append(ds, d)
+	}
+	t.mu.Unlock()
+	if len(ds) == 0 {
+		return
+	}
+	select {
+	case <-h.resolved:
+	case <-ctx.Done():
+	}
+	for _, d := range ds {
+		uuid := d.uuid
+		if uuid == "" {
+			if r, err := t.res.Resolve(ctx, d.name); err == nil {
+				uuid = r.UUID
+			}
+		}
+		var us []string
+		if uuid != "" {
+			us = []string{uuid}
+		}
+		if !holds(h, []string{d.name}, us) {
+			continue
+		}
+		select {
+		case <-d.done:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
