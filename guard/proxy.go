@@ -258,7 +258,7 @@ type call struct {
 	uuid   string
 	hold   *Hold
 	del    *Delete // of a forwarded delete
-	copyOp uint64 // of a check_shallow_copy
+	copyOp uint64  // of a check_shallow_copy
 	start  time.Time
 }
 
