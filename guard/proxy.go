@@ -492,8 +492,15 @@ func (c *pconn) request(frame []byte) bool {
 		return c.forward(frame, hasID)
 	}
 	var req wireRequest
-	if json.Unmarshal(frame, &req) != nil || len(req.ID) == 0 || string(req.ID) == "null" {
-		// malformed: the target answers it; id-less: nothing to track
+	if json.Unmarshal(frame, &req) != nil {
+		return c.forward(frame, hasID) // malformed: the target answers it
+	}
+	if len(req.ID) == 0 || string(req.ID) == "null" {
+		// a notification: no answer to track; a held delete is dropped
+		// silently, as the target would run it without a word
+		if req.Method == "bdev_lvol_delete" && c.heldNotification(req.Params) {
+			return true
+		}
 		return c.forward(frame, hasID)
 	}
 	var params map[string]json.RawMessage
@@ -558,6 +565,27 @@ func (c *pconn) begin(kind HoldKind, method string, names ...string) *Hold {
 	defer cancel()
 	c.p.tr.WaitDeletes(ctx, h)
 	return h
+}
+
+// heldNotification reports whether an id-less delete names a held lvol
+// (and is therefore not forwarded).
+func (c *pconn) heldNotification(params json.RawMessage) bool {
+	var prm struct{ Name string }
+	_ = json.Unmarshal(params, &prm)
+	if c.p.tr.Len() == 0 {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	hs, uuid := c.p.tr.Holders(ctx, prm.Name)
+	if len(hs) == 0 {
+		return false
+	}
+	c.p.m.DeletesRefused.Add(1)
+	c.log.Warn().Str("lvol", prm.Name).Msg("guard: delete notification (no id) of a held lvol dropped")
+	c.p.record(journal.GuardRecord{At: time.Now(), Action: journal.GuardRefused, Method: "bdev_lvol_delete", Name: prm.Name,
+		LvolUUID: uuid, Holders: c.p.tr.Describe(hs), Conn: c.id})
+	return true
 }
 
 // track registers cl so that its answer is looked at; false when the

@@ -228,6 +228,9 @@ func TestChecksumHoldsDelete(t *testing.T) {
 		require.Equal(t, spdk.CodeInternalError, a.Error.Code)
 		require.Equal(t, BusyMessage, a.Error.Message)
 	}
+	_, err = d.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_delete","params":{"name":"lvs/snap"}}`)) // no id
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return g.P.Metrics().DeletesRefused.Load() == 3 }, 5*time.Second, time.Millisecond)
 	require.Zero(t, s.Calls("bdev_lvol_delete"), "a refused delete never reaches the target")
 	_, err = d.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_delete","id":8,"params":{"name":"lvs/other"}}`))
 	require.NoError(t, err)
@@ -243,9 +246,9 @@ func TestChecksumHoldsDelete(t *testing.T) {
 	a = read(t, d, dDec)
 	require.JSONEq(t, "9", string(a.ID))
 	require.JSONEq(t, "true", string(a.Result))
-	require.Eventually(t, func() bool { return len(g.Sink.actions()) == 4 }, 5*time.Second, time.Millisecond)
-	require.Equal(t, []journal.GuardAction{journal.GuardRefused, journal.GuardRefused, journal.GuardAnswered, journal.GuardAnswered}, g.Sink.actions())
-	require.Equal(t, int64(2), g.P.Metrics().DeletesRefused.Load())
+	require.Eventually(t, func() bool { return len(g.Sink.actions()) == 5 }, 5*time.Second, time.Millisecond)
+	require.Equal(t, []journal.GuardAction{journal.GuardRefused, journal.GuardRefused, journal.GuardRefused, journal.GuardAnswered, journal.GuardAnswered}, g.Sink.actions())
+	require.Equal(t, int64(3), g.P.Metrics().DeletesRefused.Load())
 	require.Equal(t, "u-snap", g.Sink.recs[0].LvolUUID)
 }
 
