@@ -61,6 +61,9 @@ type Result struct {
 	Summary report.Summary
 	// OpErr: a device could not be read, or the journal failed mid-run.
 	OpErr bool
+	// Scans are the devices' persisted views (watch keeps their md page
+	// positions between full checks).
+	Scans []collect.Scan
 
 	j      *journal.Journal
 	runID  string
@@ -233,7 +236,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			s.ScanDuration += sc.View.Stats.Duration
 		}
 	}
-	r.res.Summary, r.res.OpErr, r.res.status = s, cmp.OpErr, s.Status()
+	r.res.Summary, r.res.OpErr, r.res.status, r.res.Scans = s, cmp.OpErr, s.Status(), cmp.Scans
 	return r.res, nil
 }
 
