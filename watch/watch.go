@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -92,8 +94,11 @@ type Watcher struct {
 	c       *spdk.Client
 	up      bool
 	inc     string
-	next    uint64 // the next notify id to ask for
-	primed  bool   // next is meaningful for inc
+	next    uint64                          // the next notify id to ask for
+	primed  bool                            // next is meaningful for inc
+	last    *spdk.Notification              // the last event read, to tell a reset ring on reconnect
+	fresh   bool                            // connected since the last continuity check
+	lvols   map[string]journal.NotifyRecord // lvols registered since the last scan, unknown to it
 	nextTry time.Time
 
 	lastFull  time.Time
@@ -115,7 +120,7 @@ func New(cfg Config) *Watcher {
 	cfg.defaults()
 	return &Watcher{
 		cfg: cfg, m: cfg.Metrics, log: cfg.Log, needFull: true,
-		blobs: map[string]Blob{}, reported: map[string]bool{}, devs: map[string]*scanner.Device{},
+		blobs: map[string]Blob{}, lvols: map[string]journal.NotifyRecord{}, reported: map[string]bool{}, devs: map[string]*scanner.Device{},
 	}
 }
 
@@ -208,7 +213,7 @@ func (w *Watcher) connect(ctx context.Context) bool {
 		w.down(fmt.Errorf("connect %s: %w", w.cfg.Socket, err))
 		return false
 	}
-	w.c = c
+	w.c, w.fresh = c, true
 	return true
 }
 
@@ -249,8 +254,15 @@ func (w *Watcher) checkIncarnation(ctx context.Context) bool {
 	w.up, w.downLogd = true, false
 	w.m.TargetUp.Set(1)
 	if inc == w.inc && w.primed {
-		return true
+		if !w.fresh || w.ringContinues(ctx) {
+			w.fresh = false
+			return true
+		}
+		// Same incarnation id, yet the ring restarted: the pid is not
+		// visible (another pid namespace) or was reused.
+		w.log.Warn().Msg("notify ring restarted under the same incarnation id: the target restarted")
 	}
+	w.fresh = false
 	if w.primed {
 		// Whatever the old run emitted after the last poll is lost.
 		w.log.Warn().Str("was", w.inc).Str("now", inc).Msg("target restarted (new incarnation): events of the old run after the last poll are missed; full check")
@@ -263,8 +275,31 @@ func (w *Watcher) checkIncarnation(ctx context.Context) bool {
 		}
 		cancel()
 	}
-	w.inc, w.next, w.primed, w.needFull = inc, 0, true, true
+	w.inc, w.next, w.primed, w.needFull, w.last = inc, 0, true, true, nil
 	return true
+}
+
+// ringContinues tells, after a reconnect, whether the ring still holds the
+// last event read: a restarted target numbers from 0 again.
+func (w *Watcher) ringContinues(ctx context.Context) bool {
+	if w.last == nil {
+		return true
+	}
+	evs, err := w.c.NotifyGetNotifications(ctx, w.last.ID, 1)
+	if err != nil {
+		return true // poll fails next and redials
+	}
+	if len(evs) == 1 && evs[0] == *w.last {
+		return true
+	}
+	if len(evs) == 0 || evs[0].ID > w.last.ID {
+		// Gone from the ring: more than its size was emitted since (a wrap,
+		// counted by poll), or a reset; a new run cannot be told from a wrap
+		// here, and a full check settles both.
+		w.needFull = true
+		return len(evs) > 0
+	}
+	return false
 }
 
 // full runs one full check and refreshes the blob map from its scans.
@@ -314,8 +349,7 @@ func (w *Watcher) full(ctx context.Context) {
 	if _, err := w.cfg.Journal.PruneNotify(w.cfg.Now().Add(-cc.Keep)); err != nil && cc.Keep > 0 {
 		w.journalErr(err, "prune notify records")
 	}
-	lsm, vlog := w.cfg.Journal.Size()
-	w.m.JournalBytes.Set(float64(lsm + vlog))
+	w.m.JournalBytes.Set(float64(dirSize(w.cfg.Journal.Dir())))
 	w.log.Info().Dur("took", dur).Int("findings", len(res.Summary.Findings)).Int("lvols", len(w.blobs)).Str("incarnation", w.inc).Msg("full check done")
 }
 
@@ -341,6 +375,7 @@ func (w *Watcher) learn(res *checkrun.Result) {
 	w.mu.Lock()
 	w.blobs = blobs
 	w.mu.Unlock()
+	w.lvols = map[string]journal.NotifyRecord{}
 }
 
 // tell logs each finding of a full check not told before, and those
@@ -408,7 +443,8 @@ func (w *Watcher) poll(ctx context.Context) {
 			w.needFull = true
 		}
 		w.handle(ctx, evs)
-		w.next = evs[len(evs)-1].ID + 1
+		last := evs[len(evs)-1]
+		w.next, w.last = last.ID+1, &last
 		if uint64(len(evs)) < w.cfg.Max {
 			return
 		}
@@ -433,7 +469,9 @@ func (w *Watcher) handle(ctx context.Context, evs []spdk.Notification) {
 		rec := journal.NotifyRecord{Incarnation: w.incKey(), ID: e.ID, Type: e.Type, LvolUUID: e.Ctx, At: read}
 		if known {
 			rec.LvstoreUUID, rec.LvolName, rec.BlobID = b.LvstoreUUID, b.LvolName, b.BlobID
-		} else if !w.isLvol(ctx, e) {
+		} else if r, ok := w.lvols[e.Ctx]; ok {
+			rec.LvstoreUUID, rec.LvolName = r.LvstoreUUID, r.LvolName
+		} else if !w.isLvol(ctx, e, &rec) {
 			continue
 		}
 		if _, err := w.cfg.Journal.RecordNotify(rec); err != nil {
@@ -442,13 +480,21 @@ func (w *Watcher) handle(ctx context.Context, evs []spdk.Notification) {
 		if e.Type == spdk.NotifyBdevRegister {
 			if !known {
 				// A new lvol: the next full check learns its blob.
+				w.lvols[e.Ctx] = rec
 				if w.rescanAt.IsZero() {
 					w.rescanAt = read.Add(w.cfg.Rescan)
 				}
 			}
 			continue
 		}
-		if !known || reregistered(evs[i+1:], e.Ctx) {
+		if reregistered(evs[i+1:], e.Ctx) {
+			continue
+		}
+		if !known {
+			// Its blob is not known yet: a full check now reads it, with
+			// this unregister in the ring as the evidence.
+			w.log.Info().Str("lvol_uuid", e.Ctx).Str("lvol", rec.LvolName).Msg("lvol unregistered before a full check knew its blob: full check")
+			w.rescanAt = read
 			continue
 		}
 		w.probes.Add(1)
@@ -472,15 +518,19 @@ func (w *Watcher) incKey() string {
 // isLvol tells whether an event unknown to the last scan is an lvol's: a
 // register is asked about (bdev_get_bdevs); an unregister of a bdev that
 // the scan did not know cannot be placed and is not journalled.
-func (w *Watcher) isLvol(ctx context.Context, e spdk.Notification) bool {
+func (w *Watcher) isLvol(ctx context.Context, e spdk.Notification, rec *journal.NotifyRecord) bool {
 	if e.Type != spdk.NotifyBdevRegister {
 		return false
 	}
 	bs, err := w.c.GetBdevs(ctx, e.Ctx)
-	if err != nil || len(bs) == 0 {
+	if err != nil || len(bs) == 0 || bs[0].DriverSpecific.Lvol == nil {
 		return false
 	}
-	return bs[0].DriverSpecific.Lvol != nil
+	rec.LvstoreUUID = bs[0].DriverSpecific.Lvol.LvolStoreUUID
+	if len(bs[0].Aliases) > 0 {
+		rec.LvolName = bs[0].Aliases[0]
+	}
+	return true
 }
 
 func reregistered(rest []spdk.Notification, name string) bool {
@@ -633,4 +683,19 @@ func lvolPart(alias string) string {
 		}
 	}
 	return alias
+}
+
+// dirSize is the bytes of the files under dir (badger's own Size lags
+// behind until its tables are flushed).
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }

@@ -30,6 +30,7 @@ type watchOpts struct {
 	timeout   time.Duration
 	keep      string
 	tmpDir    string
+	rescan    time.Duration
 }
 
 func init() {
@@ -66,6 +67,8 @@ watch carries on and recovers when they return.`,
 	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "deadline of each RPC call")
 	f.StringVar(&o.keep, "keep", "90d", "journal retention, applied after each full check")
 	f.StringVar(&o.tmpDir, "tmpdir", "", "temporary directory (default: $TMPDIR)")
+	f.DurationVar(&o.rescan, "rescan-after", 2*time.Second, "full check this long after lvols unknown to the last one register")
+	_ = f.MarkHidden("rescan-after") // for tests: a lvol never seen by a full check
 	return cmd
 }
 
@@ -115,7 +118,7 @@ func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) error {
 
 	w := watch.New(watch.Config{
 		Socket: o.socket, Journal: j, FullEvery: o.fullEvery, Poll: o.poll, Timeout: o.timeout,
-		Metrics: m, Log: lg,
+		Rescan: o.rescan, Metrics: m, Log: lg,
 		Check: checkrun.Config{
 			Mode: scanner.ModeRecovery, TmpDir: o.tmpDir, Keep: keep, Version: version, Now: time.Now,
 		},
