@@ -113,6 +113,10 @@ type Watcher struct {
 	downLogd bool            // the current outage was logged
 	devs     map[string]*scanner.Device
 	probes   sync.WaitGroup
+
+	// onVerdict, when set (tests, benchmarks), hears each judged
+	// unregister: its verdict, whether it made a finding, bytes read.
+	onVerdict func(b Blob, v Verdict, found bool, n int64)
 }
 
 // New prepares a watch; Run runs it.
@@ -546,6 +550,10 @@ func reregistered(rest []spdk.Notification, name string) bool {
 // retries are spent; still live and not listed is a pending resurrection.
 func (w *Watcher) judge(ctx context.Context, c *spdk.Client, b Blob, e spdk.Notification, read time.Time) {
 	v, n, err := w.probeWithRetry(ctx, b)
+	found := false
+	if w.onVerdict != nil {
+		defer func() { w.onVerdict(b, v, found, n) }()
+	}
 	w.m.ProbeBytes.Add(float64(n))
 	w.m.ProbeSeconds.Observe(w.cfg.Now().Sub(read).Seconds())
 	if err != nil {
@@ -571,6 +579,7 @@ func (w *Watcher) judge(ctx context.Context, c *spdk.Client, b Blob, e spdk.Noti
 		return
 	}
 	f := pendingFinding(b, e, read, w.cfg.Now())
+	found = true
 	rec, err := w.cfg.Journal.RecordFinding(w.cfg.Now(), f)
 	if err != nil {
 		w.journalErr(err, "record finding")
