@@ -75,7 +75,12 @@ func newFixture(tb testing.TB, op time.Duration) *fixture {
 	require.NoError(tb, err)
 	_, err = c.CreateLvol(ctx, "lvs", "replica", 16, true)
 	require.NoError(tb, err)
-	j, err := journal.Open(filepath.Join(dir, "state"), journal.Options{})
+	return watcherOn(tb, c, sock, filepath.Join(dir, "state"))
+}
+
+// watcherOn prepares a watch of the target at sock, its journal in state.
+func watcherOn(tb testing.TB, c *spdk.Client, sock, state string) *fixture {
+	j, err := journal.Open(state, journal.Options{})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { j.Close() })
 	f := &fixture{c: c, j: j, log: &syncBuf{}, verdict: make(chan verdict, 16)}
