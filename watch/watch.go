@@ -85,21 +85,26 @@ func (c *Config) defaults() {
 	}
 }
 
+// maxBackoff bounds the wait between failing full checks.
+const maxBackoff = time.Minute
+
 // Watcher is one running watch.
 type Watcher struct {
 	cfg Config
 	m   *Metrics
 	log zerolog.Logger
 
-	c       *spdk.Client
-	up      bool
-	inc     string
-	next    uint64                          // the next notify id to ask for
-	primed  bool                            // next is meaningful for inc
-	last    *spdk.Notification              // the last event read, to tell a reset ring on reconnect
-	fresh   bool                            // connected since the last continuity check
-	lvols   map[string]journal.NotifyRecord // lvols registered since the last scan, unknown to it
-	nextTry time.Time
+	c        *spdk.Client
+	up       bool
+	inc      string
+	next     uint64                          // the next notify id to ask for
+	primed   bool                            // next is meaningful for inc
+	last     *spdk.Notification              // the last event read, to tell a reset ring on reconnect
+	fresh    bool                            // connected since the last continuity check
+	lvols    map[string]journal.NotifyRecord // lvols registered since the last scan, unknown to it
+	nextTry  time.Time                       // of the next connect, after a failed one
+	nextFull time.Time                       // of the next full check, after a failed one
+	fullWait time.Duration                   // doubles while full checks fail, up to maxBackoff
 
 	lastFull  time.Time
 	needFull  bool
@@ -201,12 +206,15 @@ func (w *Watcher) step(ctx context.Context) {
 	}
 	w.mu.Unlock()
 	if w.needFull || now.Sub(w.lastFull) >= w.cfg.FullEvery || (!w.rescanAt.IsZero() && !now.Before(w.rescanAt)) {
-		if now.Before(w.nextTry) {
-			return
+		if !now.Before(w.nextFull) {
+			w.full(ctx)
 		}
-		w.full(ctx)
 	}
-	w.poll(ctx)
+	// Events are read even while full checks fail (a device missing):
+	// they are what the next successful check needs.
+	if w.c != nil {
+		w.poll(ctx)
+	}
 }
 
 func (w *Watcher) connect(ctx context.Context) bool {
@@ -332,16 +340,19 @@ func (w *Watcher) full(ctx context.Context) {
 	if err != nil || res == nil || !report.RunCompleted(res.Summary.Exit) {
 		w.m.FullChecks.WithLabelValues("failed").Inc()
 		w.m.Errors.WithLabelValues(ErrKindCheck).Inc()
-		w.log.Warn().Err(err).Dur("took", dur).Msg("full check failed; retrying")
-		w.nextTry = w.cfg.Now().Add(w.cfg.Backoff)
-		if w.c != nil {
-			// A failed check often means the target went: re-dial.
-			w.c.Close()
-			w.c = nil
+		w.fullWait = min(max(2*w.fullWait, w.cfg.Backoff), maxBackoff)
+		ev := w.log.Debug()
+		if w.fullWait == w.cfg.Backoff {
+			ev = w.log.Warn() // the first failure of a series
 		}
+		ev.Err(err).Dur("took", dur).Dur("retry_in", w.fullWait).Msg("full check failed; retrying")
+		w.nextFull = w.cfg.Now().Add(w.fullWait)
 		return
 	}
-	w.needFull, w.rescanAt, w.lastFull = false, time.Time{}, w.cfg.Now()
+	if w.fullWait > 0 {
+		w.log.Info().Msg("full check succeeds again")
+	}
+	w.needFull, w.rescanAt, w.lastFull, w.fullWait = false, time.Time{}, w.cfg.Now(), 0
 	w.m.FullChecks.WithLabelValues("ok").Inc()
 	w.m.LastFull.Set(float64(w.lastFull.UnixNano()) / 1e9)
 	w.m.LastFullSeconds.Set(dur.Seconds())
