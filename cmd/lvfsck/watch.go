@@ -90,7 +90,7 @@ func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	j, err := openJournal(g, *o.stateDir)
+	j, err := openJournal(ctx, g, *o.stateDir, journalUse{command: "watch"})
 	if err != nil {
 		return err
 	}
