@@ -182,6 +182,11 @@ func TestWatchForcedRemovalRestart(t *testing.T) {
 	for range 2 {
 		require.NoError(t, <-done)
 	}
+	// The watch holds the journal only while it writes: an operator's
+	// history runs beside it and shows the event-made finding.
+	out, err := exec.Command(lvfsckBin, "history", "--state-dir", state, "--wait-lock", "10s").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "backup-1")
 
 	// Restart: SIGKILL (dirty), then the same socket again.
 	_ = c.KillInstance(ctx, "SIGKILL")

@@ -49,8 +49,7 @@ func TestRealDeleteZeroesAfterUnregister(t *testing.T) {
 			t.Fatalf("no verdict on %s; log:\n%s", name, f.log.String())
 		}
 	}
-	recs, err := f.j.Findings()
-	require.NoError(t, err)
+	recs := f.findings(t)
 	for _, r := range recs {
 		require.NotEqual(t, "pending-resurrection", string(r.Finding.Code), "a real delete is no forced removal")
 	}

@@ -28,10 +28,13 @@ import (
 
 // Config is one watch. The caller opens the journal and closes it after Run.
 type Config struct {
-	Socket  string
-	Journal *journal.Journal
+	Socket string
+	// Open opens the journal for writing. The watch holds it only while
+	// it writes (and JournalIdle after), and closes it before Run returns.
+	Open        func(ctx context.Context) (*journal.Journal, error)
+	JournalIdle time.Duration // default 2 s
 	// Check is the full check's configuration; Socket and Journal are set
-	// from the fields above.
+	// by the watch.
 	Check checkrun.Config
 	// Poll is the ring's poll interval. SPDK keeps 1024 events; at 100 ms
 	// a wrap needs over 10,000 bdev events a second.
@@ -80,6 +83,9 @@ func (c *Config) defaults() {
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics()
 	}
+	if c.JournalIdle <= 0 {
+		c.JournalIdle = 2 * time.Second
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -93,6 +99,7 @@ type Watcher struct {
 	cfg Config
 	m   *Metrics
 	log zerolog.Logger
+	st  *store
 
 	c        *spdk.Client
 	up       bool
@@ -129,6 +136,7 @@ func New(cfg Config) *Watcher {
 	cfg.defaults()
 	return &Watcher{
 		cfg: cfg, m: cfg.Metrics, log: cfg.Log, needFull: true,
+		st:    &store{open: cfg.Open, idle: cfg.JournalIdle},
 		blobs: map[string]Blob{}, lvols: map[string]journal.NotifyRecord{}, reported: map[string]bool{}, devs: map[string]*scanner.Device{},
 	}
 }
@@ -162,12 +170,20 @@ func (w *Watcher) close() {
 		d.Close()
 		delete(w.devs, p)
 	}
+	if err := w.st.Close(); err != nil {
+		w.journalErr(err, "close")
+	}
 }
 
 // loadReported marks the journal's open findings as told: a restarted
 // watch does not repeat them.
 func (w *Watcher) loadReported() {
-	recs, err := w.cfg.Journal.Findings()
+	var recs []journal.FindingRecord
+	err := w.st.use(context.Background(), func(j *journal.Journal) error {
+		var err error
+		recs, err = j.Findings()
+		return err
+	})
 	if err != nil {
 		w.journalErr(err, "read findings")
 		return
@@ -317,7 +333,7 @@ func (w *Watcher) ringContinues(ctx context.Context) bool {
 // full runs one full check and refreshes the blob map from its scans.
 func (w *Watcher) full(ctx context.Context) {
 	cc := w.cfg.Check
-	cc.Socket, cc.Journal = w.cfg.Socket, w.cfg.Journal
+	cc.Socket = w.cfg.Socket
 	if cc.Incarnation == "" && w.inc != "" {
 		cc.Incarnation = w.inc
 	}
@@ -329,12 +345,27 @@ func (w *Watcher) full(ctx context.Context) {
 	}
 	cc.Log = w.log
 	start := w.cfg.Now()
-	res, err := checkrun.Run(ctx, cc)
-	if res != nil {
-		res.Finish(res.Summary.Exit)
-	}
+	var res *checkrun.Result
+	var err error
+	jerr := w.st.use(ctx, func(j *journal.Journal) error {
+		cc.Journal = j
+		res, err = checkrun.Run(ctx, cc)
+		if res != nil {
+			res.Finish(res.Summary.Exit)
+		}
+		if err == nil && cc.Keep > 0 {
+			if _, perr := j.PruneNotify(w.cfg.Now().Add(-cc.Keep)); perr != nil {
+				w.journalErr(perr, "prune notify records")
+			}
+		}
+		return nil
+	})
 	if ctx.Err() != nil {
 		return
+	}
+	if jerr != nil {
+		w.journalErr(jerr, "full check")
+		err = jerr
 	}
 	dur := w.cfg.Now().Sub(start)
 	if err != nil || res == nil || !report.RunCompleted(res.Summary.Exit) {
@@ -361,10 +392,7 @@ func (w *Watcher) full(ctx context.Context) {
 	}
 	w.learn(res)
 	w.tell(res.Summary.Findings)
-	if _, err := w.cfg.Journal.PruneNotify(w.cfg.Now().Add(-cc.Keep)); err != nil && cc.Keep > 0 {
-		w.journalErr(err, "prune notify records")
-	}
-	w.m.JournalBytes.Set(float64(dirSize(w.cfg.Journal.Dir())))
+	w.m.JournalBytes.Set(float64(dirSize(w.st.Dir())))
 	w.log.Info().Dur("took", dur).Int("findings", len(res.Summary.Findings)).Int("lvols", len(w.blobs)).Str("incarnation", w.inc).Msg("full check done")
 }
 
@@ -489,7 +517,7 @@ func (w *Watcher) handle(ctx context.Context, evs []spdk.Notification) {
 		} else if !w.isLvol(ctx, e, &rec) {
 			continue
 		}
-		if _, err := w.cfg.Journal.RecordNotify(rec); err != nil {
+		if err := w.st.use(ctx, func(j *journal.Journal) error { _, err := j.RecordNotify(rec); return err }); err != nil {
 			w.journalErr(err, "record notify event")
 		}
 		if e.Type == spdk.NotifyBdevRegister {
@@ -591,7 +619,12 @@ func (w *Watcher) judge(ctx context.Context, c *spdk.Client, b Blob, e spdk.Noti
 	}
 	f := pendingFinding(b, e, read, w.cfg.Now())
 	found = true
-	rec, err := w.cfg.Journal.RecordFinding(w.cfg.Now(), f)
+	var rec journal.FindingRecord
+	err = w.st.use(ctx, func(j *journal.Journal) error {
+		var err error
+		rec, err = j.RecordFinding(w.cfg.Now(), f)
+		return err
+	})
 	if err != nil {
 		w.journalErr(err, "record finding")
 	}

@@ -26,7 +26,6 @@ import (
 type fixture struct {
 	c       *spdk.Client
 	w       *Watcher
-	j       *journal.Journal
 	log     *syncBuf
 	verdict chan verdict
 }
@@ -80,18 +79,29 @@ func newFixture(tb testing.TB, op time.Duration) *fixture {
 
 // watcherOn prepares a watch of the target at sock, its journal in state.
 func watcherOn(tb testing.TB, c *spdk.Client, sock, state string) *fixture {
-	j, err := journal.Open(state, journal.Options{})
-	require.NoError(tb, err)
-	tb.Cleanup(func() { j.Close() })
-	f := &fixture{c: c, j: j, log: &syncBuf{}, verdict: make(chan verdict, 16)}
+	f := &fixture{c: c, log: &syncBuf{}, verdict: make(chan verdict, 16)}
 	f.w = New(Config{
-		Socket: sock, Journal: j, Poll: 20 * time.Millisecond, Rescan: 20 * time.Millisecond,
+		Socket: sock, Open: func(context.Context) (*journal.Journal, error) { return journal.Open(state, journal.Options{}) },
+		JournalIdle: 50 * time.Millisecond, Poll: 20 * time.Millisecond, Rescan: 20 * time.Millisecond,
 		Log: zerolog.New(f.log), Check: checkrun.Config{Mode: scanner.ModeRecovery, Keep: time.Hour},
 	})
 	f.w.onVerdict = func(b Blob, v Verdict, found bool, n int64) {
 		f.verdict <- verdict{b, v, found, n, time.Now()}
 	}
 	return f
+}
+
+// findings reads the journal's findings through the watch's own store
+// (one writer per journal, this process included).
+func (f *fixture) findings(tb testing.TB) []journal.FindingRecord {
+	tb.Helper()
+	var recs []journal.FindingRecord
+	require.NoError(tb, f.w.st.use(context.Background(), func(j *journal.Journal) error {
+		var err error
+		recs, err = j.Findings()
+		return err
+	}))
+	return recs
 }
 
 func (f *fixture) run(tb testing.TB) {
@@ -157,8 +167,7 @@ func TestWatchEvents(t *testing.T) {
 	require.Equal(t, VerdictLive, v.v)
 	require.True(t, v.found)
 	require.Less(t, v.at.Sub(deleted), time.Second, "event → finding")
-	recs, err := f.j.Findings()
-	require.NoError(t, err)
+	recs := f.findings(t)
 	var codes []string
 	for _, r := range recs {
 		if r.Open() && r.Finding.LvolUUID == uuid {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lvfsck/lvfsck/checkrun"
 	"github.com/lvfsck/lvfsck/history"
+	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/scanner"
 	"github.com/lvfsck/lvfsck/spdk"
@@ -50,6 +51,9 @@ listed is a pending resurrection, reported within a second, without a full
 scan. A full check runs at start, after every target restart and every
 --full-every. Each finding is logged once. --listen serves /metrics and
 /healthz.
+
+The journal is held only while the watch writes to it (and two seconds
+after), so check, delete, repair and history run beside it.
 
 It runs until SIGTERM or SIGINT (ends within a second, journal closed). A
 target that is down, a socket that is gone or a device that is missing is
@@ -90,11 +94,16 @@ func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// The journal is opened now, so that a locked or damaged one fails the
+	// start; then the watch holds it only while it writes.
+	open := func(ctx context.Context) (*journal.Journal, error) {
+		return openJournal(ctx, g, *o.stateDir, journalUse{command: "watch", wait: time.Minute})
+	}
 	j, err := openJournal(ctx, g, *o.stateDir, journalUse{command: "watch"})
 	if err != nil {
 		return err
 	}
-	defer closeJournal(g, j)
+	closeJournal(g, j)
 
 	m := watch.NewMetrics()
 	if o.listen != "" {
@@ -117,7 +126,7 @@ func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) error {
 	}
 
 	w := watch.New(watch.Config{
-		Socket: o.socket, Journal: j, FullEvery: o.fullEvery, Poll: o.poll, Timeout: o.timeout,
+		Socket: o.socket, Open: open, FullEvery: o.fullEvery, Poll: o.poll, Timeout: o.timeout,
 		Rescan: o.rescan, Metrics: m, Log: lg,
 		Check: checkrun.Config{
 			Mode: scanner.ModeRecovery, TmpDir: o.tmpDir, Keep: keep, Version: version, Now: time.Now,
