@@ -32,6 +32,7 @@ type watchOpts struct {
 	keep      string
 	tmpDir    string
 	rescan    time.Duration
+	targetPID int
 }
 
 func init() {
@@ -71,6 +72,7 @@ watch carries on and recovers when they return.`,
 	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "deadline of each RPC call")
 	f.StringVar(&o.keep, "keep", "90d", "journal retention, applied after each full check")
 	f.StringVar(&o.tmpDir, "tmpdir", "", "temporary directory (default: $TMPDIR)")
+	f.IntVar(&o.targetPID, "target-pid", 0, "the target's pid, in another container: its --socket and AIO files are reached through /proc/PID/root")
 	f.DurationVar(&o.rescan, "rescan-after", 2*time.Second, "full check this long after lvols unknown to the last one register")
 	_ = f.MarkHidden("rescan-after") // for tests: a lvol never seen by a full check
 	return cmd
@@ -82,6 +84,13 @@ func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) error {
 	}
 	if o.poll > 5*time.Second {
 		return usageError("--poll %s: over 5s the notify ring (1024 events) may wrap between polls", o.poll)
+	}
+	if o.targetPID < 0 {
+		return usageError("--target-pid: a positive pid")
+	}
+	socket := o.socket
+	if o.targetPID > 0 {
+		socket = checkrun.SocketThroughProc("/proc", o.targetPID, o.socket)
 	}
 	keep, err := history.ParseSince(o.keep)
 	if err != nil || keep <= 0 {
@@ -126,13 +135,13 @@ func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) error {
 	}
 
 	w := watch.New(watch.Config{
-		Socket: o.socket, Open: open, FullEvery: o.fullEvery, Poll: o.poll, Timeout: o.timeout,
+		Socket: socket, Open: open, FullEvery: o.fullEvery, Poll: o.poll, Timeout: o.timeout,
 		Rescan: o.rescan, Metrics: m, Log: lg,
 		Check: checkrun.Config{
-			Mode: scanner.ModeRecovery, TmpDir: o.tmpDir, Keep: keep, Version: version, Now: time.Now,
+			Mode: scanner.ModeRecovery, TmpDir: o.tmpDir, Keep: keep, Version: version, Now: time.Now, TargetPID: o.targetPID,
 		},
 	})
-	lg.Info().Str("socket", o.socket).Str("state_dir", *o.stateDir).Dur("full_every", o.fullEvery).Msg("watching")
+	lg.Info().Str("socket", socket).Str("state_dir", *o.stateDir).Dur("full_every", o.fullEvery).Msg("watching")
 	if err := w.Run(ctx); err != nil {
 		return exitCode(report.ExitOperational, err)
 	}
