@@ -19,12 +19,12 @@ func TestRealDeleteZeroesAfterUnregister(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real target")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	img := filepath.Join(t.TempDir(), "disk.img")
 	realtgt.Sparse(t, img, 64<<20)
-	tg := realtgt.Start(t, realtgt.Options{})
+	tg := realtgt.Start(t, realtgt.Options{}) // may wait for the machine-wide lock
 	defer tg.Stop(10 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	require.NoError(t, tg.AIO(ctx, "aio0", img))
 	_, err := tg.Client.CreateLvstore(ctx, "aio0", "lvs", 1<<20)
 	require.NoError(t, err)
