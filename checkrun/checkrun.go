@@ -42,6 +42,10 @@ type Config struct {
 	Log         zerolog.Logger
 	Progress    io.Writer // where progress bars are drawn, if a terminal
 	ProcRoot    string    // "" means /proc; tests point it elsewhere
+	// TargetPID, when set, is the target's process in another mount
+	// namespace: Socket is already reached through its /proc root, and its
+	// devices are too (ThroughProc).
+	TargetPID int
 }
 
 // Offline tells whether cfg checks captured answers rather than a target.
@@ -61,6 +65,9 @@ type Result struct {
 	Summary report.Summary
 	// OpErr: a device could not be read, or the journal failed mid-run.
 	OpErr bool
+	// Scans are the devices' persisted views (watch keeps their md page
+	// positions between full checks).
+	Scans []collect.Scan
 
 	j      *journal.Journal
 	runID  string
@@ -187,6 +194,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	devices := append(append([]string(nil), cfg.Images...), cfg.Devices...)
 	if !offline && len(cfg.Devices) == 0 {
 		var undiscovered []string
+		if cfg.TargetPID > 0 {
+			ThroughProc(&live, cfg.procRoot(), cfg.TargetPID)
+		}
 		devices, undiscovered = DiscoverDevices(&live, r.pid, cfg.procRoot())
 		for _, name := range undiscovered {
 			r.note("lvstore %s: its base bdev names no file (not an AIO bdev); pass its device with --device", name)
@@ -233,7 +243,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			s.ScanDuration += sc.View.Stats.Duration
 		}
 	}
-	r.res.Summary, r.res.OpErr, r.res.status = s, cmp.OpErr, s.Status()
+	r.res.Summary, r.res.OpErr, r.res.status, r.res.Scans = s, cmp.OpErr, s.Status(), cmp.Scans
 	return r.res, nil
 }
 

@@ -39,6 +39,7 @@ type checkOpts struct {
 	timeout     time.Duration
 	deadline    time.Duration
 	noColor     bool
+	targetPID   int
 	now         func() time.Time // tests pin the clock
 }
 
@@ -104,6 +105,7 @@ run, so that a target that accepts and never answers cannot stack cron runs;
 	f.DurationVar(&o.timeout, "timeout", 60*time.Second, "deadline of each RPC call")
 	f.DurationVar(&o.deadline, "deadline", defaultCheckDeadline, "deadline of the whole run: past it the run ends, exit 8")
 	f.BoolVar(&o.noColor, "no-color", false, "no ANSI colors in the human report")
+	f.IntVar(&o.targetPID, "target-pid", 0, "the target's pid, in another container: its --socket and AIO files are reached through /proc/PID/root")
 	return cmd
 }
 
@@ -150,6 +152,12 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		return usageError("--no-record is for an offline check; beside a live target the journal records what it sees (--no-journal to use none)")
 	case !offline && len(o.images) > 0:
 		return usageError("--image is for an offline check (with --lvstores-json and --lvols-json); beside a live target use --device")
+	}
+	if o.targetPID != 0 {
+		if offline || o.targetPID < 0 {
+			return usageError("--target-pid: a positive pid, beside a live target")
+		}
+		cfg.Socket, cfg.TargetPID = checkrun.SocketThroughProc("/proc", o.targetPID, o.socket), o.targetPID
 	}
 	cfg.Mode = scanner.Mode(o.mode)
 	switch cfg.Mode {

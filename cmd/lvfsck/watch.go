@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/lvfsck/lvfsck/checkrun"
+	"github.com/lvfsck/lvfsck/history"
+	"github.com/lvfsck/lvfsck/journal"
+	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/scanner"
+	"github.com/lvfsck/lvfsck/spdk"
+	"github.com/lvfsck/lvfsck/watch"
+)
+
+type watchOpts struct {
+	socket    string
+	stateDir  *string
+	listen    string
+	fullEvery time.Duration
+	poll      time.Duration
+	timeout   time.Duration
+	keep      string
+	tmpDir    string
+	rescan    time.Duration
+	targetPID int
+}
+
+func init() {
+	subcommands = append(subcommands, newWatchCmd)
+}
+
+func newWatchCmd(g *globalOpts) *cobra.Command {
+	o := &watchOpts{}
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "run beside spdk_tgt: follow its notify events, catch forced removals at once, check on a schedule",
+		Long: `watch stays beside one target (--socket). It follows notify_get_notifications,
+journals every lvol bdev_register/bdev_unregister with the target's
+incarnation (so a later check knows lvols it never listed itself), and on an
+unregister re-reads the lvol's first md page: still valid and the lvol not
+listed is a pending resurrection, reported within a second, without a full
+scan. A full check runs at start, after every target restart and every
+--full-every. Each finding is logged once. --listen serves /metrics and
+/healthz.
+
+The journal is held only while the watch writes to it (and two seconds
+after), so check, delete, repair and history run beside it.
+
+It runs until SIGTERM or SIGINT (ends within a second, journal closed). A
+target that is down, a socket that is gone or a device that is missing is
+logged and counted (lvfsck_watch_target_up, lvfsck_watch_errors_total); the
+watch carries on and recovers when they return.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runWatch(cmd, g, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.socket, "socket", spdk.DefaultSocket, "spdk_tgt's JSON-RPC unix socket")
+	o.stateDir = addStateDirFlag(cmd)
+	f.StringVar(&o.listen, "listen", "", "serve /metrics and /healthz on this address (e.g. :9643); none when empty")
+	f.DurationVar(&o.fullEvery, "full-every", time.Hour, "period of the scheduled full check")
+	f.DurationVar(&o.poll, "poll", 100*time.Millisecond, "notify ring poll interval (SPDK keeps 1024 events)")
+	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "deadline of each RPC call")
+	f.StringVar(&o.keep, "keep", "90d", "journal retention, applied after each full check")
+	f.StringVar(&o.tmpDir, "tmpdir", "", "temporary directory (default: $TMPDIR)")
+	f.IntVar(&o.targetPID, "target-pid", 0, "the target's pid, in another container: its --socket and AIO files are reached through /proc/PID/root")
+	f.DurationVar(&o.rescan, "rescan-after", 2*time.Second, "full check this long after lvols unknown to the last one register")
+	_ = f.MarkHidden("rescan-after") // for tests: a lvol never seen by a full check
+	return cmd
+}
+
+func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) error {
+	if o.fullEvery <= 0 || o.poll <= 0 {
+		return usageError("--full-every and --poll must be positive")
+	}
+	if o.poll > 5*time.Second {
+		return usageError("--poll %s: over 5s the notify ring (1024 events) may wrap between polls", o.poll)
+	}
+	if o.targetPID < 0 {
+		return usageError("--target-pid: a positive pid")
+	}
+	socket := o.socket
+	if o.targetPID > 0 {
+		socket = checkrun.SocketThroughProc("/proc", o.targetPID, o.socket)
+	}
+	keep, err := history.ParseSince(o.keep)
+	if err != nil || keep <= 0 {
+		return usageError("--keep %q: want a positive duration such as 90d or 720h", o.keep)
+	}
+	lg := g.log
+	if !cmd.Root().PersistentFlags().Changed("log-level") {
+		lg = lg.Level(zerolog.InfoLevel) // a daemon says what it does
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// The journal is opened now, so that a locked or damaged one fails the
+	// start; then the watch holds it only while it writes.
+	open := func(ctx context.Context) (*journal.Journal, error) {
+		return openJournal(ctx, g, *o.stateDir, journalUse{command: "watch", wait: time.Minute})
+	}
+	j, err := openJournal(ctx, g, *o.stateDir, journalUse{command: "watch"})
+	if err != nil {
+		return err
+	}
+	closeJournal(g, j)
+
+	m := watch.NewMetrics()
+	if o.listen != "" {
+		ln, err := net.Listen("tcp", o.listen)
+		if err != nil {
+			return exitCode(report.ExitOperational, err)
+		}
+		srv := &http.Server{Handler: m.Handler(30 * time.Second), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				lg.Error().Err(err).Msg("metrics server")
+			}
+		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		lg.Info().Str("listen", ln.Addr().String()).Msg("serving /metrics and /healthz")
+	}
+
+	w := watch.New(watch.Config{
+		Socket: socket, Open: open, FullEvery: o.fullEvery, Poll: o.poll, Timeout: o.timeout,
+		Rescan: o.rescan, Metrics: m, Log: lg,
+		Check: checkrun.Config{
+			Mode: scanner.ModeRecovery, TmpDir: o.tmpDir, Keep: keep, Version: version, Now: time.Now, TargetPID: o.targetPID,
+		},
+	})
+	lg.Info().Str("socket", socket).Str("state_dir", *o.stateDir).Dur("full_every", o.fullEvery).Msg("watching")
+	if err := w.Run(ctx); err != nil {
+		return exitCode(report.ExitOperational, err)
+	}
+	lg.Info().Msg("stopped")
+	return nil
+}
