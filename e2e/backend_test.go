@@ -109,7 +109,10 @@ func (b backend) start(t *testing.T, image string, o opts) *target {
 	if _, err := os.Stat(image); errors.Is(err, os.ErrNotExist) {
 		realtgt.Sparse(t, image, realImageSize)
 	}
-	rt := realtgt.Start(t, realtgt.Options{Fixed: o.fixed})
+	// -L lvol, as the fixtures' captures ran: without it the log's
+	// forced-removal line names no lvol ("Lvol UUID closed" is an INFO line
+	// of that flag), and `lvfsck log import` finds no evidence in it.
+	rt := realtgt.Start(t, realtgt.Options{Fixed: o.fixed, LogFlags: []string{"lvol"}})
 	tg := &target{t: t, b: b, o: o, image: image, rt: rt, c: rt.Client, sock: rt.Sock, logf: rt.Log}
 	ctx := ctxT(t)
 	require.NoError(t, rt.AIO(ctx, "aio0", image))
