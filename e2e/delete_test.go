@@ -74,15 +74,16 @@ func (tg *target) delete(t *testing.T, state string, args ...string) (run, delet
 }
 
 // checksum starts bdev_lvol_register_snapshot_checksum on name and returns
-// a wait for its end.
+// a wait for its end, whatever it answers (lvfsck may stop it).
 func checksum(t *testing.T, tg *target, name string) func() {
 	t.Helper()
-	return startChecksum(t, tg, name).wait
+	return startChecksum(t, tg, name, false).wait
 }
 
 // startChecksum starts the checksum on a connection of its own (it answers
-// when done) and waits tg.lag() for the request to reach the target.
-func startChecksum(t *testing.T, tg *target, name string) held {
+// when done) and waits tg.lag() for the request to reach the target; strict:
+// the checksum must succeed.
+func startChecksum(t *testing.T, tg *target, name string, strict bool) held {
 	t.Helper()
 	hc := tg.dial()
 	done := make(chan error, 1)
@@ -97,7 +98,9 @@ func startChecksum(t *testing.T, tg *target, name string) held {
 			select {
 			case err := <-done:
 				ended = true
-				require.NoError(t, err, "checksum")
+				if strict {
+					require.NoError(t, err, "checksum")
+				}
 			case <-time.After(30 * time.Second):
 				t.Fatal("checksum never ended")
 			}
@@ -106,7 +109,9 @@ func startChecksum(t *testing.T, tg *target, name string) held {
 			select {
 			case err := <-done:
 				ended = true
-				require.NoError(t, err, "checksum")
+				if strict {
+					require.NoError(t, err, "checksum")
+				}
 				return false
 			default:
 				return true

@@ -246,7 +246,7 @@ func holdAndDelete(t *testing.T, tg *target) (error, held) {
 			return st.State == "in progress"
 		}}
 	}
-	h := startChecksum(t, tg, "lvs-r/backup-1")
+	h := startChecksum(t, tg, "lvs-r/backup-1", true)
 	return c.DeleteLvol(ctx, "lvs-r/backup-1"), h
 }
 
