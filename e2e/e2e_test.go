@@ -34,7 +34,13 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
+	t0 := time.Now()
 	code := m.Run()
+	if n, wait := realtgt.Stats(); n > 0 {
+		// shown with -v or on failure: what the real tier cost this run.
+		fmt.Printf("e2e: %d real spdk_tgt runs; %s in all, of which %s waiting for other processes' real targets\n",
+			n, time.Since(t0).Round(time.Second), wait.Round(time.Second))
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
