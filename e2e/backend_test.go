@@ -64,6 +64,7 @@ func onBothHolds(t *testing.T, story func(t *testing.T, b backend, h hold)) {
 type opts struct {
 	fixed bool // Longhorn's fix (sim --delete-semantics fixed, real lib-fixed)
 	hold  hold
+	stall bool // the copy destination never finishes a write (real: 10 min each)
 	// simSize overrides the sim's image size (the real image is always
 	// realImageSize, sparse).
 	simSize  string
@@ -100,6 +101,9 @@ func (b backend) start(t *testing.T, image string, o opts) *target {
 			"--flavor", map[hold]string{holdChecksum: "longhorn-v24.09", holdCopy: "upstream"}[o.hold]}
 		if o.simSize != "" {
 			flags = append(flags, "--size", o.simSize)
+		}
+		if o.stall {
+			flags = append(flags, "--stall-copy", "--op-duration", "30s")
 		}
 		flags = append(flags, o.simFlags...)
 		tg := startSim(t, image, flags...)
@@ -191,7 +195,11 @@ func (tg *target) copyDest() string {
 		require.NoError(tg.t, err)
 		return "lvs-r/dst"
 	}
-	require.NoError(tg.t, tg.rt.SlowDisk(ctx, "slow0", tg.dataClusters+8, copyWriteUS))
+	us := uint64(copyWriteUS)
+	if tg.o.stall {
+		us = 600_000_000
+	}
+	require.NoError(tg.t, tg.rt.SlowDisk(ctx, "slow0", tg.dataClusters+8, us))
 	return "slow0"
 }
 

@@ -154,6 +154,7 @@ func TestCheckForcedRemovalThenRestart(t *testing.T) {
 }
 
 // With the fixed semantics the same script leaves nothing to find.
+// Sim only: the sim's fixed flavour, not lib-fixed's (see TestFixedZombieHangsShutdown).
 func TestCheckFixedSemantics(t *testing.T) {
 	image, state := diskAndState(t)
 	tg := startSim(t, image, "--delete-semantics", "fixed")
@@ -176,6 +177,7 @@ func TestCheckFixedSemantics(t *testing.T) {
 
 // An lvol persisted but never given a bdev in this target run (the sim's
 // --fail-open, as SPDK #2608) is "not opened at load", not a forced removal.
+// Sim only: fault injection (--fail-open); a real target cannot be told to fail one open.
 func TestCheckNotOpenedAtLoad(t *testing.T) {
 	image, state := diskAndState(t)
 	tg := startSim(t, image)

@@ -123,6 +123,7 @@ func startChecksum(t *testing.T, tg *target, name string, strict bool) held {
 // Fixed semantics: the delete is refused busy while the checksum runs;
 // lvfsck retries with backoff, deletes once it ends, verifies on disk.
 // After a restart nothing comes back.
+// Sim only: the sim's fixed flavour, not lib-fixed's (see TestFixedZombieHangsShutdown).
 func TestDeleteFixedWaitsForChecksum(t *testing.T) {
 	image, state := diskAndState(t)
 	tg := startSim(t, image, "--delete-semantics", "fixed")
@@ -233,6 +234,7 @@ func storyInOrder(t *testing.T, text string, words ...string) {
 // On a target with Longhorn's stop method the checksum is stopped first
 // and the snapshot deleted for real; v24.09 (no stop method) gets the
 // forced removal.
+// Sim only: the real build here has no bdev_lvol_stop_snapshot_checksum.
 func TestDeleteStopsChecksumWhereOffered(t *testing.T) {
 	for _, tc := range []struct {
 		flavor, outcome string
@@ -291,6 +293,7 @@ func TestDeleteRefusals(t *testing.T) {
 // A delete killed mid-way (in its backoff, after the intent was recorded)
 // is verified and recorded by the next run, which then does its own job;
 // while it ran, a second write command failed fast on the journal lock.
+// Sim only: it needs the sim's fixed flavour (busy answers while nothing changes).
 func TestDeleteInterruptedFinishedByNextRun(t *testing.T) {
 	image, state := diskAndState(t)
 	tg := startSim(t, image, "--delete-semantics", "fixed", "--op-duration", "5s")

@@ -153,31 +153,34 @@ func TestRepairReloadRefusesWhileReading(t *testing.T) {
 }
 
 // A shallow copy stalled on its destination holds the snapshot with the
-// base bdev quiet: the guards cannot see it, the unload wedges, and
-// lvfsck's deadline turns that into a clear message and exit 8, not a hang.
+// base bdev quiet: the guards cannot see it, the unload wedges (the
+// reload-unsafe capture), and lvfsck's deadline turns that into a clear
+// message and exit 8, not a hang. The real target's stall is a destination
+// whose writes take 10 minutes.
 func TestRepairReloadWedgeMeetsDeadline(t *testing.T) {
-	image, state := diskAndState(t)
-	tg := startSim(t, image, "--flavor", "upstream", "--stall-copy", "--op-duration", "30s")
-	tg.o.hold = holdCopy
-	setup(t, tg)
-	delErr, _ := holdAndDelete(t, tg)
-	require.ErrorIs(t, delErr, spdk.ErrBusy)
+	onBoth(t, func(t *testing.T, b backend) {
+		image, state := diskAndState(t)
+		tg := b.start(t, image, opts{hold: holdCopy, stall: true})
+		setup(t, tg)
+		delErr, _ := holdAndDelete(t, tg)
+		require.ErrorIs(t, delErr, spdk.ErrBusy)
 
-	start := time.Now()
-	r, d := tg.repair(t, state, append([]string{"--yes", "--unload-timeout", "1s"}, reloadFlags...)...)
-	took := time.Since(start)
-	require.Less(t, took, 10*time.Second, "no hang")
-	require.Equal(t, 8, r.code&8, "%s\n%s", r, d.text())
-	require.Contains(t, d.text(), "did not answer within 1s")
-	require.Contains(t, d.text(), "restart spdk_tgt")
-	t.Logf("wedged unload reported after %s", took)
-	// The target is wedged: only a kill ends it (the cleanup kills it).
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	lvs, err := tg.c.GetLvstores(ctx, spdk.LvstoreQuery{})
-	if err == nil {
-		require.Empty(t, lvs, "the lvstore vanished from the views, as on the real target")
-	}
+		start := time.Now()
+		r, d := tg.repair(t, state, append([]string{"--yes", "--unload-timeout", "1s"}, reloadFlags...)...)
+		took := time.Since(start)
+		require.Less(t, took, 10*time.Second, "no hang")
+		require.Equal(t, 8, r.code&8, "%s\n%s", r, d.text())
+		require.Contains(t, d.text(), "did not answer within 1s")
+		require.Contains(t, d.text(), "restart spdk_tgt")
+		t.Logf("wedged unload reported after %s", took)
+		// The target is wedged: only a kill ends it (the cleanup kills it).
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		lvs, err := tg.c.GetLvstores(ctx, spdk.LvstoreQuery{})
+		if err == nil {
+			require.Empty(t, lvs, "the lvstore vanished from the views")
+		}
+	})
 }
 
 // repair without --yes changes nothing: the image is byte-identical.
