@@ -60,6 +60,7 @@ func TestFixedZombieHangsShutdown(t *testing.T) {
 		r := tg.check(t, state)
 		require.Equal(t, 4, r.code, "%s", r)
 		require.True(t, r.names(snapUUID), "backup-1 is a finding: %s", r)
+		t.Logf("lvfsck on the hidden zombie: %v", r.codes())
 
 		require.False(t, tg.stopHangs(3*time.Second), "a clean shutdown never finishes with the zombie")
 		log, err := os.ReadFile(tg.logf)
@@ -74,6 +75,7 @@ func TestFixedZombieHangsShutdown(t *testing.T) {
 		r = tg2.check(t, state)
 		require.Equal(t, 4, r.code, "%s", r)
 		require.True(t, r.names(snapUUID), "backup-1 is a finding: %s", r)
+		t.Logf("lvfsck after the restart: %v", r.codes())
 		require.NoError(t, tg2.c.DeleteLvol(ctxT(t), "lvs-r/backup-1"), "deletes normally now")
 
 		tg3 := tg2.restart("SIGINT")
