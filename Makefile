@@ -18,7 +18,11 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/lvfsck
 
 # The test command the README and CI use. -race on, short fuzz seeds only.
+# First the real spdk_tgt the e2e suite also runs against (../shared/spdk-tgt,
+# installed by its setup.sh): its version goes into the log, and a machine
+# without it fails here with the reason.
 test: vet
+	$(GO) run ./internal/realtgt/version
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 vet:

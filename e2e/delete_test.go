@@ -3,12 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -76,33 +73,51 @@ func (tg *target) delete(t *testing.T, state string, args ...string) (run, delet
 	return r, d
 }
 
-// checksum starts bdev_lvol_register_snapshot_checksum on name (it answers
-// when done) and returns a wait for its end.
+// checksum starts bdev_lvol_register_snapshot_checksum on name and returns
+// a wait for its end, whatever it answers (lvfsck may stop it).
 func checksum(t *testing.T, tg *target, name string) func() {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- tg.c.RegisterSnapshotChecksum(context.Background(), name) }()
-	time.Sleep(startLag)
-	return func() {
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Fatal("checksum never ended")
-		}
-	}
+	return startChecksum(t, tg, name, false).wait
 }
 
-func sum(t *testing.T, path string) [32]byte {
+// startChecksum starts the checksum on a connection of its own (it answers
+// when done) and waits tg.lag() for the request to reach the target; strict:
+// the checksum must succeed.
+func startChecksum(t *testing.T, tg *target, name string, strict bool) held {
 	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	h := sha256.New()
-	_, err = io.Copy(h, f)
-	require.NoError(t, err)
-	var s [32]byte
-	copy(s[:], h.Sum(nil))
-	return s
+	hc := tg.dial()
+	done := make(chan error, 1)
+	go func() { done <- hc.RegisterSnapshotChecksum(context.Background(), name) }()
+	time.Sleep(tg.lag())
+	var ended bool
+	return held{
+		wait: func() {
+			if ended {
+				return
+			}
+			select {
+			case err := <-done:
+				ended = true
+				if strict {
+					require.NoError(t, err, "checksum")
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("checksum never ended")
+			}
+		},
+		running: func() bool {
+			select {
+			case err := <-done:
+				ended = true
+				if strict {
+					require.NoError(t, err, "checksum")
+				}
+				return false
+			default:
+				return true
+			}
+		},
+	}
 }
 
 // Keep-listed semantics (hypothetical: a target that keeps a busy lvol
@@ -139,43 +154,70 @@ func TestDeleteKeepListedWaitsForChecksum(t *testing.T) {
 // restart; after the restart `repair --yes` deletes it for good, and after
 // a further restart check is clean and history tells the whole story.
 func TestDeleteForcedThenRestartAndRepair(t *testing.T) {
-	image, state := diskAndState(t)
-	tg := startSim(t, image, "--delete-semantics", "forced")
-	snap := setup(t, tg)
-	wait := checksum(t, tg, "lvs-r/backup-1")
-	r, d := tg.delete(t, state, "lvs-r/backup-1")
-	wait()
-	require.Equal(t, 4, r.code, "%s", r)
-	require.Equal(t, "forced-removal", d.Results[0].Outcome)
-	require.Equal(t, "forced", d.Results[0].Semantics)
-	require.Contains(t, d.Results[0].Summary, "the target dropped it from memory only; it comes back at the next restart or lvstore reload; run `lvfsck repair` after the restart")
+	onBoth(t, func(t *testing.T, b backend) {
+		image, state := diskAndState(t)
+		tg := b.start(t, image, opts{})
+		snap := setup(t, tg)
+		wait := checksum(t, tg, "lvs-r/backup-1")
+		r, d := tg.delete(t, state, "lvs-r/backup-1")
+		wait()
+		require.Equal(t, 4, r.code, "%s", r)
+		require.Equal(t, "forced-removal", d.Results[0].Outcome)
+		require.Equal(t, "forced", d.Results[0].Semantics)
+		require.Contains(t, d.Results[0].Summary, "the target dropped it from memory only; it comes back at the next restart or lvstore reload; run `lvfsck repair` after the restart")
 
-	c := tg.check(t, state)
-	require.Equal(t, 4, c.code, "%s", c)
-	require.Len(t, c.of("pending-resurrection"), 1, "%s", c)
+		c := tg.check(t, state)
+		require.Equal(t, 4, c.code, "%s", c)
+		require.Len(t, c.of("pending-resurrection"), 1, "%s", c)
 
-	rp := lvfsck(t, "repair", "--socket", tg.sock, "--state-dir", state)
-	require.Equal(t, 4, rp.code, "%s", rp)
-	require.Contains(t, rp.stdout, "restart the target (the lvols load again), then run `lvfsck repair --yes`")
+		rp := lvfsck(t, "repair", "--socket", tg.sock, "--state-dir", state)
+		require.Equal(t, 4, rp.code, "%s", rp)
+		require.Contains(t, rp.stdout, "restart the target (the lvols load again), then run `lvfsck repair --yes`")
 
-	tg.stop("SIGINT")
-	tg2 := startSim(t, image, "--delete-semantics", "forced")
-	_, back := tg2.lvol("backup-1")
-	require.True(t, back, "resurrected by the restart")
-	rp = lvfsck(t, "repair", "--yes", "--socket", tg2.sock, "--state-dir", state)
-	require.Equal(t, 1, rp.code, "corrected, nothing left: %s", rp)
-	require.Contains(t, rp.stdout, "deleted-verified")
-	_, listed := tg2.lvol("backup-1")
-	require.False(t, listed)
+		tg2 := tg.restart("SIGINT")
+		_, back := tg2.lvol("backup-1")
+		require.True(t, back, "resurrected by the restart")
+		rp = lvfsck(t, "repair", "--yes", "--socket", tg2.sock, "--state-dir", state)
+		require.Equal(t, 1, rp.code, "corrected, nothing left: %s", rp)
+		require.Contains(t, rp.stdout, "deleted-verified")
+		_, listed := tg2.lvol("backup-1")
+		require.False(t, listed)
 
-	tg2.stop("SIGINT")
-	tg3 := startSim(t, image, "--delete-semantics", "forced")
-	c = tg3.check(t, state)
-	require.Equal(t, 0, c.code, "%s", c)
-	h := lvfsck(t, "history", "--state-dir", state, snap)
-	require.Equal(t, 0, h.code, "%s", h)
-	t.Logf("history of %s:\n%s", snap, h.stdout)
-	storyInOrder(t, h.stdout, "delete-intent", "forced-removal", "resurrected", "delete-outcome", "repaired")
+		tg3 := tg2.restart("SIGINT")
+		c = tg3.check(t, state)
+		require.Equal(t, 0, c.code, "%s", c)
+		_, listed = tg3.lvol("backup-1")
+		require.False(t, listed, "deleted for good")
+		h := lvfsck(t, "history", "--state-dir", state, snap)
+		require.Equal(t, 0, h.code, "%s", h)
+		storyInOrder(t, h.stdout, "delete-intent", "forced-removal", "resurrected", "delete-outcome", "repaired")
+	})
+}
+
+// An idle lvol is deleted and verified on disk; it stays gone after a
+// restart and check is clean.
+func TestDeleteIdle(t *testing.T) {
+	onBoth(t, func(t *testing.T, b backend) {
+		image, state := diskAndState(t)
+		tg := b.start(t, image, opts{hold: holdCopy})
+		setup(t, tg)
+		by, ok := tg.lvol("bystander")
+		require.True(t, ok)
+		r, d := tg.delete(t, state, "lvs-r/bystander")
+		require.Equal(t, 0, r.code, "%s", r)
+		require.Len(t, d.Results, 1)
+		require.Equal(t, "deleted-verified", d.Results[0].Outcome, "%s", r)
+		require.Equal(t, by.UUID, d.Results[0].LvolUUID)
+		require.Equal(t, 1, d.Results[0].Attempts)
+		_, ok = tg.lvol("bystander")
+		require.False(t, ok)
+
+		tg2 := tg.restart("SIGINT")
+		_, ok = tg2.lvol("bystander")
+		require.False(t, ok, "a real delete does not come back")
+		c := tg2.check(t, state)
+		require.Equal(t, 0, c.code, "%s", c)
+	})
 }
 
 // storyInOrder: each word appears after the previous one.
@@ -192,6 +234,7 @@ func storyInOrder(t *testing.T, text string, words ...string) {
 // On a target with Longhorn's stop method the checksum is stopped first
 // and the snapshot deleted for real; v24.09 (no stop method) gets the
 // forced removal.
+// Sim only: the real build here has no bdev_lvol_stop_snapshot_checksum.
 func TestDeleteStopsChecksumWhereOffered(t *testing.T) {
 	for _, tc := range []struct {
 		flavor, outcome string
@@ -220,37 +263,37 @@ func TestDeleteStopsChecksumWhereOffered(t *testing.T) {
 // An exported lvol and a snapshot with two clones are refused; nothing
 // changes, not a byte of the image.
 func TestDeleteRefusals(t *testing.T) {
-	image, state := diskAndState(t)
-	tg := startSim(t, image)
-	setup(t, tg)
-	ctx := ctxT(t)
-	_, err := tg.c.Clone(ctx, "lvs-r/backup-1", "clone-2")
-	require.NoError(t, err)
-	by, ok := tg.lvol("bystander")
-	require.True(t, ok)
-	require.NoError(t, tg.c.Call(ctx, "nvmf_create_transport", map[string]any{"trtype": "TCP"}, nil))
-	require.NoError(t, tg.c.NvmfCreateSubsystem(ctx, "nqn.2016-06.io.spdk:test", true))
-	_, err = tg.c.NvmfSubsystemAddNs(ctx, "nqn.2016-06.io.spdk:test", by.UUID)
-	require.NoError(t, err)
-	before := sum(t, image)
+	onBoth(t, func(t *testing.T, b backend) {
+		image, state := diskAndState(t)
+		tg := b.start(t, image, opts{hold: holdCopy})
+		setup(t, tg)
+		ctx := ctxT(t)
+		_, err := tg.c.Clone(ctx, "lvs-r/backup-1", "clone-2")
+		require.NoError(t, err)
+		by, ok := tg.lvol("bystander")
+		require.True(t, ok)
+		tg.export("nqn.2016-06.io.spdk:test", by.UUID)
+		before := sum(t, image)
 
-	r, d := tg.delete(t, state, "lvs-r/bystander", "lvs-r/backup-1")
-	require.Equal(t, 4, r.code, "%s", r)
-	require.Len(t, d.Results, 2)
-	require.Equal(t, "refused", d.Results[0].Outcome)
-	require.Contains(t, d.Results[0].Error, "nqn.2016-06.io.spdk:test nsid 1")
-	require.Equal(t, "refused", d.Results[1].Outcome)
-	require.Contains(t, d.Results[1].Error, "more-than-one-clone")
-	for _, name := range []string{"bystander", "backup-1"} {
-		_, ok := tg.lvol(name)
-		require.True(t, ok, name)
-	}
-	require.Equal(t, before, sum(t, image), "not a byte changed")
+		r, d := tg.delete(t, state, "lvs-r/bystander", "lvs-r/backup-1")
+		require.Equal(t, 4, r.code, "%s", r)
+		require.Len(t, d.Results, 2)
+		require.Equal(t, "refused", d.Results[0].Outcome)
+		require.Contains(t, d.Results[0].Error, "nqn.2016-06.io.spdk:test nsid 1")
+		require.Equal(t, "refused", d.Results[1].Outcome)
+		require.Contains(t, d.Results[1].Error, "more-than-one-clone")
+		for _, name := range []string{"bystander", "backup-1"} {
+			_, ok := tg.lvol(name)
+			require.True(t, ok, name)
+		}
+		require.Equal(t, before, sum(t, image), "not a byte changed")
+	})
 }
 
 // A delete killed mid-way (in its backoff, after the intent was recorded)
 // is verified and recorded by the next run, which then does its own job;
 // while it ran, a second write command failed fast on the journal lock.
+// Sim only: it needs the sim's keep-listed semantics (busy answers while nothing changes).
 func TestDeleteInterruptedFinishedByNextRun(t *testing.T) {
 	image, state := diskAndState(t)
 	tg := startSim(t, image, "--delete-semantics", "keep-listed", "--op-duration", "5s")

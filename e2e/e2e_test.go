@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lvfsck/lvfsck/internal/realtgt"
 	"github.com/lvfsck/lvfsck/spdk"
 )
 
@@ -33,7 +34,13 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
+	t0 := time.Now()
 	code := m.Run()
+	if n, wait := realtgt.Stats(); n > 0 {
+		// shown with -v or on failure: what the real tier cost this run.
+		fmt.Printf("e2e: %d real spdk_tgt runs; %s in all, of which %s waiting for other processes' real targets\n",
+			n, time.Since(t0).Round(time.Second), wait.Round(time.Second))
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -48,15 +55,25 @@ const opDuration = 1500 * time.Millisecond
 // checksum's own request to reach the target first.
 const startLag = 150 * time.Millisecond
 
-// target is one `lvfsck sim serve` child process.
+// target is one running target: a `lvfsck sim serve` child process or a
+// real spdk_tgt (rt).
 type target struct {
-	t      *testing.T
+	t     *testing.T
+	b     backend
+	o     opts
+	image string
+	c     *spdk.Client
+	sock  string
+	logf  string
+	// the sim's process
 	cmd    *exec.Cmd
-	c      *spdk.Client
-	sock   string
-	logf   string
 	exited chan struct{} // closed when the process has been waited for
 	err    error         // its Wait error, once exited is closed
+	// the real target
+	rt *realtgt.Target
+	// dataClusters is what setup gave the snapshot backup-1.
+	dataClusters uint64
+	nvmfTCP      bool // the TCP transport exists
 }
 
 // diskAndState names a fresh image and state directory for one test.
@@ -71,7 +88,7 @@ func startSim(t *testing.T, image string, flags ...string) *target {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "e2esock") // short: unix socket paths are limited
 	require.NoError(t, err)
-	tg := &target{t: t, sock: filepath.Join(dir, "spdk.sock"), logf: image + ".log", exited: make(chan struct{})}
+	tg := &target{t: t, b: simBackend, image: image, sock: filepath.Join(dir, "spdk.sock"), logf: image + ".log", exited: make(chan struct{})}
 	args := append([]string{"sim", "serve", "--socket", tg.sock, "--image", image, "--size", "128M",
 		"--op-duration", opDuration.String(), "--log-file", tg.logf}, flags...)
 	tg.cmd = exec.Command(lvfsckBin, args...)
@@ -111,9 +128,20 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-// stop ends the target with spdk_kill_instance and waits for the process.
+// stop ends the target with spdk_kill_instance and waits for the process
+// (the real target: SIGKILL, or a clean SIGINT shutdown for any other sig).
 func (tg *target) stop(sig string) {
 	tg.t.Helper()
+	if tg.rt != nil {
+		if sig == "SIGKILL" {
+			tg.rt.Kill()
+		} else {
+			require.True(tg.t, tg.rt.Stop(20*time.Second), "clean shutdown on %s", sig)
+			require.NoError(tg.t, tg.rt.ExitErr(), "clean exit")
+		}
+		tg.c = nil
+		return
+	}
 	ctx := ctxT(tg.t)
 	err := tg.c.KillInstance(ctx, sig)
 	if sig == "SIGKILL" {
@@ -170,92 +198,106 @@ func scanOK(t *testing.T, image string) {
 	require.Empty(t, v.Findings)
 }
 
-// setup builds the resurrection scenario's lvstore: a thin replica with
-// 24 MiB written, a thick bystander, and a snapshot of the replica.
+// setup builds the resurrection scenario's lvstore: a replica with data,
+// a thick bystander, and a snapshot of the replica, backup-1. On the sim the
+// replica is thin with 24 MiB written (sim_lvol_write, a sim-only method);
+// the real target has no write RPC, so its replica is thick: big enough for
+// a checksum to stay busy (realBusyMiB), or 24 MiB for a shallow copy, whose
+// slow destination makes the window.
 func setup(t *testing.T, tg *target) (snapUUID string) {
 	ctx := ctxT(t)
 	c := tg.c
-	_, err := c.CreateLvstore(ctx, "aio0", "lvs-r", 1<<20)
+	tg.createLvstore("lvs-r")
+	if tg.rt == nil {
+		_, err := c.CreateLvol(ctx, "lvs-r", "replica-a", 32, true)
+		require.NoError(t, err)
+		require.NoError(t, c.Call(ctx, "sim_lvol_write", map[string]any{"name": "lvs-r/replica-a", "offset": 0, "length": 24 << 20}, nil))
+		tg.dataClusters = 24
+	} else {
+		tg.dataClusters = 24
+		if tg.o.hold == holdChecksum {
+			tg.dataClusters = realBusyMiB
+		}
+		_, err := c.CreateLvol(ctx, "lvs-r", "replica-a", tg.dataClusters, false)
+		require.NoError(t, err)
+	}
+	_, err := c.CreateLvol(ctx, "lvs-r", "bystander", 8, false)
 	require.NoError(t, err)
-	_, err = c.CreateLvol(ctx, "lvs-r", "replica-a", 32, true)
-	require.NoError(t, err)
-	_, err = c.CreateLvol(ctx, "lvs-r", "bystander", 8, false)
-	require.NoError(t, err)
-	// sim-only: the clusters a 24 MiB write allocates.
-	require.NoError(t, c.Call(ctx, "sim_lvol_write", map[string]any{"name": "lvs-r/replica-a", "offset": 0, "length": 24 << 20}, nil))
 	snapUUID, err = c.Snapshot(ctx, "lvs-r/replica-a", "backup-1")
 	require.NoError(t, err)
-	require.Equal(t, uint64(24), tg.lvolDriver("lvs-r/backup-1").NumAllocatedClusters)
+	require.Equal(t, tg.dataClusters, tg.lvolDriver("lvs-r/backup-1").NumAllocatedClusters)
 	return snapUUID
 }
 
-// holdAndDelete starts what holds the snapshot open (a checksum, or a
-// shallow copy for upstream), deletes the snapshot meanwhile and returns
-// the delete's error and a wait for the hold to end.
-func holdAndDelete(t *testing.T, tg *target, upstream bool) (error, func()) {
-	ctx := ctxT(t)
-	c := tg.c
-	if upstream {
-		_, err := c.CreateLvol(ctx, "lvs-r", "dst", 32, true)
-		require.NoError(t, err)
-		op, err := c.StartShallowCopy(ctx, "lvs-r/backup-1", "lvs-r/dst")
-		require.NoError(t, err)
-		delErr := c.DeleteLvol(ctx, "lvs-r/backup-1")
-		return delErr, func() {
-			require.Eventually(t, func() bool {
-				st, err := c.CheckShallowCopy(ctx, op)
-				require.NoError(t, err)
-				return st.State == "complete"
-			}, 10*time.Second, 20*time.Millisecond)
-		}
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.RegisterSnapshotChecksum(ctx, "lvs-r/backup-1") }()
-	time.Sleep(startLag)
-	delErr := c.DeleteLvol(ctx, "lvs-r/backup-1")
-	return delErr, func() { require.NoError(t, <-done, "checksum") }
+// held is an operation that holds a snapshot open.
+type held struct {
+	wait    func()      // until it has ended (a copy is let finish first)
+	running func() bool // it still holds the snapshot
 }
 
-func TestResurrectionForced(t *testing.T) {
-	for _, flavor := range []string{"longhorn-v24.09", "upstream"} {
-		t.Run(flavor, func(t *testing.T) {
-			image := filepath.Join(t.TempDir(), "disk.img")
-			tg := startSim(t, image, "--flavor", flavor, "--delete-semantics", "forced")
-			snapUUID := setup(t, tg)
-
-			delErr, wait := holdAndDelete(t, tg, flavor == "upstream")
-			require.ErrorIs(t, delErr, spdk.ErrBusy)
-			_, listed := tg.lvol("backup-1")
-			require.False(t, listed, "forced removal: gone from the live view")
-			replica, ok := tg.lvol("replica-a")
-			require.True(t, ok)
-			require.True(t, replica.IsClone, "the clone still says clone")
-			require.Empty(t, tg.lvolDriver("lvs-r/replica-a").BaseSnapshot, "with no base snapshot")
-			require.ErrorIs(t, tg.c.DeleteLvol(ctxT(t), "lvs-r/backup-1"), spdk.ErrNotFound, "retry by name")
-			require.ErrorIs(t, tg.c.DeleteLvol(ctxT(t), snapUUID), spdk.ErrNotFound, "retry by uuid")
-			evs, err := tg.c.NotifyGetNotifications(ctxT(t), 0, 0)
+// holdAndDelete starts what holds the snapshot open (tg.o.hold: a checksum
+// on a connection of its own, or a shallow copy to copyDest), deletes the
+// snapshot meanwhile and returns the delete's error and the hold.
+func holdAndDelete(t *testing.T, tg *target) (error, held) {
+	ctx := ctxT(t)
+	c := tg.c
+	if tg.o.hold == holdCopy {
+		dst := tg.copyDest()
+		op, err := c.StartShallowCopy(ctx, "lvs-r/backup-1", dst)
+		require.NoError(t, err)
+		delErr := c.DeleteLvol(ctx, "lvs-r/backup-1")
+		return delErr, held{wait: func() { tg.copyDone(c, op) }, running: func() bool {
+			st, err := c.CheckShallowCopy(ctx, op)
 			require.NoError(t, err)
-			last := evs[len(evs)-1]
-			require.Equal(t, "bdev_unregister", last.Type)
-			require.Equal(t, snapUUID, last.Ctx)
-			wait()
-
-			tg.stop("SIGKILL")
-			scanOK(t, image) // dirty: recovery mode
-			log, err := os.ReadFile(tg.logf)
-			require.NoError(t, err)
-			require.Contains(t, string(log), "Could not remove blob on lvol gracefully - forced removal")
-
-			tg2 := startSim(t, image, "--flavor", flavor)
-			back, ok := tg2.lvol("backup-1")
-			require.True(t, ok, "resurrected after the restart")
-			require.Equal(t, snapUUID, back.UUID)
-			require.Equal(t, uint64(24), tg2.lvolDriver("lvs-r/backup-1").NumAllocatedClusters, "with its data clusters")
-			require.Equal(t, "backup-1", tg2.lvolDriver("lvs-r/replica-a").BaseSnapshot)
-			tg2.stop("SIGINT")
-			scanOK(t, image) // clean
-		})
+			return st.State == "in progress"
+		}}
 	}
+	h := startChecksum(t, tg, "lvs-r/backup-1", true)
+	return c.DeleteLvol(ctx, "lvs-r/backup-1"), h
+}
+
+// The issue's scenario through a checksum and a shallow copy: a busy
+// delete is a forced removal (gone from the views, the clone without its
+// base, retries "not found", one bdev_unregister); after a SIGKILL the image
+// is consistent (recovery) and the restart brings the snapshot back.
+func TestResurrectionForced(t *testing.T) {
+	onBothHolds(t, func(t *testing.T, b backend, h hold) {
+		image := tempImage(t)
+		tg := b.start(t, image, opts{hold: h})
+		snapUUID := setup(t, tg)
+
+		delErr, hd := holdAndDelete(t, tg)
+		require.ErrorIs(t, delErr, spdk.ErrBusy)
+		_, listed := tg.lvol("backup-1")
+		require.False(t, listed, "forced removal: gone from the live view")
+		replica, ok := tg.lvol("replica-a")
+		require.True(t, ok)
+		require.True(t, replica.IsClone, "the clone still says clone")
+		require.Empty(t, tg.lvolDriver("lvs-r/replica-a").BaseSnapshot, "with no base snapshot")
+		require.ErrorIs(t, tg.c.DeleteLvol(ctxT(t), "lvs-r/backup-1"), spdk.ErrNotFound, "retry by name")
+		require.ErrorIs(t, tg.c.DeleteLvol(ctxT(t), snapUUID), spdk.ErrNotFound, "retry by uuid")
+		evs, err := tg.c.NotifyGetNotifications(ctxT(t), 0, 0)
+		require.NoError(t, err)
+		last := evs[len(evs)-1]
+		require.Equal(t, "bdev_unregister", last.Type)
+		require.Equal(t, snapUUID, last.Ctx)
+		hd.wait()
+
+		tg.stop("SIGKILL")
+		scanOK(t, image) // dirty: recovery mode
+		log, err := os.ReadFile(tg.logf)
+		require.NoError(t, err)
+		require.Contains(t, string(log), "Could not remove blob on lvol gracefully - forced removal")
+
+		tg2 := tg.again()
+		back, ok := tg2.lvol("backup-1")
+		require.True(t, ok, "resurrected after the restart")
+		require.Equal(t, snapUUID, back.UUID)
+		require.Equal(t, tg.dataClusters, tg2.lvolDriver("lvs-r/backup-1").NumAllocatedClusters, "with its data clusters")
+		require.Equal(t, "backup-1", tg2.lvolDriver("lvs-r/replica-a").BaseSnapshot)
+		tg2.stop("SIGINT")
+		scanOK(t, image) // clean
+	})
 }
 
 // TestKeepListedThenDeletes: the hypothetical target that keeps a busy lvol
@@ -264,12 +306,12 @@ func TestKeepListedThenDeletes(t *testing.T) {
 	image := filepath.Join(t.TempDir(), "disk.img")
 	tg := startSim(t, image, "--delete-semantics", "keep-listed")
 	snapUUID := setup(t, tg)
-	delErr, wait := holdAndDelete(t, tg, false)
+	delErr, hd := holdAndDelete(t, tg)
 	require.ErrorIs(t, delErr, spdk.ErrBusy)
 	l, ok := tg.lvol("backup-1")
 	require.True(t, ok, "keep-listed: nothing changes on busy")
 	require.Equal(t, snapUUID, l.UUID)
-	wait()
+	hd.wait()
 	require.NoError(t, tg.c.DeleteLvol(ctxT(t), "lvs-r/backup-1"), "deleted once the checksum is done")
 	_, ok = tg.lvol("backup-1")
 	require.False(t, ok)

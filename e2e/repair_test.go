@@ -63,56 +63,57 @@ func forcedRemoval(t *testing.T, tg *target, state string) {
 // --reload finishes a forced removal without a restart: the lvstore is
 // reloaded, the dropped snapshot reappears and is deleted for good.
 func TestRepairReloadFinishesForcedRemoval(t *testing.T) {
-	image, state := diskAndState(t)
-	tg := startSim(t, image)
-	snap := setup(t, tg)
-	forcedRemoval(t, tg, state)
+	onBoth(t, func(t *testing.T, b backend) {
+		image, state := diskAndState(t)
+		tg := b.start(t, image, opts{})
+		snap := setup(t, tg)
+		forcedRemoval(t, tg, state)
 
-	r, d := tg.repair(t, state, append([]string{"--yes"}, reloadFlags...)...)
-	require.Equal(t, 1, r.code, "%s\n%s", r, d.text())
-	require.True(t, d.Applied)
-	require.Equal(t, "reload-delete", d.Plan[0].Action)
-	require.Equal(t, "deleted-verified", d.Results[0].Outcome, "%s", d.text())
-	require.Contains(t, d.text(), "not a proof", "a quiet base bdev is no proof, and lvfsck says so")
-	_, listed := tg.lvol("backup-1")
-	require.False(t, listed)
-	require.Equal(t, "", tg.lvolDriver("lvs-r/replica-a").BaseSnapshot, "replica-a's snapshot is really gone")
+		r, d := tg.repair(t, state, append([]string{"--yes"}, reloadFlags...)...)
+		require.Equal(t, 1, r.code, "%s\n%s", r, d.text())
+		require.True(t, d.Applied)
+		require.Equal(t, "reload-delete", d.Plan[0].Action)
+		require.Equal(t, "deleted-verified", d.Results[0].Outcome, "%s", d.text())
+		require.Contains(t, d.text(), "not a proof", "a quiet base bdev is no proof, and lvfsck says so")
+		_, listed := tg.lvol("backup-1")
+		require.False(t, listed)
+		require.Equal(t, "", tg.lvolDriver("lvs-r/replica-a").BaseSnapshot, "replica-a's snapshot is really gone")
 
-	tg.stop("SIGINT")
-	tg2 := startSim(t, image)
-	_, back := tg2.lvol("backup-1")
-	require.False(t, back, "nothing comes back after a further restart")
-	c := tg2.check(t, state)
-	require.Equal(t, 0, c.code, "%s", c)
-	h := lvfsck(t, "history", "--state-dir", state, snap)
-	storyInOrder(t, h.stdout, "delete-intent", "forced-removal", "delete-intent", "repaired")
+		tg2 := tg.restart("SIGINT")
+		_, back := tg2.lvol("backup-1")
+		require.False(t, back, "nothing comes back after a further restart")
+		c := tg2.check(t, state)
+		require.Equal(t, 0, c.code, "%s", c)
+		h := lvfsck(t, "history", "--state-dir", state, snap)
+		storyInOrder(t, h.stdout, "delete-intent", "forced-removal", "delete-intent", "repaired")
+	})
 }
 
 // The reload is refused, and nothing changes, while an lvol of the
 // lvstore is exported over NVMe-oF.
 func TestRepairReloadRefusesExported(t *testing.T) {
-	image, state := diskAndState(t)
-	tg := startSim(t, image)
-	setup(t, tg)
-	forcedRemoval(t, tg, state)
-	ctx := ctxT(t)
-	by, ok := tg.lvol("bystander")
-	require.True(t, ok)
-	require.NoError(t, tg.c.NvmfCreateSubsystem(ctx, "nqn.2016-06.io.spdk:vol", true))
-	_, err := tg.c.NvmfSubsystemAddNs(ctx, "nqn.2016-06.io.spdk:vol", by.UUID)
-	require.NoError(t, err)
-	before := sum(t, image)
+	onBoth(t, func(t *testing.T, b backend) {
+		image, state := diskAndState(t)
+		tg := b.start(t, image, opts{})
+		setup(t, tg)
+		forcedRemoval(t, tg, state)
+		ctx := ctxT(t)
+		by, ok := tg.lvol("bystander")
+		require.True(t, ok)
+		tg.export("nqn.2016-06.io.spdk:vol", by.UUID)
+		before := sum(t, image)
 
-	r, d := tg.repair(t, state, append([]string{"--yes"}, reloadFlags...)...)
-	require.Equal(t, 4, r.code, "%s\n%s", r, d.text())
-	require.Contains(t, d.text(), "exported-nvmf")
-	require.Contains(t, d.text(), "lvs-r/bystander: nqn.2016-06.io.spdk:vol nsid 1")
-	subs, err := tg.c.GetNvmfSubsystems(ctx)
-	require.NoError(t, err)
-	require.True(t, hasNamespace(subs, by.UUID), "the namespace is still there")
-	_, ok = tg.lvol("bystander")
-	require.True(t, ok, "the lvstore was not unloaded")
-	require.Equal(t, before, sum(t, image))
+		r, d := tg.repair(t, state, append([]string{"--yes"}, reloadFlags...)...)
+		require.Equal(t, 4, r.code, "%s\n%s", r, d.text())
+		require.Contains(t, d.text(), "exported-nvmf")
+		require.Contains(t, d.text(), "lvs-r/bystander: nqn.2016-06.io.spdk:vol nsid 1")
+		subs, err := tg.c.GetNvmfSubsystems(ctx)
+		require.NoError(t, err)
+		require.True(t, hasNamespace(subs, by.UUID), "the namespace is still there")
+		_, ok = tg.lvol("bystander")
+		require.True(t, ok, "the lvstore was not unloaded")
+		require.Equal(t, before, sum(t, image))
+	})
 }
 
 func hasNamespace(subs []spdk.NvmfSubsystem, bdev string) bool {
@@ -127,58 +128,59 @@ func hasNamespace(subs []spdk.NvmfSubsystem, bdev string) bool {
 }
 
 // The reload is refused while a checksum or a shallow copy reads the base
-// bdev (or writes an lvol): the sim never reaches the wedge.
+// bdev (or writes an lvol): the target never reaches the wedge.
 func TestRepairReloadRefusesWhileReading(t *testing.T) {
-	for _, flavor := range []string{"longhorn-v24.09", "upstream"} {
-		t.Run(flavor, func(t *testing.T) {
-			image, state := diskAndState(t)
-			tg := startSim(t, image, "--flavor", flavor, "--op-duration", "3s")
-			setup(t, tg)
-			delErr, wait := holdAndDelete(t, tg, flavor == "upstream")
-			require.ErrorIs(t, delErr, spdk.ErrBusy)
-			_ = wait // the sim is killed at cleanup, with the hold still running
+	onBothHolds(t, func(t *testing.T, b backend, h hold) {
+		image, state := diskAndState(t)
+		tg := b.start(t, image, opts{hold: h, simFlags: []string{"--op-duration", "3s"}})
+		setup(t, tg)
+		delErr, hd := holdAndDelete(t, tg)
+		require.ErrorIs(t, delErr, spdk.ErrBusy)
 
-			start := time.Now()
-			r, d := tg.repair(t, state, append([]string{"--yes"}, reloadFlags...)...)
-			require.Less(t, time.Since(start), 3*time.Second, "refused while the hold still runs")
-			require.Equal(t, 4, r.code, "%s\n%s", r, d.text())
-			// A checksum reads the base bdev only; upstream's copy also
-			// writes its destination lvol, of the same lvstore here.
-			require.Regexp(t, `refused \((base-io|lvol-io)\)`, d.text())
-			_, ok := tg.lvol("replica-a")
-			require.True(t, ok, "the lvstore was not unloaded")
-			lvs, err := tg.c.GetLvstores(ctxT(t), spdk.LvstoreQuery{})
-			require.NoError(t, err)
-			require.Len(t, lvs, 1)
-		})
-	}
+		r, d := tg.repair(t, state, append([]string{"--yes"}, reloadFlags...)...)
+		require.True(t, hd.running(), "refused while the hold still runs")
+		require.Equal(t, 4, r.code, "%s\n%s", r, d.text())
+		// A checksum reads the base bdev only; the sim's copy also writes
+		// its destination lvol, of the same lvstore there.
+		require.Regexp(t, `refused \((base-io|lvol-io)\)`, d.text())
+		_, ok := tg.lvol("replica-a")
+		require.True(t, ok, "the lvstore was not unloaded")
+		lvs, err := tg.c.GetLvstores(ctxT(t), spdk.LvstoreQuery{})
+		require.NoError(t, err)
+		require.Len(t, lvs, 1)
+		hd.wait()
+	})
 }
 
 // A shallow copy stalled on its destination holds the snapshot with the
-// base bdev quiet: the guards cannot see it, the unload wedges, and
-// lvfsck's deadline turns that into a clear message and exit 8, not a hang.
+// base bdev quiet: the guards cannot see it, the unload wedges (the
+// reload-unsafe capture), and lvfsck's deadline turns that into a clear
+// message and exit 8, not a hang. The real target's stall is a destination
+// whose writes take 10 minutes.
 func TestRepairReloadWedgeMeetsDeadline(t *testing.T) {
-	image, state := diskAndState(t)
-	tg := startSim(t, image, "--flavor", "upstream", "--stall-copy", "--op-duration", "30s")
-	setup(t, tg)
-	delErr, _ := holdAndDelete(t, tg, true)
-	require.ErrorIs(t, delErr, spdk.ErrBusy)
+	onBoth(t, func(t *testing.T, b backend) {
+		image, state := diskAndState(t)
+		tg := b.start(t, image, opts{hold: holdCopy, stall: true})
+		setup(t, tg)
+		delErr, _ := holdAndDelete(t, tg)
+		require.ErrorIs(t, delErr, spdk.ErrBusy)
 
-	start := time.Now()
-	r, d := tg.repair(t, state, append([]string{"--yes", "--unload-timeout", "1s"}, reloadFlags...)...)
-	took := time.Since(start)
-	require.Less(t, took, 10*time.Second, "no hang")
-	require.Equal(t, 8, r.code&8, "%s\n%s", r, d.text())
-	require.Contains(t, d.text(), "did not answer within 1s")
-	require.Contains(t, d.text(), "restart spdk_tgt")
-	t.Logf("wedged unload reported after %s", took)
-	// The target is wedged: only a kill ends it (the cleanup kills it).
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	lvs, err := tg.c.GetLvstores(ctx, spdk.LvstoreQuery{})
-	if err == nil {
-		require.Empty(t, lvs, "the lvstore vanished from the views, as on the real target")
-	}
+		start := time.Now()
+		r, d := tg.repair(t, state, append([]string{"--yes", "--unload-timeout", "1s"}, reloadFlags...)...)
+		took := time.Since(start)
+		require.Less(t, took, 10*time.Second, "no hang")
+		require.Equal(t, 8, r.code&8, "%s\n%s", r, d.text())
+		require.Contains(t, d.text(), "did not answer within 1s")
+		require.Contains(t, d.text(), "restart spdk_tgt")
+		t.Logf("wedged unload reported after %s", took)
+		// The target is wedged: only a kill ends it (the cleanup kills it).
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		lvs, err := tg.c.GetLvstores(ctx, spdk.LvstoreQuery{})
+		if err == nil {
+			require.Empty(t, lvs, "the lvstore vanished from the views")
+		}
+	})
 }
 
 // repair without --yes changes nothing: the image is byte-identical.
@@ -187,8 +189,7 @@ func TestRepairWithoutYesChangesNothing(t *testing.T) {
 	tg := startSim(t, image)
 	setup(t, tg)
 	forcedRemoval(t, tg, state)
-	tg.stop("SIGINT")
-	tg2 := startSim(t, image)
+	tg2 := tg.restart("SIGINT")
 	_, back := tg2.lvol("backup-1")
 	require.True(t, back)
 	before := sum(t, image)

@@ -54,9 +54,9 @@ func TestSimReloadExported(t *testing.T) {
 	require.Len(t, ns, 1)
 	require.Equal(t, b[0].UUID, ns[0].BdevName)
 
-	delErr, wait := holdAndDelete(t, tg, false)
+	delErr, hd := holdAndDelete(t, tg)
 	require.ErrorIs(t, delErr, spdk.ErrBusy)
-	wait()
+	hd.wait()
 	_, ok := tg.lvol("backup-1")
 	require.False(t, ok)
 

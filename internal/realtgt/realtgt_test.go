@@ -38,3 +38,10 @@ func TestStartLvstoreRestart(t *testing.T) {
 		})
 	}
 }
+
+func TestVersion(t *testing.T) {
+	v, err := Version()
+	require.NoError(t, err)
+	t.Logf("real spdk_tgt: %s", v)
+	require.Contains(t, v, "SPDK v24.09")
+}

@@ -44,7 +44,17 @@ type Target struct {
 	lock   *os.File
 }
 
-var starts atomic.Uint64
+var (
+	starts     atomic.Uint64
+	lockWaited atomic.Int64 // ns this process waited for other processes' targets
+)
+
+// Stats are this process's real targets so far: how many were started and
+// how long Start waited for the lock while other processes ran theirs (time
+// that is not the caller's own work).
+func Stats() (started uint64, lockWait time.Duration) {
+	return starts.Load(), time.Duration(lockWaited.Load())
+}
 
 // Start runs a real spdk_tgt on its own socket under a temp dir and dials
 // it. It fails the test with the reason when the target cannot run. The
@@ -61,9 +71,14 @@ func Start(t testing.TB, opts Options) *Target {
 	if opts.LockWait == 0 {
 		opts.LockWait = 10 * time.Minute
 	}
+	t0 := time.Now()
 	lock, err := acquire(opts.LockWait)
 	if err != nil {
 		t.Fatalf("real spdk_tgt: %v", err)
+	}
+	if w := time.Since(t0); w > 100*time.Millisecond {
+		lockWaited.Add(int64(w))
+		t.Logf("real spdk_tgt: waited %s for the machine-wide one-target lock", w.Round(time.Millisecond))
 	}
 	dir, err := os.MkdirTemp("", "rt") // short: unix socket paths are limited to 108 bytes
 	if err != nil {
