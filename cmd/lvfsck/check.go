@@ -25,6 +25,7 @@ type checkOpts struct {
 	socket      string
 	devices     []string
 	images      []string
+	bundle      string
 	files       collect.Files
 	stateDir    *string
 	waitLock    *time.Duration
@@ -87,6 +88,7 @@ run, so that a target that accepts and never answers cannot stack cron runs;
 	f.StringVar(&o.socket, "socket", spdk.DefaultSocket, "spdk_tgt's JSON-RPC unix socket")
 	f.StringArrayVar(&o.devices, "device", nil, "base device or image of an lvstore (repeatable; default: found from bdev_get_bdevs)")
 	f.StringArrayVar(&o.images, "image", nil, "image file (gzip allowed) for an offline check (repeatable)")
+	f.StringVar(&o.bundle, "bundle", "", "a bundle of `lvfsck capture`, for an offline check (no target needed)")
 	f.StringVar(&o.files.Lvstores, "lvstores-json", "", "captured bdev_lvol_get_lvstores answer (offline)")
 	f.StringVar(&o.files.Lvols, "lvols-json", "", "captured bdev_lvol_get_lvols answer (offline)")
 	f.StringVar(&o.files.Bdevs, "bdevs-json", "", "captured bdev_get_bdevs answer (offline, optional)")
@@ -136,6 +138,13 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 			}
 		}
 	}()
+	if o.bundle != "" {
+		b, err := openBundle(cmd, o)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+	}
 	cfg := checkrun.Config{
 		Socket: o.socket, Files: o.files, Images: o.images, Devices: o.devices, Incarnation: o.incarnation,
 		TmpDir: o.tmpDir, Timeout: o.timeout, Version: version, Now: o.now, Log: g.log, Progress: cmd.ErrOrStderr(),
