@@ -22,6 +22,8 @@ type Options struct {
 	Socket  string   // "" when only devices are captured
 	Devices []string // base devices; with a socket and none given, the AIO bdevs' files
 	Client  *spdk.Client
+	// Answers, without a Client, are answers already captured, by method.
+	Answers map[string][]byte
 	// Events is the journal's timeline, nil when no journal was read.
 	Events    []journal.Event
 	LogFile   string // the target's log, "" for none
@@ -59,6 +61,14 @@ func Capture(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 
 	// 1. The RPC answers, into memory (the target bounds each at 32 MiB).
 	answers := map[string][]byte{}
+	if o.Client == nil && o.Answers != nil {
+		answers = o.Answers
+		if ob != nil {
+			for _, meth := range Methods {
+				ob.HarvestJSON(meth, answers[meth])
+			}
+		}
+	}
 	devices := o.Devices
 	if o.Client != nil {
 		m.Mode = string(scanner.ModeRecovery)

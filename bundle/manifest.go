@@ -44,11 +44,11 @@ type Manifest struct {
 	// Mode is the scan mode a check of the bundle defaults to: recovery
 	// when it was taken beside a live target (what would load if it
 	// restarted), auto otherwise.
-	Mode   string          `json:"mode"`
-	Images []ImageInfo     `json:"images"`
+	Mode   string            `json:"mode"`
+	Images []ImageInfo       `json:"images"`
 	RPC    map[string]string `json:"rpc,omitempty"` // method → entry name
 	// Errors are the parts that could not be captured, in words.
-	Errors     []string    `json:"errors,omitempty"`
+	Errors     []string     `json:"errors,omitempty"`
 	Obfuscated *Obfuscation `json:"obfuscated,omitempty"`
 	// Entries lists every other entry with its size and sha256.
 	Entries []EntrySum `json:"entries"`
