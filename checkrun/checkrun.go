@@ -42,6 +42,9 @@ type Config struct {
 	Log         zerolog.Logger
 	Progress    io.Writer // where progress bars are drawn, if a terminal
 	ProcRoot    string    // "" means /proc; tests point it elsewhere
+	// Owner, when set, restricts the findings reported to the lvols of one
+	// control plane (package owner); every finding is still recorded.
+	Owner string
 }
 
 // Offline tells whether cfg checks captured answers rather than a target.
@@ -216,7 +219,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return r.failed(e.Code, e.Err)
 	}
 
-	// 5. The summary.
+	// 5. The summary, with each lvol's owner named.
+	Owners(cmp.Findings, cmp.Scans)
+	if cfg.Owner != "" {
+		var note string
+		cmp.Findings, note = OnlyOwner(cmp.Findings, cfg.Owner)
+		if note != "" {
+			r.notes = append(r.notes, note)
+		}
+	}
 	code := report.ExitFor(cmp.Findings)
 	if cmp.OpErr {
 		code |= report.ExitOperational
