@@ -86,7 +86,8 @@ func obfuscationStatement(tokens int) *Obfuscation {
 			"lvstore names", "lvol names (and the lvstore/lvol aliases made of them)",
 			"user xattr values (lvol and lvstore blobs)",
 			"the bytes after the NUL of an lvol's fixed-size name value (remnants of earlier names)",
-			"names in the journal excerpt and, word by word, in the target's log",
+			"names in the journal excerpt and, word by word, in the target's log (names the bundle knows from the image, the answers and the journal)",
+			"the control planes' naming conventions: owners (check's owner field) cannot be told from an obfuscated bundle",
 		},
 		Kept: []string{
 			"uuids, blob ids, sizes, cluster maps, flags, internal xattrs",

@@ -45,6 +45,9 @@ type Config struct {
 	// Owner, when set, restricts the findings reported to the lvols of one
 	// control plane (package owner); every finding is still recorded.
 	Owner string
+	// Target names what an offline check read, for the report ("" names
+	// the first image): a bundle's path rather than its extracted copy.
+	Target string
 }
 
 // Offline tells whether cfg checks captured answers rather than a target.
@@ -161,6 +164,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		r.target = "captured answers"
 		if len(cfg.Images) > 0 {
 			r.target = cfg.Images[0]
+		}
+		if cfg.Target != "" {
+			r.target = cfg.Target
 		}
 		r.inc = cfg.Incarnation
 		a, err := collect.LoadFiles(cfg.Files)

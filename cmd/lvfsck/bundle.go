@@ -29,6 +29,10 @@ func openBundle(cmd *cobra.Command, o *checkOpts) (*bundle.Bundle, error) {
 		return nil, exitCode(report.ExitOperational, fmt.Errorf("%s: %w: it holds no answers of a target (captured with --device only?): `lvfsck scan --bundle` reads its images", o.bundle, bundle.ErrBundle))
 	}
 	o.files, o.images = b.Files, b.Images
+	o.target = "bundle " + o.bundle
+	if len(b.Manifest.Images) > 0 {
+		o.target += " (" + b.Manifest.Images[0].Device + ")"
+	}
 	if o.incarnation == "" {
 		o.incarnation = b.Manifest.Incarnation
 	}

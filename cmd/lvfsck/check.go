@@ -29,6 +29,7 @@ type checkOpts struct {
 	images      []string
 	bundle      string
 	owner       string
+	target      string // what the report names an offline check's target
 	files       collect.Files
 	stateDir    *string
 	waitLock    *time.Duration
@@ -154,7 +155,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	}
 	cfg := checkrun.Config{
 		Socket: o.socket, Files: o.files, Images: o.images, Devices: o.devices, Incarnation: o.incarnation,
-		TmpDir: o.tmpDir, Timeout: o.timeout, Owner: o.owner, Version: version, Now: o.now, Log: g.log, Progress: cmd.ErrOrStderr(),
+		TmpDir: o.tmpDir, Timeout: o.timeout, Owner: o.owner, Target: o.target, Version: version, Now: o.now, Log: g.log, Progress: cmd.ErrOrStderr(),
 	}
 	offline := cfg.Offline()
 	switch {
