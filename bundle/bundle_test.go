@@ -344,3 +344,22 @@ func FuzzOpen(f *testing.F) {
 		b.Close()
 	})
 }
+
+func TestRewriteText(t *testing.T) {
+	o := NewObfuscator()
+	for _, n := range []string{"lvs-secret", "backup-1", "vol.2"} {
+		o.AddName(n)
+	}
+	in := "vbdev_lvol.c: 1:x: *ERROR*: lvs-secret/backup-1: busy. lvol backup-1. 'vol.2' vol.20 backup-10 " +
+		"0aa5d96e-b634-4491-a656-c9c9a1b5763b\n"
+	out, err := o.RewriteText(in)
+	require.NoError(t, err)
+	for _, n := range []string{"lvs-secret", "backup-1:", "backup-1.", "'vol.2'"} {
+		require.NotContains(t, out, n)
+	}
+	tok := func(s string) string { v, err := o.Token(s); require.NoError(t, err); return v }
+	require.Contains(t, out, tok("lvs-secret")+"/"+tok("backup-1")+": busy")
+	require.Contains(t, out, "lvol "+tok("backup-1")+".")
+	require.Contains(t, out, "vol.20 backup-10 0aa5d96e-b634-4491-a656-c9c9a1b5763b", "other words and uuids kept")
+	require.Len(t, out, len(in), "same-length tokens")
+}

@@ -200,20 +200,29 @@ func (o *Obfuscator) walk(v any, key string) (any, error) {
 	return v, nil
 }
 
-// nameWordRE splits a log line into runs that could be names.
-var nameWordRE = regexp.MustCompile(`[A-Za-z0-9_.:\-]+`)
+// nameWordRE finds the runs of a log line that could be names: SPDK
+// separates them from the rest with "/", quotes, spaces, colons, commas.
+var nameWordRE = regexp.MustCompile(`[A-Za-z0-9_.\-]+`)
 
 // RewriteText replaces, in free text (a log), every run of name
-// characters that is a known name, and lvs/lvol aliases of them.
+// characters that is a known name (a sentence's final dots aside); an
+// lvs/lvol alias is two such runs.
 func (o *Obfuscator) RewriteText(s string) (string, error) {
 	var err error
 	out := nameWordRE.ReplaceAllStringFunc(s, func(w string) string {
-		if err != nil || !o.names[w] || uuidRE.MatchString(w) {
+		if err != nil || uuidRE.MatchString(w) {
+			return w
+		}
+		name := w
+		for !o.names[name] && strings.HasSuffix(name, ".") {
+			name = name[:len(name)-1]
+		}
+		if !o.names[name] {
 			return w
 		}
 		var t string
-		t, err = o.Token(w)
-		return t
+		t, err = o.Token(name)
+		return t + w[len(name):]
 	})
 	return out, err
 }

@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"archive/tar"
+	"compress/gzip"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -29,7 +33,7 @@ func TestCaptureThenCheckBundle(t *testing.T) {
 	plain, obf := filepath.Join(dir, "b.tar.gz"), filepath.Join(dir, "o.tar.gz")
 	for _, c := range [][]string{
 		{"--out", plain, "--log", tg.logf},
-		{"--out", obf, "--obfuscate"},
+		{"--out", obf, "--obfuscate", "--log", tg.logf},
 	} {
 		out, err := exec.Command(lvfsckBin, append([]string{"--log-level", "error", "capture", "--socket", tg.sock, "--state-dir", state}, c...)...).CombinedOutput()
 		require.NoError(t, err, "%s", out)
@@ -46,6 +50,14 @@ func TestCaptureThenCheckBundle(t *testing.T) {
 	require.Len(t, p, 1)
 	require.Equal(t, snapUUID, p[0].LvolUUID)
 	require.Equal(t, live.doc.Incarnation, off.doc.Incarnation, "the bundle carries the incarnation")
+
+	// Decompressed, the obfuscated bundle (image, answers, journal, log)
+	// holds none of the names.
+	all := untar(t, obf)
+	for _, n := range []string{"lvs-r", "replica-a", "bystander", "backup-1"} {
+		require.NotContains(t, all, n)
+	}
+	require.Contains(t, all, snapUUID, "uuids kept")
 
 	o := runCheck(t, "--bundle", obf)
 	require.Equal(t, live.code, o.code, "%s", o)
@@ -67,6 +79,26 @@ func TestCaptureThenCheckBundle(t *testing.T) {
 	require.Equal(t, 8, ee.ExitCode(), "%s", out)
 	require.Contains(t, string(out), "bad bundle")
 	require.NotContains(t, string(out), "consistent")
+}
+
+// untar is every entry of a bundle, decompressed, back to back.
+func untar(t *testing.T, path string) string {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	tr := tar.NewReader(zr)
+	var all strings.Builder
+	for {
+		_, err := tr.Next()
+		if err == io.EOF {
+			return all.String()
+		}
+		require.NoError(t, err)
+		_, err = io.Copy(&all, tr)
+		require.NoError(t, err)
+	}
 }
 
 func codesOnly(r checkResult) []string {
