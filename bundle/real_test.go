@@ -20,11 +20,12 @@ import (
 // device does; obfuscated, no name is left. The target is stopped before
 // the bundle is checked: it must not need it.
 func TestCaptureBesideRealTarget(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	img := filepath.Join(t.TempDir(), "disk.img")
 	realtgt.Sparse(t, img, 64<<20)
 	tg := realtgt.Start(t, realtgt.Options{})
+	// After Start: it may wait long for the machine-wide target lock.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	require.NoError(t, tg.AIO(ctx, "aio0", img))
 	_, err := tg.Client.CreateLvstore(ctx, "aio0", "store-secret", 1<<20)
 	require.NoError(t, err)
