@@ -46,6 +46,12 @@ type Config struct {
 	// namespace: Socket is already reached through its /proc root, and its
 	// devices are too (ThroughProc).
 	TargetPID int
+	// Owner, when set, restricts the findings reported to the lvols of one
+	// control plane (package owner); every finding is still recorded.
+	Owner string
+	// Target names what an offline check read, for the report ("" names
+	// the first image): a bundle's path rather than its extracted copy.
+	Target string
 }
 
 // Offline tells whether cfg checks captured answers rather than a target.
@@ -166,6 +172,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if len(cfg.Images) > 0 {
 			r.target = cfg.Images[0]
 		}
+		if cfg.Target != "" {
+			r.target = cfg.Target
+		}
 		r.inc = cfg.Incarnation
 		a, err := collect.LoadFiles(cfg.Files)
 		if err != nil {
@@ -226,7 +235,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return r.failed(e.Code, e.Err)
 	}
 
-	// 5. The summary.
+	// 5. The summary, with each lvol's owner named.
+	Owners(cmp.Findings, cmp.Scans)
+	if cfg.Owner != "" {
+		var note string
+		cmp.Findings, note = OnlyOwner(cmp.Findings, cfg.Owner)
+		if note != "" {
+			r.notes = append(r.notes, note)
+		}
+	}
 	code := report.ExitFor(cmp.Findings)
 	if cmp.OpErr {
 		code |= report.ExitOperational

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/lvfsck/lvfsck/owner"
 )
 
 // Severity orders findings. The zero value is Info.
@@ -91,6 +93,9 @@ type Finding struct {
 	// Evidence is what each view (disk, live, journal, notify, log) said,
 	// keyed by source, in a stable order when rendered.
 	Evidence map[string]string `json:"evidence,omitempty"`
+	// Owner is the control plane the lvol belongs to, when its name or
+	// xattrs follow a known convention (package owner); nil otherwise.
+	Owner *owner.Owner `json:"owner,omitempty"`
 	// Repair is the action that fixes it, in words an operator can act on;
 	// empty when lvfsck knows no repair.
 	Repair string `json:"repair,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/lvfsck/lvfsck/collect"
 	"github.com/lvfsck/lvfsck/history"
 	"github.com/lvfsck/lvfsck/journal"
+	"github.com/lvfsck/lvfsck/owner"
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/scanner"
 	"github.com/lvfsck/lvfsck/spdk"
@@ -25,6 +27,9 @@ type checkOpts struct {
 	socket      string
 	devices     []string
 	images      []string
+	bundle      string
+	owner       string
+	target      string // what the report names an offline check's target
 	files       collect.Files
 	stateDir    *string
 	waitLock    *time.Duration
@@ -88,6 +93,8 @@ run, so that a target that accepts and never answers cannot stack cron runs;
 	f.StringVar(&o.socket, "socket", spdk.DefaultSocket, "spdk_tgt's JSON-RPC unix socket")
 	f.StringArrayVar(&o.devices, "device", nil, "base device or image of an lvstore (repeatable; default: found from bdev_get_bdevs)")
 	f.StringArrayVar(&o.images, "image", nil, "image file (gzip allowed) for an offline check (repeatable)")
+	f.StringVar(&o.owner, "owner", "", "only the lvols of one control plane: "+strings.Join(owner.Systems, ", "))
+	f.StringVar(&o.bundle, "bundle", "", "a bundle of `lvfsck capture`, for an offline check (no target needed)")
 	f.StringVar(&o.files.Lvstores, "lvstores-json", "", "captured bdev_lvol_get_lvstores answer (offline)")
 	f.StringVar(&o.files.Lvols, "lvols-json", "", "captured bdev_lvol_get_lvols answer (offline)")
 	f.StringVar(&o.files.Bdevs, "bdevs-json", "", "captured bdev_get_bdevs answer (offline, optional)")
@@ -138,9 +145,19 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 			}
 		}
 	}()
+	if o.owner != "" && !owner.Valid(o.owner) {
+		return usageError("--owner %q: want one of %s", o.owner, strings.Join(owner.Systems, ", "))
+	}
+	if o.bundle != "" {
+		b, err := openBundle(cmd, o)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+	}
 	cfg := checkrun.Config{
 		Socket: o.socket, Files: o.files, Images: o.images, Devices: o.devices, Incarnation: o.incarnation,
-		TmpDir: o.tmpDir, Timeout: o.timeout, Version: version, Now: o.now, Log: g.log, Progress: cmd.ErrOrStderr(),
+		TmpDir: o.tmpDir, Timeout: o.timeout, Owner: o.owner, Target: o.target, Version: version, Now: o.now, Log: g.log, Progress: cmd.ErrOrStderr(),
 	}
 	offline := cfg.Offline()
 	switch {

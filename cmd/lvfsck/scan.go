@@ -21,6 +21,9 @@ type scanOpts struct {
 	json    bool
 	tmpDir  string
 	noColor bool
+	// bundle, bundleImage: scan one image of a capture bundle.
+	bundle      string
+	bundleImage int
 }
 
 func init() {
@@ -44,13 +47,21 @@ running spdk_tgt) is walked page by page, as SPDK's recovery does — what
 would load if the target restarted now.
 
 Exit: 0 clean, 4 findings of error severity or worse, 8 cannot read, 16 usage.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.bundle != "" {
+				return runScanBundle(cmd, g, o, args)
+			}
+			if len(args) != 1 {
+				return usageError("scan needs a PATH (or --bundle)")
+			}
 			return runScan(cmd, g, o, args[0])
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.mode, "mode", "auto", "auto, clean or recovery")
+	f.StringVar(&o.bundle, "bundle", "", "scan an image of a bundle of `lvfsck capture` instead of PATH")
+	f.IntVar(&o.bundleImage, "bundle-image", 0, "which image of --bundle (the manifest's index)")
 	f.BoolVar(&o.json, "json", false, "write the "+ScanSchema+" JSON document instead of the human report")
 	f.StringVar(&o.tmpDir, "tmpdir", "", "where a gzip image is decompressed (default: $TMPDIR)")
 	f.BoolVar(&o.noColor, "no-color", false, "no ANSI colors in the human report")
