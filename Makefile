@@ -21,14 +21,19 @@ build:
 # First the real spdk_tgt the e2e suite also runs against (../shared/spdk-tgt,
 # installed by its setup.sh): its version goes into the log, and a machine
 # without it fails here with the reason.
+# deploy/ is its own Go module (k8s.io and kustomize stay out of the
+# binary's go.mod): its tests check the manifests and, with promtool, the
+# alert rules.
 test: vet
 	$(GO) run ./internal/realtgt/version
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	cd deploy && $(GO) test -race -count=1 ./...
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	cd deploy && $(GO) vet ./...
 
 # Benchmarks: separate from test; run and quote the figures in notes.
 bench:

@@ -1,0 +1,229 @@
+package deploy
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	sjson "sigs.k8s.io/json"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+)
+
+// kustomizations are every kustomization a README command applies.
+var kustomizations = []string{
+	"kubernetes/overlays/generic",
+	"kubernetes/overlays/longhorn",
+	"kubernetes/overlays/cronjob",
+	"kubernetes/prometheus-operator",
+}
+
+// The Prometheus operator's types are not imported (a large module for two
+// kinds); these mirror the fields the manifests use, decoded strictly too.
+type podMonitor struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		Selector            metav1.LabelSelector `json:"selector"`
+		PodMetricsEndpoints []struct {
+			Port        string `json:"port"`
+			Path        string `json:"path"`
+			Interval    string `json:"interval"`
+			Relabelings []struct {
+				SourceLabels []string `json:"sourceLabels"`
+				TargetLabel  string   `json:"targetLabel"`
+			} `json:"relabelings"`
+		} `json:"podMetricsEndpoints"`
+	} `json:"spec"`
+}
+
+type ruleGroups struct {
+	Groups []struct {
+		Name  string `json:"name"`
+		Rules []struct {
+			Alert       string            `json:"alert"`
+			Expr        string            `json:"expr"`
+			For         string            `json:"for,omitempty"`
+			Labels      map[string]string `json:"labels"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"rules"`
+	} `json:"groups"`
+}
+
+type prometheusRule struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              ruleGroups `json:"spec"`
+}
+
+func build(t *testing.T, dir string) [][]byte {
+	t.Helper()
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	rm, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	require.NoError(t, err, "kustomize build %s", dir)
+	var docs [][]byte
+	for _, r := range rm.Resources() {
+		y, err := r.AsYAML()
+		require.NoError(t, err)
+		docs = append(docs, y)
+	}
+	return docs
+}
+
+// decode strictly: an unknown or misspelt field fails.
+func decode(t *testing.T, doc []byte) any {
+	t.Helper()
+	var tm metav1.TypeMeta
+	require.NoError(t, yaml.Unmarshal(doc, &tm))
+	var obj any
+	switch tm.APIVersion + "/" + tm.Kind {
+	case "v1/Namespace":
+		obj = &corev1.Namespace{}
+	case "apps/v1/DaemonSet":
+		obj = &appsv1.DaemonSet{}
+	case "batch/v1/CronJob":
+		obj = &batchv1.CronJob{}
+	case "monitoring.coreos.com/v1/PodMonitor":
+		obj = &podMonitor{}
+	case "monitoring.coreos.com/v1/PrometheusRule":
+		obj = &prometheusRule{}
+	default:
+		t.Fatalf("no decoder for %s %s:\n%s", tm.APIVersion, tm.Kind, doc)
+	}
+	strictDecode(t, doc, obj)
+	return obj
+}
+
+// strictDecode fails on unknown, duplicate or wrongly cased fields
+// (encoding/json, and so sigs.k8s.io/yaml, matches field names case-blind:
+// hostPid would pass as hostPID).
+func strictDecode(t *testing.T, doc []byte, obj any) {
+	t.Helper()
+	js, err := yaml.YAMLToJSONStrict(doc)
+	require.NoError(t, err)
+	strict, err := sjson.UnmarshalStrict(js, obj, sjson.DisallowDuplicateFields, sjson.DisallowUnknownFields)
+	require.NoError(t, err)
+	require.Empty(t, strict, "strict decode:\n%s", doc)
+}
+
+func podSpec(obj any) *corev1.PodSpec {
+	switch o := obj.(type) {
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template.Spec
+	case *batchv1.CronJob:
+		return &o.Spec.JobTemplate.Spec.Template.Spec
+	}
+	return nil
+}
+
+func TestKustomizationsDecodeStrictly(t *testing.T) {
+	for _, dir := range kustomizations {
+		t.Run(dir, func(t *testing.T) {
+			docs := build(t, dir)
+			require.NotEmpty(t, docs)
+			for _, d := range docs {
+				obj := decode(t, d)
+				ps := podSpec(obj)
+				if ps == nil {
+					continue
+				}
+				vols := map[string]bool{}
+				for _, v := range ps.Volumes {
+					vols[v.Name] = true
+				}
+				for _, c := range ps.Containers {
+					require.Equal(t, "ghcr.io/lvfsck/lvfsck:latest", c.Image, "image transform")
+					require.NotNil(t, c.Resources.Limits.Cpu(), "cpu limit")
+					require.False(t, c.Resources.Limits.Memory().IsZero(), "memory limit of %s", c.Name)
+					for _, m := range c.VolumeMounts {
+						require.True(t, vols[m.Name], "mount %s has no volume", m.Name)
+						if m.MountPath == "/dev" {
+							require.True(t, m.ReadOnly, "devices are mounted read-only")
+						}
+					}
+					require.Contains(t, c.Args, "--state-dir=/var/lib/lvfsck")
+				}
+				require.True(t, ps.HostPID, "hostPID: the target may be in another container")
+				require.Equal(t, "lvfsck", obj.(metav1.Object).GetNamespace())
+			}
+		})
+	}
+}
+
+func TestLonghornReachesTheTargetThroughProc(t *testing.T) {
+	for _, d := range build(t, "kubernetes/overlays/longhorn") {
+		if ds, ok := decode(t, d).(*appsv1.DaemonSet); ok {
+			c := ds.Spec.Template.Spec.Containers[0]
+			require.Contains(t, c.Args, "--target-process=spdk_tgt")
+			for _, m := range c.VolumeMounts {
+				require.NotEqual(t, "/var/tmp", m.MountPath, "the socket is inside the instance-manager pod, not on the host")
+			}
+			return
+		}
+	}
+	t.Fatal("no DaemonSet in the longhorn overlay")
+}
+
+func TestPrometheusRuleMatchesRulesFile(t *testing.T) {
+	raw, err := os.ReadFile("prometheus/lvfsck.rules.yml")
+	require.NoError(t, err)
+	var file ruleGroups
+	strictDecode(t, raw, &file)
+	raw, err = os.ReadFile("kubernetes/prometheus-operator/prometheusrule.yaml")
+	require.NoError(t, err)
+	pr, ok := decode(t, raw).(*prometheusRule)
+	require.True(t, ok)
+	require.Equal(t, file, pr.Spec, "prometheusrule.yaml must carry the groups of lvfsck.rules.yml")
+}
+
+// promtool comes from Debian's prometheus package (.ci/run installs it).
+func promtool(t *testing.T, args ...string) string {
+	t.Helper()
+	p, err := exec.LookPath("promtool")
+	require.NoError(t, err, "promtool not found: apt-get install -y prometheus (the alert rules are checked with it)")
+	var out bytes.Buffer
+	cmd := exec.Command(p, args...)
+	cmd.Dir = "prometheus"
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Run(), "promtool %s:\n%s", strings.Join(args, " "), out.String())
+	return out.String()
+}
+
+func TestRulesPromtool(t *testing.T) {
+	promtool(t, "check", "rules", "lvfsck.rules.yml")
+	promtool(t, "test", "rules", "lvfsck.rules.test.yml")
+}
+
+// Every alert has a unit test, a runbook in the repo, and fires in a test.
+func TestEveryAlertTestedWithRunbook(t *testing.T) {
+	raw, err := os.ReadFile("prometheus/lvfsck.rules.yml")
+	require.NoError(t, err)
+	var file ruleGroups
+	strictDecode(t, raw, &file)
+	tests, err := os.ReadFile("prometheus/lvfsck.rules.test.yml")
+	require.NoError(t, err)
+	const prefix = "https://github.com/lvfsck/lvfsck/blob/main/"
+	n := 0
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			n++
+			url := r.Annotations["runbook_url"]
+			require.True(t, strings.HasPrefix(url, prefix), "%s: runbook_url %q", r.Alert, url)
+			_, err := os.Stat(filepath.Join("..", strings.TrimPrefix(url, prefix)))
+			require.NoError(t, err, "%s: runbook missing", r.Alert)
+			fires := regexp.MustCompile(`alertname: ` + r.Alert + `\n\s+exp_alerts:\n\s+- exp_labels`)
+			require.Regexp(t, fires, string(tests), "%s: no unit test where it fires", r.Alert)
+		}
+	}
+	require.Equal(t, 6, n)
+}
