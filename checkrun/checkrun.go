@@ -96,13 +96,7 @@ func (r *Result) LastSuccess() time.Time {
 	if err != nil {
 		return time.Time{}
 	}
-	var last time.Time
-	for _, run := range runs {
-		if run.Command == "check" && !run.Unfinished() && report.RunCompleted(run.ExitCode) && run.Finished.After(last) {
-			last = run.Finished
-		}
-	}
-	return last
+	return lastCompletedCheck(runs)
 }
 
 // Finish closes the run in the journal with its final exit code (the

@@ -227,3 +227,41 @@ func TestEveryAlertTestedWithRunbook(t *testing.T) {
 	}
 	require.Equal(t, 6, n)
 }
+
+// The node-problem-detector custom plugin config: known fields only, and a
+// plugin run that fits its timeout with a one-line message.
+func TestNPDConfig(t *testing.T) {
+	raw, err := os.ReadFile("node-problem-detector/lvfsck-monitor.json")
+	require.NoError(t, err)
+	var c struct {
+		Plugin       string `json:"plugin"`
+		PluginConfig struct {
+			InvokeInterval      string `json:"invoke_interval"`
+			Timeout             string `json:"timeout"`
+			MaxOutputLength     int    `json:"max_output_length"`
+			Concurrency         int    `json:"concurrency"`
+			EnableMessageChange bool   `json:"enable_message_change_based_condition_update"`
+		} `json:"pluginConfig"`
+		Source           string `json:"source"`
+		MetricsReporting bool   `json:"metricsReporting"`
+		Conditions       []struct {
+			Type    string `json:"type"`
+			Reason  string `json:"reason"`
+			Message string `json:"message"`
+		} `json:"conditions"`
+		Rules []struct {
+			Type      string   `json:"type"`
+			Condition string   `json:"condition"`
+			Reason    string   `json:"reason"`
+			Path      string   `json:"path"`
+			Args      []string `json:"args"`
+			Timeout   string   `json:"timeout"`
+		} `json:"rules"`
+	}
+	strictDecode(t, raw, &c)
+	require.Equal(t, "custom", c.Plugin)
+	require.Equal(t, 80, c.PluginConfig.MaxOutputLength)
+	require.Len(t, c.Rules, 1)
+	require.Equal(t, c.Conditions[0].Type, c.Rules[0].Condition)
+	require.Equal(t, []string{"check", "--npd"}, c.Rules[0].Args[:2])
+}
