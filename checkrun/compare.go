@@ -240,7 +240,7 @@ func (r *comparer) record(fs []finding.Finding, live reconcile.Live, scans []col
 		}
 	}
 	at := r.c.Now()
-	recs, err := r.c.Journal.UpsertFindingsIn(at, slices.Sorted(maps.Keys(covered)), fs)
+	recs, err := r.c.Journal.UpsertFindingsOf(r.c.Incarnation, at, slices.Sorted(maps.Keys(covered)), fs)
 	if err != nil {
 		r.opErr = true
 		r.note("journal: recording findings failed: %v", err)

@@ -2,8 +2,10 @@ package collect
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/lvfsck/lvfsck/finding"
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/reconcile"
 )
@@ -16,6 +18,7 @@ type JournalReader interface {
 	Runs() ([]journal.Run, error)
 	Sightings(incarnation string) (map[string]journal.Sighting, error)
 	AllEvidence() ([]journal.Evidence, error)
+	Findings() ([]journal.FindingRecord, error)
 }
 
 var _ JournalReader = (*journal.Journal)(nil)
@@ -31,6 +34,7 @@ type History struct {
 	intents   []reconcile.Intent
 	semantics string
 	runs      []journal.Run
+	findings  map[string][]reconcile.RecordedFinding // lvol uuid → recorded findings
 }
 
 var _ reconcile.History = (*History)(nil)
@@ -60,6 +64,9 @@ func LoadHistory(j JournalReader, o HistoryOptions) (*History, error) {
 		gone:    map[string]reconcile.Disappearance{},
 		deletes: map[string][]reconcile.DeleteRecord{},
 		logs:    map[string][]reconcile.Evidence{},
+	}
+	if err := h.addFindings(j); err != nil {
+		return nil, fmt.Errorf("load history: %w", err)
 	}
 	evs, err := j.Timeline(time.Time{})
 	if err != nil {
@@ -136,6 +143,50 @@ func LoadHistory(j JournalReader, o HistoryOptions) (*History, error) {
 	return h, nil
 }
 
+// addFindings indexes the recorded findings by lvol uuid: a finding is
+// history too (a pending resurrection reported before a restart is what
+// makes the lvol resurrected after it).
+func (h *History) addFindings(j JournalReader) error {
+	recs, err := j.Findings()
+	if err != nil {
+		return err
+	}
+	h.findings = make(map[string][]reconcile.RecordedFinding)
+	for _, r := range recs {
+		u := r.Finding.LvolUUID
+		if u == "" {
+			continue
+		}
+		h.findings[u] = append(h.findings[u], reconcile.RecordedFinding{
+			Code: r.Finding.Code, Incarnation: r.Incarnation, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen,
+			Open: r.Open(), Summary: evidenceLine(r.Finding),
+		})
+	}
+	return nil
+}
+
+// maxSummary bounds the one-line evidence of a recorded finding: it is
+// quoted inside another finding's evidence.
+const maxSummary = 512
+
+func evidenceLine(f finding.Finding) string {
+	var b strings.Builder
+	for _, k := range f.EvidenceKeys() {
+		if k == reconcile.EvDisk {
+			continue // the disk is read again by this run
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(k + ": " + f.Evidence[k])
+	}
+	s := b.String()
+	if len(s) > maxSummary {
+		s = strings.ToValidUTF8(s[:maxSummary], "") + "…"
+	}
+	return s
+}
+
 // addEvents folds the timeline (oldest first) into the maps.
 func (h *History) addEvents(evs []journal.Event) {
 	type key struct{ inc, uuid string }
@@ -193,6 +244,11 @@ func (h *History) LogEvidence(uuid, name string) []reconcile.Evidence {
 		}
 	}
 	return out
+}
+
+// RecordedFindings implements reconcile.History.
+func (h *History) RecordedFindings(uuid string) []reconcile.RecordedFinding {
+	return h.findings[uuid]
 }
 
 // OpenIntents implements reconcile.History.

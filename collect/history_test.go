@@ -110,6 +110,40 @@ func TestLoadHistory(t *testing.T) {
 	require.Equal(t, map[string]finding.Code{uX: reconcile.CodeResurrected, uY: reconcile.CodeResurrected}, got, "%v", fs)
 }
 
+// A pending resurrection recorded by a check of incarnation A reaches
+// reconcile with that incarnation, its lvol and its evidence: w was dropped
+// between two checks, so no run listed it, and it is live in B.
+func TestLoadHistoryRecordedFindings(t *testing.T) {
+	j, _ := historyJournal(t)
+	const uW = "0d8f3f36-8d35-4c3f-a1d4-1c2a5d3b0e11"
+	pend := finding.Finding{Code: reconcile.CodePendingResurrection, Severity: finding.Error, LvstoreUUID: lvsU, Lvstore: "lvs-r",
+		LvolUUID: uW, LvolName: "w", Message: "dropped",
+		Evidence: map[string]string{reconcile.EvNotify: "bdev_unregister (id 9)", reconcile.EvDisk: "blob 0x9"}}
+	at := time.Date(2026, 11, 1, 13, 0, 0, 0, time.UTC)
+	_, err := j.UpsertFindingsOf(incA, at, []string{lvsU}, []finding.Finding{pend})
+	require.NoError(t, err)
+	h, err := LoadHistory(j, HistoryOptions{Incarnation: incB})
+	require.NoError(t, err)
+	rs := h.RecordedFindings(uW)
+	require.Len(t, rs, 1)
+	require.Equal(t, reconcile.RecordedFinding{Code: reconcile.CodePendingResurrection, Incarnation: incA, FirstSeen: at, LastSeen: at, Open: true,
+		Summary: "notify: bdev_unregister (id 9)"}, rs[0], "the disk evidence is this run's to read again")
+	require.Empty(t, h.RecordedFindings(uX))
+
+	live := reconcile.Live{Lvstores: []reconcile.LLvstore{{UUID: lvsU, Name: "lvs-r"}},
+		Lvols: []reconcile.LLvol{{UUID: uW, Name: "w", Alias: "lvs-r/w", LvstoreUUID: lvsU, LvstoreName: "lvs-r"}}}
+	fs := reconcile.Check(reconcile.Input{Live: live, History: h, Incarnation: reconcile.Incarnation{ID: incB}})
+	var res []finding.Finding
+	for _, f := range fs {
+		if f.Code == reconcile.CodeResurrected {
+			res = append(res, f)
+		}
+	}
+	require.Len(t, res, 1, "%v", fs)
+	require.Equal(t, uW, res[0].LvolUUID)
+	require.Contains(t, res[0].Evidence[reconcile.EvJournal], "bdev_unregister (id 9)")
+}
+
 func TestLoadHistoryNoSemantics(t *testing.T) {
 	j, _ := historyJournal(t)
 	h, err := LoadHistory(j, HistoryOptions{Socket: "/var/tmp/spdk.sock"})
@@ -162,9 +196,16 @@ func (e errJournal) AllEvidence() ([]journal.Evidence, error) {
 	return e.JournalReader.AllEvidence()
 }
 
+func (e errJournal) Findings() ([]journal.FindingRecord, error) {
+	if e.fail == "findings" {
+		return nil, errJ
+	}
+	return e.JournalReader.Findings()
+}
+
 func TestLoadHistoryErrors(t *testing.T) {
 	j, _ := historyJournal(t)
-	for _, f := range []string{"timeline", "deletes", "semantics", "runs", "sightings", "evidence"} {
+	for _, f := range []string{"timeline", "deletes", "semantics", "runs", "sightings", "evidence", "findings"} {
 		t.Run(f, func(t *testing.T) {
 			_, err := LoadHistory(errJournal{JournalReader: j, fail: f}, HistoryOptions{Incarnation: incA})
 			require.ErrorIs(t, err, errJ)
@@ -184,7 +225,8 @@ func (f fakeJournal) Runs() ([]journal.Run, error) { return nil, nil }
 func (f fakeJournal) Sightings(string) (map[string]journal.Sighting, error) {
 	return nil, nil
 }
-func (f fakeJournal) AllEvidence() ([]journal.Evidence, error) { return nil, nil }
+func (f fakeJournal) AllEvidence() ([]journal.Evidence, error)   { return nil, nil }
+func (f fakeJournal) Findings() ([]journal.FindingRecord, error) { return nil, nil }
 
 func TestSeenEarlierAndGoneFromEvents(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)

@@ -22,6 +22,10 @@ type FindingRecord struct {
 	// longer reported it; cleared if it comes back (FirstSeen is kept, so
 	// a flapping finding shows its whole age).
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	// Incarnation is the target run whose check last reported it ("" when
+	// unknown): a finding is evidence about that run, and reconcile must
+	// tell an earlier run's drop from this one's.
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 // Open reports whether the finding is still unresolved.
@@ -34,19 +38,28 @@ func (r FindingRecord) Open() bool { return r.ResolvedAt.IsZero() }
 // only some lvstores must use UpsertFindingsIn instead, or it resolves the
 // findings of the others.
 func (j *Journal) UpsertFindings(at time.Time, fs []finding.Finding) ([]FindingRecord, error) {
-	return j.upsertFindings(at, fs, func(FindingRecord) bool { return true })
+	return j.upsertFindings(at, "", fs, func(FindingRecord) bool { return true })
 }
 
 // UpsertFindingsIn is UpsertFindings for a check that covered only the
 // lvstores in lvstoreUUIDs: only open findings of those lvstores (and
 // findings with no lvstore) are resolved when absent from fs.
 func (j *Journal) UpsertFindingsIn(at time.Time, lvstoreUUIDs []string, fs []finding.Finding) ([]FindingRecord, error) {
-	return j.upsertFindings(at, fs, func(r FindingRecord) bool {
+	return j.UpsertFindingsOf("", at, lvstoreUUIDs, fs)
+}
+
+// UpsertFindingsOf is UpsertFindingsIn for a check of target incarnation
+// inc: each record of fs keeps inc as the incarnation that last reported it.
+func (j *Journal) UpsertFindingsOf(inc string, at time.Time, lvstoreUUIDs []string, fs []finding.Finding) ([]FindingRecord, error) {
+	if len(inc) > maxIDLen {
+		return nil, fmt.Errorf("upsert findings: %w: incarnation of %d bytes", ErrInvalid, len(inc))
+	}
+	return j.upsertFindings(at, inc, fs, func(r FindingRecord) bool {
 		return r.Finding.LvstoreUUID == "" || slices.Contains(lvstoreUUIDs, r.Finding.LvstoreUUID)
 	})
 }
 
-func (j *Journal) upsertFindings(at time.Time, fs []finding.Finding, covered func(FindingRecord) bool) ([]FindingRecord, error) {
+func (j *Journal) upsertFindings(at time.Time, inc string, fs []finding.Finding, covered func(FindingRecord) bool) ([]FindingRecord, error) {
 	if err := j.begin(); err != nil {
 		return nil, err
 	}
@@ -101,7 +114,7 @@ func (j *Journal) upsertFindings(at time.Time, fs []finding.Finding, covered fun
 			}
 			ops = append(ops, ev...)
 		}
-		r.Finding, r.LastSeen, r.ResolvedAt = f, at, time.Time{}
+		r.Finding, r.LastSeen, r.ResolvedAt, r.Incarnation = f, at, time.Time{}, inc
 		r.Count++
 		o, err := setOp(pFinding+mustEsc(key), r)
 		if err != nil {

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -158,6 +159,28 @@ func TestEvidence(t *testing.T) {
 	n, err = j.RecordEvidence(long)
 	require.NoError(t, err)
 	require.Equal(t, 0, n, "a truncated line still deduplicates")
+}
+
+// Each record keeps the incarnation whose check last reported it; a
+// record resolved later keeps the one that reported it.
+func TestUpsertFindingsOfIncarnation(t *testing.T) {
+	j, clk := openTest(t)
+	pending := fnd("pending-resurrection", lvsR, backup1)
+	_, err := j.UpsertFindingsOf("inc-a", clk.Advance(time.Hour), []string{lvsR}, []finding.Finding{pending})
+	require.NoError(t, err)
+	_, err = j.UpsertFindingsOf("inc-a", clk.Advance(time.Hour), []string{lvsR}, []finding.Finding{pending})
+	require.NoError(t, err)
+	_, err = j.UpsertFindingsOf("inc-b", clk.Advance(time.Hour), []string{lvsR}, nil)
+	require.NoError(t, err)
+	all, err := j.Findings()
+	require.NoError(t, err)
+	require.Len(t, all, 1)
+	require.Equal(t, "inc-a", all[0].Incarnation)
+	require.Equal(t, 2, all[0].Count)
+	require.False(t, all[0].Open(), "resolved by the check of inc-b")
+
+	_, err = j.UpsertFindingsOf(strings.Repeat("x", maxIDLen+1), clk.Now(), nil, nil)
+	require.ErrorIs(t, err, ErrInvalid)
 }
 
 func TestUpsertFindingsDropsDamaged(t *testing.T) {

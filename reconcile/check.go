@@ -692,6 +692,7 @@ func (c *checker) resurrected(inf *lvsInfo, l *LLvol) {
 			ev.mark(EvLog, e.Text)
 		}
 	}
+	c.recordedDrops(&ev, l.UUID)
 	if !ev.positive {
 		return
 	}
@@ -714,6 +715,24 @@ func (c *checker) resurrected(inf *lvsInfo, l *LLvol) {
 		}
 	}
 	c.add(f)
+}
+
+// recordedDrops marks what earlier runs recorded as findings about a lvol
+// that is live now: a pending resurrection reported in another target
+// incarnation proves the drop even when no run saw the lvol listed before
+// it (deleted between two checks); a resurrection still open stays one
+// until repaired. A pending resurrection of this incarnation proves
+// nothing here: the lvol cannot be live again without a restart.
+func (c *checker) recordedDrops(ev *evidence, uuid string) {
+	for _, r := range c.hist.RecordedFindings(uuid) {
+		switch {
+		case r.Code == CodePendingResurrection && r.Incarnation != "" && r.Incarnation != c.cur:
+			ev.mark(EvJournal, fmt.Sprintf("reported %s in incarnation %s (%s to %s): %s",
+				CodePendingResurrection, r.Incarnation, stamp(r.FirstSeen), stamp(r.LastSeen), orUnknown(r.Summary)))
+		case r.Code == CodeResurrected && r.Open:
+			ev.mark(EvJournal, fmt.Sprintf("reported %s since %s and not repaired", CodeResurrected, stamp(r.FirstSeen)))
+		}
+	}
 }
 
 func (c *checker) openIntents() {

@@ -1,6 +1,10 @@
 package reconcile
 
-import "time"
+import (
+	"time"
+
+	"github.com/lvfsck/lvfsck/finding"
+)
 
 // History is what the journal remembers. The journal implements it; Check
 // calls it once or a few times per lvol, so implementations should answer
@@ -23,6 +27,22 @@ type History interface {
 	// TargetSemantics is the delete semantics the target last showed:
 	// SemanticsForced, SemanticsFixed, or "" / "unknown".
 	TargetSemantics() string
+	// RecordedFindings returns the findings earlier runs recorded about
+	// the lvol (by uuid), with the incarnation that last reported each:
+	// a pending resurrection recorded in an earlier incarnation is
+	// positive evidence of a drop even when no run saw the lvol live.
+	RecordedFindings(uuid string) []RecordedFinding
+}
+
+// RecordedFinding is a finding an earlier run recorded (journal's
+// FindingRecord, reduced to what the checks weigh).
+type RecordedFinding struct {
+	Code        finding.Code
+	Incarnation string // the incarnation that last reported it; "" unknown
+	FirstSeen   time.Time
+	LastSeen    time.Time
+	Open        bool   // not resolved by a later run
+	Summary     string // its evidence, in one line
 }
 
 // Delete semantics a target shows on a busy delete.
@@ -106,6 +126,7 @@ type MemHistory struct {
 	Logs      map[string][]Evidence      // uuid or name → evidence
 	Intents   []Intent
 	Semantics string
+	Findings  map[string][]RecordedFinding // uuid → recorded findings
 }
 
 var _ History = (*MemHistory)(nil)
@@ -116,7 +137,10 @@ func (h *MemHistory) SeenEarlierAndGone(uuid string) (Disappearance, bool) {
 	d, ok := h.Gone[uuid]
 	return d, ok
 }
-func (h *MemHistory) OpenIntents() []Intent   { return h.Intents }
+func (h *MemHistory) OpenIntents() []Intent { return h.Intents }
+func (h *MemHistory) RecordedFindings(uuid string) []RecordedFinding {
+	return h.Findings[uuid]
+}
 func (h *MemHistory) TargetSemantics() string { return h.Semantics }
 
 func (h *MemHistory) LogEvidence(uuid, name string) []Evidence {

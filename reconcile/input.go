@@ -30,7 +30,10 @@
 // A live lvol is resurrected when the journal recorded its delete with an
 // outcome that removed it from the view (deleted, deleted-verified,
 // forced-removal), or saw it listed then gone within an earlier incarnation,
-// or an imported log attributes a forced removal to it. A live clone that
+// or an imported log attributes a forced removal to it, or an earlier run
+// recorded it as pending-resurrection in another incarnation (dropped
+// between two checks: no run saw it listed), or a resurrected finding about
+// it is still open. A live clone that
 // lost its base snapshot name is clone-lost-base-snapshot unless the disk
 // names the absent parent, whose pending resurrection then carries it.
 package reconcile
