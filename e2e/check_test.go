@@ -82,6 +82,7 @@ func runCheck(t *testing.T, args ...string) checkResult {
 		require.NoError(t, err)
 	}
 	require.NoError(t, json.Unmarshal(out.Bytes(), &res.doc), "stdout %q\nstderr %s", out.String(), errb.String())
+	requireVerdictAgrees(t, res.doc)
 	return res
 }
 

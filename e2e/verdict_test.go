@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lvfsck/lvfsck/internal/testfix"
+	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/spdk"
 )
 
@@ -79,4 +81,18 @@ func TestVerdictPendingThenResurrectedUnseen(t *testing.T) {
 	r = tg3.check(t, state)
 	require.Equal(t, 0, r.code, "%s", r)
 	tg3.stop("SIGINT")
+}
+
+// requireVerdictAgrees holds for every check an e2e story runs: no finding
+// contradicts itself, and no run reads "clean" while an lvstore's device
+// was not read.
+func requireVerdictAgrees(t *testing.T, doc report.JSONReport) {
+	t.Helper()
+	testfix.RequireAgree(t, doc.Findings)
+	if doc.Status != "clean" {
+		return
+	}
+	for _, ls := range doc.Lvstores {
+		require.Contains(t, ls.Source, "disk", "status clean, but lvstore %s was not read from disk", ls.Name)
+	}
 }

@@ -160,7 +160,7 @@ func (c *checker) lvstores() {
 		for _, u := range c.lvsOrder {
 			inf := c.lvs[u]
 			c.add(finding.Finding{
-				Code: CodeDiskNotRead, Severity: finding.Info,
+				Code: CodeDiskNotRead, Severity: finding.Warning,
 				Lvstore: inf.name, LvstoreUUID: u,
 				Message:  fmt.Sprintf("lvstore %s: no device was read; only the live view and the journal were checked", inf.name),
 				Evidence: map[string]string{EvLive: "loaded by the target", EvDisk: "not read"},
@@ -284,7 +284,7 @@ func (c *checker) liveOnly(inf *lvsInfo, scanned map[string]*PLvstore, unreadabl
 		return
 	}
 	c.add(finding.Finding{
-		Code: CodeDiskNotRead, Severity: finding.Info,
+		Code: CodeDiskNotRead, Severity: finding.Warning,
 		Lvstore: inf.name, LvstoreUUID: ls.UUID,
 		Message:  fmt.Sprintf("lvstore %s: its device was not scanned; only the live view and the journal were checked", inf.name),
 		Evidence: map[string]string{EvLive: "loaded by the target on " + orUnknown(ls.BaseBdev), EvDisk: "not scanned"},
@@ -322,7 +322,8 @@ func (c *checker) compareLvstore(inf *lvsInfo) {
 
 // lostParents handles live clones that report no base snapshot name: folded
 // into the parent's pending resurrection when the disk names a parent that
-// the live view lacks, reported on their own otherwise.
+// the live view lacks, reported on their own otherwise, with a message and
+// advice that fit what the disk showed.
 func (c *checker) lostParents() {
 	for i := range c.in.Live.Lvols {
 		l := &c.in.Live.Lvols[i]
@@ -333,47 +334,91 @@ func (c *checker) lostParents() {
 			continue // duplicate entry
 		}
 		inf := c.lvs[l.LvstoreUUID]
-		diskNote := "not read"
+		alias := orUnknown(l.Alias)
+		lead := fmt.Sprintf("clone %s reports no base snapshot name", alias)
+		v := lostParentVerdict{
+			disk: "not read",
+			msg:  lead + ": its parent snapshot was dropped from the target's view (a forced removal, or a failed open at load); after a forced removal it comes back at the next restart",
+			repair: "Run `lvfsck check` with the lvstore's device to name the snapshot and tell a forced removal from a failed open. " +
+				"After a forced removal it comes back at the next target restart; after the restart run `lvfsck repair --yes` (or `lvfsck repair --reload --yes` in a maintenance window) to delete it for good.",
+		}
 		if inf != nil && inf.compare {
-			diskNote = "the clone's blob is not on disk"
-			if pi, ok := c.persIdx[l.UUID]; ok {
-				p := &c.in.Persisted.Lvols[pi]
-				diskNote = fmt.Sprintf("the clone's blob %#x has no parent", p.BlobID)
-				if p.ParentBlobID != 0 {
-					parIdx, ok := c.persBlob[blobKey{p.LvstoreUUID, p.ParentBlobID}]
-					if !ok {
-						diskNote = fmt.Sprintf("the clone's parent blob %#x is not on disk", p.ParentBlobID)
-					} else {
-						par := &c.in.Persisted.Lvols[parIdx]
-						_, parLive := c.liveIdx[par.UUID]
-						indexed, ok := c.persIdx[par.UUID]
-						switch {
-						case !loadable(par.Loads):
-							diskNote = fmt.Sprintf("the clone's parent blob %#x (%q) would not load (%s)", par.BlobID, par.Name, par.Loads)
-						case parLive:
-							diskNote = fmt.Sprintf("the clone's parent %q (blob %#x) is live, yet its name is not reported", par.Name, par.BlobID)
-						case !ok || indexed != parIdx:
-							diskNote = fmt.Sprintf("the clone's parent blob %#x has no usable lvol identity (uuid %q)", par.BlobID, par.UUID)
-						default:
-							c.lostBy[parIdx] = append(c.lostBy[parIdx], orUnknown(l.Alias))
-							continue
-						}
-					}
-				}
+			var folded bool
+			v, folded = c.lostParentOnDisk(inf, l, lead)
+			if folded {
+				continue
 			}
 		}
 		c.add(finding.Finding{
 			Code: CodeCloneLostBaseSnapshot, Severity: finding.Error,
 			Lvstore: lvsName(inf, l.LvstoreName), LvstoreUUID: l.LvstoreUUID,
-			LvolName: l.Name, LvolUUID: l.UUID,
-			Message: fmt.Sprintf("clone %s reports no base snapshot name: its parent snapshot was dropped from the target's view (a forced removal) and comes back at the next restart", orUnknown(l.Alias)),
+			LvolName: l.Name, LvolUUID: l.UUID, BlobID: v.blob, SPDK: v.loads,
+			Message: v.msg,
 			Evidence: map[string]string{
 				EvLive: "bdev_get_bdevs: clone=true, no base_snapshot (the target logs `Cannot obtain parent snapshots name`)",
-				EvDisk: diskNote,
+				EvDisk: v.disk,
 			},
-			Repair: "Run `lvfsck check` with the lvstore's device to name the snapshot. It comes back at the next target restart; after the restart run `lvfsck repair --yes` (or `lvfsck repair --reload --yes` in a maintenance window) to delete it for good.",
+			Repair: v.repair,
 		})
 	}
+}
+
+// lostParentVerdict is what a clone-lost-base-snapshot finding says: its
+// disk evidence, and the message and advice that agree with it.
+type lostParentVerdict struct {
+	disk, msg, repair string
+	blob              uint64              // the parent blob, when the disk names one
+	loads             finding.LoadOutcome // what SPDK does with it
+}
+
+// lostParentOnDisk reads the clone's parent on the disk of a compared
+// lvstore. folded is true when the parent is absent from the live view and
+// loadable: its pending resurrection (absent) then carries the clone.
+func (c *checker) lostParentOnDisk(inf *lvsInfo, l *LLvol, lead string) (v lostParentVerdict, folded bool) {
+	const reread = "Re-run `lvfsck check` (the views may have been taken at different moments); if it stays, the device read is not the one the target uses, or the target's view is damaged: restart the target in a maintenance window and check again."
+	v = lostParentVerdict{
+		disk:   "the clone's blob is not on disk",
+		msg:    lead + " and no blob on disk carries its uuid: nothing on disk comes back for it",
+		repair: reread,
+	}
+	pi, ok := c.persIdx[l.UUID]
+	if !ok {
+		return v, false
+	}
+	p := &c.in.Persisted.Lvols[pi]
+	if p.ParentBlobID == 0 {
+		v.disk = fmt.Sprintf("the clone's blob %#x has no parent", p.BlobID)
+		v.msg = lead + ", and its blob on disk has no parent either: the views disagree, nothing comes back at a restart"
+		return v, false
+	}
+	parIdx, ok := c.persBlob[blobKey{p.LvstoreUUID, p.ParentBlobID}]
+	if !ok {
+		v.disk = fmt.Sprintf("the clone's parent blob %#x is not on disk", p.ParentBlobID)
+		v.msg = fmt.Sprintf("%s, and its parent blob %#x is not on disk: the parent is gone for good, and a clone without its parent blob may fail to open at the next restart", lead, p.ParentBlobID)
+		v.repair = "Copy the clone's data off before the target restarts (its parent, which holds the clusters it did not write, is not on disk), then " + strings.ToLower(reread[:1]) + reread[1:]
+		return v, false
+	}
+	par := &c.in.Persisted.Lvols[parIdx]
+	v.blob, v.loads = par.BlobID, par.Loads
+	_, parLive := c.liveIdx[par.UUID]
+	indexed, ok := c.persIdx[par.UUID]
+	switch {
+	case !loadable(par.Loads):
+		v.disk = fmt.Sprintf("the clone's parent blob %#x (%q) would not load (%s)", par.BlobID, par.Name, par.Loads)
+		v.msg = fmt.Sprintf("%s: its parent blob %#x (%q) is on disk but SPDK would not load it (%s), so the target gives it no bdev, now or after a restart", lead, par.BlobID, par.Name, par.Loads)
+		v.repair = fmt.Sprintf("See the integrity finding on blob %#x for why SPDK does not load it (with two lvols of one name, the duplicate-lvol-name finding): fix that cause (for a duplicate name, rename the other lvol and reload), then check again. The clone still reads through that blob: do not delete it.", par.BlobID)
+	case parLive:
+		v.disk = fmt.Sprintf("the clone's parent %q (blob %#x) is live, yet its name is not reported", par.Name, par.BlobID)
+		v.msg = fmt.Sprintf("%s although its parent %q (blob %#x) is live: the target's view of the clone is inconsistent", lead, par.Name, par.BlobID)
+	case !ok || indexed != parIdx:
+		v.disk = fmt.Sprintf("the clone's parent blob %#x has no usable lvol identity (uuid %q)", par.BlobID, par.UUID)
+		v.msg = fmt.Sprintf("%s: its parent blob %#x has no usable lvol identity (uuid %q), so no bdev names it", lead, par.BlobID, par.UUID)
+		v.repair = fmt.Sprintf("See the integrity findings on blob %#x (duplicate or missing uuid). The clone still reads through that blob: do not delete it.", par.BlobID)
+	default:
+		c.lostBy[parIdx] = append(c.lostBy[parIdx], orUnknown(l.Alias))
+		return v, true
+	}
+	return v, false
 }
 
 // persistedLvols looks at each loadable persisted lvol of a compared lvstore.

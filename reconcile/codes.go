@@ -40,8 +40,8 @@ const (
 	// with no evidence of why. Warning.
 	CodeNoEvidence finding.Code = "no-evidence"
 	// CodeDiskNotRead: the persisted view of a live lvstore was not read, so
-	// only the RPC-only checks ran for it. Info (warning when a device was
-	// given and could not be read).
+	// only the RPC-only checks ran for it. Warning: a store whose device was
+	// not read was not checked, and the run must not read as clean.
 	CodeDiskNotRead finding.Code = "disk-not-read"
 )
 

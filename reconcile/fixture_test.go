@@ -203,7 +203,7 @@ func TestCheckFixtures(t *testing.T) {
 			name: "notify-rpc-only", views: "notify.after-delete", notify: "notify.after-delete.notify_get_notifications.json",
 			want: []want{
 				{CodeCloneLostBaseSnapshot, finding.Error, "cab61897-1d40-4dd8-9fb3-350e7c43404f"},
-				{CodeDiskNotRead, finding.Info, ""},
+				{CodeDiskNotRead, finding.Warning, ""},
 			},
 			evidence: []string{EvLive},
 		},
@@ -228,7 +228,7 @@ func TestCheckFixtures(t *testing.T) {
 			inc: Incarnation{ID: inc1},
 			want: []want{
 				{CodeResurrected, finding.Error, "e35bbdab-6f21-46ac-9f99-7635c853ee8b"},
-				{CodeDiskNotRead, finding.Info, ""},
+				{CodeDiskNotRead, finding.Warning, ""},
 			},
 			evidence: []string{EvJournal, EvLive},
 		},
@@ -236,7 +236,7 @@ func TestCheckFixtures(t *testing.T) {
 			name: "reload-after-delete-rpc-only", views: "reload.after-delete",
 			want: []want{
 				{CodeCloneLostBaseSnapshot, finding.Error, "5b8b43e1-bfa9-43d2-8467-671cf1389382"},
-				{CodeDiskNotRead, finding.Info, ""},
+				{CodeDiskNotRead, finding.Warning, ""},
 			},
 			evidence: []string{EvLive},
 		},

@@ -334,6 +334,7 @@ func TestCorruptionCorpus(t *testing.T) {
 				require.True(t, found, "want a %s finding, got:\n%s", c.want, got)
 			}
 			testfix.Golden(t, filepath.Join(corruptDir, c.name+".expected"), []byte(got))
+			testfix.RequireAgree(t, v.Findings)
 		})
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lvfsck/lvfsck/finding"
 )
 
 // failT records a failure and stops the goroutine, as testing.T does; it
@@ -128,4 +130,27 @@ func TestReadManifest(t *testing.T) {
 	snap := "snap1"
 	require.Equal(t, ManifestLvol{Name: "vol-thin", UUID: "bf58dcba-8612-42a6-93a2-a7609f0c8037", Thin: true,
 		Clone: true, SizeBytes: 16 << 20, BaseSnapshot: &snap}, m.Lvols[0])
+}
+
+func TestContradictions(t *testing.T) {
+	old := finding.Finding{Code: "clone-lost-base-snapshot",
+		Message:  "clone lvs/vol reports no base snapshot name: its parent snapshot was dropped (a forced removal) and comes back at the next restart",
+		Evidence: map[string]string{"disk": `the clone's parent blob 0x100000003 ("snap") would not load (skip)`},
+		Repair:   "Run `lvfsck check` with the lvstore's device to name the snapshot."}
+	cases := []struct {
+		name string
+		f    finding.Finding
+		want int
+	}{
+		{"comes back beside not-load evidence, device advice beside a read device", old, 2},
+		{"comes back beside an SPDK skip", finding.Finding{Message: "it loads at the next restart", SPDK: finding.LoadSkip}, 1},
+		{"comes back, loads", finding.Finding{Message: "it comes back at the next restart", SPDK: finding.LoadOK}, 0},
+		{"device advice, device not read", finding.Finding{Repair: "Pass the lvstore's device with --device", Evidence: map[string]string{"disk": "not scanned"}}, 0},
+		{"device advice, no disk evidence", finding.Finding{Repair: "Run `lvfsck check` with the lvstore's device"}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Len(t, Contradictions(tc.f), tc.want, "%v", Contradictions(tc.f))
+		})
+	}
 }
