@@ -72,6 +72,9 @@ type Step struct {
 	BlobID      uint64
 	Why         string // the finding's message
 	Advice      string // what the operator should do (advice, wait-restart)
+	// Basis says, for a delete, which evidence showed the lvol dropped
+	// earlier: the plan must not claim more than the finding had.
+	Basis string
 }
 
 // Target names the step's object for humans.
@@ -142,6 +145,7 @@ func Plan(fs []finding.Finding, opts PlanOptions) RepairPlan {
 			st.Action = ActionFinish
 		case CodeResurrected:
 			st.Action = ActionDelete
+			st.Basis = dropBasis(f.Evidence)
 		case CodePendingResurrection:
 			// reconcile reports it only on positive evidence of a forced
 			// removal; after a restart the same lvol is "resurrected" and
@@ -205,6 +209,33 @@ func Plan(fs []finding.Finding, opts PlanOptions) RepairPlan {
 		p.Steps[i] = ks[i].s
 	}
 	return p
+}
+
+// Evidence keys of reconcile's findings (reconcile.EvJournal, EvLog): the
+// planner reads them to say what a delete rests on.
+const (
+	evJournal = "journal"
+	evLog     = "log"
+)
+
+// unknownBasis is the basis of a delete whose finding named no source.
+const unknownBasis = "the finding's evidence shows it dropped before the restart"
+
+// dropBasis words the sources that showed a resurrected lvol dropped
+// earlier: the journal (a recorded delete, a sighting then absence, a
+// pending resurrection reported before the restart) and imported logs.
+func dropBasis(ev map[string]string) string {
+	var parts []string
+	if ev[evJournal] != "" {
+		parts = append(parts, "the journal recorded it deleted or dropped before the restart")
+	}
+	if ev[evLog] != "" {
+		parts = append(parts, "an imported spdk_tgt log shows its forced removal")
+	}
+	if len(parts) == 0 {
+		return unknownBasis
+	}
+	return strings.Join(parts, "; ")
 }
 
 // ApplyOptions are the repair command's switches.

@@ -22,7 +22,8 @@ func sampleFindings() []finding.Finding {
 			BlobID: 1<<32 | 4, Message: "lvs-r/snap-x was force-removed; it loads again at the next restart",
 			Evidence: map[string]string{EvSemantics: "forced: its clone lvs-r/vol reports no base snapshot"}},
 		{Code: CodeResurrected, Severity: finding.Error, Lvstore: "lvs-r", LvstoreUUID: uuidLvs, LvolName: "vol-b",
-			LvolUUID: "804A2E0E-123B-4A8B-BE34-4BA606FB1CC2", Message: "lvs-r/vol-b is back after a restart"},
+			LvolUUID: "804A2E0E-123B-4A8B-BE34-4BA606FB1CC2", Message: "lvs-r/vol-b is back after a restart",
+			Evidence: map[string]string{"log": "Could not remove blob on lvol gracefully - forced removal", "live": "listed again"}},
 		{Code: CodeResurrected, Severity: finding.Error, Lvstore: "lvs-r", LvstoreUUID: uuidLvs, LvolName: "vol-b",
 			LvolUUID: "804a2e0e-123b-4a8b-be34-4ba606fb1cc2", Message: "duplicate of the above"},
 		{Code: CodeOpenIntent, Severity: finding.Warning, Lvstore: "lvs-r", LvstoreUUID: uuidLvs, LvolUUID: uuidVolA, LvolName: "vol-a",
@@ -59,6 +60,34 @@ func TestPlanActions(t *testing.T) {
 		})
 	}
 	require.Empty(t, Plan(nil, PlanOptions{}).Steps)
+}
+
+// Issue 8 item 15: the plan says what a delete rests on, no more.
+func TestPlanDeleteBasis(t *testing.T) {
+	res := func(ev map[string]string) finding.Finding {
+		return finding.Finding{Code: CodeResurrected, Severity: finding.Error, Lvstore: "lvs-r", LvolName: "v", LvolUUID: uuidVolA, Evidence: ev}
+	}
+	cases := []struct {
+		name      string
+		ev        map[string]string
+		want, not string
+	}{
+		{"log line only", map[string]string{"log": "forced removal", "live": "listed again"}, "imported spdk_tgt log", "journal"},
+		{"journal only", map[string]string{"journal": "reported pending-resurrection in incarnation A"}, "the journal recorded", "log"},
+		{"both", map[string]string{"journal": "x", "log": "y"}, "the journal recorded it deleted or dropped before the restart; an imported spdk_tgt log", ""},
+		{"neither", nil, unknownBasis, "journal"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Plan([]finding.Finding{res(tc.ev)}, PlanOptions{})
+			require.Len(t, p.Steps, 1)
+			d := describe(p.Steps[0], false)
+			require.Contains(t, d, tc.want)
+			if tc.not != "" {
+				require.NotContains(t, d, tc.not)
+			}
+		})
+	}
 }
 
 func TestPlanRenderGolden(t *testing.T) {

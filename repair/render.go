@@ -1,6 +1,7 @@
 package repair
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -17,7 +18,7 @@ func describe(s Step, reload bool) string {
 	case ActionFinish:
 		return fmt.Sprintf("verify the interrupted delete of %s%s against the live view and the disk, and record what really happened", t, id)
 	case ActionDelete:
-		return fmt.Sprintf("guarded delete of %s%s: it came back after a restart and its deletion is in the journal; verified on disk", t, id)
+		return fmt.Sprintf("guarded delete of %s%s: it came back after a restart (%s); verified on disk", t, id, cmp.Or(s.Basis, unknownBasis))
 	case ActionReloadDelete:
 		if !reload {
 			return fmt.Sprintf("%s%s is pending resurrection; --reload not confirmed: wait for the target's next restart, then repair", t, id)
