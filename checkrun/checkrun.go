@@ -138,7 +138,9 @@ type run struct {
 func (r *run) note(format string, a ...any) {
 	msg := fmt.Sprintf(format, a...)
 	r.notes = append(r.notes, msg)
-	r.cfg.Log.Warn().Msg(msg)
+	// The note is in the report; a warn log would repeat it on stderr (as a
+	// JSON line when stderr is not a terminal) beside the human report.
+	r.cfg.Log.Info().Msg(msg)
 }
 
 // failed is the Result of a run that could not finish its check.

@@ -61,7 +61,8 @@ type comparer struct {
 func (r *comparer) note(format string, a ...any) {
 	msg := fmt.Sprintf(format, a...)
 	r.notes = append(r.notes, msg)
-	r.c.Log.Warn().Msg(msg)
+	// In the report already: logged below the default level (see run.note).
+	r.c.Log.Info().Msg(msg)
 }
 
 // Compare reads devices (recovery mode beside a live target), records the
@@ -154,7 +155,8 @@ func (r *comparer) scan(ctx context.Context, devices []string) ([]collect.Scan, 
 		}
 		if err != nil {
 			r.opErr = true
-			r.c.Log.Error().Err(err).Str("device", dev).Msg("cannot read device")
+			// The disk-not-read finding reports it.
+			r.c.Log.Info().Err(err).Str("device", dev).Msg("cannot read device")
 			scans = append(scans, collect.Scan{Device: dev, Err: err})
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lvfsck/lvfsck/internal/testfix"
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/report"
 )
@@ -82,6 +83,7 @@ func TestCheckOfflineGolden(t *testing.T) {
 			var doc report.JSONReport
 			require.NoError(t, json.Unmarshal([]byte(js), &doc))
 			require.Equal(t, report.Schema, doc.Schema)
+			testfix.RequireAgree(t, doc.Findings)
 			var pending []string
 			for _, f := range doc.Findings {
 				if f.Code == "pending-resurrection" {
