@@ -96,3 +96,38 @@ func requireVerdictAgrees(t *testing.T, doc report.JSONReport) {
 		require.Contains(t, ls.Source, "disk", "status clean, but lvstore %s was not read from disk", ls.Name)
 	}
 }
+
+// Issue 8 item 15, as seen beside a real target: a forced removal, a new
+// lvol under the dropped name, a reload. Two lvols of one name: SPDK loads
+// one; what each finding says must agree with what the disk shows.
+func TestVerdictReloadTwoOfOneName(t *testing.T) {
+	image, state := diskAndState(t)
+	tg := startSim(t, image, "--delete-semantics", "forced")
+	setup(t, tg)
+	delErr, wait := holdAndDelete(t, tg, false)
+	require.ErrorIs(t, delErr, spdk.ErrBusy)
+	wait()
+	_, err := tg.c.CreateLvol(ctxT(t), "lvs-r", "backup-1", 4, true)
+	require.NoError(t, err)
+	require.NoError(t, tg.c.AioDelete(ctxT(t), "aio0"))
+	_, err = tg.c.AioCreate(ctxT(t), "aio0", image, 4096)
+	require.NoError(t, err)
+	r := tg.check(t, state) // runCheck also requires every finding to agree
+	require.Equal(t, 4, r.code, "%s", r)
+	require.Equal(t, []string{"clone-lost-base-snapshot replica-a", "duplicate-lvol-name backup-1", "name-collision backup-1"}, r.codes(), "%s", r)
+	lost := r.of("clone-lost-base-snapshot")[0]
+	require.Contains(t, lost.Evidence["disk"], "would not load (skip)")
+	for _, text := range []string{lost.Message, lost.Repair} {
+		require.NotContains(t, text, "comes back", "%s", r)
+		require.NotContains(t, text, "the lvstore's device", "the device was read: %s", r)
+	}
+	require.Contains(t, lost.Repair, "duplicate-lvol-name")
+
+	// Nothing here is lvfsck's to delete: the plan holds advice only.
+	dr, d := tg.repair(t, state, "--dry-run")
+	require.Equal(t, 4, dr.code, "%s", dr)
+	for _, st := range d.Plan {
+		require.Equal(t, "advice", st.Action, "%s", dr)
+	}
+	tg.stop("SIGINT")
+}

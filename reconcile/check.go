@@ -352,7 +352,7 @@ func (c *checker) lostParents() {
 		c.add(finding.Finding{
 			Code: CodeCloneLostBaseSnapshot, Severity: finding.Error,
 			Lvstore: lvsName(inf, l.LvstoreName), LvstoreUUID: l.LvstoreUUID,
-			LvolName: l.Name, LvolUUID: l.UUID, BlobID: v.blob, SPDK: v.loads,
+			LvolName: l.Name, LvolUUID: l.UUID,
 			Message: v.msg,
 			Evidence: map[string]string{
 				EvLive: "bdev_get_bdevs: clone=true, no base_snapshot (the target logs `Cannot obtain parent snapshots name`)",
@@ -367,8 +367,6 @@ func (c *checker) lostParents() {
 // disk evidence, and the message and advice that agree with it.
 type lostParentVerdict struct {
 	disk, msg, repair string
-	blob              uint64              // the parent blob, when the disk names one
-	loads             finding.LoadOutcome // what SPDK does with it
 }
 
 // lostParentOnDisk reads the clone's parent on the disk of a compared
@@ -399,7 +397,6 @@ func (c *checker) lostParentOnDisk(inf *lvsInfo, l *LLvol, lead string) (v lostP
 		return v, false
 	}
 	par := &c.in.Persisted.Lvols[parIdx]
-	v.blob, v.loads = par.BlobID, par.Loads
 	_, parLive := c.liveIdx[par.UUID]
 	indexed, ok := c.persIdx[par.UUID]
 	switch {
