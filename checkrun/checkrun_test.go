@@ -73,6 +73,10 @@ func TestRunOffline(t *testing.T) {
 			for _, l := range s.Lvstores {
 				require.Equal(t, tc.source, l.Source)
 			}
+			// No device read: the stores were not checked, so the run must
+			// not read as clean (issue 8 item 15), whatever its exit code.
+			require.NotEqual(t, "clean", s.Status())
+			require.NotContains(t, report.Headline(s), "clean", report.Headline(s))
 			require.Equal(t, !tc.journal, strings.Contains(strings.Join(s.Notes, "\n"), "no journal"))
 			require.Equal(t, s.Finished, res.LastSuccess(), "a completed run is its own last success")
 			res.Finish(s.Exit)
