@@ -65,7 +65,7 @@ func LoadHistory(j JournalReader, o HistoryOptions) (*History, error) {
 		deletes: map[string][]reconcile.DeleteRecord{},
 		logs:    map[string][]reconcile.Evidence{},
 	}
-	if err := h.addFindings(j); err != nil {
+	if err := h.addFindings(j, o.TargetStart); err != nil {
 		return nil, fmt.Errorf("load history: %w", err)
 	}
 	evs, err := j.Timeline(time.Time{})
@@ -118,10 +118,16 @@ func LoadHistory(j JournalReader, o HistoryOptions) (*History, error) {
 		if !o.TargetStart.IsZero() && !e.At.IsZero() && e.At.Before(o.TargetStart) {
 			ev.Incarnation = earlierRun
 		}
-		for _, who := range []string{e.LvolUUID, e.LvolName} {
-			if who != "" {
-				h.logs[who] = append(h.logs[who], ev)
-			}
+		// A line that names a uuid is about that lvol only: indexed by
+		// its name too, it would be taken as evidence about a later lvol
+		// created under the same name (a nightly backup-1), and repair
+		// would delete that one.
+		who := e.LvolUUID
+		if who == "" {
+			who = e.LvolName
+		}
+		if who != "" {
+			h.logs[who] = append(h.logs[who], ev)
 		}
 	}
 	for _, t := range []string{inc, socket} {
@@ -145,8 +151,9 @@ func LoadHistory(j JournalReader, o HistoryOptions) (*History, error) {
 
 // addFindings indexes the recorded findings by lvol uuid: a finding is
 // history too (a pending resurrection reported before a restart is what
-// makes the lvol resurrected after it).
-func (h *History) addFindings(j JournalReader) error {
+// makes the lvol resurrected after it). A record of no known incarnation
+// last reported before the target started is from an earlier run of it.
+func (h *History) addFindings(j JournalReader, targetStart time.Time) error {
 	recs, err := j.Findings()
 	if err != nil {
 		return err
@@ -157,8 +164,12 @@ func (h *History) addFindings(j JournalReader) error {
 		if u == "" {
 			continue
 		}
+		inc := r.Incarnation
+		if inc == "" && !targetStart.IsZero() && !r.LastSeen.IsZero() && r.LastSeen.Before(targetStart) {
+			inc = earlierRun
+		}
 		h.findings[u] = append(h.findings[u], reconcile.RecordedFinding{
-			Code: r.Finding.Code, Incarnation: r.Incarnation, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen,
+			Code: r.Finding.Code, Incarnation: inc, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen,
 			Open: r.Open(), Summary: evidenceLine(r.Finding),
 		})
 	}

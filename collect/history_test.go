@@ -17,6 +17,7 @@ const (
 	uX   = "5ae2d848-da40-4d18-8f6c-64cb6802a968"
 	uY   = "cab61897-1d40-4dd8-9fb3-350e7c43404f"
 	uZ   = "804a2e0e-123b-4a8b-be34-4ba606fb1cc2"
+	uW2  = "4b1c8e0a-77d2-4f0e-9a51-2f7c3c1d9e20"
 	incA = "boot/100/1"
 	incB = "boot/200/2"
 )
@@ -130,6 +131,21 @@ func TestLoadHistoryRecordedFindings(t *testing.T) {
 		Summary: "notify: bdev_unregister (id 9)"}, rs[0], "the disk evidence is this run's to read again")
 	require.Empty(t, h.RecordedFindings(uX))
 
+	// Recorded with no incarnation (none could be asked): placed by the
+	// target's start time, as imported log lines are.
+	const uV = "9e1d3c55-2b7a-4b8e-8f3e-6a0c1d2e3f40"
+	pend.LvolUUID = uV
+	_, err = j.UpsertFindingsOf("", at, []string{lvsU}, []finding.Finding{pend})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		start time.Time
+		inc   string
+	}{{time.Time{}, ""}, {at.Add(-time.Hour), ""}, {at.Add(time.Hour), earlierRun}} {
+		h, err := LoadHistory(j, HistoryOptions{TargetStart: tc.start})
+		require.NoError(t, err)
+		require.Equal(t, tc.inc, h.RecordedFindings(uV)[0].Incarnation, "target start %s", tc.start)
+	}
+
 	live := reconcile.Live{Lvstores: []reconcile.LLvstore{{UUID: lvsU, Name: "lvs-r"}},
 		Lvols: []reconcile.LLvol{{UUID: uW, Name: "w", Alias: "lvs-r/w", LvstoreUUID: lvsU, LvstoreName: "lvs-r"}}}
 	fs := reconcile.Check(reconcile.Input{Live: live, History: h, Incarnation: reconcile.Incarnation{ID: incB}})
@@ -142,6 +158,25 @@ func TestLoadHistoryRecordedFindings(t *testing.T) {
 	require.Len(t, res, 1, "%v", fs)
 	require.Equal(t, uW, res[0].LvolUUID)
 	require.Contains(t, res[0].Evidence[reconcile.EvJournal], "bdev_unregister (id 9)")
+}
+
+// A forced-removal line that names x's uuid is no evidence about y, a
+// later lvol created under x's name: y must not read as resurrected.
+func TestLoadHistoryLogEvidenceByUUIDOnly(t *testing.T) {
+	j, _ := historyJournal(t)
+	_, err := j.RecordEvidence(journal.Evidence{At: time.Date(2026, 11, 1, 11, 0, 0, 0, time.UTC), Source: "spdk.log", Line: 9,
+		Kind: journal.EvidenceForcedRemoval, LvolUUID: uZ, LvolName: "lvs-r/backup-1", Text: "forced removal of z"})
+	require.NoError(t, err)
+	h, err := LoadHistory(j, HistoryOptions{Incarnation: incB})
+	require.NoError(t, err)
+	require.Len(t, h.LogEvidence(uZ, "lvs-r/z"), 1, "by its uuid")
+	require.Empty(t, h.LogEvidence(uY, "lvs-r/backup-1"), "another uuid under that name")
+
+	live := reconcile.Live{Lvstores: []reconcile.LLvstore{{UUID: lvsU, Name: "lvs-r"}},
+		Lvols: []reconcile.LLvol{{UUID: uW2, Name: "backup-1", Alias: "lvs-r/backup-1", LvstoreUUID: lvsU, LvstoreName: "lvs-r"}}}
+	for _, f := range reconcile.Check(reconcile.Input{Live: live, History: h, Incarnation: reconcile.Incarnation{ID: incB}}) {
+		require.NotEqual(t, reconcile.CodeResurrected, f.Code, "%v", f)
+	}
 }
 
 func TestLoadHistoryNoSemantics(t *testing.T) {
