@@ -769,8 +769,12 @@ func (c *checker) recordedDrops(ev *evidence, uuid string) {
 	for _, r := range c.hist.RecordedFindings(uuid) {
 		switch {
 		case r.Code == CodePendingResurrection && r.Incarnation != "" && r.Incarnation != c.cur:
-			ev.mark(EvJournal, fmt.Sprintf("reported %s in incarnation %s (%s to %s): %s",
-				CodePendingResurrection, r.Incarnation, stamp(r.FirstSeen), stamp(r.LastSeen), orUnknown(r.Summary)))
+			when := "at " + stamp(r.LastSeen)
+			if !r.FirstSeen.Equal(r.LastSeen) {
+				when = fmt.Sprintf("from %s to %s", stamp(r.FirstSeen), stamp(r.LastSeen))
+			}
+			ev.mark(EvJournal, fmt.Sprintf("reported %s by the checks of incarnation %s %s, on this evidence then: %s",
+				CodePendingResurrection, r.Incarnation, when, orUnknown(r.Summary)))
 		case r.Code == CodeResurrected && r.Open:
 			ev.mark(EvJournal, fmt.Sprintf("reported %s since %s and not repaired", CodeResurrected, stamp(r.FirstSeen)))
 		}

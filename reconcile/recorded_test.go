@@ -38,7 +38,7 @@ func TestCheckPendingThenResurrectedUnseen(t *testing.T) {
 	after := Check(Input{Persisted: disk(), Live: withNotify(liveAll(), startEvents()...), History: h, Incarnation: Incarnation{ID: inc2}})
 	require.Equal(t, []string{want{CodeResurrected, finding.Error, uSnap}.String()}, wants(after), "%s", render(after))
 	f := after[0]
-	require.Contains(t, f.Evidence[EvJournal], "pending-resurrection in incarnation "+inc1)
+	require.Contains(t, f.Evidence[EvJournal], "pending-resurrection by the checks of incarnation "+inc1)
 	require.Contains(t, f.Evidence[EvJournal], "bdev_unregister", "the recorded finding's own evidence is quoted")
 	require.NotEmpty(t, f.Evidence[EvDisk])
 	invariants(t, after)
