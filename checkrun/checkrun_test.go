@@ -180,6 +180,27 @@ func TestCompareUnreadableDevice(t *testing.T) {
 	require.Contains(t, cmp.Notes, "no journal: no history was used and nothing was recorded")
 }
 
+// What the report says (its notes, the unreadable device's finding) is not
+// logged again at the default level: on a non-terminal stderr that is a raw
+// JSON line beside the human report (issue 8 item 15).
+func TestCompareLogsNothingTheReportSays(t *testing.T) {
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { j.Close() })
+	var logged strings.Builder
+	log := zerolog.New(&logged).Level(zerolog.WarnLevel)
+	missing := filepath.Join(t.TempDir(), "missing.img")
+	live := reconcile.Live{Lvstores: []reconcile.LLvstore{{UUID: "u-a", Name: "a", Device: missing}}}
+	runID, err := j.BeginRun(journal.Run{Command: "check", Started: time.Now()})
+	require.NoError(t, err)
+	cmp, err := Compare(context.Background(), Comparison{Log: log, Journal: j, RunID: runID, Observe: true, Mode: scanner.ModeAuto, Now: time.Now},
+		live, []string{missing})
+	require.NoError(t, err)
+	require.Contains(t, strings.Join(cmp.Notes, "\n"), "no incarnation", "a note was made")
+	require.NotEmpty(t, cmp.Findings, "the unreadable device is a finding")
+	require.Empty(t, logged.String())
+}
+
 func TestLvstoreSummaries(t *testing.T) {
 	live := reconcile.Live{
 		Lvstores: []reconcile.LLvstore{{UUID: "u-b", Name: "b"}, {UUID: "u-a", Name: "a"}},

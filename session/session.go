@@ -60,11 +60,13 @@ type Session struct {
 	notes []string
 }
 
-// Note adds a note for the operator (also logged).
+// Note adds a note for the operator. The delete and repair reports print
+// it, so it is logged at info only: at warn it would also come out on
+// stderr (as a JSON line when stderr is not a terminal) beside the report.
 func (s *Session) Note(format string, a ...any) {
 	msg := fmt.Sprintf(format, a...)
 	s.notes = append(s.notes, msg)
-	s.cfg.Log.Warn().Msg(msg)
+	s.cfg.Log.Info().Msg(msg)
 }
 
 // Close closes the connection to the target; the journal is the caller's.
