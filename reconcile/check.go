@@ -508,6 +508,13 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 			}
 		}
 	}
+	// An earlier check of this target run saw what this one may no longer
+	// see (the ring rolled over, the log was not imported again): what it
+	// recorded stays true until the target restarts.
+	notOpenedEarlier := c.recordedHere(pl.UUID, CodeNotOpenedAtLoad)
+	if r := c.recordedHere(pl.UUID, CodePendingResurrection); r != "" {
+		pos.mark(EvJournal, r)
+	}
 
 	// A live lvol of the same lvstore under the same name.
 	var other *LLvol
@@ -576,13 +583,17 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 		notOpened = true
 		ev[EvLog] = capList(notOpenedLog, 4)
 	}
+	if notOpenedEarlier != "" && !registered {
+		notOpened = true
+		ev[EvJournal] = joinEv(ev[EvJournal], notOpenedEarlier)
+	}
 	switch {
 	case c.hist == nil:
 		ctx.add(EvJournal, "no journal")
 	case c.cur == "":
 		ctx.add(EvJournal, "target incarnation unknown")
 	case c.in.Incarnation.EarlierRuns > 0:
-		ev[EvJournal] = fmt.Sprintf("not listed by any of %d earlier runs in this target incarnation", c.in.Incarnation.EarlierRuns)
+		ev[EvJournal] = joinEv(ev[EvJournal], fmt.Sprintf("not listed by any of %d earlier runs in this target incarnation", c.in.Incarnation.EarlierRuns))
 	default:
 		ctx.add(EvJournal, "no earlier run in this target incarnation")
 	}
@@ -779,6 +790,21 @@ func (c *checker) recordedDrops(ev *evidence, uuid string) {
 			ev.mark(EvJournal, fmt.Sprintf("reported %s since %s and not repaired", CodeResurrected, stamp(r.FirstSeen)))
 		}
 	}
+}
+
+// recordedHere says, when an earlier check of this incarnation recorded a
+// finding of that code about the lvol, what it was and on which evidence;
+// "" otherwise.
+func (c *checker) recordedHere(uuid string, code finding.Code) string {
+	if c.hist == nil || c.cur == "" {
+		return ""
+	}
+	for _, r := range c.hist.RecordedFindings(uuid) {
+		if r.Code == code && r.Incarnation == c.cur {
+			return fmt.Sprintf("reported %s by an earlier check of this target incarnation at %s, on this evidence then: %s", code, stamp(r.LastSeen), orUnknown(r.Summary))
+		}
+	}
+	return ""
 }
 
 func (c *checker) openIntents() {

@@ -17,13 +17,16 @@
 //     lvfsck only deletes what it resolved live); the notify ring's last
 //     event for its uuid is bdev_unregister; a live clone whose blob's parent
 //     is this blob reports clone=true without a base snapshot name; an
-//     imported forced-removal log line (not from another incarnation).
+//     imported forced-removal log line (not from another incarnation); a
+//     pending-resurrection an earlier check of this incarnation recorded
+//     (the ring may have rolled over since).
 //   - with a live lvol of the same lvstore under the same name (another
 //     uuid): name-collision as well (before the restart), or name-collision
 //     alone when there is no positive evidence (after it: the invisible
 //     lvol and its clusters). Also for a blob the scanner says SPDK skips.
 //   - otherwise not-opened-at-load when the notify ring still holds id 0 and
-//     has no event for its uuid, or a log says the open failed;
+//     has no event for its uuid, or a log says the open failed, or an
+//     earlier check of this incarnation recorded it not opened;
 //   - otherwise no-evidence: absent, cause unknown; the evidence says what
 //     was missing (ring, journal, incarnation).
 //

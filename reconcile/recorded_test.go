@@ -82,3 +82,34 @@ func nilIfEmpty(s []string) []string {
 	}
 	return s
 }
+
+// A later check of the same target run: the ring rolled over (it no longer
+// holds id 0 nor the unregister) and no run listed the lvol. What the
+// earlier check recorded still holds until the target restarts.
+func TestCheckRecordedInThisIncarnation(t *testing.T) {
+	rolled := withNotify(liveDropped(false), Notify{ID: 900, Type: NotifyBdevRegister, Ctx: "other"})
+	cases := []struct {
+		name string
+		code finding.Code
+		inc  string // of the record
+		want finding.Code
+	}{
+		{"pending stays pending", CodePendingResurrection, inc1, CodePendingResurrection},
+		{"not opened stays not opened", CodeNotOpenedAtLoad, inc1, CodeNotOpenedAtLoad},
+		{"pending of an earlier incarnation: not this run's drop", CodePendingResurrection, inc2, CodeNoEvidence},
+		{"no record: cause unknown", CodeNoEvidence, inc1, CodeNoEvidence},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &MemHistory{Findings: map[string][]RecordedFinding{uSnap: {{Code: tc.code, Incarnation: tc.inc, FirstSeen: t0, LastSeen: t0, Open: true, Summary: "notify: then"}}}}
+			fs := Check(Input{Persisted: disk(), Live: rolled, History: h, Incarnation: Incarnation{ID: inc1, EarlierRuns: 2}})
+			f := only(t, fs, tc.want)
+			require.Equal(t, uSnap, f.LvolUUID)
+			if tc.want == tc.code && tc.code != CodeNoEvidence {
+				require.Contains(t, f.Evidence[EvJournal], "earlier check of this target incarnation")
+				require.Contains(t, f.Evidence[EvJournal], "notify: then")
+			}
+			invariants(t, fs)
+		})
+	}
+}
