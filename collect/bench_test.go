@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/reconcile"
 	"github.com/lvfsck/lvfsck/scanner"
 	"github.com/lvfsck/lvfsck/sim"
@@ -120,4 +122,45 @@ func BenchmarkCheck10k(b *testing.B) {
 		in := gather()
 		measure(b, func() { _ = reconcile.Check(in) })
 	})
+}
+
+// BenchmarkLoadHistoryFindings10k: LoadHistory over a journal holding
+// 10,000 finding records of a code it reads as history (a not-opened-at-load
+// storm past SPDK's ~512 opens) or of one it skips undecoded (no-evidence).
+// The timeline's 10,000 finding-first-seen events are read in both.
+func BenchmarkLoadHistoryFindings10k(b *testing.B) {
+	for _, code := range []finding.Code{reconcile.CodeNotOpenedAtLoad, reconcile.CodeNoEvidence} {
+		b.Run(string(code), func(b *testing.B) {
+			j, err := journal.Open(b.TempDir(), journal.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer j.Close()
+			fs := make([]finding.Finding, benchLvols)
+			for i := range fs {
+				fs[i] = finding.Finding{Code: code, Severity: finding.Warning, LvstoreUUID: "lvs-big",
+					LvolUUID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), LvolName: fmt.Sprintf("r%05d", i),
+					Message:  "persisted and loadable but the target never gave it a bdev in this run",
+					Evidence: map[string]string{reconcile.EvNotify: "no bdev_register for its uuid since the target started", reconcile.EvDisk: "blob"}}
+			}
+			if _, err := j.UpsertFindingsOf("inc-a", time.Now(), []string{"lvs-big"}, fs); err != nil {
+				b.Fatal(err)
+			}
+			want := 0
+			if code == reconcile.CodeNotOpenedAtLoad {
+				want = 1
+			}
+			start := time.Now()
+			for b.Loop() {
+				h, err := LoadHistory(j, HistoryOptions{Incarnation: "inc-b"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(h.RecordedFindings(fs[0].LvolUUID)) != want {
+					b.Fatal("records read: not as expected")
+				}
+			}
+			b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(b.N), "ms/load")
+		})
+	}
 }

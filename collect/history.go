@@ -18,7 +18,7 @@ type JournalReader interface {
 	Runs() ([]journal.Run, error)
 	Sightings(incarnation string) (map[string]journal.Sighting, error)
 	AllEvidence() ([]journal.Evidence, error)
-	Findings() ([]journal.FindingRecord, error)
+	FindingsWith(codes ...finding.Code) ([]journal.FindingRecord, error)
 }
 
 var _ JournalReader = (*journal.Journal)(nil)
@@ -154,7 +154,8 @@ func LoadHistory(j JournalReader, o HistoryOptions) (*History, error) {
 // makes the lvol resurrected after it). A record of no known incarnation
 // last reported before the target started is from an earlier run of it.
 func (h *History) addFindings(j JournalReader, targetStart time.Time) error {
-	recs, err := j.Findings()
+	// Only the codes reconcile weighs as history are read.
+	recs, err := j.FindingsWith(reconcile.CodePendingResurrection, reconcile.CodeResurrected, reconcile.CodeNotOpenedAtLoad)
 	if err != nil {
 		return err
 	}

@@ -231,11 +231,11 @@ func (e errJournal) AllEvidence() ([]journal.Evidence, error) {
 	return e.JournalReader.AllEvidence()
 }
 
-func (e errJournal) Findings() ([]journal.FindingRecord, error) {
+func (e errJournal) FindingsWith(codes ...finding.Code) ([]journal.FindingRecord, error) {
 	if e.fail == "findings" {
 		return nil, errJ
 	}
-	return e.JournalReader.Findings()
+	return e.JournalReader.FindingsWith(codes...)
 }
 
 func TestLoadHistoryErrors(t *testing.T) {
@@ -260,8 +260,10 @@ func (f fakeJournal) Runs() ([]journal.Run, error) { return nil, nil }
 func (f fakeJournal) Sightings(string) (map[string]journal.Sighting, error) {
 	return nil, nil
 }
-func (f fakeJournal) AllEvidence() ([]journal.Evidence, error)   { return nil, nil }
-func (f fakeJournal) Findings() ([]journal.FindingRecord, error) { return nil, nil }
+func (f fakeJournal) AllEvidence() ([]journal.Evidence, error) { return nil, nil }
+func (f fakeJournal) FindingsWith(...finding.Code) ([]journal.FindingRecord, error) {
+	return nil, nil
+}
 
 func TestSeenEarlierAndGoneFromEvents(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -160,5 +161,64 @@ func (j *Journal) Findings() ([]FindingRecord, error) {
 		return nil, fmt.Errorf("list findings: %w", err)
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].LastSeen.After(out[b].LastSeen) })
+	return out, nil
+}
+
+// FindingsWith returns the finding records of the given codes, open and
+// resolved, in key order. It decodes only those: a journal can hold
+// thousands of records of other codes (a not-opened storm, integrity
+// findings), and reading history for every check must stay cheap.
+func (j *Journal) FindingsWith(codes ...finding.Code) ([]FindingRecord, error) {
+	if err := j.begin(); err != nil {
+		return nil, err
+	}
+	defer j.mu.Unlock()
+	want := make(map[finding.Code]bool, len(codes))
+	for _, c := range codes {
+		want[c] = true
+	}
+	// The key is finding.Key(), "<lvstore>|<code>|<object>"; names from
+	// data may hold "|" too, so the key only preselects (a superset) and
+	// the decoded code decides.
+	mayBe := func(key string) bool {
+		for c := range want {
+			if strings.Contains(key, "|"+string(c)+"|") {
+				return true
+			}
+		}
+		return false
+	}
+	var out []FindingRecord
+	err := j.db.View(func(txn *badger.Txn) error {
+		opt := badger.DefaultIteratorOptions
+		opt.PrefetchValues = false
+		opt.Prefix = []byte(pFinding)
+		it := txn.NewIterator(opt)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			if !mayBe(unesc(strings.TrimPrefix(string(item.Key()), pFinding))) {
+				continue
+			}
+			if item.ValueSize() > maxValueLen {
+				continue // not ours to decode; UpsertFindings drops what it cannot read
+			}
+			b, err := item.ValueCopy(nil)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", item.Key(), err)
+			}
+			var r FindingRecord
+			if err := unmarshal(b, &r); err != nil || r.Key == "" {
+				continue // damaged: UpsertFindings drops it at the next check
+			}
+			if want[r.Finding.Code] {
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list findings: %w", err)
+	}
 	return out, nil
 }

@@ -183,6 +183,27 @@ func TestUpsertFindingsOfIncarnation(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalid)
 }
 
+func TestFindingsWith(t *testing.T) {
+	j, clk := openTest(t)
+	pending := fnd("pending-resurrection", lvsR, backup1)
+	phantom := fnd("phantom", lvsR, replicaA)
+	odd := fnd("pending-resurrection", "lvs|with|bars", "u|v") // escaped in the key
+	tricky := fnd("phantom", "x|pending-resurrection|y", "w")  // names the code in its lvstore
+	_, err := j.UpsertFindingsOf("inc-a", clk.Advance(time.Hour), nil, []finding.Finding{pending, phantom, odd, tricky})
+	require.NoError(t, err)
+	got, err := j.FindingsWith("pending-resurrection")
+	require.NoError(t, err)
+	var keys []string
+	for _, r := range got {
+		keys = append(keys, r.Key)
+		require.Equal(t, "inc-a", r.Incarnation)
+	}
+	require.ElementsMatch(t, []string{pending.Key(), odd.Key()}, keys)
+	none, err := j.FindingsWith()
+	require.NoError(t, err)
+	require.Empty(t, none)
+}
+
 func TestUpsertFindingsDropsDamaged(t *testing.T) {
 	j, _ := openTest(t)
 	f := fnd("phantom", lvsR, replicaA)
