@@ -1,0 +1,65 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvfsck/lvfsck/internal/realtgt"
+	"github.com/lvfsck/lvfsck/spdk"
+)
+
+// The story of TestVerdictPendingThenResurrectedUnseen on the real
+// spdk_tgt (forced semantics, as released): the snapshot is force-removed
+// between two checks, the first check says pending, the restart brings it
+// back, and the pending finding the journal recorded makes it resurrected.
+func TestVerdictPendingThenResurrectedUnseenReal(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	img, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
+	realtgt.Sparse(t, img, 3<<30)
+	tg := realtgt.Start(t, realtgt.Options{})
+	c := tg.Client
+	require.NoError(t, tg.AIO(ctx, "aio0", img))
+	_, err := c.CreateLvstore(ctx, "aio0", "lvs-r", 1<<20)
+	require.NoError(t, err)
+	// Thick and 2 GiB: its snapshot's checksum is long enough (~75 ms) for
+	// a delete sent 10 ms after it to find the blob busy.
+	_, err = c.CreateLvol(ctx, "lvs-r", "replica-a", 2048, false)
+	require.NoError(t, err)
+	_, err = c.CreateLvol(ctx, "lvs-r", "bystander", 8, false)
+	require.NoError(t, err)
+	snapUUID, err := c.Snapshot(ctx, "lvs-r/replica-a", "backup-1")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- c.RegisterSnapshotChecksum(ctx, "lvs-r/backup-1") }()
+	time.Sleep(10 * time.Millisecond)
+	require.ErrorIs(t, c.DeleteLvol(ctx, "lvs-r/backup-1"), spdk.ErrBusy, "the delete must land in the checksum")
+	require.ErrorIs(t, c.DeleteLvol(ctx, "lvs-r/backup-1"), spdk.ErrNotFound)
+	<-done
+
+	r := runCheck(t, "--socket", tg.Sock, "--state-dir", state)
+	require.Equal(t, 4, r.code, "%s", r)
+	require.Len(t, r.of("pending-resurrection"), 1, "%s", r)
+	require.True(t, tg.Stop(10*time.Second), "clean shutdown")
+
+	tg = realtgt.Start(t, realtgt.Options{})
+	require.NoError(t, tg.AIO(ctx, "aio0", img))
+	_, err = tg.WaitLvols(ctx, 3)
+	require.NoError(t, err)
+	r = runCheck(t, "--socket", tg.Sock, "--state-dir", state)
+	require.Equal(t, 4, r.code, "%s", r)
+	res := r.of("resurrected")
+	require.Len(t, res, 1, "%s", r)
+	require.Equal(t, snapUUID, res[0].LvolUUID)
+
+	yr := lvfsck(t, "repair", "--yes", "--socket", tg.Sock, "--state-dir", state)
+	require.Equal(t, 1, yr.code, "%s", yr)
+	r = runCheck(t, "--socket", tg.Sock, "--state-dir", state)
+	require.Equal(t, 0, r.code, "%s", r)
+	require.True(t, tg.Stop(10*time.Second), "clean shutdown")
+}
