@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/internal/testfix"
 )
 
 // fuzzInput turns bytes into a small scenario whose names and uuids come
@@ -63,11 +64,13 @@ func fuzzInput(data []byte) Input {
 	incs := []string{"i1", "i2", ""}
 	in.Incarnation = Incarnation{ID: pick(incs), EarlierRuns: int(next() % 3)}
 	if flags&8 != 0 {
-		h := &MemHistory{Seen: map[string]map[string]bool{}, Deletes: map[string][]DeleteRecord{}, Gone: map[string]Disappearance{}, Logs: map[string][]Evidence{}}
+		h := &MemHistory{Seen: map[string]map[string]bool{}, Deletes: map[string][]DeleteRecord{}, Gone: map[string]Disappearance{}, Logs: map[string][]Evidence{},
+			Findings: map[string][]RecordedFinding{}}
+		recorded := []finding.Code{CodePendingResurrection, CodeResurrected, CodeNotOpenedAtLoad, CodeNoEvidence}
 		results := []DeleteResult{ResultNone, ResultDeletedVerified, ResultDeletedVerified, ResultRefusedBusy, ResultForcedRemoval, ResultError}
 		for range int(next() % 6) {
 			u, inc := pick(uuids), pick(incs)
-			switch next() % 5 {
+			switch next() % 6 {
 			case 0:
 				if h.Seen[inc] == nil {
 					h.Seen[inc] = map[string]bool{}
@@ -85,6 +88,8 @@ func fuzzInput(data []byte) Input {
 				h.Logs[u] = append(h.Logs[u], Evidence{Kind: kind, Text: "line", Incarnation: inc})
 			case 4:
 				h.Intents = append(h.Intents, Intent{LvolUUID: u, LvstoreUUID: pick(lvss), Incarnation: inc})
+			case 5:
+				h.Findings[u] = append(h.Findings[u], RecordedFinding{Code: recorded[int(next())%len(recorded)], Incarnation: inc, Open: next()%2 == 0, Summary: "then"})
 			}
 		}
 		in.History = h
@@ -104,6 +109,7 @@ func FuzzCheck(f *testing.F) {
 			require.NotEmpty(t, fd.Code)
 			require.NotEmpty(t, fd.Message)
 			require.NotEmpty(t, fd.Repair)
+			require.Empty(t, testfix.Contradictions(fd), "%v", fd)
 			if fd.Code == CodeDiskNotRead && fd.LvstoreUUID == "" {
 				continue // unreadable devices without identity share a key
 			}
