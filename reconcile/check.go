@@ -777,6 +777,7 @@ func (c *checker) resurrected(inf *lvsInfo, l *LLvol) {
 // until repaired. A pending resurrection of this incarnation proves
 // nothing here: the lvol cannot be live again without a restart.
 func (c *checker) recordedDrops(ev *evidence, uuid string) {
+	var stillOpen *RecordedFinding
 	for _, r := range c.hist.RecordedFindings(uuid) {
 		switch {
 		case r.Code == CodePendingResurrection && r.Incarnation != "" && r.Incarnation != c.cur:
@@ -787,8 +788,13 @@ func (c *checker) recordedDrops(ev *evidence, uuid string) {
 			ev.mark(EvJournal, fmt.Sprintf("reported %s by the checks of incarnation %s %s, on this evidence then: %s",
 				CodePendingResurrection, r.Incarnation, when, orUnknown(r.Summary)))
 		case r.Code == CodeResurrected && r.Open:
-			ev.mark(EvJournal, fmt.Sprintf("reported %s since %s and not repaired", CodeResurrected, stamp(r.FirstSeen)))
+			stillOpen = &r
 		}
+	}
+	// The run's record says "reported since"; the open resurrection is
+	// named only when it is all that is left (the rest pruned).
+	if stillOpen != nil && !ev.positive {
+		ev.mark(EvJournal, fmt.Sprintf("reported %s since %s and not repaired", CodeResurrected, stamp(stillOpen.FirstSeen)))
 	}
 }
 
