@@ -21,15 +21,16 @@ func TestVerdictPendingThenResurrectedUnseenReal(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	img, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
-	realtgt.Sparse(t, img, 3<<30)
+	realtgt.Sparse(t, img, 8<<30)
 	tg := realtgt.Start(t, realtgt.Options{})
 	c := tg.Client
 	require.NoError(t, tg.AIO(ctx, "aio0", img))
 	_, err := c.CreateLvstore(ctx, "aio0", "lvs-r", 1<<20)
 	require.NoError(t, err)
-	// Thick and 2 GiB: its snapshot's checksum is long enough (~75 ms) for
-	// a delete sent 10 ms after it to find the blob busy.
-	_, err = c.CreateLvol(ctx, "lvs-r", "replica-a", 2048, false)
+	// Thick and 6 GiB: its snapshot's checksum (~75 ms per 2 GiB here) is
+	// long enough for a delete sent 10 ms after it to find the blob busy,
+	// even on a loaded machine under -race.
+	_, err = c.CreateLvol(ctx, "lvs-r", "replica-a", 6144, false)
 	require.NoError(t, err)
 	_, err = c.CreateLvol(ctx, "lvs-r", "bystander", 8, false)
 	require.NoError(t, err)
