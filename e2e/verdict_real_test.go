@@ -17,12 +17,13 @@ import (
 // between two checks, the first check says pending, the restart brings it
 // back, and the pending finding the journal recorded makes it resurrected.
 func TestVerdictPendingThenResurrectedUnseenReal(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	dir := t.TempDir()
 	img, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
 	realtgt.Sparse(t, img, 8<<30)
+	// Start may wait long for the machine-wide one-target lock: each
+	// phase's deadline starts once its target runs.
 	tg := realtgt.Start(t, realtgt.Options{})
+	ctx := phase(t)
 	c := tg.Client
 	require.NoError(t, tg.AIO(ctx, "aio0", img))
 	_, err := c.CreateLvstore(ctx, "aio0", "lvs-r", 1<<20)
@@ -49,6 +50,7 @@ func TestVerdictPendingThenResurrectedUnseenReal(t *testing.T) {
 	stop(t, tg)
 
 	tg = realtgt.Start(t, realtgt.Options{})
+	ctx = phase(t)
 	require.NoError(t, tg.AIO(ctx, "aio0", img))
 	_, err = tg.WaitLvols(ctx, 3)
 	require.NoError(t, err)
@@ -63,6 +65,13 @@ func TestVerdictPendingThenResurrectedUnseenReal(t *testing.T) {
 	r = runCheck(t, "--socket", tg.Sock, "--state-dir", state)
 	require.Equal(t, 0, r.code, "%s", r)
 	stop(t, tg)
+}
+
+// phase is the deadline of one target's part of a story.
+func phase(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // stop ends a real target: cleanly if it exits in time, else killed. The
