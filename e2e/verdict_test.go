@@ -20,10 +20,10 @@ func TestVerdictPendingThenResurrectedUnseen(t *testing.T) {
 	tg := startSim(t, image, "--delete-semantics", "forced")
 	snapUUID := setup(t, tg)
 
-	delErr, wait := holdAndDelete(t, tg, false)
+	delErr, h := holdAndDelete(t, tg)
 	require.ErrorIs(t, delErr, spdk.ErrBusy)
 	require.ErrorIs(t, tg.c.DeleteLvol(ctxT(t), "lvs-r/backup-1"), spdk.ErrNotFound, "the retry")
-	wait()
+	h.wait()
 
 	r := tg.check(t, state) // the journal's first look at this target
 	require.Equal(t, 4, r.code, "%s", r)
@@ -104,9 +104,9 @@ func TestVerdictReloadTwoOfOneName(t *testing.T) {
 	image, state := diskAndState(t)
 	tg := startSim(t, image, "--delete-semantics", "forced")
 	setup(t, tg)
-	delErr, wait := holdAndDelete(t, tg, false)
+	delErr, h := holdAndDelete(t, tg)
 	require.ErrorIs(t, delErr, spdk.ErrBusy)
-	wait()
+	h.wait()
 	_, err := tg.c.CreateLvol(ctxT(t), "lvs-r", "backup-1", 4, true)
 	require.NoError(t, err)
 	require.NoError(t, tg.c.AioDelete(ctxT(t), "aio0"))

@@ -115,7 +115,10 @@ func (j *Journal) upsertFindings(at time.Time, inc string, fs []finding.Finding,
 			}
 			ops = append(ops, ev...)
 		}
-		r.Finding, r.LastSeen, r.ResolvedAt, r.Incarnation = f, at, time.Time{}, inc
+		r.Finding, r.LastSeen, r.ResolvedAt = f, at, time.Time{}
+		if inc != "" { // a writer that does not know it keeps what a check recorded
+			r.Incarnation = inc
+		}
 		r.Count++
 		o, err := setOp(pFinding+mustEsc(key), r)
 		if err != nil {

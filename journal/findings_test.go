@@ -179,6 +179,12 @@ func TestUpsertFindingsOfIncarnation(t *testing.T) {
 	require.Equal(t, 2, all[0].Count)
 	require.False(t, all[0].Open(), "resolved by the check of inc-b")
 
+	// A writer that does not know the incarnation (the watcher's
+	// RecordFinding) keeps what a check recorded.
+	rec, err := j.RecordFinding(clk.Advance(time.Hour), pending)
+	require.NoError(t, err)
+	require.Equal(t, "inc-a", rec.Incarnation)
+
 	_, err = j.UpsertFindingsOf(strings.Repeat("x", maxIDLen+1), clk.Now(), nil, nil)
 	require.ErrorIs(t, err, ErrInvalid)
 }

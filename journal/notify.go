@@ -155,7 +155,9 @@ func (j *Journal) PruneNotify(olderThan time.Time) (int, error) {
 // event. Unlike UpsertFindings it resolves nothing: one event says nothing
 // of the other findings.
 func (j *Journal) RecordFinding(at time.Time, f finding.Finding) (FindingRecord, error) {
-	recs, err := j.upsertFindings(at, []finding.Finding{f}, func(FindingRecord) bool { return false })
+	// No incarnation here: a record keeps the one a check gave it, and a
+	// new one is placed by its time (collect: before the target's start).
+	recs, err := j.upsertFindings(at, "", []finding.Finding{f}, func(FindingRecord) bool { return false })
 	if err != nil {
 		return FindingRecord{}, err
 	}
