@@ -786,7 +786,7 @@ func (c *checker) recordedDrops(ev *evidence, uuid string) {
 				when = fmt.Sprintf("from %s to %s", stamp(r.FirstSeen), stamp(r.LastSeen))
 			}
 			ev.mark(EvJournal, fmt.Sprintf("reported %s by the checks of incarnation %s %s, on this evidence then: %s",
-				CodePendingResurrection, r.Incarnation, when, orUnknown(r.Summary)))
+				CodePendingResurrection, r.Incarnation, when, orUnknown(unnest(r.Summary))))
 		case r.Code == CodeResurrected && r.Open:
 			stillOpen = &r
 		}
@@ -807,7 +807,7 @@ func (c *checker) recordedHere(uuid string, code finding.Code) string {
 	}
 	for _, r := range c.hist.RecordedFindings(uuid) {
 		if r.Code == code && r.Incarnation == c.cur {
-			return fmt.Sprintf("reported %s by an earlier check of this target incarnation at %s, on this evidence then: %s", code, stamp(r.LastSeen), orUnknown(r.Summary))
+			return fmt.Sprintf("reported %s by an earlier check of this target incarnation at %s, on this evidence then: %s", code, stamp(r.LastSeen), orUnknown(unnest(r.Summary)))
 		}
 	}
 	return ""
@@ -959,6 +959,33 @@ func stamp(t time.Time) string {
 		return "unknown time"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// quotedEvidence joins a recorded finding's own evidence to the quote of an
+// earlier record's.
+const quotedEvidence = ", on this evidence then: "
+
+// unnest is a recorded summary with the earlier records it quoted flattened
+// into their evidence, each item once: every check of a pending
+// resurrection quotes the one before, which would otherwise nest one level
+// deeper per check.
+func unnest(summary string) string {
+	var out []string
+	seen := make(map[string]bool)
+	for _, part := range strings.Split(summary, "; ") {
+		for {
+			i := strings.LastIndex(part, quotedEvidence)
+			if i < 0 {
+				break
+			}
+			part = part[i+len(quotedEvidence):]
+		}
+		if part != "" && !seen[part] {
+			seen[part] = true
+			out = append(out, part)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 func orUnknown(s string) string {
