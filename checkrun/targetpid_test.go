@@ -1,7 +1,13 @@
 package checkrun
 
 import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -22,4 +28,112 @@ func TestThroughProc(t *testing.T) {
 	}
 	require.Equal(t, "/proc/7/root/var/tmp/spdk.sock", SocketThroughProc("/proc", 7, "/var/tmp/spdk.sock"))
 	require.Equal(t, "/proc/7/cwd/spdk.sock", SocketThroughProc("/proc", 7, "spdk.sock"))
+}
+
+// fakeProc writes a /proc-like tree: pid → {comm, cmdline[, stat]}.
+func fakeProc(t *testing.T, procs map[int][]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for pid, p := range procs {
+		dir := filepath.Join(root, strconv.Itoa(pid))
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "comm"), []byte(p[0]+"\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "cmdline"), []byte(p[1]), 0o644))
+		if len(p) > 2 {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "stat"), []byte(p[2]+"\n"), 0o644))
+		}
+	}
+	// Entries that are not processes are skipped.
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "self"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "uptime"), []byte("1 1\n"), 0o644))
+	return root
+}
+
+func TestFindProcess(t *testing.T) {
+	tests := []struct {
+		name    string
+		procs   map[int][]string
+		want    int
+		none    bool
+		several []int
+	}{
+		{name: "none", procs: map[int][]string{1: {"systemd", "/sbin/init\x00"}, 2: {"kthreadd", ""}}, none: true},
+		{name: "empty proc", procs: nil, none: true},
+		{name: "one by comm", procs: map[int][]string{1: {"systemd", "/sbin/init\x00"}, 77: {"spdk_tgt", "/usr/bin/spdk_tgt\x00-m\x000x1\x00"}}, want: 77},
+		{name: "one by argv0, comm renamed", procs: map[int][]string{77: {"reactor_0", "/usr/local/bin/spdk_tgt\x00--json\x00c.json\x00"}}, want: 77},
+		{name: "argv0 relative", procs: map[int][]string{9: {"x", "./spdk_tgt\x00"}}, want: 9},
+		{name: "argument is not argv0", procs: map[int][]string{9: {"sh", "/bin/sh\x00spdk_tgt\x00"}}, none: true},
+		{name: "prefix is not a match", procs: map[int][]string{9: {"spdk_tgt2", "/bin/spdk_tgt2\x00"}}, none: true},
+		{name: "zombie skipped", procs: map[int][]string{8: {"spdk_tgt", "", "8 (spdk_tgt) Z 1 8 8"}, 9: {"spdk_tgt", "/bin/spdk_tgt\x00", "9 (spdk_tgt) S 1 9 9"}}, want: 9},
+		{name: "several", procs: map[int][]string{300: {"spdk_tgt", "spdk_tgt\x00"}, 12: {"reactor_0", "/opt/spdk_tgt\x00"}, 5: {"bash", "bash\x00"}}, several: []int{12, 300}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pid, err := FindProcess(fakeProc(t, tc.procs), "spdk_tgt")
+			switch {
+			case tc.none:
+				require.ErrorIs(t, err, ErrNoProcess)
+			case tc.several != nil:
+				var amb *AmbiguousProcessError
+				require.ErrorAs(t, err, &amb)
+				require.Equal(t, tc.several, amb.PIDs)
+			default:
+				require.NoError(t, err)
+				require.Equal(t, tc.want, pid)
+			}
+		})
+	}
+	root := fakeProc(t, map[int][]string{8: {"spdk_tgt", "", "8 (spdk (tgt) Z 1"}, 9: {"spdk_tgt", "x\x00", "9 (a) b) S 1"}})
+	require.False(t, ProcessAlive(root, 8), "zombie")
+	require.True(t, ProcessAlive(root, 9))
+	require.False(t, ProcessAlive(root, 10), "absent")
+	_, err := FindProcess(filepath.Join(t.TempDir(), "missing"), "spdk_tgt")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, ErrNoProcess)
+}
+
+// TestFindProcessReal finds a process of this machine by its name: a
+// child sleep started here is the only one carrying a unique argv[0].
+func TestFindProcessReal(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "lvfsck-probe-tgt")
+	sleep, err := exec.LookPath("sleep")
+	require.NoError(t, err)
+	require.NoError(t, os.Symlink(sleep, bin))
+	cmd := exec.Command(bin, "30")
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	pid, err := FindProcess("/proc", "lvfsck-probe-tgt")
+	require.NoError(t, err)
+	require.Equal(t, cmd.Process.Pid, pid)
+	require.True(t, ProcessAlive("/proc", pid))
+
+	// Killed and not yet waited for: a zombie, which still has its comm.
+	require.NoError(t, cmd.Process.Kill())
+	require.Eventually(t, func() bool { return !ProcessAlive("/proc", pid) }, 5*time.Second, 10*time.Millisecond)
+	_, err = os.Stat(filepath.Join("/proc", strconv.Itoa(pid)))
+	require.NoError(t, err, "still a zombie")
+	_, err = FindProcess("/proc", "lvfsck-probe-tgt")
+	require.ErrorIs(t, err, ErrNoProcess)
+	_ = cmd.Wait()
+	require.False(t, ProcessAlive("/proc", pid))
+}
+
+func TestCancelWhenGone(t *testing.T) {
+	root := fakeProc(t, map[int][]string{5: {"spdk_tgt", "spdk_tgt\x00"}})
+	ctx, ended := CancelWhenGone(context.Background(), root, 5, time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
+	require.NoError(t, ctx.Err(), "the process runs")
+	require.NoError(t, os.RemoveAll(filepath.Join(root, "5")))
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not cancelled after the process ended")
+	}
+	require.True(t, ended())
+
+	ctx, ended = CancelWhenGone(context.Background(), fakeProc(t, map[int][]string{6: {"x", ""}}), 6, time.Millisecond)
+	require.False(t, ended(), "stopped while it runs")
+	require.Error(t, ctx.Err(), "stopping releases the context")
 }

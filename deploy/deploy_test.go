@@ -265,3 +265,33 @@ func TestNPDConfig(t *testing.T) {
 	require.Equal(t, c.Conditions[0].Type, c.Rules[0].Condition)
 	require.Equal(t, []string{"check", "--npd"}, c.Rules[0].Args[:2])
 }
+
+// TestContainerArgsParse: every container's args are flags the lvfsck
+// binary of this repo knows (cobra rejects an unknown flag before --help),
+// so a manifest cannot name a flag that does not exist.
+func TestContainerArgsParse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds lvfsck")
+	}
+	bin := filepath.Join(t.TempDir(), "lvfsck")
+	gob := exec.Command("go", "build", "-o", bin, "./cmd/lvfsck")
+	gob.Dir = ".."
+	out, err := gob.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	seen := 0
+	for _, dir := range kustomizations {
+		for _, d := range build(t, dir) {
+			ps := podSpec(decode(t, d))
+			if ps == nil {
+				continue
+			}
+			for _, c := range ps.Containers {
+				require.Empty(t, c.Command, "the image's entrypoint is lvfsck")
+				out, err := exec.Command(bin, append(c.Args, "--help")...).CombinedOutput()
+				require.NoError(t, err, "%s: lvfsck %v:\n%s", dir, c.Args, out)
+				seen++
+			}
+		}
+	}
+	require.NotZero(t, seen)
+}

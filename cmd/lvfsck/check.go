@@ -45,6 +45,7 @@ type checkOpts struct {
 	deadline    time.Duration
 	noColor     bool
 	targetPID   int
+	targetProc  string
 	npd         time.Duration
 	now         func() time.Time // tests pin the clock
 }
@@ -114,6 +115,7 @@ run, so that a target that accepts and never answers cannot stack cron runs;
 	f.DurationVar(&o.deadline, "deadline", defaultCheckDeadline, "deadline of the whole run: past it the run ends, exit 8")
 	f.BoolVar(&o.noColor, "no-color", false, "no ANSI colors in the human report")
 	f.IntVar(&o.targetPID, "target-pid", 0, "the target's pid, in another container: its --socket and AIO files are reached through /proc/PID/root")
+	f.StringVar(&o.targetProc, "target-process", "", targetProcessHelp)
 	f.DurationVar(&o.npd, "npd", 0, "node-problem-detector plugin: judge the journal's last completed check if younger than this (e.g. 3h), no check run; one line, exit 0 ok, 1 problem, 2 unknown")
 	return cmd
 }
@@ -174,6 +176,9 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		return usageError("--no-record is for an offline check; beside a live target the journal records what it sees (--no-journal to use none)")
 	case !offline && len(o.images) > 0:
 		return usageError("--image is for an offline check (with --lvstores-json and --lvols-json); beside a live target use --device")
+	}
+	if o.targetPID, err = resolveTargetProcess(cmd, o.targetProc, o.targetPID); err != nil {
+		return err
 	}
 	if o.targetPID != 0 {
 		if offline || o.targetPID < 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -23,16 +24,17 @@ import (
 )
 
 type watchOpts struct {
-	socket    string
-	stateDir  *string
-	listen    string
-	fullEvery time.Duration
-	poll      time.Duration
-	timeout   time.Duration
-	keep      string
-	tmpDir    string
-	rescan    time.Duration
-	targetPID int
+	socket     string
+	stateDir   *string
+	listen     string
+	fullEvery  time.Duration
+	poll       time.Duration
+	timeout    time.Duration
+	keep       string
+	tmpDir     string
+	rescan     time.Duration
+	targetPID  int
+	targetProc string
 }
 
 func init() {
@@ -59,7 +61,9 @@ after), so check, delete, repair and history run beside it.
 It runs until SIGTERM or SIGINT (ends within a second, journal closed). A
 target that is down, a socket that is gone or a device that is missing is
 logged and counted (lvfsck_watch_target_up, lvfsck_watch_errors_total); the
-watch carries on and recovers when they return.`,
+watch carries on and recovers when they return. With --target-process the
+watch exits 8 when that process ends: the restarted target is a new pid,
+which the next run (a DaemonSet's restarted container) finds by name.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runWatch(cmd, g, o) },
 	}
@@ -72,13 +76,14 @@ watch carries on and recovers when they return.`,
 	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "deadline of each RPC call")
 	f.StringVar(&o.keep, "keep", "90d", "journal retention, applied after each full check")
 	f.StringVar(&o.tmpDir, "tmpdir", "", "temporary directory (default: $TMPDIR)")
-	f.IntVar(&o.targetPID, "target-pid", 0, "the target's pid, in another container: its --socket and AIO files are reached through /proc/PID/root")
+	f.IntVar(&o.targetPID, "target-pid", 0, "the target's pid, in another container: its --socket and AIO files are reached through /proc/PID/root; watch keeps that pid: once it ends, errors are logged and counted until stopped")
+	f.StringVar(&o.targetProc, "target-process", "", targetProcessHelp+"; when that process ends, watch exits 8 (a DaemonSet restarts it and it finds the new one)")
 	f.DurationVar(&o.rescan, "rescan-after", 2*time.Second, "full check this long after lvols unknown to the last one register")
 	_ = f.MarkHidden("rescan-after") // for tests: a lvol never seen by a full check
 	return cmd
 }
 
-func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) error {
+func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) (rerr error) {
 	if o.fullEvery <= 0 || o.poll <= 0 {
 		return usageError("--full-every and --poll must be positive")
 	}
@@ -87,6 +92,11 @@ func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) error {
 	}
 	if o.targetPID < 0 {
 		return usageError("--target-pid: a positive pid")
+	}
+	byName := cmd.Flags().Changed("target-process")
+	var err error
+	if o.targetPID, err = resolveTargetProcess(cmd, o.targetProc, o.targetPID); err != nil {
+		return err
 	}
 	socket := o.socket
 	if o.targetPID > 0 {
@@ -102,6 +112,18 @@ func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if byName {
+		// The pid (and the socket path through /proc/PID/root) is fixed for
+		// this run: a restarted target is a new process, found by a new run.
+		var ended func() bool
+		ctx, ended = checkrun.CancelWhenGone(ctx, "/proc", o.targetPID, time.Second)
+		defer func() {
+			if ended() && rerr == nil {
+				lg.Error().Str("process", o.targetProc).Int("pid", o.targetPID).Msg("target process ended: exiting so that a restart finds the new one")
+				rerr = exitCode(report.ExitOperational, fmt.Errorf("target process %s (pid %d) ended", o.targetProc, o.targetPID))
+			}
+		}()
+	}
 
 	// The journal is opened now, so that a locked or damaged one fails the
 	// start; then the watch holds it only while it writes.
