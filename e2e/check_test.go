@@ -120,6 +120,8 @@ func TestCheckForcedRemovalThenRestart(t *testing.T) {
 		require.Contains(t, p[0].Evidence["journal"], "earlier run in this target incarnation")
 		require.Contains(t, p[0].Evidence["notify"], "bdev_unregister")
 		require.Empty(t, r.of("resurrected"))
+		require.NotNil(t, r.doc.DeleteSemantics)
+		require.Equal(t, "forced", r.doc.DeleteSemantics.Semantics, "the clone names no base snapshot: %+v", r.doc.DeleteSemantics)
 		pending[b.name+"/"+h.String()] = r.codes()
 
 		out, err := exec.Command(lvfsckBin, "--log-level", "error", "log", "import", "--state-dir", state, tg.logf).CombinedOutput()
