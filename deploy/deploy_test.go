@@ -295,3 +295,40 @@ func TestContainerArgsParse(t *testing.T) {
 	}
 	require.NotZero(t, seen)
 }
+
+// TestContainerfile checks what no engine on the CI machine can build: the
+// image has a static base (no libc, no shell, so no RUN), copies a binary
+// make release writes for each arch, and has lvfsck as its entrypoint
+// (TestContainerArgsParse relies on that for the manifests' args).
+func TestContainerfile(t *testing.T) {
+	raw, err := os.ReadFile("container/Containerfile")
+	require.NoError(t, err)
+	mk, err := os.ReadFile("../Makefile")
+	require.NoError(t, err)
+	require.Contains(t, string(mk), "-o dist/lvfsck-linux-$$a ", "make release's binary name")
+	require.Regexp(t, `(?m)^ARCHES\s*\?=\s*amd64 arm64$`, string(mk))
+
+	var from, entry []string
+	var copies [][]string
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		switch strings.ToUpper(f[0]) {
+		case "FROM":
+			from = append(from, f[1])
+		case "COPY":
+			copies = append(copies, f[1:])
+		case "ENTRYPOINT":
+			entry = f[1:]
+		case "RUN":
+			t.Fatalf("RUN needs a shell the static base lacks: %s", line)
+		}
+	}
+	require.Len(t, from, 1)
+	require.Regexp(t, `^(scratch|gcr\.io/distroless/static(-debian\d+)?(:[\w.-]+)?)$`, from[0])
+	require.Equal(t, []string{`["/usr/bin/lvfsck"]`}, entry)
+	require.Len(t, copies, 1)
+	require.Equal(t, []string{"dist/lvfsck-linux-${TARGETARCH}", "/usr/bin/lvfsck"}, copies[0])
+}
