@@ -203,13 +203,7 @@ func TestChecksumHoldsDelete(t *testing.T) {
 	s := rpctest.Start(t)
 	fakeLvols(s, map[string]string{"lvs/snap": "u-snap", "lvs/other": "u-other"})
 	release := make(chan struct{})
-	s.Handle("bdev_lvol_register_snapshot_checksum", func(ctx context.Context, _ json.RawMessage) (any, error) {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return true, nil
-	})
+	s.Handle("bdev_lvol_register_snapshot_checksum", trueOnRelease(release))
 	s.HandleResult("bdev_lvol_delete", true)
 	g := startGuard(t, s.Path, Config{})
 
@@ -258,13 +252,7 @@ func TestDeleteWait(t *testing.T) {
 	s := rpctest.Start(t)
 	fakeLvols(s, map[string]string{"lvs/snap": "u-snap"})
 	release := make(chan struct{})
-	s.Handle("bdev_lvol_register_snapshot_checksum", func(ctx context.Context, _ json.RawMessage) (any, error) {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return true, nil
-	})
+	s.Handle("bdev_lvol_register_snapshot_checksum", trueOnRelease(release))
 	s.HandleResult("bdev_lvol_delete", true)
 	g := startGuard(t, s.Path, Config{DeleteWait: time.Second})
 	cs, csDec := dialRaw(t, g.Sock)
@@ -363,13 +351,7 @@ func TestLockedOpsAndRename(t *testing.T) {
 		return nil, &rpctest.Error{Code: -19, Message: "No such device"}
 	})
 	release := make(chan struct{})
-	s.Handle("bdev_lvol_resize", func(ctx context.Context, _ json.RawMessage) (any, error) {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return true, nil
-	})
+	s.Handle("bdev_lvol_resize", trueOnRelease(release))
 	s.HandleResult("bdev_lvol_delete", true)
 	g := startGuard(t, s.Path, Config{})
 	r, rDec := dialRaw(t, g.Sock)
@@ -432,13 +414,7 @@ func TestClientGoneMidCall(t *testing.T) {
 	s := rpctest.Start(t)
 	fakeLvols(s, map[string]string{"lvs/snap": "u-snap"})
 	release := make(chan struct{})
-	s.Handle("bdev_lvol_register_snapshot_checksum", func(ctx context.Context, _ json.RawMessage) (any, error) {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return true, nil
-	})
+	s.Handle("bdev_lvol_register_snapshot_checksum", trueOnRelease(release))
 	g := startGuard(t, s.Path, Config{})
 	c, err := net.Dial("unix", g.Sock)
 	require.NoError(t, err)
@@ -585,13 +561,7 @@ func TestCloneOpHoldsSnapshotDelete(t *testing.T) {
 	fakeLvols(s, map[string]string{"lvs/snap": "u-snap", "lvs/vol": "u-vol", "lvs/other": "u-other"},
 		map[string][]string{"lvs/snap": {"vol"}})
 	release := make(chan struct{})
-	s.Handle("bdev_lvol_inflate", func(ctx context.Context, _ json.RawMessage) (any, error) {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return true, nil
-	})
+	s.Handle("bdev_lvol_inflate", trueOnRelease(release))
 	s.HandleResult("bdev_lvol_delete", true)
 	g := startGuard(t, s.Path, Config{})
 	r, rDec := dialRaw(t, g.Sock)
@@ -620,13 +590,7 @@ func TestHoldWaitsForDeleteInFlight(t *testing.T) {
 	s := rpctest.Start(t)
 	fakeLvols(s, map[string]string{"lvs/snap": "u-snap"})
 	release := make(chan struct{})
-	s.Handle("bdev_lvol_delete", func(ctx context.Context, _ json.RawMessage) (any, error) {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return true, nil
-	})
+	s.Handle("bdev_lvol_delete", trueOnRelease(release))
 	s.HandleResult("bdev_lvol_register_snapshot_checksum", true)
 	g := startGuard(t, s.Path, Config{})
 	d, dDec := dialRaw(t, g.Sock)
@@ -642,4 +606,16 @@ func TestHoldWaitsForDeleteInFlight(t *testing.T) {
 	require.JSONEq(t, "true", string(read(t, d, dDec).Result))
 	require.JSONEq(t, "true", string(read(t, c, cDec).Result))
 	require.Equal(t, 1, s.Calls("bdev_lvol_register_snapshot_checksum"))
+}
+
+// trueOnRelease is a handler that answers true once release is closed (or
+// the call is abandoned): an operation the test holds in flight.
+func trueOnRelease(release <-chan struct{}) func(context.Context, json.RawMessage) (any, error) {
+	return func(ctx context.Context, _ json.RawMessage) (any, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return true, nil
+	}
 }
