@@ -363,3 +363,28 @@ func TestRewriteText(t *testing.T) {
 	require.Contains(t, out, "vol.20 backup-10 0aa5d96e-b634-4491-a656-c9c9a1b5763b", "other words and uuids kept")
 	require.Len(t, out, len(in), "same-length tokens")
 }
+
+// A token never spells another original, known before or reserved: with
+// one-letter names all but one letter are originals, so every token must
+// be that letter or nothing at all.
+func TestTokenNeverSpellsAnOriginal(t *testing.T) {
+	for _, how := range []string{"reserved", "named"} {
+		t.Run(how, func(t *testing.T) {
+			for range 20 {
+				o := NewObfuscator()
+				for c := 'a'; c < 'z'; c++ {
+					if how == "reserved" {
+						o.Reserve(string(c))
+					} else {
+						o.AddName(string(c))
+					}
+				}
+				tok, err := o.Token("q")
+				require.NoError(t, err)
+				require.Equal(t, "z", tok, "the only letter no original spells")
+				_, err = o.Token("r")
+				require.Error(t, err, "no free token left")
+			}
+		})
+	}
+}

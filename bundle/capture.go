@@ -125,6 +125,25 @@ func Capture(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 	if o.Estimate != nil {
 		o.Estimate(devices, total)
 	}
+	if ob != nil {
+		// Every original is reserved before the first token is handed out,
+		// so that no token spells another original.
+		for _, dv := range devs {
+			mdStart, mdEnd := mdRange(dv.d)
+			if err := ob.reserveImage(ctx, dv.d, mdStart, mdEnd); err != nil {
+				return nil, err
+			}
+		}
+		for _, e := range o.Events {
+			ob.Reserve(e.LvolName)
+			for _, l := range []*journal.LvolObservation{e.Before, e.After} {
+				if l != nil {
+					ob.Reserve(l.Name)
+					ob.Reserve(l.LvstoreName)
+				}
+			}
+		}
+	}
 	var read int64
 	for i, dv := range devs {
 		mdStart, mdEnd := mdRange(dv.d)

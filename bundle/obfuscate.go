@@ -2,12 +2,14 @@ package bundle
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 
@@ -24,13 +26,33 @@ type Obfuscator struct {
 	tok   map[string]string // original → token
 	taken map[string]bool   // tokens handed out
 	names map[string]bool   // originals known to be lvol or lvstore names
+	// reserved are originals seen before any token was handed out: a token
+	// equal to one would leave that original spelled out in the bundle
+	// (and make two names one).
+	reserved map[string]bool
 }
 
 // NewObfuscator returns an obfuscator with a fresh random key.
 func NewObfuscator() *Obfuscator {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // crypto/rand.Read does not fail on Linux
-	return &Obfuscator{key: key, tok: map[string]string{}, taken: map[string]bool{}, names: map[string]bool{}}
+	return &Obfuscator{key: key, tok: map[string]string{}, taken: map[string]bool{}, names: map[string]bool{}, reserved: map[string]bool{}}
+}
+
+// Reserve records s as an original that no token may spell.
+func (o *Obfuscator) Reserve(s string) {
+	if s != "" {
+		o.reserved[s] = true
+	}
+}
+
+// free reports whether t may be handed out as a token.
+func (o *Obfuscator) free(t string) bool {
+	if o.taken[t] || o.reserved[t] || o.names[t] {
+		return false
+	}
+	_, original := o.tok[t]
+	return !original
 }
 
 const tokenAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -48,7 +70,7 @@ func (o *Obfuscator) Token(s string) (string, error) {
 		m.Write([]byte(s))
 		binary.Write(m, binary.LittleEndian, attempt) //nolint:errcheck // a hash never fails
 		t := spell(m.Sum(nil), len(s))
-		if !o.taken[t] && (t != s || attempt > 64) {
+		if o.free(t) && t != s {
 			o.tok[s], o.taken[t] = t, true
 			return t, nil
 		}
@@ -263,6 +285,41 @@ func (o *Obfuscator) rewritePage(b []byte) ([]byte, error) {
 		binary.LittleEndian.PutUint32(nb[blobstore.PageSize-4:], ^blobstore.PageCRC(nb))
 	}
 	return nb, nil
+}
+
+// reserveImage reserves the string part of every user xattr value in the
+// md pages of r between mdStart and mdEnd.
+func (o *Obfuscator) reserveImage(ctx context.Context, r io.ReaderAt, mdStart, mdEnd int64) error {
+	buf := make([]byte, chunkSize)
+	for off := mdStart; off < mdEnd; off += chunkSize {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b := buf[:min(chunkSize, mdEnd-off)]
+		n, err := r.ReadAt(b, off)
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("obfuscate: read md at %d: %w", off, err)
+		}
+		for p := 0; p+blobstore.PageSize <= n; p += blobstore.PageSize {
+			pg, err := blobstore.DecodePageUnchecked(b[p : p+blobstore.PageSize])
+			if err != nil || pg.IsExtentPage() {
+				continue
+			}
+			for _, d := range pg.Descriptors {
+				if x, ok := d.(*blobstore.Xattr); ok && !x.Internal && x.Name != blobstore.XattrUUID {
+					v := x.Value
+					if i := bytes.IndexByte(v, 0); i >= 0 {
+						v = v[:i]
+					}
+					o.Reserve(string(v))
+				}
+			}
+		}
+		if n < len(b) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // value is the obfuscated value of a user xattr: a NUL-terminated string

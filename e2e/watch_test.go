@@ -123,7 +123,9 @@ func TestWatchForcedRemovalRestart(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock, image, state := filepath.Join(dir, "s.sock"), filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
-	sim, c := watchSim(t, sock, image, "--delete-semantics", "forced")
+	// The busy window must outlast the first finding's wait (up to 3 s
+	// on a loaded machine) so that the second delete still meets it.
+	sim, c := watchSim(t, sock, image, "--delete-semantics", "forced", "--op-duration", "6s")
 	ctx := ctxT(t)
 	_, err = c.CreateLvstore(ctx, "aio0", "lvs-r", 1<<20)
 	require.NoError(t, err)
