@@ -358,6 +358,10 @@ func TestLockedOpsAndRename(t *testing.T) {
 	_, err := r.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_resize","id":1,"params":{"name":"lvs/a","size_in_mib":8}}`))
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return s.Calls("bdev_lvol_resize") == 1 }, 5*time.Second, time.Millisecond)
+	// The hold resolves its names in the background: the rename comes
+	// after the guard learnt the uuid (Holders waits for that).
+	hs, _ := g.P.Tracker().Holders(context.Background(), "lvs/a")
+	require.Len(t, hs, 1)
 	mu.Lock()
 	delete(lv, "lvs/a")
 	lv["lvs/b"] = "u-a" // renamed (by a client the guard does not see)

@@ -195,23 +195,40 @@ func (r *recorder) call(ctx context.Context, step, method string, params any) (j
 	default:
 		a.Other = err.Error()
 	}
-	a.Notify = r.events(ctx)
+	a.Notify = r.events(ctx, !strings.Contains(method, "_get_"))
 	r.answers = append(r.answers, a)
 	return raw, err
 }
 
-// events reads the notify ring past what was read, canonical.
-func (r *recorder) events(ctx context.Context) []string {
-	evs, err := r.s.client().NotifyGetNotifications(ctx, r.nextID, 0)
-	if err != nil {
-		return []string{"notify: " + err.Error()}
-	}
+// quiet is how long the notify ring must stay still after a call that
+// may change the target before its events count as complete: the real
+// target can answer an RPC before it posts the event the call caused
+// (bdev_register after examine), later on a loaded machine.
+const quiet = 100 * time.Millisecond
+
+// events reads the notify ring past what was read, canonical; with settle,
+// until it has been quiet for quiet (5 s at most).
+func (r *recorder) events(ctx context.Context, settle bool) []string {
 	out := []string{}
-	for _, e := range evs {
-		r.nextID = e.ID + 1
-		out = append(out, e.Type+" "+fmt.Sprint(r.canon(e.Ctx)))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		evs, err := r.s.client().NotifyGetNotifications(ctx, r.nextID, 0)
+		if err != nil {
+			return append(out, "notify: "+err.Error())
+		}
+		for _, e := range evs {
+			r.nextID = e.ID + 1
+			out = append(out, e.Type+" "+fmt.Sprint(r.canon(e.Ctx)))
+		}
+		if !settle || (len(evs) == 0 && len(out) > 0) || time.Now().After(deadline) {
+			return out
+		}
+		if len(evs) == 0 {
+			// Nothing yet: one quiet period decides.
+			settle = false
+		}
+		time.Sleep(quiet)
 	}
-	return out
 }
 
 // view records what the target holds: lvstores, lvols (in the order
@@ -241,7 +258,7 @@ func (r *recorder) view(ctx context.Context, step string) {
 		keep = append(keep, m)
 	}
 	a.Result = r.canon(keep)
-	a.Notify = r.events(ctx)
+	a.Notify = r.events(ctx, false)
 	r.answers = append(r.answers, a)
 }
 
