@@ -171,7 +171,7 @@ func (h *History) addFindings(j JournalReader, targetStart time.Time) error {
 		}
 		h.findings[u] = append(h.findings[u], reconcile.RecordedFinding{
 			Code: r.Finding.Code, Incarnation: inc, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen,
-			Open: r.Open(), Summary: evidenceLine(r.Finding),
+			Open: r.Open(), Summary: evidenceLine(r.Finding), Semantics: r.Finding.Evidence[reconcile.EvSemantics],
 		})
 	}
 	return nil

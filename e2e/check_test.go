@@ -137,6 +137,9 @@ func TestCheckForcedRemovalThenRestart(t *testing.T) {
 		require.Contains(t, res[0].Evidence["journal"], "then gone (incarnation "+inc1+")")
 		require.Contains(t, res[0].Evidence["log"], "forced removal")
 		require.Empty(t, r.of("pending-resurrection"))
+		require.NotNil(t, r.doc.DeleteSemantics)
+		require.Equal(t, "forced", r.doc.DeleteSemantics.Semantics, "the drop recorded before the restart: %+v", r.doc.DeleteSemantics)
+		require.Contains(t, r.doc.DeleteSemantics.From, "before the restart")
 		back[b.name+"/"+h.String()] = r.codes()
 
 		// The history tells the story of that lvol.

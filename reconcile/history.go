@@ -43,6 +43,10 @@ type RecordedFinding struct {
 	LastSeen    time.Time
 	Open        bool   // not resolved by a later run
 	Summary     string // its evidence, in one line
+	// Semantics is its delete-semantics evidence (EvSemantics) as
+	// recorded, "" if it had none: what a pending resurrection showed of
+	// the target before a restart.
+	Semantics string
 }
 
 // Delete semantics a target shows on a busy delete.

@@ -165,6 +165,21 @@ func ObservedSemantics(in Input, fs []finding.Finding) Observed {
 			forced = append(forced, fmt.Sprintf("%s dropped: %s", what, first(s, "forced: ")))
 		}
 	}
+	if in.History != nil && len(forced) == 0 {
+		// After a restart the drop is history: an earlier check recorded
+		// it as a pending resurrection, with what showed the semantics.
+		for _, f := range fs {
+			if f.Code != CodeResurrected || f.LvolUUID == "" {
+				continue
+			}
+			for _, r := range in.History.RecordedFindings(f.LvolUUID) {
+				if r.Code == CodePendingResurrection && strings.HasPrefix(r.Semantics, "forced: ") {
+					forced = append(forced, fmt.Sprintf("%s/%s dropped before the restart: %s", f.Lvstore, f.LvolName, first(r.Semantics, "forced: ")))
+					break
+				}
+			}
+		}
+	}
 	if in.History != nil {
 		const earlier = "a busy delete lvfsck ran earlier (journal)"
 		switch in.History.TargetSemantics() {

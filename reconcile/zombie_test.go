@@ -78,6 +78,17 @@ func TestObservedSemantics(t *testing.T) {
 	require.Equal(t, Observed{Semantics: SemanticsForced, From: "a busy delete lvfsck ran earlier (journal)"}, o)
 	require.Equal(t, "conflicting", ObservedSemantics(Input{History: &MemHistory{Semantics: SemanticsForced}}, zombie).Semantics)
 	require.Equal(t, "not yet seen", ObservedSemantics(Input{}, nil).Semantics)
+
+	// After a restart: this check says resurrected, an earlier one
+	// recorded the drop with its forced evidence.
+	resurrected := []finding.Finding{{Code: CodeResurrected, Lvstore: "lvs-r", LvolName: "snap", LvolUUID: "u-snap"}}
+	recorded := func(code finding.Code, sem string) *MemHistory {
+		return &MemHistory{Findings: map[string][]RecordedFinding{"u-snap": {{Code: code, Incarnation: "old", Semantics: sem}}}}
+	}
+	o = ObservedSemantics(Input{History: recorded(CodePendingResurrection, "forced: its clone lvs-r/vol still names it")}, resurrected)
+	require.Equal(t, Observed{Semantics: SemanticsForced, From: "lvs-r/snap dropped before the restart: its clone lvs-r/vol still names it"}, o)
+	require.Equal(t, "not yet seen", ObservedSemantics(Input{History: recorded(CodePendingResurrection, "")}, resurrected).Semantics, "a drop of unknown semantics")
+	require.Equal(t, "not yet seen", ObservedSemantics(Input{History: recorded(CodeNotOpenedAtLoad, "forced: x")}, resurrected).Semantics)
 }
 
 func findings(fs []finding.Finding, code finding.Code) []finding.Finding {
