@@ -207,7 +207,7 @@ func TestWatchForcedRemovalRestart(t *testing.T) {
 	_, metrics := httpGet(t, "http://"+addr+"/metrics")
 	for _, want := range []string{
 		"lvfsck_watch_target_up 1", "lvfsck_watch_target_restarts_total 1",
-		`lvfsck_watch_findings{code="resurrected",lvstore="lvs-r"} 2`,
+		`lvfsck_watch_findings{code="resurrected",lvstore="lvs-r",severity="error"} 2`,
 		`lvfsck_watch_events_total{type="bdev_unregister"}`, "lvfsck_watch_probe_bytes_total",
 	} {
 		require.Contains(t, metrics, want)

@@ -45,7 +45,7 @@ const (
 func NewMetrics() *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
-	m.Findings = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lvfsck_watch_findings", Help: "Open findings by code and lvstore (last full check plus event findings since)."}, []string{"code", "lvstore"})
+	m.Findings = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lvfsck_watch_findings", Help: "Open findings by code, lvstore and severity (last full check plus event findings since); severity=\"critical\": the target crashes on or refuses the lvstore at its next load."}, []string{"code", "lvstore", "severity"})
 	m.LastFull = prometheus.NewGauge(prometheus.GaugeOpts{Name: "lvfsck_watch_last_full_check_timestamp_seconds", Help: "End of the last completed full check."})
 	m.LastFullSeconds = prometheus.NewGauge(prometheus.GaugeOpts{Name: "lvfsck_watch_last_full_check_duration_seconds", Help: "Duration of the last full check."})
 	m.FullChecks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lvfsck_watch_full_checks_total", Help: "Full checks run, by result."}, []string{"result"})

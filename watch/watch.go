@@ -431,7 +431,7 @@ func (w *Watcher) tell(fs []finding.Finding) {
 	for _, f := range fs {
 		k := f.Key()
 		now[k] = true
-		w.m.Findings.WithLabelValues(string(f.Code), lvstoreLabel(f)).Inc()
+		w.m.Findings.WithLabelValues(string(f.Code), lvstoreLabel(f), f.Severity.String()).Inc()
 		if !w.reported[k] {
 			w.reported[k] = true
 			w.logFinding(f, "full check")
@@ -632,7 +632,7 @@ func (w *Watcher) judge(ctx context.Context, c *spdk.Client, b Blob, e spdk.Noti
 	told := w.reported[f.Key()]
 	w.reported[f.Key()] = true
 	if !told {
-		w.m.Findings.WithLabelValues(string(f.Code), lvstoreLabel(f)).Inc()
+		w.m.Findings.WithLabelValues(string(f.Code), lvstoreLabel(f), f.Severity.String()).Inc()
 	}
 	w.mu.Unlock()
 	if !told {
