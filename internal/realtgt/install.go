@@ -76,12 +76,34 @@ func setup() (Install, error) {
 	}
 	in := Install{Dir: filepath.Join(os.TempDir(), "lvfsck-spdk-tgt")}
 	in.Extra = in.Dir + "-extra"
-	var out, stderr bytes.Buffer
-	cmd := exec.Command(script, in.Dir)
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	runErr := cmd.Run()
-	if runErr != nil && !strings.Contains(stderr.String(), "libisal_crypto.so.2") {
-		return Install{}, fmt.Errorf("real spdk_tgt: %s failed: %w\n%s", script, runErr, stderr.String())
+	// setup.sh extracts again whenever the tarball is newer than the
+	// extracted spdk_tgt, which is always (tar keeps the members' older
+	// mtimes): every test process would replace the libraries under a
+	// target that another process is starting ("cannot open shared
+	// object file"). One install per tarball: a stamp records it, under
+	// a lock of our own (setup.sh holds its own on DEST.lock).
+	unlock, err := lockFile(in.Dir + ".lvfsck-install.lock")
+	if err != nil {
+		return Install{}, fmt.Errorf("real spdk_tgt: %w", err)
+	}
+	defer unlock()
+	tgz := filepath.Join(shared, "spdk-tgt", "spdk-tgt-v24.09-longhorn.tgz")
+	stamp, err := tarballStamp(tgz)
+	if err != nil {
+		return Install{}, fmt.Errorf("real spdk_tgt: %w", err)
+	}
+	stampFile := filepath.Join(in.Dir, ".lvfsck-installed")
+	if have, err := os.ReadFile(stampFile); err != nil || string(have) != stamp {
+		var out, stderr bytes.Buffer
+		cmd := exec.Command(script, in.Dir)
+		cmd.Stdout, cmd.Stderr = &out, &stderr
+		runErr := cmd.Run()
+		if runErr != nil && !strings.Contains(stderr.String(), "libisal_crypto.so.2") {
+			return Install{}, fmt.Errorf("real spdk_tgt: %s failed: %w\n%s", script, runErr, stderr.String())
+		}
+		if err := os.WriteFile(stampFile, []byte(stamp), 0o644); err != nil {
+			return Install{}, fmt.Errorf("real spdk_tgt: %w", err)
+		}
 	}
 	// The build links libisal_crypto.so.2, which Debian 12 does not package
 	// and the tarball does not carry: setup.sh then fails its ldd check. Only
@@ -100,6 +122,15 @@ func setup() (Install, error) {
 		return Install{}, fmt.Errorf("real spdk_tgt: unresolved libraries after setup.sh:\n%s", ldd)
 	}
 	return in, nil
+}
+
+// tarballStamp names one version of the build's tarball.
+func tarballStamp(tgz string) (string, error) {
+	st, err := os.Stat(tgz)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s %d %d\n", tgz, st.Size(), st.ModTime().UnixNano()), nil
 }
 
 // isalStub is the stand-in for libisal_crypto.so.2 (ISA-L crypto): the four

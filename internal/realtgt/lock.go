@@ -34,3 +34,17 @@ func acquire(wait time.Duration) (*os.File, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// lockFile takes an exclusive flock on path, waiting as long as it takes
+// (an install holds it for seconds), and returns its release.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}

@@ -2,6 +2,7 @@ package realtgt
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -44,4 +45,19 @@ func TestVersion(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("real spdk_tgt: %s", v)
 	require.Contains(t, v, "SPDK v24.09")
+}
+
+// A second install leaves the extracted build alone: setup.sh alone would
+// extract it again (the tarball is newer than the files tar restores) and
+// pull the libraries from under a target another test process is starting.
+func TestInstallOnce(t *testing.T) {
+	first, err := setup()
+	require.NoError(t, err)
+	before, err := os.Stat(first.Bin())
+	require.NoError(t, err)
+	second, err := setup()
+	require.NoError(t, err)
+	after, err := os.Stat(second.Bin())
+	require.NoError(t, err)
+	require.True(t, os.SameFile(before, after), "spdk_tgt was extracted again")
 }
