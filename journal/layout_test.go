@@ -1,9 +1,7 @@
 package journal
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,9 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/finding"
+	"github.com/lvfsck/lvfsck/internal/testfix"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestLayoutGolden pins the on-disk format: every key and value a scripted
 // story writes (the real resurrection, a forced delete, a finding, log
@@ -56,12 +53,5 @@ func TestLayoutGolden(t *testing.T) {
 			return nil
 		})
 	}))
-	golden := filepath.Join("testdata", "layout.golden")
-	if *update {
-		require.NoError(t, os.MkdirAll("testdata", 0o755))
-		require.NoError(t, os.WriteFile(golden, []byte(b.String()), 0o644))
-	}
-	want, err := os.ReadFile(golden)
-	require.NoError(t, err, "run with -update to create it")
-	require.Equal(t, string(want), b.String())
+	testfix.Golden(t, filepath.Join("testdata", "layout.golden"), []byte(b.String()))
 }
