@@ -3,7 +3,8 @@
 // what SPDK will do about it at its next load, and the repair (if any).
 //
 // Producers (scanner integrity checks, reconcile) define their own codes;
-// report renders findings; journal stores them. Nothing here does I/O.
+// report renders findings, journal stores them and repair plans from them.
+// Nothing here does I/O.
 package finding
 
 import (

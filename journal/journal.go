@@ -1,7 +1,9 @@
 // Package journal is lvfsck's memory between runs: an embedded badger
 // database holding the runs, the lvol sets each target incarnation showed
 // (stored as changes), delete intents and their outcomes, findings with
-// first-seen/last-seen times, and evidence imported from spdk_tgt logs.
+// first-seen/last-seen times, evidence imported from spdk_tgt logs, the
+// notify events `lvfsck watch` followed and the deletes `lvfsck guard`
+// carried; Timeline reads what happened as one list of Events (events.go).
 //
 // A pending resurrection needs positive evidence ("listed earlier in this
 // incarnation", "a delete ended busy"); only a history can give it, so the
@@ -10,7 +12,7 @@
 // same journal (badger's directory lock plus our own lock file, which names
 // its holder; see ErrLocked). Readers share it (Options.ReadOnly). Every
 // table is verified before badger opens the journal: a damaged one is
-// ErrCorrupt, never a shorter history (verify.go).
+// ErrCorrupt, never a shorter history (verify.go, wal.go).
 //
 // Values are JSON; keys are text under a versioned prefix ("v1/..."), see
 // keys.go for the layout. A journal written by an older schema is migrated

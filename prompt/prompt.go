@@ -17,7 +17,7 @@ import (
 // Confirm asks on w for the lvstore name (when the plan changes exactly
 // one) or "yes", and reads one line of r. Anything else, or end of input,
 // is a no; the end of ctx (Ctrl-C) ends the wait.
-func Confirm(ctx context.Context, w io.Writer, r io.Reader, plan repair.RepairPlan) (bool, error) {
+func Confirm(ctx context.Context, w io.Writer, r io.Reader, plan repair.Plan) (bool, error) {
 	var stores []string
 	for _, st := range plan.Steps {
 		if st.Changes() && st.Lvstore != "" && !slices.Contains(stores, st.Lvstore) {

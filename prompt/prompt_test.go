@@ -12,8 +12,8 @@ import (
 	"github.com/lvfsck/lvfsck/repair"
 )
 
-func plan(stores ...string) repair.RepairPlan {
-	var p repair.RepairPlan
+func plan(stores ...string) repair.Plan {
+	var p repair.Plan
 	for _, s := range stores {
 		p.Steps = append(p.Steps, repair.Step{Action: repair.ActionDelete, Lvstore: s})
 	}

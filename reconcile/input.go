@@ -3,8 +3,8 @@
 // the disagreements into findings.
 //
 // Check is pure: it takes values (Persisted, Live) and a History interface,
-// and does no I/O. Adapters from the scanner, the spdk client and the journal
-// fill these types; the types stay small so that captured RPC answers and a
+// and does no I/O. Package collect fills these types from the scanner, the
+// spdk client and the journal; the types stay small so that captured RPC answers and a
 // persisted view map onto them field by field.
 //
 // Evidence rules, for a persisted lvol that SPDK would load (load or
@@ -31,14 +31,19 @@
 //     was missing (ring, journal, incarnation).
 //
 // A live lvol is resurrected when the journal recorded its delete with an
-// outcome that removed it from the view (deleted, deleted-verified,
-// forced-removal), or saw it listed then gone within an earlier incarnation,
+// outcome that removed it from the view (deleted-verified, forced-removal,
+// hidden-zombie), or saw it listed then gone within an earlier incarnation,
 // or an imported log attributes a forced removal to it, or an earlier run
 // recorded it as pending-resurrection in another incarnation (dropped
 // between two checks: no run saw it listed), or a resurrected finding about
 // it is still open. A live clone that
 // lost its base snapshot name is clone-lost-base-snapshot unless the disk
 // names the absent parent, whose pending resurrection then carries it.
+//
+// A pending resurrection whose evidence shows Longhorn's fixed delete
+// semantics only (a live clone still naming it, a "deleting lvol" busy log
+// line, lvfsck's own delete finding it hidden) is hidden-zombie instead: the
+// lvstore still holds it, so the advice differs (zombie.go).
 package reconcile
 
 import "github.com/lvfsck/lvfsck/finding"

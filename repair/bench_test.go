@@ -39,7 +39,7 @@ func BenchmarkPlan(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if p := Plan(fs, PlanOptions{Reload: true}); len(p.Steps) != len(fs) {
+		if p := NewPlan(fs, PlanOptions{Reload: true}); len(p.Steps) != len(fs) {
 			b.Fatal(len(p.Steps))
 		}
 	}

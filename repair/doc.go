@@ -7,8 +7,9 @@
 // Everything here talks to the outside through small interfaces — Target
 // (what a real spdk_tgt shows over JSON-RPC, nothing more), Disk (a
 // recovery-mode read of the base device), Journal (intents and outcomes) and
-// Clock — so it tests without sockets, files or real sleeping. The CLI adapts
-// the spdk, scanner and journal packages to them.
+// Clock — so it tests without sockets, files or real sleeping. Package
+// repair/adapt implements them over the spdk client, the scanner's recovery
+// read of a device and the badger journal.
 //
 // The one promise: lvfsck never reports a deletion that did not happen. A
 // deletion counts only when the lvol is gone from the live view AND its blob's

@@ -13,8 +13,9 @@ import (
 	"github.com/lvfsck/lvfsck/internal/natsort"
 )
 
-// Finding codes the planner acts on. reconcile emits them; if its spelling
-// differs, the CLI maps them before calling Plan.
+// Finding codes the planner acts on. reconcile emits them under the same
+// spelling (TestCodesAsReconcile pins it); repair keeps its own copy so that
+// it does not build against the checker.
 const (
 	// CodeResurrected: an lvol whose deletion the journal records is live
 	// again after a restart.
@@ -100,14 +101,14 @@ func (s Step) Changes() bool {
 	return s.Action == ActionDelete || s.Action == ActionReloadDelete || s.Action == ActionFinish
 }
 
-// RepairPlan is the ordered list of steps; Render shows it.
-type RepairPlan struct {
+// Plan is the ordered list of steps; Render shows it.
+type Plan struct {
 	Steps  []Step
 	Reload bool
 }
 
 // Actionable counts the steps that change something.
-func (p RepairPlan) Actionable() int {
+func (p Plan) Actionable() int {
 	n := 0
 	for _, s := range p.Steps {
 		if s.Changes() {
@@ -117,16 +118,16 @@ func (p RepairPlan) Actionable() int {
 	return n
 }
 
-// PlanOptions tune Plan.
+// PlanOptions tune NewPlan.
 type PlanOptions struct {
 	// Reload finishes pending resurrections by reloading their lvstore
 	// instead of waiting for a restart.
 	Reload bool
 }
 
-// Plan turns findings into repair steps. It is pure: nothing is looked up.
-func Plan(fs []finding.Finding, opts PlanOptions) RepairPlan {
-	p := RepairPlan{Reload: opts.Reload}
+// NewPlan turns findings into repair steps. It is pure: nothing is looked up.
+func NewPlan(fs []finding.Finding, opts PlanOptions) Plan {
+	p := Plan{Reload: opts.Reload}
 	seen := map[string]bool{}
 	// zombies: per lvstore uuid, an lvol that is or may be a hidden zombie.
 	zombies := map[string]string{}
@@ -275,7 +276,7 @@ type Repairer struct {
 // returns ErrNotConfirmed. DryRun changes nothing and returns the steps as
 // they would run. A wedged reload stops the whole run: the target needs a
 // restart before anything else is sent to it.
-func (r *Repairer) Apply(ctx context.Context, plan RepairPlan, opts ApplyOptions) (ApplyResult, error) {
+func (r *Repairer) Apply(ctx context.Context, plan Plan, opts ApplyOptions) (ApplyResult, error) {
 	var out ApplyResult
 	left := func() int {
 		for _, s := range plan.Steps {

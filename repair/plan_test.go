@@ -11,8 +11,22 @@ import (
 
 	"github.com/lvfsck/lvfsck/finding"
 	"github.com/lvfsck/lvfsck/internal/testfix"
+	"github.com/lvfsck/lvfsck/reconcile"
 	"github.com/stretchr/testify/require"
 )
+
+// TestCodesAsReconcile: the planner matches findings by code, so its copy
+// of reconcile's codes must be spelled the same.
+func TestCodesAsReconcile(t *testing.T) {
+	for _, tc := range []struct{ mine, theirs finding.Code }{
+		{CodeResurrected, reconcile.CodeResurrected},
+		{CodePendingResurrection, reconcile.CodePendingResurrection},
+		{CodeOpenIntent, reconcile.CodeOpenDeleteIntent},
+		{CodeHiddenZombie, reconcile.CodeHiddenZombie},
+	} {
+		require.Equal(t, tc.theirs, tc.mine)
+	}
+}
 
 func sampleFindings() []finding.Finding {
 	return []finding.Finding{
@@ -38,7 +52,7 @@ func sampleFindings() []finding.Finding {
 func TestPlanActions(t *testing.T) {
 	for _, reload := range []bool{false, true} {
 		t.Run(fmt.Sprintf("reload=%t", reload), func(t *testing.T) {
-			p := Plan(sampleFindings(), PlanOptions{Reload: reload})
+			p := NewPlan(sampleFindings(), PlanOptions{Reload: reload})
 			var got []string
 			for _, s := range p.Steps {
 				got = append(got, fmt.Sprintf("%s %s", s.Action, s.Target()))
@@ -59,7 +73,7 @@ func TestPlanActions(t *testing.T) {
 			require.Equal(t, map[bool]int{false: 2, true: 3}[reload], p.Actionable())
 		})
 	}
-	require.Empty(t, Plan(nil, PlanOptions{}).Steps)
+	require.Empty(t, NewPlan(nil, PlanOptions{}).Steps)
 }
 
 // Issue 8 item 15: the plan says what a delete rests on, no more.
@@ -79,7 +93,7 @@ func TestPlanDeleteBasis(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := Plan([]finding.Finding{res(tc.ev)}, PlanOptions{})
+			p := NewPlan([]finding.Finding{res(tc.ev)}, PlanOptions{})
 			require.Len(t, p.Steps, 1)
 			d := describe(p.Steps[0], false)
 			require.Contains(t, d, tc.want)
@@ -103,7 +117,7 @@ func TestPlanRenderGolden(t *testing.T) {
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			var b bytes.Buffer
-			require.NoError(t, Plan(tc.fs, PlanOptions{Reload: tc.reload}).Render(&b))
+			require.NoError(t, NewPlan(tc.fs, PlanOptions{Reload: tc.reload}).Render(&b))
 			testfix.Golden(t, filepath.Join("testdata", tc.file), b.Bytes())
 		})
 	}
@@ -127,10 +141,10 @@ func TestApplyWithoutYesOrDryRunChangesNothing(t *testing.T) {
 			w.clk.Advance(time.Second)
 			fs := append(sampleFindings(), pendingFinding())
 			before, calls := w.snapshotState(), len(w.target.calls)
-			res, err := repairer(w).Apply(ctx, Plan(fs, PlanOptions{Reload: true}), opts)
+			res, err := repairer(w).Apply(ctx, NewPlan(fs, PlanOptions{Reload: true}), opts)
 			if opts.DryRun {
 				require.NoError(t, err)
-				require.Len(t, res.Steps, len(Plan(fs, PlanOptions{Reload: true}).Steps))
+				require.Len(t, res.Steps, len(NewPlan(fs, PlanOptions{Reload: true}).Steps))
 			} else {
 				require.ErrorIs(t, err, ErrNotConfirmed)
 			}
@@ -151,7 +165,7 @@ func TestApplyReloadFinishesForcedRemoval(t *testing.T) {
 	w.clk.Advance(time.Second)
 
 	// ...and repair --reload --yes finishes it without a restart.
-	plan := Plan([]finding.Finding{pendingFinding()}, PlanOptions{Reload: true})
+	plan := NewPlan([]finding.Finding{pendingFinding()}, PlanOptions{Reload: true})
 	out, err := repairer(w).Apply(ctx, plan, ApplyOptions{Yes: true, Reload: true})
 	require.NoError(t, err)
 	require.Len(t, out.Steps, 1)
@@ -173,7 +187,7 @@ func TestApplyPendingWithoutReloadWaitsForRestartThenRepairs(t *testing.T) {
 	before := w.snapshotState()
 
 	// Plan asked for a reload but the command line did not confirm it.
-	out, err := repairer(w).Apply(ctx, Plan([]finding.Finding{pendingFinding()}, PlanOptions{Reload: true}), ApplyOptions{Yes: true})
+	out, err := repairer(w).Apply(ctx, NewPlan([]finding.Finding{pendingFinding()}, PlanOptions{Reload: true}), ApplyOptions{Yes: true})
 	require.NoError(t, err)
 	require.Equal(t, 4, out.ExitCode)
 	require.Equal(t, ActionWaitRestart, out.Steps[0].Step.Action)
@@ -184,7 +198,7 @@ func TestApplyPendingWithoutReloadWaitsForRestartThenRepairs(t *testing.T) {
 	w.target.lvols = w.disk.load()
 	resurrected := pendingFinding()
 	resurrected.Code = CodeResurrected
-	out, err = repairer(w).Apply(ctx, Plan([]finding.Finding{resurrected}, PlanOptions{}), ApplyOptions{Yes: true, Wait: time.Second})
+	out, err = repairer(w).Apply(ctx, NewPlan([]finding.Finding{resurrected}, PlanOptions{}), ApplyOptions{Yes: true, Wait: time.Second})
 	require.NoError(t, err)
 	require.Equal(t, OutcomeDeletedVerified, out.Steps[0].Outcome)
 	require.Equal(t, 1, out.ExitCode)
@@ -200,7 +214,7 @@ func TestApplyFinishesOpenIntentAndListsAdvice(t *testing.T) {
 		{Code: CodeOpenIntent, Severity: finding.Warning, LvstoreUUID: uuidLvs, LvolUUID: uuidVolA},
 		{Code: "md-crc-mismatch", Severity: finding.Critical, BlobID: 1<<32 | 9, Message: "bad page"},
 	}
-	out, err := repairer(w).Apply(ctx, Plan(fs, PlanOptions{}), ApplyOptions{Yes: true})
+	out, err := repairer(w).Apply(ctx, NewPlan(fs, PlanOptions{}), ApplyOptions{Yes: true})
 	require.NoError(t, err)
 	require.Len(t, out.Steps, 2)
 	require.Equal(t, OutcomeDeletedVerified, out.Steps[0].Outcome)
@@ -216,7 +230,7 @@ func TestApplyStopsAtAWedgedReload(t *testing.T) {
 	w.target.wedge = true
 	other := finding.Finding{Code: CodePendingResurrection, Severity: finding.Error, Lvstore: "lvs-z", LvstoreUUID: "99999999-0000-0000-0000-000000000000",
 		LvolUUID: "aaaaaaaa-0000-0000-0000-000000000000", LvolName: "later", Evidence: map[string]string{EvSemantics: "forced: test"}}
-	plan := Plan([]finding.Finding{other, pendingFinding()}, PlanOptions{Reload: true})
+	plan := NewPlan([]finding.Finding{other, pendingFinding()}, PlanOptions{Reload: true})
 	require.Equal(t, "lvs-r/snap-x", plan.Steps[0].Target(), "lvs-r reloads first")
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second) // a real-time guard only
 	defer cancel()
@@ -239,7 +253,7 @@ func TestPlanNaturalOrder(t *testing.T) {
 			LvolName: n, LvolUUID: fmt.Sprintf("00000000-0000-4000-8000-00000000000%d", i)})
 	}
 	var got []string
-	for _, s := range Plan(fs, PlanOptions{}).Steps {
+	for _, s := range NewPlan(fs, PlanOptions{}).Steps {
 		got = append(got, s.Target())
 	}
 	require.Equal(t, []string{"lvs-r/vol9", "lvs-r/vol10", "lvs-r/vol100"}, got)
@@ -266,7 +280,7 @@ func TestPlanZombie(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := Plan(tc.fs, PlanOptions{Reload: true})
+			p := NewPlan(tc.fs, PlanOptions{Reload: true})
 			var got []string
 			for _, s := range p.Steps {
 				got = append(got, fmt.Sprintf("%s %s", s.Action, s.Target()))

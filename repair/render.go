@@ -42,7 +42,7 @@ func orDash(s string) string {
 }
 
 // Render writes the plan for --dry-run and the confirmation prompt.
-func (p RepairPlan) Render(w io.Writer) error {
+func (p Plan) Render(w io.Writer) error {
 	var b strings.Builder
 	var act, wait, advice []Step
 	for _, s := range p.Steps {

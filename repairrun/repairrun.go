@@ -40,7 +40,7 @@ type Run struct {
 	fs    []finding.Finding
 
 	// Plan is what JSON-RPC can repair, once prepared.
-	Plan repair.RepairPlan
+	Plan repair.Plan
 	// Doc is the --json document, complete once Applied.
 	Doc report.RepairDoc
 	// Text is the human report so far; the caller may flush it (before a
@@ -85,7 +85,7 @@ func (r *Run) Prepare(ctx context.Context, progress io.Writer) error {
 		r.Code |= report.ExitOperational
 	}
 	r.fs = fs
-	r.Plan = repair.Plan(fs, repair.PlanOptions{Reload: o.Reload})
+	r.Plan = repair.NewPlan(fs, repair.PlanOptions{Reload: o.Reload})
 	r.Doc = report.RepairDoc{Command: "repair", Target: o.Socket, Reload: o.Reload, DryRun: o.DryRun,
 		Findings: fs, Plan: report.RepairSteps(r.Plan), Results: []report.RepairStepResult{}}
 	if r.Doc.Findings == nil {

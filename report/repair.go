@@ -42,7 +42,7 @@ type RepairStepResult struct {
 }
 
 // RepairSteps documents the steps of p.
-func RepairSteps(p repair.RepairPlan) []RepairStep {
+func RepairSteps(p repair.Plan) []RepairStep {
 	out := make([]RepairStep, 0, len(p.Steps))
 	for _, st := range p.Steps {
 		out = append(out, RepairStep{Action: st.Action, Code: st.Code, Severity: st.Severity.String(), Target: st.Target(),

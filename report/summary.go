@@ -1,8 +1,10 @@
-// Package report renders the outcome of an lvfsck run: a human report for
-// terminals and cron mail, a versioned JSON document for machines, and a
-// Prometheus text file for node_exporter's textfile collector. Everything
-// here is a pure function over a Summary value and an io.Writer, except
-// WritePromFile, which owns the atomic file replacement.
+// Package report renders the outcome of an lvfsck run and maps it onto an
+// exit code. A check (a Summary) renders as a human report for terminals
+// and cron mail, a versioned JSON document for machines, and a Prometheus
+// text file for node_exporter's textfile collector; a scan, a delete and a
+// repair have their own documents. Renderers are pure
+// functions over a value and an io.Writer, except WritePromFile, which owns
+// the atomic file replacement, and ProgressBar, which draws on a terminal.
 package report
 
 import (

@@ -192,7 +192,7 @@ type aioParams struct {
 const reloadParamsTag = "then bdev_aio_create "
 
 // MarkReloads records a beginning for each lvstore the plan reloads.
-func (s *Session) MarkReloads(ctx context.Context, plan repair.RepairPlan, runID string) []string {
+func (s *Session) MarkReloads(ctx context.Context, plan repair.Plan, runID string) []string {
 	var marked []string
 	tg := s.Target()
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)

@@ -2,8 +2,8 @@
 // journals every lvol bdev_register/bdev_unregister with the target's
 // incarnation, judges each unregister by re-reading the blob's first md
 // page (a forced removal leaves it valid: a pending resurrection, found
-// without a full scan), and runs a full check (checkrun) at start, after
-// every incarnation change, and on a schedule.
+// without a full scan), and runs a full check (the same run as `lvfsck
+// check`) at start, after every incarnation change, and on a schedule.
 package watch
 
 import (
