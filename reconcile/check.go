@@ -454,67 +454,7 @@ func (c *checker) persistedLvols() {
 func (c *checker) absent(inf *lvsInfo, idx int) {
 	pl := &c.in.Persisted.Lvols[idx]
 	alias := inf.name + "/" + pl.Name
-	var pos, ctx evidence
-	pos.add(EvDisk, c.diskText(inf, pl))
-
-	if c.hist != nil && c.cur != "" {
-		if c.hist.SeenInIncarnation(c.cur, pl.UUID) {
-			pos.mark(EvJournal, "listed in the live view by an earlier run in this target incarnation, now gone")
-		}
-		for _, d := range c.hist.DeletesOf(pl.UUID) {
-			if d.Incarnation != c.cur {
-				continue
-			}
-			// lvfsck deletes only lvols it resolved in the live view, so an
-			// intent in this incarnation proves it was listed.
-			pos.mark(EvJournal, fmt.Sprintf("delete intent at %s in this incarnation, outcome %s", stamp(d.IntentAt), resultText(d.Result)))
-		}
-	}
-	registered := false
-	if c.lastEvent != nil {
-		if ev, ok := c.lastEvent[pl.UUID]; ok {
-			if ev.Type == NotifyBdevUnregister {
-				pos.mark(EvNotify, fmt.Sprintf("bdev_unregister (id %d) in this run while the blob stays on disk", ev.ID))
-			} else {
-				// It was opened at load, but a register alone does not
-				// show a drop: the views may be from different moments.
-				registered = true
-				ctx.add(EvNotify, fmt.Sprintf("%s (id %d) and no bdev_unregister: it had a bdev in this run, yet the live view lacks it (views taken at different moments?)", ev.Type, ev.ID))
-			}
-		}
-	}
-	if clones := c.lostBy[idx]; len(clones) > 0 {
-		txt := fmt.Sprintf("its clone %s reports clone=true with no base snapshot name", capList(clones, 8))
-		if _, any := c.lastEvent[pl.UUID]; c.ringCovers && !any {
-			// A snapshot that failed to open at load leaves its clones
-			// just as nameless as one that a forced removal dropped; the
-			// ring, covering the whole run, shows it never had a bdev.
-			ctx.add(EvLive, txt+", but it never had a bdev in this run, so that is the trace of a failed open, not of a forced removal")
-		} else {
-			pos.mark(EvLive, txt)
-		}
-	}
-	var notOpenedLog []string
-	if c.hist != nil {
-		for _, e := range c.hist.LogEvidence(pl.UUID, alias) {
-			if e.Incarnation != "" && c.cur != "" && e.Incarnation != c.cur {
-				continue // about another run of the target
-			}
-			switch e.Kind {
-			case EvidenceForcedRemoval:
-				pos.mark(EvLog, e.Text)
-			case EvidenceErrorOpeningLvol, EvidenceCannotCreateBdev:
-				notOpenedLog = append(notOpenedLog, e.Text)
-			}
-		}
-	}
-	// An earlier check of this target run saw what this one may no longer
-	// see (the ring rolled over, the log was not imported again): what it
-	// recorded stays true until the target restarts.
-	notOpenedEarlier := c.recordedHere(pl.UUID, CodeNotOpenedAtLoad)
-	if r := c.recordedHere(pl.UUID, CodePendingResurrection); r != "" {
-		pos.mark(EvJournal, r)
-	}
+	a := c.absenceOf(inf, idx, alias)
 
 	// A live lvol of the same lvstore under the same name.
 	var other *LLvol
@@ -526,49 +466,164 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 	// Forced removal or a fixed target's hidden zombie (zombie.go).
 	sem := c.dropSemantics(idx, alias)
 	for i, t := range sem.fixed {
-		if !strings.Contains(pos.m[sem.fixedFrom[i]], t) {
-			pos.mark(sem.fixedFrom[i], t)
+		if !strings.Contains(a.pos.m[sem.fixedFrom[i]], t) {
+			a.pos.mark(sem.fixedFrom[i], t)
 		}
 	}
-	if pos.positive && sem.which() == SemanticsFixed {
-		c.zombie(base, pl, alias, pos.m, sem)
+	switch {
+	case a.pos.positive && sem.which() == SemanticsFixed:
+		c.zombie(base, pl, alias, a.pos.m, sem)
+	case a.pos.positive:
+		c.pending(base, inf, pl, alias, other, a.pos.m, sem)
+	case other != nil:
+		c.collision(base, inf, pl, other, false, a.pos.m)
+	default:
+		c.unexplained(base, pl, alias, a)
+	}
+}
+
+// absence is what the views say about a persisted lvol missing from the
+// live view: positive evidence that the target dropped it (pos), context
+// that proves nothing (ctx), and the traces of a failed open.
+type absence struct {
+	pos, ctx         evidence
+	registered       bool     // the ring shows it got a bdev in this run
+	notOpenedLog     []string // log lines of a failed open, this incarnation
+	notOpenedEarlier string   // an earlier check of this incarnation recorded it not opened
+}
+
+// absenceOf gathers the evidence about the absent persisted lvol idx from
+// the disk, the journal, the notify ring, its clones and imported logs.
+func (c *checker) absenceOf(inf *lvsInfo, idx int, alias string) absence {
+	pl := &c.in.Persisted.Lvols[idx]
+	var a absence
+	a.pos.add(EvDisk, c.diskText(inf, pl))
+	c.listedEarlier(&a.pos, pl.UUID)
+	c.ringTrace(&a, pl.UUID)
+	c.nameless(&a, idx, pl.UUID)
+	c.logTrace(&a, pl.UUID, alias)
+	// An earlier check of this target run saw what this one may no longer
+	// see (the ring rolled over, the log was not imported again): what it
+	// recorded stays true until the target restarts.
+	a.notOpenedEarlier = c.recordedHere(pl.UUID, CodeNotOpenedAtLoad)
+	if r := c.recordedHere(pl.UUID, CodePendingResurrection); r != "" {
+		a.pos.mark(EvJournal, r)
+	}
+	return a
+}
+
+// listedEarlier marks what the journal proves of this incarnation: an
+// earlier run listed the lvol, or lvfsck recorded a delete of it.
+func (c *checker) listedEarlier(pos *evidence, uuid string) {
+	if c.hist == nil || c.cur == "" {
 		return
 	}
-	if pos.positive {
-		f := base
-		f.Code, f.Severity = CodePendingResurrection, finding.Error
-		f.Message = fmt.Sprintf("%s (uuid %s) is gone from the live view but its blob is on disk and loads at the next restart: a forced removal", alias, pl.UUID)
-		f.Evidence = pos.m
-		if c.hist != nil {
-			if s := c.hist.TargetSemantics(); s == SemanticsForced || s == SemanticsFixed {
-				f.Evidence[EvJournal] = joinEv(f.Evidence[EvJournal], "the target showed "+s+" delete semantics")
-			}
+	if c.hist.SeenInIncarnation(c.cur, uuid) {
+		pos.mark(EvJournal, "listed in the live view by an earlier run in this target incarnation, now gone")
+	}
+	for _, d := range c.hist.DeletesOf(uuid) {
+		if d.Incarnation != c.cur {
+			continue
 		}
-		f.Evidence[EvSemantics] = sem.text()
-		f.Repair = fmt.Sprintf("%s comes back at the next target restart; the control plane believes it deleted and its clusters stay allocated until then. After the restart run `lvfsck repair --yes` (or `lvfsck repair --reload --yes` in a maintenance window; the reload drops the lvstore's NVMe-oF namespaces).", alias)
-		if sem.which() == "" {
-			f.Message = fmt.Sprintf("%s (uuid %s) is gone from the live view but its blob is on disk and loads at the next restart: a forced removal, or a hidden zombie on a target with Longhorn's fix (the evidence does not tell which)", alias, pl.UUID)
-			f.Repair = fmt.Sprintf("%s comes back at the next target restart; its clusters stay allocated until then. Until it is known which semantics dropped it, treat it as a zombie: no reload (`repair --reload` refuses), and a clean shutdown may hang and need a kill. `lvfsck delete %s` tells which (it retries by uuid: harmless on both). After the restart run `lvfsck repair --yes`.", alias, alias)
-		}
-		if other != nil {
-			f.Repair += " Its name is now taken: see the name-collision finding first."
-		}
-		c.add(f)
-		if other != nil {
-			c.collision(base, inf, pl, other, true, pos.m)
-		}
+		// lvfsck deletes only lvols it resolved in the live view, so an
+		// intent in this incarnation proves it was listed.
+		pos.mark(EvJournal, fmt.Sprintf("delete intent at %s in this incarnation, outcome %s", stamp(d.IntentAt), resultText(d.Result)))
+	}
+}
+
+// ringTrace reads the notify ring's last event for the lvol: an unregister
+// is a drop; a register only shows it had a bdev.
+func (c *checker) ringTrace(a *absence, uuid string) {
+	if c.lastEvent == nil {
 		return
+	}
+	ev, ok := c.lastEvent[uuid]
+	if !ok {
+		return
+	}
+	if ev.Type == NotifyBdevUnregister {
+		a.pos.mark(EvNotify, fmt.Sprintf("bdev_unregister (id %d) in this run while the blob stays on disk", ev.ID))
+		return
+	}
+	// It was opened at load, but a register alone does not show a drop:
+	// the views may be from different moments.
+	a.registered = true
+	a.ctx.add(EvNotify, fmt.Sprintf("%s (id %d) and no bdev_unregister: it had a bdev in this run, yet the live view lacks it (views taken at different moments?)", ev.Type, ev.ID))
+}
+
+// nameless weighs the live clones of the blob that lost its name as their
+// base snapshot.
+func (c *checker) nameless(a *absence, idx int, uuid string) {
+	clones := c.lostBy[idx]
+	if len(clones) == 0 {
+		return
+	}
+	txt := fmt.Sprintf("its clone %s reports clone=true with no base snapshot name", capList(clones, 8))
+	if _, any := c.lastEvent[uuid]; c.ringCovers && !any {
+		// A snapshot that failed to open at load leaves its clones just as
+		// nameless as one that a forced removal dropped; the ring,
+		// covering the whole run, shows it never had a bdev.
+		a.ctx.add(EvLive, txt+", but it never had a bdev in this run, so that is the trace of a failed open, not of a forced removal")
+		return
+	}
+	a.pos.mark(EvLive, txt)
+}
+
+// logTrace takes the imported log lines of this incarnation about the lvol:
+// a forced removal, or a failed open.
+func (c *checker) logTrace(a *absence, uuid, alias string) {
+	if c.hist == nil {
+		return
+	}
+	for _, e := range c.hist.LogEvidence(uuid, alias) {
+		if e.Incarnation != "" && c.cur != "" && e.Incarnation != c.cur {
+			continue // about another run of the target
+		}
+		switch e.Kind {
+		case EvidenceForcedRemoval:
+			a.pos.mark(EvLog, e.Text)
+		case EvidenceErrorOpeningLvol, EvidenceCannotCreateBdev:
+			a.notOpenedLog = append(a.notOpenedLog, e.Text)
+		}
+	}
+}
+
+// pending reports a pending resurrection (a forced removal, or a drop
+// whose semantics the evidence does not tell), and the name collision
+// when another lvol took its name.
+func (c *checker) pending(base finding.Finding, inf *lvsInfo, pl *PLvol, alias string, other *LLvol, ev map[string]string, sem semVerdict) {
+	f := base
+	f.Code, f.Severity = CodePendingResurrection, finding.Error
+	f.Message = fmt.Sprintf("%s (uuid %s) is gone from the live view but its blob is on disk and loads at the next restart: a forced removal", alias, pl.UUID)
+	f.Evidence = ev
+	if c.hist != nil {
+		if s := c.hist.TargetSemantics(); s == SemanticsForced || s == SemanticsFixed {
+			f.Evidence[EvJournal] = joinEv(f.Evidence[EvJournal], "the target showed "+s+" delete semantics")
+		}
+	}
+	f.Evidence[EvSemantics] = sem.text()
+	f.Repair = fmt.Sprintf("%s comes back at the next target restart; the control plane believes it deleted and its clusters stay allocated until then. After the restart run `lvfsck repair --yes` (or `lvfsck repair --reload --yes` in a maintenance window; the reload drops the lvstore's NVMe-oF namespaces).", alias)
+	if sem.which() == "" {
+		f.Message = fmt.Sprintf("%s (uuid %s) is gone from the live view but its blob is on disk and loads at the next restart: a forced removal, or a hidden zombie on a target with Longhorn's fix (the evidence does not tell which)", alias, pl.UUID)
+		f.Repair = fmt.Sprintf("%s comes back at the next target restart; its clusters stay allocated until then. Until it is known which semantics dropped it, treat it as a zombie: no reload (`repair --reload` refuses), and a clean shutdown may hang and need a kill. `lvfsck delete %s` tells which (it retries by uuid: harmless on both). After the restart run `lvfsck repair --yes`.", alias, alias)
 	}
 	if other != nil {
-		c.collision(base, inf, pl, other, false, pos.m)
-		return
+		f.Repair += " Its name is now taken: see the name-collision finding first."
 	}
+	c.add(f)
+	if other != nil {
+		c.collision(base, inf, pl, other, true, ev)
+	}
+}
 
-	// No positive evidence: was it ever opened in this run?
-	ev := pos.m
+// unexplained reports an absent lvol with no positive evidence of a drop:
+// not opened at load when the ring, a log or an earlier check shows it
+// never got a bdev; otherwise no-evidence, saying what was missing.
+func (c *checker) unexplained(base finding.Finding, pl *PLvol, alias string, a absence) {
+	ev, ctx := a.pos.m, a.ctx
 	var notOpened bool
 	switch {
-	case registered:
+	case a.registered:
 	case !c.in.Live.NotifyAvailable:
 		ctx.add(EvNotify, "notify ring not available")
 	case c.ringCovers:
@@ -579,13 +634,13 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 	default:
 		ctx.add(EvNotify, fmt.Sprintf("no event for its uuid, but the ring starts at id %d: events since the start were dropped, so it cannot tell whether it got a bdev", c.ringFirst))
 	}
-	if len(notOpenedLog) > 0 && !registered {
+	if len(a.notOpenedLog) > 0 && !a.registered {
 		notOpened = true
-		ev[EvLog] = capList(notOpenedLog, 4)
+		ev[EvLog] = capList(a.notOpenedLog, 4)
 	}
-	if notOpenedEarlier != "" && !registered {
+	if a.notOpenedEarlier != "" && !a.registered {
 		notOpened = true
-		ev[EvJournal] = joinEv(ev[EvJournal], notOpenedEarlier)
+		ev[EvJournal] = joinEv(ev[EvJournal], a.notOpenedEarlier)
 	}
 	switch {
 	case c.hist == nil:
