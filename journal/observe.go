@@ -93,16 +93,62 @@ func (j *Journal) ObserveLvols(incarnation, lvstoreUUID string, at time.Time, lv
 	fail := func(err error) (Diff, error) {
 		return Diff{}, fmt.Errorf("observe lvstore %s in incarnation %s: %w", lvstoreUUID, incarnation, err)
 	}
-	inc, err := esc("incarnation", incarnation)
+	o, err := j.newObservation(incarnation, lvstoreUUID, at, lvols)
 	if err != nil {
 		return fail(err)
+	}
+	err = j.db.View(func(txn *badger.Txn) error {
+		if err := o.readStored(txn); err != nil {
+			return err
+		}
+		if err := o.listed(txn); err != nil {
+			return err
+		}
+		return o.gone(txn)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if err := o.markers(); err != nil {
+		return fail(err)
+	}
+	if err := j.writeBatch(o.ops); err != nil {
+		return fail(err)
+	}
+	return o.diff, nil
+}
+
+// observation is one ObserveLvols call: the new view, what the journal held
+// for it, and the writes that record the difference.
+type observation struct {
+	j                    *Journal
+	incarnation, lvstore string // as given
+	inc, lvs             string // escaped for keys
+	at                   time.Time
+	now                  map[string]LvolObservation // uuid → as listed now
+	statePrefix, obsKey  string
+	incKey               string
+	unchanged            map[string]bool   // uuid → stored state equals the new one
+	prevRaw              map[string][]byte // uuid → stored state, for lvols that differ or left
+	marker               obsMarker
+	info                 IncarnationInfo
+	diff                 Diff
+	ops                  []op
+}
+
+// newObservation validates the view: escapable keys, every lvol of this
+// lvstore, none listed twice, no more than maxLvolsPerObservation.
+func (j *Journal) newObservation(incarnation, lvstoreUUID string, at time.Time, lvols []LvolObservation) (*observation, error) {
+	inc, err := esc("incarnation", incarnation)
+	if err != nil {
+		return nil, err
 	}
 	lvs, err := esc("lvstore uuid", lvstoreUUID)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	if len(lvols) > maxLvolsPerObservation {
-		return fail(fmt.Errorf("%w: %d lvols in one observation (max %d)", ErrInvalid, len(lvols), maxLvolsPerObservation))
+		return nil, fmt.Errorf("%w: %d lvols in one observation (max %d)", ErrInvalid, len(lvols), maxLvolsPerObservation)
 	}
 	if at.IsZero() {
 		at = j.now()
@@ -110,180 +156,184 @@ func (j *Journal) ObserveLvols(incarnation, lvstoreUUID string, at time.Time, lv
 	now := make(map[string]LvolObservation, len(lvols))
 	for _, l := range lvols {
 		if _, err := esc("lvol uuid", l.UUID); err != nil {
-			return fail(err)
+			return nil, err
 		}
 		if l.LvstoreUUID == "" {
 			l.LvstoreUUID = lvstoreUUID
 		} else if l.LvstoreUUID != lvstoreUUID {
-			return fail(fmt.Errorf("%w: lvol %s belongs to lvstore %s", ErrInvalid, l.UUID, l.LvstoreUUID))
+			return nil, fmt.Errorf("%w: lvol %s belongs to lvstore %s", ErrInvalid, l.UUID, l.LvstoreUUID)
 		}
 		if _, dup := now[l.UUID]; dup {
-			return fail(fmt.Errorf("%w: lvol %s listed twice", ErrInvalid, l.UUID))
+			return nil, fmt.Errorf("%w: lvol %s listed twice", ErrInvalid, l.UUID)
 		}
 		now[l.UUID] = l
 	}
+	return &observation{
+		j: j, incarnation: incarnation, lvstore: lvstoreUUID, inc: inc, lvs: lvs, at: at, now: now,
+		statePrefix: pState + inc + "/" + lvs + "/", obsKey: pObs + inc + "/" + lvs, incKey: pInc + inc,
+		unchanged: map[string]bool{}, prevRaw: map[string][]byte{},
+	}, nil
+}
 
-	statePrefix := pState + inc + "/" + lvs + "/"
-	obsKey := pObs + inc + "/" + lvs
-	incKey := pInc + inc
-	// Decoding thousands of unchanged lvols on every run would be the cost
-	// of an observation; instead the stored bytes are compared with the
-	// encoding of the new view, and only what differs is copied and decoded.
-	unchanged := map[string]bool{}
-	prevRaw := map[string][]byte{} // uuid -> stored state, for lvols that differ or left
-	var marker obsMarker
-	var info IncarnationInfo
-	var diff Diff
-	var ops []op
-
-	err = j.db.View(func(txn *badger.Txn) error {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf) // reused: Marshal would allocate per lvol
-		err := scanItems(txn, statePrefix, func(k string, item *badger.Item) error {
-			u := unesc(strings.TrimPrefix(k, statePrefix))
-			if item.ValueSize() > maxValueLen {
-				return fmt.Errorf("%s: value of %d bytes exceeds %d", k, item.ValueSize(), maxValueLen)
+// readStored reads the stored state of the set and its markers. Decoding
+// thousands of unchanged lvols on every run would be the cost of an
+// observation; instead the stored bytes are compared with the encoding of
+// the new view, and only what differs is copied (and later decoded).
+func (o *observation) readStored(txn *badger.Txn) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf) // reused: Marshal would allocate per lvol
+	err := scanItems(txn, o.statePrefix, func(k string, item *badger.Item) error {
+		u := unesc(strings.TrimPrefix(k, o.statePrefix))
+		if item.ValueSize() > maxValueLen {
+			return fmt.Errorf("%s: value of %d bytes exceeds %d", k, item.ValueSize(), maxValueLen)
+		}
+		if cur, listed := o.now[u]; listed {
+			buf.Reset()
+			if err := enc.Encode(cur); err != nil {
+				return fmt.Errorf("encode lvol %s: %w", u, err)
 			}
-			if cur, listed := now[u]; listed {
-				buf.Reset()
-				if err := enc.Encode(cur); err != nil {
-					return fmt.Errorf("encode lvol %s: %w", u, err)
-				}
-				same := false
-				err := item.Value(func(v []byte) error {
-					same = bytes.Equal(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), v)
-					return nil
-				})
-				if err != nil {
-					return fmt.Errorf("read %s: %w", k, err)
-				}
-				if same {
-					unchanged[u] = true
-					return nil
-				}
-			}
-			v, err := item.ValueCopy(nil)
+			same := false
+			err := item.Value(func(v []byte) error {
+				same = bytes.Equal(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), v)
+				return nil
+			})
 			if err != nil {
 				return fmt.Errorf("read %s: %w", k, err)
 			}
-			prevRaw[u] = v
-			return nil
-		})
+			if same {
+				o.unchanged[u] = true
+				return nil
+			}
+		}
+		v, err := item.ValueCopy(nil)
 		if err != nil {
-			return err
+			return fmt.Errorf("read %s: %w", k, err)
 		}
-		if _, err := getJSON(txn, obsKey, &marker); err != nil {
-			return err
-		}
-		if _, err := getJSON(txn, incKey, &info); err != nil {
-			return err
-		}
-
-		// A damaged state record must not fail every later run: it reads
-		// as an lvol known by uuid only, and the new view overwrites it.
-		decodePrev := func(u string) LvolObservation {
-			var o LvolObservation
-			if err := unmarshal(prevRaw[u], &o); err != nil {
-				j.log.Warn().Err(err).Str("key", statePrefix+mustEsc(u)).Msg("journal: damaged lvol state replaced by this observation")
-				o = LvolObservation{LvstoreUUID: lvstoreUUID}
-			}
-			o.UUID = u
-			return o
-		}
-		for _, u := range sortedKeys(now) {
-			if unchanged[u] {
-				continue
-			}
-			cur := now[u]
-			_, known := prevRaw[u]
-			var old LvolObservation
-			if known {
-				old = decodePrev(u)
-				if cur.BlobID == 0 {
-					cur.BlobID = old.BlobID
-				}
-			}
-			switch {
-			case !known:
-				diff.Appeared = append(diff.Appeared, cur)
-				var s seenRec
-				if _, err := getJSON(txn, pSeen+inc+"/"+mustEsc(u), &s); err != nil {
-					return err
-				}
-				if s.FirstSeen.IsZero() {
-					s.FirstSeen = at
-				}
-				s.LvstoreUUID, s.Gone, s.LastSeen = lvstoreUUID, false, time.Time{}
-				o, err := j.lvolOps(&Event{At: at, Kind: EventSeen, Incarnation: incarnation, After: &cur}, cur,
-					pSeen+inc+"/"+mustEsc(u), s, statePrefix+mustEsc(u))
-				if err != nil {
-					return err
-				}
-				ops = append(ops, o...)
-			case old != cur:
-				diff.Changed = append(diff.Changed, Change{Before: old, After: cur})
-				o, err := j.lvolOps(&Event{At: at, Kind: EventChanged, Incarnation: incarnation, Before: &old, After: &cur}, cur,
-					"", nil, statePrefix+mustEsc(u))
-				if err != nil {
-					return err
-				}
-				ops = append(ops, o...)
-			}
-		}
-		for _, u := range sortedKeys(prevRaw) {
-			if _, still := now[u]; still {
-				continue
-			}
-			old := decodePrev(u)
-			diff.Disappeared = append(diff.Disappeared, old)
-			s := seenRec{LvstoreUUID: lvstoreUUID, FirstSeen: marker.FirstSeen}
-			if _, err := getJSON(txn, pSeen+inc+"/"+mustEsc(u), &s); err != nil {
-				return err
-			}
-			s.Gone, s.LastSeen = true, marker.LastSeen
-			e := &Event{At: at, Kind: EventGone, Incarnation: incarnation, Before: &old, LastSeen: marker.LastSeen}
-			o, err := j.lvolOps(e, old, pSeen+inc+"/"+mustEsc(u), s, "")
-			if err != nil {
-				return err
-			}
-			ops = append(ops, append(o, delOp(statePrefix+mustEsc(u)))...)
-		}
+		o.prevRaw[u] = v
 		return nil
 	})
 	if err != nil {
-		return fail(err)
+		return err
 	}
+	if _, err := getJSON(txn, o.obsKey, &o.marker); err != nil {
+		return err
+	}
+	_, err = getJSON(txn, o.incKey, &o.info)
+	return err
+}
 
-	if marker.FirstSeen.IsZero() || at.Before(marker.FirstSeen) {
-		marker.FirstSeen = at
+// decodePrev decodes the stored state of u. A damaged state record must
+// not fail every later run: it reads as an lvol known by uuid only, and the
+// new view overwrites it.
+func (o *observation) decodePrev(u string) LvolObservation {
+	var l LvolObservation
+	if err := unmarshal(o.prevRaw[u], &l); err != nil {
+		o.j.log.Warn().Err(err).Str("key", o.statePrefix+mustEsc(u)).Msg("journal: damaged lvol state replaced by this observation")
+		l = LvolObservation{LvstoreUUID: o.lvstore}
 	}
-	if at.After(marker.LastSeen) {
-		marker.LastSeen = at
+	l.UUID = u
+	return l
+}
+
+// listed records the lvols of the new view that appeared or changed.
+func (o *observation) listed(txn *badger.Txn) error {
+	for _, u := range sortedKeys(o.now) {
+		if o.unchanged[u] {
+			continue
+		}
+		cur := o.now[u]
+		_, known := o.prevRaw[u]
+		var old LvolObservation
+		if known {
+			old = o.decodePrev(u)
+			if cur.BlobID == 0 {
+				cur.BlobID = old.BlobID
+			}
+		}
+		switch {
+		case !known:
+			o.diff.Appeared = append(o.diff.Appeared, cur)
+			var s seenRec
+			if _, err := getJSON(txn, pSeen+o.inc+"/"+mustEsc(u), &s); err != nil {
+				return err
+			}
+			if s.FirstSeen.IsZero() {
+				s.FirstSeen = o.at
+			}
+			s.LvstoreUUID, s.Gone, s.LastSeen = o.lvstore, false, time.Time{}
+			ops, err := o.j.lvolOps(&Event{At: o.at, Kind: EventSeen, Incarnation: o.incarnation, After: &cur}, cur,
+				pSeen+o.inc+"/"+mustEsc(u), s, o.statePrefix+mustEsc(u))
+			if err != nil {
+				return err
+			}
+			o.ops = append(o.ops, ops...)
+		case old != cur:
+			o.diff.Changed = append(o.diff.Changed, Change{Before: old, After: cur})
+			ops, err := o.j.lvolOps(&Event{At: o.at, Kind: EventChanged, Incarnation: o.incarnation, Before: &old, After: &cur}, cur,
+				"", nil, o.statePrefix+mustEsc(u))
+			if err != nil {
+				return err
+			}
+			o.ops = append(o.ops, ops...)
+		}
 	}
-	marker.Count++
-	info.ID = incarnation
-	if info.FirstSeen.IsZero() || at.Before(info.FirstSeen) {
-		info.FirstSeen = at
+	return nil
+}
+
+// gone records the lvols stored for the set that the new view no longer
+// lists.
+func (o *observation) gone(txn *badger.Txn) error {
+	for _, u := range sortedKeys(o.prevRaw) {
+		if _, still := o.now[u]; still {
+			continue
+		}
+		old := o.decodePrev(u)
+		o.diff.Disappeared = append(o.diff.Disappeared, old)
+		s := seenRec{LvstoreUUID: o.lvstore, FirstSeen: o.marker.FirstSeen}
+		if _, err := getJSON(txn, pSeen+o.inc+"/"+mustEsc(u), &s); err != nil {
+			return err
+		}
+		s.Gone, s.LastSeen = true, o.marker.LastSeen
+		e := &Event{At: o.at, Kind: EventGone, Incarnation: o.incarnation, Before: &old, LastSeen: o.marker.LastSeen}
+		ops, err := o.j.lvolOps(e, old, pSeen+o.inc+"/"+mustEsc(u), s, "")
+		if err != nil {
+			return err
+		}
+		o.ops = append(o.ops, append(ops, delOp(o.statePrefix+mustEsc(u)))...)
 	}
-	if at.After(info.LastSeen) {
-		info.LastSeen = at
+	return nil
+}
+
+// markers moves the set's and the incarnation's first/last seen to cover
+// this observation. Their writes go last: a crash halfway leaves a state
+// the next observation completes (re-reporting, never losing, what was not
+// yet stored).
+func (o *observation) markers() error {
+	if o.marker.FirstSeen.IsZero() || o.at.Before(o.marker.FirstSeen) {
+		o.marker.FirstSeen = o.at
 	}
-	// Markers last: a crash halfway leaves a state the next observation
-	// completes (re-reporting, never losing, what was not yet stored).
+	if o.at.After(o.marker.LastSeen) {
+		o.marker.LastSeen = o.at
+	}
+	o.marker.Count++
+	o.info.ID = o.incarnation
+	if o.info.FirstSeen.IsZero() || o.at.Before(o.info.FirstSeen) {
+		o.info.FirstSeen = o.at
+	}
+	if o.at.After(o.info.LastSeen) {
+		o.info.LastSeen = o.at
+	}
 	for _, m := range []struct {
 		k string
 		v any
-	}{{obsKey, marker}, {incKey, info}} {
-		o, err := setOp(m.k, m.v)
+	}{{o.obsKey, o.marker}, {o.incKey, o.info}} {
+		op, err := setOp(m.k, m.v)
 		if err != nil {
-			return fail(err)
+			return err
 		}
-		ops = append(ops, o)
+		o.ops = append(o.ops, op)
 	}
-	if err := j.writeBatch(ops); err != nil {
-		return fail(err)
-	}
-	return diff, nil
+	return nil
 }
 
 // lvolOps builds the writes for one lvol's event, in crash-safe order: the

@@ -40,118 +40,134 @@ func (j *Journal) Prune(olderThan time.Time) (PruneStats, error) {
 		return PruneStats{}, err
 	}
 	defer j.mu.Unlock()
-	var st PruneStats
-	var ops []op
-	bound := nanos(olderThan)
+	p := pruning{olderThan: olderThan, bound: nanos(olderThan)}
 	err := j.db.View(func(txn *badger.Txn) error {
-		err := scanJSON(txn, pRun, func(k string, r Run) error {
-			if r.Started.Before(olderThan) {
-				ops = append(ops, delOp(k))
-				st.Runs++
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		err = scan(txn, pEv, "", false, func(k string, _ []byte) error {
-			at, ok := parseHex16(strings.SplitN(strings.TrimPrefix(k, pEv), "/", 2)[0])
-			if ok && at >= bound {
-				return errStop // keys are in time order
-			}
-			ops = append(ops, delOp(k))
-			st.Events++
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		err = scan(txn, pLvolEv, "", false, func(k string, _ []byte) error {
-			parts := strings.Split(strings.TrimPrefix(k, pLvolEv), "/")
-			if len(parts) == 3 {
-				if at, ok := parseHex16(parts[1]); ok && at >= bound {
-					return nil
-				}
-			}
-			ops = append(ops, delOp(k))
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		err = scanJSON(txn, pOutcome, func(k string, o DeleteOutcome) error {
-			if !o.At.Before(olderThan) {
-				return nil
-			}
-			id := strings.TrimPrefix(k, pOutcome)
-			var in DeleteIntent
-			if _, err := getJSON(txn, pIntent+id, &in); err != nil {
+		p.txn = txn
+		for _, step := range []func() error{p.runs, p.events, p.lvolEvents, p.deletes, p.findings, p.evidence, p.incarnations, p.semantics} {
+			if err := step(); err != nil {
 				return err
 			}
-			ops = append(ops, delOp(pIntent+id), delOp(k))
-			if in.LvolUUID != "" {
-				ops = append(ops, delOp(pDelIdx+mustEsc(in.LvolUUID)+"/"+id))
-			}
-			st.Deletes++
-			return nil
-		})
-		if err != nil {
-			return err
 		}
-		err = scanJSON(txn, pFinding, func(k string, r FindingRecord) error {
-			if !r.Open() && r.ResolvedAt.Before(olderThan) {
-				ops = append(ops, delOp(k))
-				st.Findings++
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		err = scanJSON(txn, pEvidence, func(k string, e Evidence) error {
-			t := e.At
-			if t.IsZero() {
-				t = e.Imported
-			}
-			if !t.Before(olderThan) {
-				return nil
-			}
-			id := strings.TrimPrefix(k, pEvidence)
-			ops = append(ops, delOp(k))
-			for _, who := range []string{e.LvolUUID, e.LvolName} {
-				if who != "" {
-					ops = append(ops, delOp(pEvIdx+mustEsc(who)+"/"+id))
-				}
-			}
-			st.Evidence++
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := j.pruneIncarnations(txn, olderThan, &ops, &st); err != nil {
-			return err
-		}
-		return j.pruneSemantics(txn, olderThan, &ops, &st)
+		return nil
 	})
 	if err != nil {
-		return st, fmt.Errorf("prune journal: %w", err)
+		return p.st, fmt.Errorf("prune journal: %w", err)
 	}
-	if err := j.writeBatch(ops); err != nil {
-		return st, fmt.Errorf("prune journal: %w", err)
+	if err := j.writeBatch(p.ops); err != nil {
+		return p.st, fmt.Errorf("prune journal: %w", err)
 	}
 	n, err := j.gc()
-	st.GCRewrites = n
+	p.st.GCRewrites = n
 	if err != nil {
-		return st, fmt.Errorf("prune journal: %w", err)
+		return p.st, fmt.Errorf("prune journal: %w", err)
 	}
-	return st, nil
+	return p.st, nil
 }
 
-func (j *Journal) pruneIncarnations(txn *badger.Txn, olderThan time.Time, ops *[]op, st *PruneStats) error {
+// pruning is one Prune: each step reads one table in txn and collects the
+// deletes of what is older than olderThan.
+type pruning struct {
+	txn       *badger.Txn
+	olderThan time.Time
+	bound     uint64 // olderThan as in keys
+	ops       []op
+	st        PruneStats
+}
+
+func (p *pruning) runs() error {
+	return scanJSON(p.txn, pRun, func(k string, r Run) error {
+		if r.Started.Before(p.olderThan) {
+			p.ops = append(p.ops, delOp(k))
+			p.st.Runs++
+		}
+		return nil
+	})
+}
+
+func (p *pruning) events() error {
+	return scan(p.txn, pEv, "", false, func(k string, _ []byte) error {
+		at, ok := parseHex16(strings.SplitN(strings.TrimPrefix(k, pEv), "/", 2)[0])
+		if ok && at >= p.bound {
+			return errStop // keys are in time order
+		}
+		p.ops = append(p.ops, delOp(k))
+		p.st.Events++
+		return nil
+	})
+}
+
+// lvolEvents drops the per-lvol index of the events pruned.
+func (p *pruning) lvolEvents() error {
+	return scan(p.txn, pLvolEv, "", false, func(k string, _ []byte) error {
+		parts := strings.Split(strings.TrimPrefix(k, pLvolEv), "/")
+		if len(parts) == 3 {
+			if at, ok := parseHex16(parts[1]); ok && at >= p.bound {
+				return nil
+			}
+		}
+		p.ops = append(p.ops, delOp(k))
+		return nil
+	})
+}
+
+// deletes drops intents whose outcome is old, with their index; open
+// intents have no outcome and stay.
+func (p *pruning) deletes() error {
+	return scanJSON(p.txn, pOutcome, func(k string, o DeleteOutcome) error {
+		if !o.At.Before(p.olderThan) {
+			return nil
+		}
+		id := strings.TrimPrefix(k, pOutcome)
+		var in DeleteIntent
+		if _, err := getJSON(p.txn, pIntent+id, &in); err != nil {
+			return err
+		}
+		p.ops = append(p.ops, delOp(pIntent+id), delOp(k))
+		if in.LvolUUID != "" {
+			p.ops = append(p.ops, delOp(pDelIdx+mustEsc(in.LvolUUID)+"/"+id))
+		}
+		p.st.Deletes++
+		return nil
+	})
+}
+
+func (p *pruning) findings() error {
+	return scanJSON(p.txn, pFinding, func(k string, r FindingRecord) error {
+		if !r.Open() && r.ResolvedAt.Before(p.olderThan) {
+			p.ops = append(p.ops, delOp(k))
+			p.st.Findings++
+		}
+		return nil
+	})
+}
+
+func (p *pruning) evidence() error {
+	return scanJSON(p.txn, pEvidence, func(k string, e Evidence) error {
+		t := e.At
+		if t.IsZero() {
+			t = e.Imported
+		}
+		if !t.Before(p.olderThan) {
+			return nil
+		}
+		id := strings.TrimPrefix(k, pEvidence)
+		p.ops = append(p.ops, delOp(k))
+		for _, who := range []string{e.LvolUUID, e.LvolName} {
+			if who != "" {
+				p.ops = append(p.ops, delOp(pEvIdx+mustEsc(who)+"/"+id))
+			}
+		}
+		p.st.Evidence++
+		return nil
+	})
+}
+
+// incarnations drops old incarnations with their lvol states, except the
+// most recently observed one, which the next observation diffs against.
+func (p *pruning) incarnations() error {
 	var all []IncarnationInfo
 	var keys []string
-	err := scanJSON(txn, pInc, func(k string, i IncarnationInfo) error {
+	err := scanJSON(p.txn, pInc, func(k string, i IncarnationInfo) error {
 		all = append(all, i)
 		keys = append(keys, strings.TrimPrefix(k, pInc))
 		return nil
@@ -166,28 +182,29 @@ func (j *Journal) pruneIncarnations(txn *badger.Txn, olderThan time.Time, ops *[
 		}
 	}
 	for i, inc := range all {
-		if i == newest || !inc.LastSeen.Before(olderThan) {
+		if i == newest || !inc.LastSeen.Before(p.olderThan) {
 			continue
 		}
-		*ops = append(*ops, delOp(pInc+keys[i]))
-		for _, p := range []string{pObs, pState, pSeen} {
-			err := scan(txn, p+keys[i]+"/", "", false, func(k string, _ []byte) error {
-				*ops = append(*ops, delOp(k))
+		p.ops = append(p.ops, delOp(pInc+keys[i]))
+		for _, prefix := range []string{pObs, pState, pSeen} {
+			err := scan(p.txn, prefix+keys[i]+"/", "", false, func(k string, _ []byte) error {
+				p.ops = append(p.ops, delOp(k))
 				return nil
 			})
 			if err != nil {
 				return err
 			}
 		}
-		st.Incarnations++
+		p.st.Incarnations++
 	}
 	return nil
 }
 
-func (j *Journal) pruneSemantics(txn *badger.Txn, olderThan time.Time, ops *[]op, st *PruneStats) error {
+// semantics drops old semantics records, except the newest.
+func (p *pruning) semantics() error {
 	var recs []SemanticsRecord
 	var keys []string
-	err := scanJSON(txn, pSem, func(k string, r SemanticsRecord) error {
+	err := scanJSON(p.txn, pSem, func(k string, r SemanticsRecord) error {
 		recs = append(recs, r)
 		keys = append(keys, k)
 		return nil
@@ -202,9 +219,9 @@ func (j *Journal) pruneSemantics(txn *badger.Txn, olderThan time.Time, ops *[]op
 		}
 	}
 	for i, r := range recs {
-		if i != newest && r.At.Before(olderThan) {
-			*ops = append(*ops, delOp(keys[i]))
-			st.Semantics++
+		if i != newest && r.At.Before(p.olderThan) {
+			p.ops = append(p.ops, delOp(keys[i]))
+			p.st.Semantics++
 		}
 	}
 	return nil
