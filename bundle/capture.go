@@ -58,8 +58,33 @@ func Capture(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 		ob = NewObfuscator()
 	}
 	w := newWriter(out, now)
+	answers, devices, err := gatherAnswers(ctx, o, &m, ob)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeImages(ctx, w, o, devices, ob, &m); err != nil {
+		return nil, err
+	}
+	if err := writeAnswers(w, answers, ob, &m); err != nil {
+		return nil, err
+	}
+	if err := writeHistory(w, o, answers, ob); err != nil {
+		return nil, err
+	}
+	if ob != nil {
+		m.Obfuscated = obfuscationStatement(ob.Tokens())
+	}
+	if err := w.close(&m); err != nil {
+		return nil, err
+	}
+	return &Result{Manifest: m, Stored: w.written}, nil
+}
 
-	// 1. The RPC answers, into memory (the target bounds each at 32 MiB).
+// gatherAnswers is step 1: the RPC answers, into memory (the target bounds
+// each at 32 MiB), from the target or as given, and the devices to image
+// (given, or discovered from the answers). With obfuscation, every name in
+// them is harvested.
+func gatherAnswers(ctx context.Context, o Options, m *Manifest, ob *Obfuscator) (map[string][]byte, []string, error) {
 	answers := map[string][]byte{}
 	if o.Client == nil && o.Answers != nil {
 		answers = o.Answers
@@ -73,9 +98,9 @@ func Capture(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 	if o.Client != nil {
 		m.Mode = string(scanner.ModeRecovery)
 		var err error
-		answers, err = askAll(ctx, o.Client, &m)
+		answers, err = askAll(ctx, o.Client, m)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if inc, err := o.Client.Incarnation(ctx); err != nil {
 			m.Errors = append(m.Errors, fmt.Sprintf("incarnation: %v", err))
@@ -84,7 +109,7 @@ func Capture(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 			if len(devices) == 0 {
 				devices, err = discover(answers, inc.PID)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 		}
@@ -97,14 +122,13 @@ func Capture(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 			}
 		}
 	}
+	return answers, devices, nil
+}
 
-	// 2. The images, streamed chunk by chunk.
-	type dev struct {
-		d     *scanner.Device
-		spans []span
-		note  string
-	}
-	var devs []dev
+// writeImages is step 2: the metadata image of each device, streamed chunk
+// by chunk, after every device opened (so the estimate covers them all).
+func writeImages(ctx context.Context, w *writer, o Options, devices []string, ob *Obfuscator, m *Manifest) error {
+	var devs []imageDev
 	defer func() {
 		for _, d := range devs {
 			d.d.Close()
@@ -114,10 +138,10 @@ func Capture(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 	for _, path := range devices {
 		d, err := scanner.OpenContext(ctx, path, o.TmpDir)
 		if err != nil {
-			return nil, fmt.Errorf("capture %s: %w", path, err)
+			return fmt.Errorf("capture %s: %w", path, err)
 		}
 		spans, note := metadataSpans(d, d.Size())
-		devs = append(devs, dev{d, spans, note})
+		devs = append(devs, imageDev{d, spans, note})
 		for _, s := range spans {
 			total += s.n
 		}
@@ -126,22 +150,8 @@ func Capture(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 		o.Estimate(devices, total)
 	}
 	if ob != nil {
-		// Every original is reserved before the first token is handed out,
-		// so that no token spells another original.
-		for _, dv := range devs {
-			mdStart, mdEnd := mdRange(dv.d)
-			if err := ob.reserveImage(ctx, dv.d, mdStart, mdEnd); err != nil {
-				return nil, err
-			}
-		}
-		for _, e := range o.Events {
-			ob.Reserve(e.LvolName)
-			for _, l := range []*journal.LvolObservation{e.Before, e.After} {
-				if l != nil {
-					ob.Reserve(l.Name)
-					ob.Reserve(l.LvstoreName)
-				}
-			}
+		if err := reserveOriginals(ctx, ob, devs, o.Events); err != nil {
+			return err
 		}
 	}
 	var read int64
@@ -153,7 +163,7 @@ func Capture(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 			}
 		})
 		if err != nil {
-			return nil, fmt.Errorf("capture %s: %w", devices[i], err)
+			return fmt.Errorf("capture %s: %w", devices[i], err)
 		}
 		read += st.read
 		info := ImageInfo{Index: i, Device: devices[i], Size: dv.d.Size(), Captured: st.stored, Note: dv.note}
@@ -162,8 +172,41 @@ func Capture(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 		}
 		m.Images = append(m.Images, info)
 	}
+	return nil
+}
 
-	// 3. The answers, obfuscated once every name is known.
+// imageDev is one device being imaged: its metadata spans, and a note on
+// how they were found.
+type imageDev struct {
+	d     *scanner.Device
+	spans []span
+	note  string
+}
+
+// reserveOriginals reserves every original name, from the images and the
+// journal's events, before the first token is handed out, so that no token
+// spells another original.
+func reserveOriginals(ctx context.Context, ob *Obfuscator, devs []imageDev, events []journal.Event) error {
+	for _, dv := range devs {
+		mdStart, mdEnd := mdRange(dv.d)
+		if err := ob.reserveImage(ctx, dv.d, mdStart, mdEnd); err != nil {
+			return err
+		}
+	}
+	for _, e := range events {
+		ob.Reserve(e.LvolName)
+		for _, l := range []*journal.LvolObservation{e.Before, e.After} {
+			if l != nil {
+				ob.Reserve(l.Name)
+				ob.Reserve(l.LvstoreName)
+			}
+		}
+	}
+	return nil
+}
+
+// writeAnswers is step 3: the answers, obfuscated once every name is known.
+func writeAnswers(w *writer, answers map[string][]byte, ob *Obfuscator, m *Manifest) error {
 	for _, meth := range Methods {
 		b, ok := answers[meth]
 		if !ok {
@@ -172,49 +215,45 @@ func Capture(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 		if ob != nil {
 			var err error
 			if b, err = ob.RewriteJSON(b); err != nil {
-				return nil, fmt.Errorf("%s: %w", meth, err)
+				return fmt.Errorf("%s: %w", meth, err)
 			}
 		}
 		name := rpcDir + meth + ".json"
 		if err := w.add(name, b); err != nil {
-			return nil, err
+			return err
 		}
 		m.RPC[meth] = name
 	}
+	return nil
+}
 
-	// 4. The journal's history of these lvstores, and the log.
+// writeHistory is step 4: the journal's history of these lvstores, and the
+// tail of the target's log.
+func writeHistory(w *writer, o Options, answers map[string][]byte, ob *Obfuscator) error {
 	if o.Events != nil {
 		b, err := journalExcerpt(o.Events, answers, ob)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := w.add(journalName, b); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if o.LogFile != "" {
-		b, err := readTail(o.LogFile, maxLog)
-		if err != nil {
-			return nil, fmt.Errorf("--log: %w", err)
-		}
-		if ob != nil {
-			s, err := ob.RewriteText(string(b))
-			if err != nil {
-				return nil, err
-			}
-			b = []byte(s)
-		}
-		if err := w.add(logName, b); err != nil {
-			return nil, err
-		}
+	if o.LogFile == "" {
+		return nil
+	}
+	b, err := readTail(o.LogFile, maxLog)
+	if err != nil {
+		return fmt.Errorf("--log: %w", err)
 	}
 	if ob != nil {
-		m.Obfuscated = obfuscationStatement(ob.Tokens())
+		s, err := ob.RewriteText(string(b))
+		if err != nil {
+			return err
+		}
+		b = []byte(s)
 	}
-	if err := w.close(&m); err != nil {
-		return nil, err
-	}
-	return &Result{Manifest: m, Stored: w.written}, nil
+	return w.add(logName, b)
 }
 
 // mdRange is the byte range of the md region, or the whole device when the

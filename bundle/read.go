@@ -71,13 +71,9 @@ func bad(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrBundle, fmt.Sprintf(format, a...))
 }
 
+// extract unpacks the bundle into b.Dir and refuses it whole unless every
+// entry matches the manifest.
 func (b *Bundle) extract(ctx context.Context, r io.Reader) error {
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return bad("not a gzip stream (%v)", err)
-	}
-	tr := tar.NewReader(zr)
-	sums := map[string]EntrySum{}
 	images := map[int]*os.File{}
 	ends := map[int]int64{} // per image, the end of its last chunk
 	defer func() {
@@ -85,49 +81,78 @@ func (b *Bundle) extract(ctx context.Context, r io.Reader) error {
 			f.Close()
 		}
 	}()
+	sums, manifest, err := b.unpack(ctx, r, images, ends)
+	if err != nil {
+		return err
+	}
+	if err := b.checkManifest(manifest, sums); err != nil {
+		return err
+	}
+	if err := b.sizeImages(images, ends); err != nil {
+		return err
+	}
+	return b.nameFiles(sums)
+}
+
+// unpack reads every entry up to the manifest, which must come last, and
+// places each; it returns the sums of what it read and the manifest's
+// bytes.
+func (b *Bundle) unpack(ctx context.Context, r io.Reader, images map[int]*os.File, ends map[int]int64) (map[string]EntrySum, []byte, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, nil, bad("not a gzip stream (%v)", err)
+	}
+	tr := tar.NewReader(zr)
+	sums := map[string]EntrySum{}
 	var manifest []byte
 	buf := make([]byte, 0, chunkSize)
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, nil, err
 		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return bad("truncated or corrupt (%v)", err)
+			return nil, nil, bad("truncated or corrupt (%v)", err)
 		}
 		if manifest != nil {
-			return bad("entry %q after the manifest", hdr.Name)
+			return nil, nil, bad("entry %q after the manifest", hdr.Name)
 		}
 		if hdr.Typeflag != tar.TypeReg || hdr.Size < 0 || hdr.Size > maxEntry {
-			return bad("entry %q: not a regular file of a plausible size", hdr.Name)
+			return nil, nil, bad("entry %q: not a regular file of a plausible size", hdr.Name)
 		}
 		body, err := readEntry(tr, hdr.Size, buf)
 		if err != nil {
-			return bad("entry %q truncated or corrupt (%v)", hdr.Name, err)
+			return nil, nil, bad("entry %q truncated or corrupt (%v)", hdr.Name, err)
 		}
 		if hdr.Name == manifestName {
 			manifest = append([]byte(nil), body...)
 			continue
 		}
 		if _, dup := sums[hdr.Name]; dup {
-			return bad("entry %q twice", hdr.Name)
+			return nil, nil, bad("entry %q twice", hdr.Name)
 		}
 		h := sha256.Sum256(body)
 		sums[hdr.Name] = EntrySum{Name: hdr.Name, Size: int64(len(body)), SHA256: hex.EncodeToString(h[:])}
 		if err := b.place(hdr.Name, body, images, ends); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	// The gzip trailer (CRC, length) is checked when the stream ends.
 	if _, err := io.Copy(io.Discard, zr); err != nil {
-		return bad("truncated or corrupt (%v)", err)
+		return nil, nil, bad("truncated or corrupt (%v)", err)
 	}
 	if manifest == nil {
-		return bad("no manifest: truncated, or not an lvfsck bundle")
+		return nil, nil, bad("no manifest: truncated, or not an lvfsck bundle")
 	}
+	return sums, manifest, nil
+}
+
+// checkManifest decodes the manifest into b and requires the entries read
+// to be exactly those it lists.
+func (b *Bundle) checkManifest(manifest []byte, sums map[string]EntrySum) error {
 	if err := json.Unmarshal(manifest, &b.Manifest); err != nil {
 		return bad("manifest: %v", err)
 	}
@@ -143,8 +168,13 @@ func (b *Bundle) extract(ctx context.Context, r io.Reader) error {
 			return bad("entry %q does not match the manifest (damaged)", e.Name)
 		}
 	}
-	// Images: sized as their devices, holes everywhere nothing was stored.
-	for _, im := range m.Images {
+	return nil
+}
+
+// sizeImages sizes each image as its device, holes everywhere nothing was
+// stored.
+func (b *Bundle) sizeImages(images map[int]*os.File, ends map[int]int64) error {
+	for _, im := range b.Manifest.Images {
 		if im.Size < 0 || im.Size > maxImageSize || ends[im.Index] > im.Size {
 			return bad("image %d: size %d", im.Index, im.Size)
 		}
@@ -157,10 +187,15 @@ func (b *Bundle) extract(ctx context.Context, r io.Reader) error {
 		}
 		b.Images = append(b.Images, f.Name())
 	}
-	if len(images) != len(m.Images) {
-		return bad("image chunks for %d images, the manifest lists %d", len(images), len(m.Images))
+	if len(images) != len(b.Manifest.Images) {
+		return bad("image chunks for %d images, the manifest lists %d", len(images), len(b.Manifest.Images))
 	}
-	for meth, name := range m.RPC {
+	return nil
+}
+
+// nameFiles points b's Files, Journal and Log at the extracted answers.
+func (b *Bundle) nameFiles(sums map[string]EntrySum) error {
+	for meth, name := range b.Manifest.RPC {
 		p := filepath.Join(b.Dir, filepath.FromSlash(name))
 		if _, ok := sums[name]; !ok {
 			return bad("answer %s: entry %q missing", meth, name)
