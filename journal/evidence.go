@@ -155,19 +155,9 @@ func (j *Journal) Evidence(lvol string) ([]Evidence, error) {
 
 // AllEvidence returns every piece of evidence, oldest first.
 func (j *Journal) AllEvidence() ([]Evidence, error) {
-	if err := j.begin(); err != nil {
-		return nil, err
-	}
-	defer j.mu.Unlock()
-	var out []Evidence
-	err := j.db.View(func(txn *badger.Txn) error {
-		return scanJSON(txn, pEvidence, func(_ string, e Evidence) error {
-			out = append(out, e)
-			return nil
-		})
-	})
+	out, err := readAll[Evidence](j, pEvidence, "all evidence")
 	if err != nil {
-		return nil, fmt.Errorf("all evidence: %w", err)
+		return nil, err
 	}
 	sortEvidence(out)
 	return out, nil

@@ -149,19 +149,9 @@ func (j *Journal) upsertFindings(at time.Time, inc string, fs []finding.Finding,
 // Findings returns every finding the journal holds, open and resolved,
 // most recently seen first.
 func (j *Journal) Findings() ([]FindingRecord, error) {
-	if err := j.begin(); err != nil {
-		return nil, err
-	}
-	defer j.mu.Unlock()
-	var out []FindingRecord
-	err := j.db.View(func(txn *badger.Txn) error {
-		return scanJSON(txn, pFinding, func(_ string, r FindingRecord) error {
-			out = append(out, r)
-			return nil
-		})
-	})
+	out, err := readAll[FindingRecord](j, pFinding, "list findings")
 	if err != nil {
-		return nil, fmt.Errorf("list findings: %w", err)
+		return nil, err
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].LastSeen.After(out[b].LastSeen) })
 	return out, nil

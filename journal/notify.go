@@ -97,21 +97,7 @@ func (j *Journal) NotifyRecords(incarnation string) ([]NotifyRecord, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notify records: %w", err)
 	}
-	if err := j.begin(); err != nil {
-		return nil, err
-	}
-	defer j.mu.Unlock()
-	var out []NotifyRecord
-	err = j.db.View(func(txn *badger.Txn) error {
-		return scanJSON(txn, pNotify+inc+"/", func(_ string, n NotifyRecord) error {
-			out = append(out, n)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("notify records of %s: %w", incarnation, err)
-	}
-	return out, nil
+	return readAll[NotifyRecord](j, pNotify+inc+"/", "notify records of "+incarnation)
 }
 
 // PruneNotify drops notify records read before olderThan; the timeline

@@ -129,19 +129,5 @@ func (j *Journal) GetRun(id string) (Run, error) {
 
 // Runs returns every run, oldest first.
 func (j *Journal) Runs() ([]Run, error) {
-	if err := j.begin(); err != nil {
-		return nil, err
-	}
-	defer j.mu.Unlock()
-	var out []Run
-	err := j.db.View(func(txn *badger.Txn) error {
-		return scanJSON(txn, pRun, func(_ string, r Run) error {
-			out = append(out, r)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	return out, nil
+	return readAll[Run](j, pRun, "list runs")
 }

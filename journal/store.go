@@ -118,6 +118,26 @@ func scanJSON[T any](txn *badger.Txn, prefix string, fn func(key string, v T) er
 	})
 }
 
+// readAll decodes every record under prefix, in key order; what names the
+// list in an error.
+func readAll[T any](j *Journal, prefix, what string) ([]T, error) {
+	if err := j.begin(); err != nil {
+		return nil, err
+	}
+	defer j.mu.Unlock()
+	var out []T
+	err := j.db.View(func(txn *badger.Txn) error {
+		return scanJSON(txn, prefix, func(_ string, v T) error {
+			out = append(out, v)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 // lastKey returns the greatest key under prefix, or "".
 func lastKey(txn *badger.Txn, prefix string) string {
 	opt := badger.DefaultIteratorOptions
