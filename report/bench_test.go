@@ -41,19 +41,24 @@ type countWriter struct{ n int64 }
 
 func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
 
-func benchRender(b *testing.B, render func(io.Writer, Summary) error) {
-	const n = 10000
-	s := benchSummary(n)
+// benchOut renders in, which holds n items, under b.Loop and reports the
+// time per item (unit) and the bytes written.
+func benchOut[T any](b *testing.B, n int, unit string, in T, render func(io.Writer, T) error) {
 	var cw countWriter
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if err := render(&cw, s); err != nil {
+		if err := render(&cw, in); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/finding")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), unit)
 	b.ReportMetric(float64(cw.n)/float64(b.N)/(1<<20), "MiB-out/op")
+}
+
+func benchRender(b *testing.B, render func(io.Writer, Summary) error) {
+	const n = 10000
+	benchOut(b, n, "ns/finding", benchSummary(n), render)
 }
 
 func BenchmarkWriteText10k(b *testing.B) {
@@ -72,17 +77,7 @@ func BenchmarkWriteProm10k(b *testing.B) {
 // lvstore: the renderer's share of `lvfsck scan` on such a device.
 func benchScan(b *testing.B, render func(io.Writer, *scanner.View) error) {
 	const n = 10000
-	v := benchView(n)
-	var cw countWriter
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		if err := render(&cw, v); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/lvol")
-	b.ReportMetric(float64(cw.n)/float64(b.N)/(1<<20), "MiB-out/op")
+	benchOut(b, n, "ns/lvol", benchView(n), render)
 }
 
 func BenchmarkWriteScanText10k(b *testing.B) {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"io"
 	"path/filepath"
 	"testing"
 	"time"
@@ -144,39 +145,34 @@ func TestWriteTextGolden(t *testing.T) {
 	}
 }
 
-func TestWriteJSONGolden(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		s    Summary
-	}{
-		{"clean.json.golden", cleanSummary()},
-		{"pending.json.golden", pendingSummary()},
-		{"hostile.json.golden", hostileSummary()},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+// summaries are the golden tests' inputs, by the name their files start
+// with.
+var summaries = map[string]func() Summary{
+	"clean": cleanSummary, "pending": pendingSummary, "hostile": hostileSummary, "incomplete": incompleteSummary,
+}
+
+// goldenEach renders each named summary and compares it with
+// testdata/<name>.<ext>.golden, after check (when not nil) had its say.
+func goldenEach(t *testing.T, ext string, names []string, render func(io.Writer, Summary) error, check func(*testing.T, string)) {
+	for _, name := range names {
+		file := name + "." + ext + ".golden"
+		t.Run(file, func(t *testing.T) {
 			var buf bytes.Buffer
-			require.NoError(t, WriteJSON(&buf, tc.s))
-			golden(t, tc.name, buf.Bytes())
+			require.NoError(t, render(&buf, summaries[name]()))
+			if check != nil {
+				check(t, buf.String())
+			}
+			golden(t, file, buf.Bytes())
 		})
 	}
 }
 
+func TestWriteJSONGolden(t *testing.T) {
+	goldenEach(t, "json", []string{"clean", "pending", "hostile"}, WriteJSON, nil)
+}
+
 func TestWritePromGolden(t *testing.T) {
 	last := t0.Add(-time.Hour)
-	for _, tc := range []struct {
-		name string
-		s    Summary
-	}{
-		{"clean.prom.golden", cleanSummary()},
-		{"pending.prom.golden", pendingSummary()},
-		{"hostile.prom.golden", hostileSummary()},
-		{"incomplete.prom.golden", incompleteSummary()},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			require.NoError(t, WriteProm(&buf, tc.s, last))
-			checkPromText(t, buf.String())
-			golden(t, tc.name, buf.Bytes())
-		})
-	}
+	goldenEach(t, "prom", []string{"clean", "pending", "hostile", "incomplete"},
+		func(w io.Writer, s Summary) error { return WriteProm(w, s, last) }, checkPromText)
 }
