@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -208,13 +209,11 @@ func TestChecksumHoldsDelete(t *testing.T) {
 	g := startGuard(t, s.Path, Config{})
 
 	cs, csDec := dialRaw(t, g.Sock)
-	_, err := cs.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_register_snapshot_checksum","id":1,"params":{"name":"lvs/snap"}}`))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return s.Calls("bdev_lvol_register_snapshot_checksum") == 1 }, 5*time.Second, time.Millisecond)
+	sent(t, s, cs, "bdev_lvol_register_snapshot_checksum", 1, `{"jsonrpc":"2.0","method":"bdev_lvol_register_snapshot_checksum","id":1,"params":{"name":"lvs/snap"}}`)
 
 	d, dDec := dialRaw(t, g.Sock)
 	for _, tc := range []struct{ id, name string }{{`"del-1"`, "lvs/snap"}, {`7`, "u-snap"}} {
-		_, err = fmt.Fprintf(d, `{"jsonrpc":"2.0","method":"bdev_lvol_delete","id":%s,"params":{"name":%q}}`, tc.id, tc.name)
+		_, err := fmt.Fprintf(d, `{"jsonrpc":"2.0","method":"bdev_lvol_delete","id":%s,"params":{"name":%q}}`, tc.id, tc.name)
 		require.NoError(t, err)
 		a := read(t, d, dDec)
 		require.JSONEq(t, tc.id, string(a.ID))
@@ -222,7 +221,7 @@ func TestChecksumHoldsDelete(t *testing.T) {
 		require.Equal(t, spdk.CodeInternalError, a.Error.Code)
 		require.Equal(t, BusyMessage, a.Error.Message)
 	}
-	_, err = d.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_delete","params":{"name":"lvs/snap"}}`)) // no id
+	_, err := d.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_delete","params":{"name":"lvs/snap"}}`)) // no id
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return g.P.Metrics().DeletesRefused.Load() == 3 }, 5*time.Second, time.Millisecond)
 	require.Zero(t, s.Calls("bdev_lvol_delete"), "a refused delete never reaches the target")
@@ -257,9 +256,7 @@ func TestDeleteWait(t *testing.T) {
 	g := startGuard(t, s.Path, Config{DeleteWait: time.Second})
 	cs, csDec := dialRaw(t, g.Sock)
 	checksum := func(id int) {
-		_, err := fmt.Fprintf(cs, `{"jsonrpc":"2.0","method":"bdev_lvol_register_snapshot_checksum","id":%d,"params":{"name":"lvs/snap"}}`, id)
-		require.NoError(t, err)
-		require.Eventually(t, func() bool { return s.Calls("bdev_lvol_register_snapshot_checksum") == id }, 5*time.Second, time.Millisecond)
+		sent(t, s, cs, "bdev_lvol_register_snapshot_checksum", id, fmt.Sprintf(`{"jsonrpc":"2.0","method":"bdev_lvol_register_snapshot_checksum","id":%d,"params":{"name":"lvs/snap"}}`, id))
 	}
 	checksum(1)
 	d, dDec := dialRaw(t, g.Sock)
@@ -355,9 +352,7 @@ func TestLockedOpsAndRename(t *testing.T) {
 	s.HandleResult("bdev_lvol_delete", true)
 	g := startGuard(t, s.Path, Config{})
 	r, rDec := dialRaw(t, g.Sock)
-	_, err := r.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_resize","id":1,"params":{"name":"lvs/a","size_in_mib":8}}`))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return s.Calls("bdev_lvol_resize") == 1 }, 5*time.Second, time.Millisecond)
+	sent(t, s, r, "bdev_lvol_resize", 1, `{"jsonrpc":"2.0","method":"bdev_lvol_resize","id":1,"params":{"name":"lvs/a","size_in_mib":8}}`)
 	// The hold resolves its names in the background: the rename comes
 	// after the guard learnt the uuid (Holders waits for that).
 	hs, _ := g.P.Tracker().Holders(context.Background(), "lvs/a")
@@ -367,7 +362,7 @@ func TestLockedOpsAndRename(t *testing.T) {
 	lv["lvs/b"] = "u-a" // renamed (by a client the guard does not see)
 	mu.Unlock()
 	d, dDec := dialRaw(t, g.Sock)
-	_, err = d.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_delete","id":1,"params":{"name":"lvs/b"}}`))
+	_, err := d.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_delete","id":1,"params":{"name":"lvs/b"}}`))
 	require.NoError(t, err)
 	a := read(t, d, dDec)
 	require.NotNil(t, a.Error)
@@ -422,9 +417,7 @@ func TestClientGoneMidCall(t *testing.T) {
 	g := startGuard(t, s.Path, Config{})
 	c, err := net.Dial("unix", g.Sock)
 	require.NoError(t, err)
-	_, err = c.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_register_snapshot_checksum","id":1,"params":{"name":"lvs/snap"}}`))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return s.Calls("bdev_lvol_register_snapshot_checksum") == 1 }, 5*time.Second, time.Millisecond)
+	sent(t, s, c, "bdev_lvol_register_snapshot_checksum", 1, `{"jsonrpc":"2.0","method":"bdev_lvol_register_snapshot_checksum","id":1,"params":{"name":"lvs/snap"}}`)
 	c.Close()
 	time.Sleep(50 * time.Millisecond)
 	require.Equal(t, 1, g.P.Tracker().Len(), "the checksum still runs")
@@ -458,9 +451,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	s.SetFault("slow", rpctest.Fault{Kind: rpctest.FaultDelay, Delay: 300 * time.Millisecond})
 	g := startGuard(t, s.Path, Config{})
 	c, dec := dialRaw(t, g.Sock)
-	_, err := c.Write([]byte(`{"jsonrpc":"2.0","method":"slow","id":1}`))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return s.Calls("slow") == 1 }, 5*time.Second, time.Millisecond)
+	sent(t, s, c, "slow", 1, `{"jsonrpc":"2.0","method":"slow","id":1}`)
 	stopped := make(chan struct{})
 	go func() { g.Stop(t); close(stopped) }()
 	require.Eventually(t, func() bool {
@@ -533,9 +524,7 @@ func TestRestartKeepsHolds(t *testing.T) {
 	_, err := c.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_start_shallow_copy","id":1,"params":{"src_lvol_name":"lvs/snap","dst_bdev_name":"slow0"}}`))
 	require.NoError(t, err)
 	read(t, c, dec)
-	_, err = c.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_register_snapshot_checksum","id":2,"params":{"name":"lvs/csnap"}}`))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return s.Calls("bdev_lvol_register_snapshot_checksum") == 1 }, 5*time.Second, time.Millisecond)
+	sent(t, s, c, "bdev_lvol_register_snapshot_checksum", 1, `{"jsonrpc":"2.0","method":"bdev_lvol_register_snapshot_checksum","id":2,"params":{"name":"lvs/csnap"}}`)
 	g1.Stop(t)
 
 	g2 := startGuard(t, s.Path, Config{StateFile: stateFile, CopyPoll: 50 * time.Millisecond, InheritedHold: time.Second})
@@ -569,15 +558,13 @@ func TestCloneOpHoldsSnapshotDelete(t *testing.T) {
 	s.HandleResult("bdev_lvol_delete", true)
 	g := startGuard(t, s.Path, Config{})
 	r, rDec := dialRaw(t, g.Sock)
-	_, err := r.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_inflate","id":1,"params":{"name":"u-vol"}}`))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return s.Calls("bdev_lvol_inflate") == 1 }, 5*time.Second, time.Millisecond)
+	sent(t, s, r, "bdev_lvol_inflate", 1, `{"jsonrpc":"2.0","method":"bdev_lvol_inflate","id":1,"params":{"name":"u-vol"}}`)
 	d, dDec := dialRaw(t, g.Sock)
 	for _, tc := range []struct {
 		name string
 		busy bool
 	}{{"lvs/snap", true}, {"lvs/other", false}} {
-		_, err = fmt.Fprintf(d, `{"jsonrpc":"2.0","method":"bdev_lvol_delete","id":1,"params":{"name":%q}}`, tc.name)
+		_, err := fmt.Fprintf(d, `{"jsonrpc":"2.0","method":"bdev_lvol_delete","id":1,"params":{"name":%q}}`, tc.name)
 		require.NoError(t, err)
 		a := read(t, d, dDec)
 		require.Equal(t, tc.busy, a.Error != nil, tc.name)
@@ -598,11 +585,9 @@ func TestHoldWaitsForDeleteInFlight(t *testing.T) {
 	s.HandleResult("bdev_lvol_register_snapshot_checksum", true)
 	g := startGuard(t, s.Path, Config{})
 	d, dDec := dialRaw(t, g.Sock)
-	_, err := d.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_delete","id":1,"params":{"name":"lvs/snap"}}`))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return s.Calls("bdev_lvol_delete") == 1 }, 5*time.Second, time.Millisecond)
+	sent(t, s, d, "bdev_lvol_delete", 1, `{"jsonrpc":"2.0","method":"bdev_lvol_delete","id":1,"params":{"name":"lvs/snap"}}`)
 	c, cDec := dialRaw(t, g.Sock)
-	_, err = c.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_register_snapshot_checksum","id":2,"params":{"name":"u-snap"}}`))
+	_, err := c.Write([]byte(`{"jsonrpc":"2.0","method":"bdev_lvol_register_snapshot_checksum","id":2,"params":{"name":"u-snap"}}`))
 	require.NoError(t, err)
 	time.Sleep(100 * time.Millisecond)
 	require.Zero(t, s.Calls("bdev_lvol_register_snapshot_checksum"), "held back while the delete is in flight")
@@ -622,4 +607,13 @@ func trueOnRelease(release <-chan struct{}) func(context.Context, json.RawMessag
 		}
 		return true, nil
 	}
+}
+
+// sent writes req on c and waits until the target has had n calls of
+// method: the guard forwarded it.
+func sent(t *testing.T, s *rpctest.Server, c io.Writer, method string, n int, req string) {
+	t.Helper()
+	_, err := io.WriteString(c, req)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return s.Calls(method) == n }, 5*time.Second, time.Millisecond)
 }
