@@ -74,39 +74,26 @@ func TestOpenIsSmallOnDisk(t *testing.T) {
 
 func TestSchemaTooNew(t *testing.T) {
 	dir := t.TempDir()
-	db, err := badger.Open(badgerOptions(dir, nopLogger()))
-	require.NoError(t, err)
-	require.NoError(t, db.Update(func(txn *badger.Txn) error {
+	rawUpdate(t, dir, func(txn *badger.Txn) error {
 		return txn.Set([]byte(schemaKey), []byte("99"))
-	}))
-	require.NoError(t, db.Close())
-	_, err = Open(dir, Options{})
+	})
+	_, err := Open(dir, Options{})
 	require.ErrorIs(t, err, ErrSchemaTooNew)
 
 	// The refused journal is left as it was, and unlocked.
-	db, err = badger.Open(badgerOptions(dir, nopLogger()))
-	require.NoError(t, err)
-	defer db.Close()
-	require.NoError(t, db.View(func(txn *badger.Txn) error {
-		v, err := schemaOf(txn)
-		require.Equal(t, 99, v)
-		return err
-	}))
+	requireSchema(t, dir, 99)
 }
 
 func TestMigrateV0(t *testing.T) {
 	dir := t.TempDir()
-	db, err := badger.Open(badgerOptions(dir, nopLogger()))
-	require.NoError(t, err)
 	start := time.Date(2025, 3, 1, 4, 0, 0, 0, time.UTC)
-	require.NoError(t, db.Update(func(txn *badger.Txn) error {
+	rawUpdate(t, dir, func(txn *badger.Txn) error {
 		// Two runs as the unversioned prototype wrote them, no meta/schema.
 		if err := txn.Set([]byte("runs/old-1"), []byte(`{"id":"old-1","cmd":"check","start":"2025-03-01T04:00:00Z","end":"2025-03-01T04:00:02Z","target":"/var/tmp/spdk.sock","status":"ok","exit":0}`)); err != nil {
 			return err
 		}
 		return txn.Set([]byte("runs/old-2"), []byte(`{"cmd":"check","start":"2025-03-01T05:00:00Z","status":"errors","exit":4}`))
-	}))
-	require.NoError(t, db.Close())
+	})
 
 	j, err := Open(dir, Options{})
 	require.NoError(t, err)
@@ -121,39 +108,55 @@ func TestMigrateV0(t *testing.T) {
 	require.NoError(t, j.Close())
 
 	// Migrated once: the old keys are gone and the schema is current.
-	db, err = badger.Open(badgerOptions(dir, nopLogger()))
-	require.NoError(t, err)
-	defer db.Close()
-	require.NoError(t, db.View(func(txn *badger.Txn) error {
-		v, err := schemaOf(txn)
-		require.Equal(t, schemaVersion, v)
-		_, gerr := txn.Get([]byte("runs/old-1"))
-		require.ErrorIs(t, gerr, badger.ErrKeyNotFound)
-		return err
-	}))
+	requireSchema(t, dir, schemaVersion)
+	rawView(t, dir, func(txn *badger.Txn) error {
+		_, err := txn.Get([]byte("runs/old-1"))
+		require.ErrorIs(t, err, badger.ErrKeyNotFound)
+		return nil
+	})
 }
 
 func TestMigrateV0Corrupt(t *testing.T) {
 	dir := t.TempDir()
-	db, err := badger.Open(badgerOptions(dir, nopLogger()))
-	require.NoError(t, err)
-	require.NoError(t, db.Update(func(txn *badger.Txn) error {
+	rawUpdate(t, dir, func(txn *badger.Txn) error {
 		return txn.Set([]byte("runs/bad"), []byte(`{"cmd":`))
-	}))
-	require.NoError(t, db.Close())
-	_, err = Open(dir, Options{})
+	})
+	_, err := Open(dir, Options{})
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "runs/bad")
 
 	// Nothing was half-migrated, and the journal is not left locked.
-	db, err = badger.Open(badgerOptions(dir, nopLogger()))
+	requireSchema(t, dir, 0)
+}
+
+// rawUpdate writes the badger database in dir directly, as an older lvfsck
+// (or damage) would, bypassing Open.
+func rawUpdate(t *testing.T, dir string, fn func(*badger.Txn) error) {
+	t.Helper()
+	db, err := badger.Open(badgerOptions(dir, nopLogger()))
+	require.NoError(t, err)
+	require.NoError(t, db.Update(fn))
+	require.NoError(t, db.Close())
+}
+
+// rawView reads the badger database in dir directly; opening it also
+// shows that no lock was left behind.
+func rawView(t *testing.T, dir string, fn func(*badger.Txn) error) {
+	t.Helper()
+	db, err := badger.Open(badgerOptions(dir, nopLogger()))
 	require.NoError(t, err)
 	defer db.Close()
-	require.NoError(t, db.View(func(txn *badger.Txn) error {
+	require.NoError(t, db.View(fn))
+}
+
+// requireSchema requires the schema version stored in dir.
+func requireSchema(t *testing.T, dir string, want int) {
+	t.Helper()
+	rawView(t, dir, func(txn *badger.Txn) error {
 		v, err := schemaOf(txn)
-		require.Equal(t, 0, v)
+		require.Equal(t, want, v)
 		return err
-	}))
+	})
 }
 
 func TestRuns(t *testing.T) {

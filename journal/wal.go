@@ -62,14 +62,7 @@ func verifyWAL(b []byte) error {
 	if len(b) < walHeaderLen {
 		return nil
 	}
-	off := walHeaderLen
-	for {
-		next, ok := walEntry(b, off)
-		if !ok {
-			break
-		}
-		off = next
-	}
+	off := walEnd(b)
 	for p := off + 1; p < len(b); p++ {
 		if b[p] == 0 && b[p-1] == 0 {
 			continue // zeros: no entry starts here that matters
@@ -108,4 +101,16 @@ func verifyWALs(dir string) ([]Damage, error) {
 		}
 	}
 	return dmg, nil
+}
+
+// walEnd is the end of the run of good entries from the start of b.
+func walEnd(b []byte) int {
+	off := walHeaderLen
+	for {
+		next, ok := walEntry(b, off)
+		if !ok {
+			return off
+		}
+		off = next
+	}
 }
