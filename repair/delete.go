@@ -95,6 +95,14 @@ func (d *Deleter) call(ctx context.Context) (context.Context, context.CancelFunc
 	return context.WithTimeout(ctx, t)
 }
 
+// deleteOnce sends one bdev_lvol_delete of lv by uuid, counted in res.
+func (d *Deleter) deleteOnce(ctx context.Context, lv *Lvol, res *Result) error {
+	res.Attempts++
+	cctx, cancel := d.call(ctx)
+	defer cancel()
+	return d.Target.DeleteLvol(cctx, lv.UUID)
+}
+
 func orDefault[T int | time.Duration](v, def T) T {
 	if v <= 0 {
 		return def
@@ -413,10 +421,7 @@ func (d *Deleter) attempt(ctx context.Context, req Request, lv *Lvol, res *Resul
 	deadline := clk.Now().Add(max(req.Wait, 0))
 	maxAttempts := orDefault(d.MaxAttempts, 1000)
 	for retry := 0; ; retry++ {
-		res.Attempts++
-		cctx, cancel := d.call(ctx)
-		err := d.Target.DeleteLvol(cctx, lv.UUID)
-		cancel()
+		err := d.deleteOnce(ctx, lv, res)
 		switch {
 		case err == nil:
 			res.evidence("rpc", "bdev_lvol_delete answered success (attempt %d)", res.Attempts)

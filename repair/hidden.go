@@ -29,10 +29,7 @@ type hiddenVerdict struct {
 // clones are the clone names known from before the delete (nil if none).
 func (d *Deleter) classifyHidden(ctx context.Context, lv *Lvol, clones []string, res *Result) (hiddenVerdict, error) {
 	var v hiddenVerdict
-	res.Attempts++
-	cctx, cancel := d.call(ctx)
-	err := d.Target.DeleteLvol(cctx, lv.UUID)
-	cancel()
+	err := d.deleteOnce(ctx, lv, res)
 	switch {
 	case err == nil:
 		res.evidence("probe", "a retry by uuid answered success")
