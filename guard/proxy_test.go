@@ -95,6 +95,17 @@ func (r *running) Stop(t testing.TB) {
 	}
 }
 
+// heldTarget is a fake target that lists lvols (fakeLvols), answers
+// deletes, and answers the held method only once release is closed.
+func heldTarget(t *testing.T, held string, lvols map[string]string, clones ...map[string][]string) (*rpctest.Server, chan struct{}) {
+	s := rpctest.Start(t)
+	fakeLvols(s, lvols, clones...)
+	release := make(chan struct{})
+	s.Handle(held, trueOnRelease(release))
+	s.HandleResult("bdev_lvol_delete", true)
+	return s, release
+}
+
 // fakeLvols answers bdev_get_bdevs {"name"} for lvols: alias or uuid.
 // clones maps a snapshot alias to its clones' names.
 func fakeLvols(s *rpctest.Server, lvols map[string]string, clones ...map[string][]string) {
@@ -201,11 +212,7 @@ func splitFrames(t testing.TB, b []byte) []string {
 // reaches the target; by uuid too; another lvol's delete goes through;
 // after the checksum's answer the same delete is forwarded.
 func TestChecksumHoldsDelete(t *testing.T) {
-	s := rpctest.Start(t)
-	fakeLvols(s, map[string]string{"lvs/snap": "u-snap", "lvs/other": "u-other"})
-	release := make(chan struct{})
-	s.Handle("bdev_lvol_register_snapshot_checksum", trueOnRelease(release))
-	s.HandleResult("bdev_lvol_delete", true)
+	s, release := heldTarget(t, "bdev_lvol_register_snapshot_checksum", map[string]string{"lvs/snap": "u-snap", "lvs/other": "u-other"})
 	g := startGuard(t, s.Path, Config{})
 
 	cs, csDec := dialRaw(t, g.Sock)
@@ -248,11 +255,7 @@ func TestChecksumHoldsDelete(t *testing.T) {
 // TestDeleteWait: with DeleteWait the delete is held until the checksum's
 // answer, then forwarded; a holder that outlives DeleteWait gets busy.
 func TestDeleteWait(t *testing.T) {
-	s := rpctest.Start(t)
-	fakeLvols(s, map[string]string{"lvs/snap": "u-snap"})
-	release := make(chan struct{})
-	s.Handle("bdev_lvol_register_snapshot_checksum", trueOnRelease(release))
-	s.HandleResult("bdev_lvol_delete", true)
+	s, release := heldTarget(t, "bdev_lvol_register_snapshot_checksum", map[string]string{"lvs/snap": "u-snap"})
 	g := startGuard(t, s.Path, Config{DeleteWait: time.Second})
 	cs, csDec := dialRaw(t, g.Sock)
 	checksum := func(id int) {
@@ -550,12 +553,8 @@ func TestRestartKeepsHolds(t *testing.T) {
 // one clone, which SPDK refuses busy while the clone has an operation in
 // flight: the guard refuses it too. Another snapshot goes through.
 func TestCloneOpHoldsSnapshotDelete(t *testing.T) {
-	s := rpctest.Start(t)
-	fakeLvols(s, map[string]string{"lvs/snap": "u-snap", "lvs/vol": "u-vol", "lvs/other": "u-other"},
+	s, release := heldTarget(t, "bdev_lvol_inflate", map[string]string{"lvs/snap": "u-snap", "lvs/vol": "u-vol", "lvs/other": "u-other"},
 		map[string][]string{"lvs/snap": {"vol"}})
-	release := make(chan struct{})
-	s.Handle("bdev_lvol_inflate", trueOnRelease(release))
-	s.HandleResult("bdev_lvol_delete", true)
 	g := startGuard(t, s.Path, Config{})
 	r, rDec := dialRaw(t, g.Sock)
 	sent(t, s, r, "bdev_lvol_inflate", 1, `{"jsonrpc":"2.0","method":"bdev_lvol_inflate","id":1,"params":{"name":"u-vol"}}`)
