@@ -134,6 +134,30 @@ func (c *checker) info(uuid string) *lvsInfo {
 // lvstores joins the lvstores of both views and reports those seen in one
 // only, or not read from disk.
 func (c *checker) lvstores() {
+	c.joinLive()
+	p := c.in.Persisted
+	if p == nil {
+		c.noDisk()
+		return
+	}
+	scanned, unreadable := c.joinDisk(p)
+	matchedUnreadable := make(map[*PLvstore]bool)
+	for _, u := range c.lvsOrder {
+		inf := c.lvs[u]
+		switch {
+		case inf.live != nil && inf.disk != nil:
+			c.compareLvstore(inf)
+		case inf.live != nil:
+			c.liveOnly(inf, scanned, unreadable, matchedUnreadable)
+		case inf.disk != nil:
+			c.diskOnly(inf.disk)
+		}
+	}
+	c.notRead(unreadable, matchedUnreadable)
+}
+
+// joinLive takes the lvstores the target lists.
+func (c *checker) joinLive() {
 	for i := range c.in.Live.Lvstores {
 		ls := &c.in.Live.Lvstores[i]
 		if ls.UUID == "" {
@@ -155,21 +179,26 @@ func (c *checker) lvstores() {
 			inf.name = l.LvstoreName
 		}
 	}
-	p := c.in.Persisted
-	if p == nil {
-		for _, u := range c.lvsOrder {
-			inf := c.lvs[u]
-			c.add(finding.Finding{
-				Code: CodeDiskNotRead, Severity: finding.Warning,
-				Lvstore: inf.name, LvstoreUUID: u,
-				Message:  fmt.Sprintf("lvstore %s: no device was read; only the live view and the journal were checked", inf.name),
-				Evidence: map[string]string{EvLive: "loaded by the target", EvDisk: "not read"},
-				Repair:   "Run `lvfsck check` with the lvstore's device (--device, or let it be found from bdev_get_bdevs) to see pending resurrections.",
-			})
-		}
-		return
+}
+
+// noDisk reports every live lvstore as not read: no device was.
+func (c *checker) noDisk() {
+	for _, u := range c.lvsOrder {
+		inf := c.lvs[u]
+		c.add(finding.Finding{
+			Code: CodeDiskNotRead, Severity: finding.Warning,
+			Lvstore: inf.name, LvstoreUUID: u,
+			Message:  fmt.Sprintf("lvstore %s: no device was read; only the live view and the journal were checked", inf.name),
+			Evidence: map[string]string{EvLive: "loaded by the target", EvDisk: "not read"},
+			Repair:   "Run `lvfsck check` with the lvstore's device (--device, or let it be found from bdev_get_bdevs) to see pending resurrections.",
+		})
 	}
-	scanned := make(map[string]*PLvstore) // device path → readable scan
+}
+
+// joinDisk takes the lvstores read from disk; it returns the readable
+// scans by device path, and the unreadable ones.
+func (c *checker) joinDisk(p *Persisted) (map[string]*PLvstore, []*PLvstore) {
+	scanned := make(map[string]*PLvstore)
 	var unreadable []*PLvstore
 	for i := range p.Lvstores {
 		d := &p.Lvstores[i]
@@ -191,34 +220,32 @@ func (c *checker) lvstores() {
 			}
 		}
 	}
-	matchedUnreadable := make(map[*PLvstore]bool)
-	for _, u := range c.lvsOrder {
-		inf := c.lvs[u]
-		switch {
-		case inf.live != nil && inf.disk != nil:
-			c.compareLvstore(inf)
-		case inf.live != nil:
-			c.liveOnly(inf, scanned, unreadable, matchedUnreadable)
-		case inf.disk != nil:
-			d := inf.disk
-			c.add(finding.Finding{
-				Code: CodeLvstoreDiskOnly, Severity: finding.Warning,
-				Lvstore: d.Name, LvstoreUUID: d.UUID, SPDK: d.Loads,
-				Message: fmt.Sprintf("lvstore %s on %s is not loaded by the target; its lvols are not served and were not compared", d.Name, orUnknown(d.Device)),
-				Evidence: map[string]string{
-					EvDisk: fmt.Sprintf("device %s holds lvstore %s (uuid %s, clean=%t)", orUnknown(d.Device), d.Name, d.UUID, d.Clean),
-					EvLive: "bdev_lvol_get_lvstores does not list it",
-				},
-				Repair: "If it should be served, create its base bdev on the target (bdev_aio_create on the device) and check again; if the device is retired or a copy, nothing to do.",
-			})
-		}
-	}
+	return scanned, unreadable
+}
+
+// diskOnly reports an lvstore on disk that the target has not loaded.
+func (c *checker) diskOnly(d *PLvstore) {
+	c.add(finding.Finding{
+		Code: CodeLvstoreDiskOnly, Severity: finding.Warning,
+		Lvstore: d.Name, LvstoreUUID: d.UUID, SPDK: d.Loads,
+		Message: fmt.Sprintf("lvstore %s on %s is not loaded by the target; its lvols are not served and were not compared", d.Name, orUnknown(d.Device)),
+		Evidence: map[string]string{
+			EvDisk: fmt.Sprintf("device %s holds lvstore %s (uuid %s, clean=%t)", orUnknown(d.Device), d.Name, d.UUID, d.Clean),
+			EvLive: "bdev_lvol_get_lvstores does not list it",
+		},
+		Repair: "If it should be served, create its base bdev on the target (bdev_aio_create on the device) and check again; if the device is retired or a copy, nothing to do.",
+	})
+}
+
+// notRead reports the devices that could not be read, once per lvstore,
+// except those a live-only lvstore's finding already named (matched).
+func (c *checker) notRead(unreadable []*PLvstore, matched map[*PLvstore]bool) {
 	reported := make(map[string]bool)
-	for d := range matchedUnreadable {
+	for d := range matched {
 		reported[d.UUID] = true
 	}
 	for _, d := range unreadable {
-		if matchedUnreadable[d] || (d.UUID != "" && reported[d.UUID]) {
+		if matched[d] || (d.UUID != "" && reported[d.UUID]) {
 			continue
 		}
 		reported[d.UUID] = true
