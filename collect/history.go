@@ -58,7 +58,6 @@ const earlierRun = "(an earlier target run)"
 
 // LoadHistory reads the whole journal once.
 func LoadHistory(j JournalReader, o HistoryOptions) (*History, error) {
-	inc, socket := o.Incarnation, o.Socket
 	h := &History{
 		seen:    map[string]map[string]bool{},
 		gone:    map[string]reconcile.Disappearance{},
@@ -73,9 +72,28 @@ func LoadHistory(j JournalReader, o HistoryOptions) (*History, error) {
 		return nil, fmt.Errorf("load history: %w", err)
 	}
 	h.addEvents(evs)
+	for _, step := range []func() error{
+		func() error { return h.addDeletes(j) },
+		func() error { return h.addSightings(j, o.Incarnation) },
+		func() error { return h.addEvidence(j, o.TargetStart) },
+		func() error { return h.addSemantics(j, o.Incarnation, o.Socket) },
+	} {
+		if err := step(); err != nil {
+			return nil, fmt.Errorf("load history: %w", err)
+		}
+	}
+	if h.runs, err = j.Runs(); err != nil {
+		return nil, fmt.Errorf("load history: %w", err)
+	}
+	return h, nil
+}
+
+// addDeletes indexes the delete records by lvol uuid, and keeps those
+// without an outcome as open intents.
+func (h *History) addDeletes(j JournalReader) error {
 	recs, err := j.AllDeletes()
 	if err != nil {
-		return nil, fmt.Errorf("load history: %w", err)
+		return err
 	}
 	for _, r := range recs {
 		in := r.Intent
@@ -93,29 +111,41 @@ func LoadHistory(j JournalReader, o HistoryOptions) (*History, error) {
 			h.deletes[in.LvolUUID] = append(h.deletes[in.LvolUUID], d)
 		}
 	}
-	if inc != "" {
-		// The seen records outlive pruned timeline events: a long-running
-		// target's early sightings still count.
-		sights, err := j.Sightings(inc)
-		if err != nil {
-			return nil, fmt.Errorf("load history: %w", err)
-		}
-		m := h.seen[inc]
-		if m == nil {
-			m = make(map[string]bool, len(sights))
-			h.seen[inc] = m
-		}
-		for u := range sights {
-			m[u] = true
-		}
+	return nil
+}
+
+// addSightings marks every lvol listed in incarnation inc. The seen
+// records outlive pruned timeline events: a long-running target's early
+// sightings still count.
+func (h *History) addSightings(j JournalReader, inc string) error {
+	if inc == "" {
+		return nil
 	}
+	sights, err := j.Sightings(inc)
+	if err != nil {
+		return err
+	}
+	m := h.seen[inc]
+	if m == nil {
+		m = make(map[string]bool, len(sights))
+		h.seen[inc] = m
+	}
+	for u := range sights {
+		m[u] = true
+	}
+	return nil
+}
+
+// addEvidence indexes the imported log evidence by the lvol it names; a
+// line from before targetStart is from an earlier run of the target.
+func (h *History) addEvidence(j JournalReader, targetStart time.Time) error {
 	evid, err := j.AllEvidence()
 	if err != nil {
-		return nil, fmt.Errorf("load history: %w", err)
+		return err
 	}
 	for _, e := range evid {
 		ev := reconcile.Evidence{Kind: e.Kind, Text: e.Text, At: e.At}
-		if !o.TargetStart.IsZero() && !e.At.IsZero() && e.At.Before(o.TargetStart) {
+		if !targetStart.IsZero() && !e.At.IsZero() && e.At.Before(targetStart) {
 			ev.Incarnation = earlierRun
 		}
 		// A line that names a uuid is about that lvol only: indexed by
@@ -130,23 +160,26 @@ func LoadHistory(j JournalReader, o HistoryOptions) (*History, error) {
 			h.logs[who] = append(h.logs[who], ev)
 		}
 	}
+	return nil
+}
+
+// addSemantics takes the delete semantics the target showed, recorded
+// under its incarnation or else under its socket.
+func (h *History) addSemantics(j JournalReader, inc, socket string) error {
 	for _, t := range []string{inc, socket} {
 		if t == "" {
 			continue
 		}
 		rec, ok, err := j.TargetSemantics(t)
 		if err != nil {
-			return nil, fmt.Errorf("load history: %w", err)
+			return err
 		}
 		if ok && rec.Semantics != journal.SemanticsUnknown {
 			h.semantics = string(rec.Semantics)
-			break
+			return nil
 		}
 	}
-	if h.runs, err = j.Runs(); err != nil {
-		return nil, fmt.Errorf("load history: %w", err)
-	}
-	return h, nil
+	return nil
 }
 
 // addFindings indexes the recorded findings by lvol uuid: a finding is
