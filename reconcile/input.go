@@ -41,9 +41,10 @@
 // names the absent parent, whose pending resurrection then carries it.
 //
 // A pending resurrection whose evidence shows Longhorn's fixed delete
-// semantics only (a live clone still naming it, a "deleting lvol" busy log
-// line, lvfsck's own delete finding it hidden) is hidden-zombie instead: the
-// lvstore still holds it, so the advice differs (zombie.go).
+// semantics only (a live clone still naming it, an "Error -16 deleting
+// lvol" log line, lvfsck's own delete finding it hidden, the target showing
+// fixed semantics before) is hidden-zombie instead: the lvstore still holds
+// it, so the advice differs (zombie.go).
 package reconcile
 
 import "github.com/lvfsck/lvfsck/finding"
