@@ -20,7 +20,7 @@ func TestOpenLocked(t *testing.T) {
 	_, err = Open(dir, Options{})
 	require.ErrorIs(t, err, ErrLocked)
 	require.Contains(t, err.Error(), dir, "the message must name the directory")
-	require.Less(t, time.Since(start), 2*time.Second, "a locked journal must fail fast")
+	require.Less(t, time.Since(start), 10*time.Second, "a locked journal must fail fast (not wait for the lock)")
 
 	require.NoError(t, j.Close())
 	require.NoError(t, j.Close(), "Close twice is safe")
