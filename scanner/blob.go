@@ -1,10 +1,9 @@
 package scanner
 
 import (
-	"encoding/binary"
 	"fmt"
 	"runtime"
-	"sort"
+	"slices"
 	"sync"
 
 	"github.com/lvfsck/lvfsck/finding"
@@ -18,6 +17,34 @@ const (
 	resolving = 1
 	resolved  = 2
 )
+
+// blobModel is the scan's upper half: the blobs SPDK's load would find in
+// the pages the reader kept, opened, parsed and judged as the blob and lvol
+// layers do. It reads pages only through the reader.
+type blobModel struct {
+	pr    *pageReader
+	log   *findingLog
+	geo   *geometry
+	clean bool // the scan runs in clean mode
+
+	// replay results (recovery)
+	claimed map[uint32]uint64 // md page -> blob id of the chain that claimed it
+
+	blobs      map[uint64]*blobState
+	order      []uint64
+	orderBlobs []*blobState // the blobs of order, in that order
+	// earlyFirsts are the clean mode's blobs (first pages, ascending),
+	// known before the md read so that openEarly can make and load them as
+	// it goes; early are those made so far, nextEarly the next to make.
+	earlyFirsts []uint32
+	early       []*blobState
+	nextEarly   int
+	sorted      []*blobState // by id, see sortedBlobs
+}
+
+func newBlobModel(pr *pageReader, log *findingLog, geo *geometry) *blobModel {
+	return &blobModel{pr: pr, log: log, geo: geo, blobs: map[uint64]*blobState{}}
+}
 
 // blobState is a blob while the scan works on it.
 type blobState struct {
@@ -53,7 +80,7 @@ func (b *blobState) xattr(name string, internal bool) ([]byte, bool) {
 }
 
 // blobFinding records a finding about b and folds its outcome into b.
-func (s *scanState) blobFinding(b *blobState, sev finding.Severity, code finding.Code, out finding.LoadOutcome, page *uint32, ev string, format string, a ...any) {
+func (m *blobModel) blobFinding(b *blobState, sev finding.Severity, code finding.Code, out finding.LoadOutcome, page *uint32, ev string, format string, a ...any) {
 	f := finding.Finding{Code: code, Severity: sev, SPDK: out, BlobID: b.info.ID, Page: page, Message: fmt.Sprintf(format, a...)}
 	if ev != "" {
 		f.Evidence = map[string]string{"disk": ev}
@@ -61,7 +88,7 @@ func (s *scanState) blobFinding(b *blobState, sev finding.Severity, code finding
 	if b.buffer {
 		b.pending = append(b.pending, f)
 	} else {
-		s.add(f)
+		m.log.add(f)
 	}
 	b.info.Loads = worse(b.info.Loads, out)
 	if out == finding.LoadSkip || out == finding.LoadCrash {
@@ -73,165 +100,38 @@ func (s *scanState) blobFinding(b *blobState, sev finding.Severity, code finding
 // of its own index.
 func (pd *pageDesc) isFirst() bool { return pd.Seq == 0 && pd.ID == blobIDOf(pd.Index) }
 
-// replay walks the md region as SPDK's bs_load_replay_md does on a dirty
-// load and returns the pages it marks as blob ids, in order. Chain defects
-// that crash the replay are reported here.
-func (s *scanState) replay() []uint32 {
-	s.claimed = make(map[uint32]uint64, len(s.pages))
-	var cands []uint32
-	for _, pd := range s.sortedPages() {
-		if pd.isFirst() {
-			cands = append(cands, pd.Index)
-		}
-	}
-	var firsts []uint32
-	for _, f := range cands {
-		if _, taken := s.claimed[f]; taken {
-			continue
-		}
-		firsts = s.replayChain(f, firsts)
-	}
-	// A first page whose CRC fails is invisible to recovery: the blob
-	// vanishes without a word. Say so.
-	var lost []uint32
-	for idx, bp := range s.bad {
-		if _, taken := s.claimed[idx]; !taken && bp.Seq == 0 && bp.ID == blobIDOf(idx) {
-			lost = append(lost, idx)
-		}
-	}
-	sort.Slice(lost, func(i, j int) bool { return lost[i] < lost[j] })
-	for _, idx := range lost {
-		s.add(finding.Finding{Code: CodeMDCRC, Severity: finding.Error, SPDK: finding.LoadSkip,
-			BlobID: blobIDOf(idx), Page: finding.PageRef(idx),
-			Message:  fmt.Sprintf("md page %d is the first page of blob %#x but fails its CRC (re-read once): recovery does not see the blob, it vanishes", idx, blobIDOf(idx)),
-			Evidence: map[string]string{"disk": s.describePage(idx)}})
-	}
-	sort.Slice(firsts, func(i, j int) bool { return firsts[i] < firsts[j] })
-	return firsts
-}
-
-func (s *scanState) replayReject(owner uint32, pd *pageDesc) {
-	if len(pd.ReplayBad) == 0 {
-		return
-	}
-	s.add(finding.Finding{Code: CodeReplayRejects, Severity: finding.Critical, SPDK: finding.LoadRefuse,
-		BlobID: blobIDOf(owner), Page: finding.PageRef(pd.Index),
-		Message:  fmt.Sprintf("recovery rejects md page %d (%s): the blobstore fails to load with -EILSEQ", pd.Index, pd.ReplayBad[0]),
-		Evidence: map[string]string{"disk": fmt.Sprintf("id=%#x seq=%d", pd.ID, pd.Seq)}})
-}
-
-func (s *scanState) replayChain(f uint32, firsts []uint32) []uint32 {
-	owner := blobIDOf(f)
-	firsts = append(firsts, f)
-	s.claimed[f] = owner
-	pd := s.pages[f]
-	s.replayReject(f, pd)
-	var ext []uint32
-	collect := func(pd *pageDesc) {
-		for _, et := range pd.ET {
-			for _, r := range et.Refs {
-				if r.Page != 0 {
-					ext = append(ext, r.Page)
-				}
-			}
-		}
-	}
-	collect(pd)
-	for pd.Next != invalidPage {
-		nx := pd.Next
-		if nx >= s.sb.MDLen {
-			s.add(finding.Finding{Code: CodeChainBroken, Severity: finding.Critical, SPDK: finding.LoadCrash,
-				BlobID: owner, Page: finding.PageRef(pd.Index),
-				Message: fmt.Sprintf("md page %d points to page %d, beyond the %d-page md region: recovery fails an assertion (or reads outside the md region)", pd.Index, nx, s.sb.MDLen)})
-			break
-		}
-		npd, ok := s.pages[nx]
-		if !ok || (npd.Seq == 0 && npd.ID != blobIDOf(nx)) {
-			break // recovery ends the chain without a word; the open reports it
-		}
-		if c, taken := s.claimed[nx]; taken {
-			if c == owner {
-				s.add(finding.Finding{Code: CodeChainLoop, Severity: finding.Critical, SPDK: finding.LoadCrash,
-					BlobID: owner, Page: finding.PageRef(nx),
-					Message: fmt.Sprintf("md chain loops back to page %d (from page %d): recovery claims the page twice and fails an assertion (a release build never finishes loading)", nx, pd.Index)})
-			} else {
-				s.add(finding.Finding{Code: CodeChainCrossLink, Severity: finding.Critical, SPDK: finding.LoadCrash,
-					BlobID: owner, Page: finding.PageRef(nx),
-					Message:  fmt.Sprintf("md page %d is claimed by this chain and by blob %#x's: recovery claims it twice and fails an assertion", nx, c),
-					Evidence: map[string]string{"disk": fmt.Sprintf("page %d id=%#x seq=%d; reached from page %d", nx, npd.ID, npd.Seq, pd.Index)}})
-			}
-			break
-		}
-		s.claimed[nx] = owner
-		if npd.Seq == 0 {
-			// A continuation that is a valid first page also becomes a blob id.
-			firsts = append(firsts, nx)
-		}
-		s.replayReject(f, npd)
-		collect(npd)
-		pd = npd
-	}
-	for _, e := range ext {
-		if e >= s.sb.MDLen {
-			s.add(finding.Finding{Code: CodeExtentPage, Severity: finding.Critical, SPDK: finding.LoadCrash, BlobID: owner, Page: finding.PageRef(e),
-				Message: fmt.Sprintf("extent table points to page %d, beyond the md region: recovery fails an assertion", e)})
-			continue
-		}
-		epd, ok := s.pages[e]
-		if !ok || epd.Seq != 0 || !epd.OnlyExtentPage {
-			s.add(finding.Finding{Code: CodeExtentPage, Severity: finding.Critical, SPDK: finding.LoadRefuse, BlobID: owner, Page: finding.PageRef(e),
-				Message:  fmt.Sprintf("extent page %d is not a valid extent page: recovery fails the whole blobstore with -EILSEQ (SPDK #3621)", e),
-				Evidence: map[string]string{"disk": s.describePage(e)}})
-			continue
-		}
-		s.replayReject(f, epd)
-		if _, taken := s.claimed[e]; !taken {
-			s.claimed[e] = owner
-		}
-	}
-	return firsts
-}
-
-// describePage says what is on md page i, for evidence.
-func (s *scanState) describePage(i uint32) string {
-	if pd, ok := s.pages[i]; ok {
-		return fmt.Sprintf("page %d: id=%#x seq=%d next=%s crc ok", i, pd.ID, pd.Seq, nextStr(pd.Next))
-	}
-	if bp, ok := s.bad[i]; ok {
-		return fmt.Sprintf("page %d: id=%#x seq=%d next=%s crc mismatch", i, bp.ID, bp.Seq, nextStr(bp.Next))
-	}
-	return fmt.Sprintf("page %d: no md page (zero or garbage)", i)
-}
-
-func nextStr(n uint32) string {
-	if n == invalidPage {
-		return "end"
-	}
-	return fmt.Sprint(n)
-}
-
-// maskBlobs is the clean load's blob list: the used blob id mask.
-func (s *scanState) maskBlobs() []uint32 {
-	firsts := make([]uint32, 0, s.blobIDMask.count(uint64(s.sb.MDLen)))
-	s.blobIDMask.each(uint64(s.sb.MDLen), func(i uint64) {
-		firsts = append(firsts, uint32(i))
+// expectMaskBlobs takes the clean load's blob list, the used blob id mask,
+// before the md read, so that openEarly can open blobs during it.
+func (m *blobModel) expectMaskBlobs() {
+	mdLen := uint64(m.geo.sb.MDLen)
+	m.earlyFirsts = make([]uint32, 0, m.pr.blobIDMask.count(mdLen))
+	m.pr.blobIDMask.each(mdLen, func(i uint64) {
+		m.earlyFirsts = append(m.earlyFirsts, uint32(i))
 	})
-	return firsts
+	m.sizeBlobs(len(m.earlyFirsts))
+	m.early = make([]*blobState, 0, len(m.earlyFirsts))
 }
 
-// openAll loads every blob as spdk_bs_open_blob would (blob_load,
-// blob_parse, extent pages), in parallel since each blob only reads the
-// decoded pages, then checks the snapshot each clone needs. firsts are the
-// blobs' first pages, ascending.
-func (s *scanState) openAll(firsts []uint32) { s.openBlobs(s.newBlobs(firsts)) }
+// open opens every blob the load finds, as spdk_bs_open_blob would
+// (blob_load, blob_parse, extent pages), checks the snapshot each clone
+// needs, then runs bs_load_iter. Recovery finds the blobs by replaying the
+// md region; clean mode has them from the blob id mask.
+func (m *blobModel) open(mode Mode) {
+	if mode == ModeRecovery {
+		m.openBlobs(m.newBlobs(m.replay()))
+	} else {
+		m.openBlobs(m.earlyBlobs())
+	}
+	m.loadIter()
+}
 
 // newBlobs makes the blobs of firsts (first pages, ascending) known, once
 // each, and returns those that are new.
-func (s *scanState) newBlobs(firsts []uint32) []*blobState {
-	s.sizeBlobs(len(firsts))
+func (m *blobModel) newBlobs(firsts []uint32) []*blobState {
+	m.sizeBlobs(len(firsts))
 	bs := make([]*blobState, 0, len(firsts))
 	for _, p := range firsts {
-		if b := s.newBlob(p); b != nil {
+		if b := m.newBlob(p); b != nil {
 			bs = append(bs, b)
 		}
 	}
@@ -240,58 +140,52 @@ func (s *scanState) newBlobs(firsts []uint32) []*blobState {
 
 // sizeBlobs sizes the blob map once: growing a map of tens of thousands of
 // blobs rehashes it again and again.
-func (s *scanState) sizeBlobs(n int) {
-	if len(s.blobs) == 0 {
-		s.blobs = make(map[uint64]*blobState, n)
+func (m *blobModel) sizeBlobs(n int) {
+	if len(m.blobs) == 0 {
+		m.blobs = make(map[uint64]*blobState, n)
 	}
 }
 
 // newBlob makes the blob whose first page is p known, or returns nil when
 // it already is.
-func (s *scanState) newBlob(p uint32) *blobState {
+func (m *blobModel) newBlob(p uint32) *blobState {
 	id := blobIDOf(p)
-	if _, dup := s.blobs[id]; dup {
+	if _, dup := m.blobs[id]; dup {
 		return nil
 	}
 	b := &blobState{info: BlobInfo{ID: id, Loads: finding.LoadOK}, opened: true, buffer: true}
-	s.blobs[id] = b
-	s.order = append(s.order, id)
-	s.orderBlobs = append(s.orderBlobs, b)
+	m.blobs[id] = b
+	m.order = append(m.order, id)
+	m.orderBlobs = append(m.orderBlobs, b)
 	return b
 }
 
-// openBlobs loads bs (those openEarly has not) and settles their findings
-// and parents.
-func (s *scanState) openBlobs(bs []*blobState) {
+// openBlobs loads bs (those openEarly has not), in parallel since each blob
+// only reads the decoded pages, and settles their findings and parents.
+func (m *blobModel) openBlobs(bs []*blobState) {
 	workers := min(runtime.GOMAXPROCS(0), 4)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := w; i < len(bs); i += workers {
 				if !bs[i].loaded {
-					s.load(bs[i])
+					m.load(bs[i])
 				}
 			}
-		}(w)
+		})
 	}
 	wg.Wait()
 	for _, b := range bs {
 		b.buffer = false
 		for _, f := range b.pending {
-			s.add(f)
+			m.log.add(f)
 		}
 		b.pending = nil
 	}
 	for _, b := range bs {
-		s.resolveParent(b, 0)
+		m.resolveParent(b, 0)
 	}
 }
-
-// maxEarlyChain bounds the chain openEarly follows; longer (or looping)
-// chains wait for the end of the read like any other.
-const maxEarlyChain = 64
 
 // openEarly loads, while the md region streams in (clean mode, where the
 // blob id mask names the blobs before it is read), the blobs whose chain
@@ -301,20 +195,20 @@ const maxEarlyChain = 64
 // overlaps the read instead of following it.
 // The blobs are made here too, as their first pages come in, rather than
 // all before the read starts.
-func (s *scanState) openEarly(h uint32) {
-	for s.nextEarly < len(s.earlyFirsts) {
-		p0 := s.earlyFirsts[s.nextEarly]
+func (m *blobModel) openEarly(h uint32) {
+	for m.nextEarly < len(m.earlyFirsts) {
+		p0 := m.earlyFirsts[m.nextEarly]
 		if p0 >= h {
 			return
 		}
-		s.nextEarly++
-		b := s.newBlob(p0)
+		m.nextEarly++
+		b := m.newBlob(p0)
 		if b == nil {
 			continue
 		}
-		s.early = append(s.early, b)
-		if s.pagesBelow(p0, h) {
-			s.load(b)
+		m.early = append(m.early, b)
+		if m.pr.pagesBelow(p0, h) {
+			m.load(b)
 			b.loaded = true
 		}
 	}
@@ -322,48 +216,48 @@ func (s *scanState) openEarly(h uint32) {
 
 // earlyBlobs makes the clean mode's blobs openEarly has not reached (all
 // of them when the read stopped short) and returns them all.
-func (s *scanState) earlyBlobs() []*blobState {
-	s.early = append(s.early, s.newBlobs(s.earlyFirsts[s.nextEarly:])...)
-	s.nextEarly = len(s.earlyFirsts)
-	return s.early
+func (m *blobModel) earlyBlobs() []*blobState {
+	m.early = append(m.early, m.newBlobs(m.earlyFirsts[m.nextEarly:])...)
+	m.nextEarly = len(m.earlyFirsts)
+	return m.early
 }
 
-// pagesBelow says whether the chain from p0 and its extent pages are all
-// present below h (and the chain is not overlong).
-func (s *scanState) pagesBelow(p0, h uint32) bool {
-	cur := p0
-	for range maxEarlyChain {
-		if cur >= h {
-			return false
-		}
-		pd, ok := s.pages[cur]
-		if !ok {
-			return false
-		}
-		for _, et := range pd.ET {
-			for _, r := range et.Refs {
-				if r.Page == 0 {
-					continue
-				}
-				if _, ok := s.pages[r.Page]; !ok || r.Page >= h {
-					return false
-				}
-			}
-		}
-		if pd.Next == invalidPage {
-			return true
-		}
-		cur = pd.Next
+// blob returns the blob with id, or nil when SPDK knows no such blob id.
+func (m *blobModel) blob(id uint64) *blobState { return m.blobs[id] }
+
+// sortedBlobs lists the blobs by id. The list is built once, when every
+// blob is open (later opens only find memoised blobs).
+func (m *blobModel) sortedBlobs() []*blobState {
+	if len(m.sorted) == len(m.order) {
+		return m.sorted
 	}
-	return false
+	if len(m.sorted) == 0 && slices.IsSorted(m.order) && len(m.orderBlobs) == len(m.order) {
+		// blobs are made in ascending first-page order: nothing to sort
+		m.sorted = m.orderBlobs[:len(m.orderBlobs):len(m.orderBlobs)]
+		return m.sorted
+	}
+	ids := slices.Clone(m.order)
+	slices.Sort(ids)
+	out := make([]*blobState, len(ids))
+	for i, id := range ids {
+		out[i] = m.blobs[id]
+	}
+	m.sorted = out
+	return out
 }
 
-// open returns the blob with id, or nil when SPDK knows no such blob id.
-func (s *scanState) open(id uint64) *blobState { return s.blobs[id] }
+// infos is every blob's persisted view, by id.
+func (m *blobModel) infos() []BlobInfo {
+	out := make([]BlobInfo, 0, len(m.order))
+	for _, b := range m.sortedBlobs() {
+		out = append(out, b.info)
+	}
+	return out
+}
 
 // resolveParent is blob_load_backing_dev for a clone: the snapshot is opened
 // first, and a clone whose snapshot does not load does not load either.
-func (s *scanState) resolveParent(b *blobState, depth int) {
+func (m *blobModel) resolveParent(b *blobState, depth int) {
 	if b.resolve != 0 {
 		return
 	}
@@ -374,140 +268,166 @@ func (s *scanState) resolveParent(b *blobState, depth int) {
 	}
 	ev := fmt.Sprintf("SNAP=%#x", b.info.Parent)
 	if depth > maxParentDepth {
-		s.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, ev,
+		m.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, ev,
 			"the snapshot chain above this blob is more than %d deep", maxParentDepth)
 		return
 	}
-	pb := s.blobs[b.info.Parent]
+	pb := m.blobs[b.info.Parent]
 	if pb != nil {
-		s.resolveParent(pb, depth+1)
+		m.resolveParent(pb, depth+1)
 	}
 	switch {
 	case pb == nil:
-		s.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, ev,
+		m.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, ev,
 			"parent snapshot %#x is not a blob: SPDK skips this clone", b.info.Parent)
 	case pb.resolve == resolving:
-		s.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, ev,
+		m.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, ev,
 			"the snapshot chain through %#x loops back to this blob", b.info.Parent)
 	case !pb.opened:
-		s.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, ev,
+		m.blobFinding(b, finding.Error, CodeDanglingParent, finding.LoadSkip, nil, ev,
 			"parent snapshot %#x does not load: SPDK skips this clone too", b.info.Parent)
 	}
 }
 
-func (s *scanState) load(b *blobState) {
-	id := b.info.ID
-	clean := s.v.Mode == ModeClean
-	p0 := uint32(id)
-	var descs []*pageDesc
-	// Whatever stops the load, keep the blob's identity for the report.
-	defer func() {
-		s.identify(b, descs)
-		b.id = lvolIdentity(b)
-	}()
-	// chains are short: a linear search beats a map until they are not
-	seen := func(p uint32) bool {
-		if len(b.info.Pages) > 64 {
-			if b.seenSet == nil {
-				b.seenSet = map[uint32]bool{}
-				for _, q := range b.info.Pages {
-					b.seenSet[q] = true
-				}
-			}
-			return b.seenSet[p]
-		}
-		for _, q := range b.info.Pages {
-			if q == p {
-				return true
-			}
-		}
-		return false
+// load is blob_load: the md chain is read and checked page by page, then
+// parsed. Whatever stops it, the blob's identity is kept for the report.
+func (m *blobModel) load(b *blobState) {
+	descs, ok := m.walkChain(b)
+	if ok && m.checkChain(b, descs) {
+		m.parse(b, descs)
 	}
+	m.identify(b, descs)
+	b.id = lvolIdentity(b)
+}
+
+// walkChain follows b's md chain from its first page and returns its
+// pages; false when the chain does not end well (a missing page, a page
+// beyond the md region, a loop), which it reports.
+func (m *blobModel) walkChain(b *blobState) ([]*pageDesc, bool) {
+	p0 := uint32(b.info.ID)
+	var descs []*pageDesc
 	cur := p0
 	for {
-		pd, ok := s.pages[cur]
-		if !ok {
-			_, isBad := s.bad[cur]
-			ev := s.describePage(cur)
-			switch {
-			case cur == p0 && s.masksCurrent() && !isBad:
-				s.blobFinding(b, finding.Warning, CodeBlobIDMaskLeaked, finding.LoadSkip, finding.PageRef(cur), ev,
-					"blob id mask marks page %d, which holds no md page: SPDK logs a CRC error and skips it", cur)
-			case isBad:
-				s.blobFinding(b, finding.Error, CodeMDCRC, finding.LoadSkip, finding.PageRef(cur), ev,
-					"md page %d of the chain fails its CRC (re-read once): SPDK skips the blob", cur)
-			default:
-				s.blobFinding(b, finding.Error, CodeChainBroken, finding.LoadSkip, finding.PageRef(cur), ev,
-					"md chain runs into page %d, which holds no md page: SPDK skips the blob", cur)
-			}
-			b.info.Pages = append(b.info.Pages, cur)
-			return
-		}
+		pd, ok := m.pr.page(cur)
 		b.info.Pages = append(b.info.Pages, cur)
+		if !ok {
+			m.chainMissing(b, p0, cur)
+			return descs, false
+		}
 		descs = append(descs, pd)
 		if b.seenSet != nil {
 			b.seenSet[cur] = true
 		}
 		if pd.Next == invalidPage {
-			break
+			return descs, true
 		}
 		nx := pd.Next
-		if nx >= s.sb.MDLen {
-			out := finding.LoadSkip
-			if !clean {
-				out = finding.LoadCrash
-			}
-			switch {
-			case clean:
-				s.blobFinding(b, finding.Error, CodeChainBroken, out, finding.PageRef(cur), "",
-					"md page %d points to page %d, beyond the %d-page md region: SPDK reads outside the md region and skips the blob", cur, nx, s.sb.MDLen)
-			case !s.reported(CodeChainBroken, id):
-				s.blobFinding(b, finding.Critical, CodeChainBroken, out, finding.PageRef(cur), "",
-					"md page %d points to page %d, beyond the %d-page md region: SPDK fails an assertion (or reads outside the md region)", cur, nx, s.sb.MDLen)
-			default: // the replay said it
-				b.info.Loads = worse(b.info.Loads, out)
-				b.opened = false
-			}
-			return
+		if nx >= m.geo.sb.MDLen {
+			m.chainOutside(b, cur, nx)
+			return descs, false
 		}
-		if seen(nx) {
-			switch {
-			case clean:
-				s.blobFinding(b, finding.Error, CodeChainLoop, finding.LoadSkip, finding.PageRef(nx), "",
-					"md chain loops back to page %d (from page %d): SPDK reads the loop until it runs out of memory and skips the blob", nx, cur)
-			case !s.reported(CodeChainLoop, id) && !s.reported(CodeChainCrossLink, id):
-				s.blobFinding(b, finding.Critical, CodeChainLoop, finding.LoadCrash, finding.PageRef(nx), "",
-					"md chain loops back to page %d (from page %d): opening the blob never ends", nx, cur)
-			default: // the replay said it
-				b.info.Loads = worse(b.info.Loads, finding.LoadCrash)
-				b.opened = false
-			}
-			return
+		if b.seen(nx) {
+			m.chainLoops(b, cur, nx)
+			return descs, false
 		}
 		cur = nx
 	}
+}
+
+// seen says whether p is already in b's chain. Chains are short: a linear
+// search beats a map until they are not.
+func (b *blobState) seen(p uint32) bool {
+	if len(b.info.Pages) > 64 {
+		if b.seenSet == nil {
+			b.seenSet = map[uint32]bool{}
+			for _, q := range b.info.Pages {
+				b.seenSet[q] = true
+			}
+		}
+		return b.seenSet[p]
+	}
+	return slices.Contains(b.info.Pages, p)
+}
+
+// chainMissing reports a chain that runs into page cur, which holds no
+// CRC-valid md page.
+func (m *blobModel) chainMissing(b *blobState, p0, cur uint32) {
+	isBad := m.pr.isBad(cur)
+	ev := m.pr.describePage(cur)
+	switch {
+	case cur == p0 && m.pr.masksCurrent() && !isBad:
+		m.blobFinding(b, finding.Warning, CodeBlobIDMaskLeaked, finding.LoadSkip, finding.PageRef(cur), ev,
+			"blob id mask marks page %d, which holds no md page: SPDK logs a CRC error and skips it", cur)
+	case isBad:
+		m.blobFinding(b, finding.Error, CodeMDCRC, finding.LoadSkip, finding.PageRef(cur), ev,
+			"md page %d of the chain fails its CRC (re-read once): SPDK skips the blob", cur)
+	default:
+		m.blobFinding(b, finding.Error, CodeChainBroken, finding.LoadSkip, finding.PageRef(cur), ev,
+			"md chain runs into page %d, which holds no md page: SPDK skips the blob", cur)
+	}
+}
+
+// chainOutside reports page cur pointing beyond the md region; in recovery
+// the replay may have said it already.
+func (m *blobModel) chainOutside(b *blobState, cur, nx uint32) {
+	mdLen := m.geo.sb.MDLen
+	switch {
+	case m.clean:
+		m.blobFinding(b, finding.Error, CodeChainBroken, finding.LoadSkip, finding.PageRef(cur), "",
+			"md page %d points to page %d, beyond the %d-page md region: SPDK reads outside the md region and skips the blob", cur, nx, mdLen)
+	case !m.log.reported(CodeChainBroken, b.info.ID):
+		m.blobFinding(b, finding.Critical, CodeChainBroken, finding.LoadCrash, finding.PageRef(cur), "",
+			"md page %d points to page %d, beyond the %d-page md region: SPDK fails an assertion (or reads outside the md region)", cur, nx, mdLen)
+	default: // the replay said it
+		b.info.Loads = worse(b.info.Loads, finding.LoadCrash)
+		b.opened = false
+	}
+}
+
+// chainLoops reports page cur pointing back into its own chain; in
+// recovery the replay may have said it already.
+func (m *blobModel) chainLoops(b *blobState, cur, nx uint32) {
+	id := b.info.ID
+	switch {
+	case m.clean:
+		m.blobFinding(b, finding.Error, CodeChainLoop, finding.LoadSkip, finding.PageRef(nx), "",
+			"md chain loops back to page %d (from page %d): SPDK reads the loop until it runs out of memory and skips the blob", nx, cur)
+	case !m.log.reported(CodeChainLoop, id) && !m.log.reported(CodeChainCrossLink, id):
+		m.blobFinding(b, finding.Critical, CodeChainLoop, finding.LoadCrash, finding.PageRef(nx), "",
+			"md chain loops back to page %d (from page %d): opening the blob never ends", nx, cur)
+	default: // the replay said it
+		b.info.Loads = worse(b.info.Loads, finding.LoadCrash)
+		b.opened = false
+	}
+}
+
+// checkChain checks the ids and sequence numbers of a whole chain (and, on
+// a clean store, that its continuation pages are marked used); false when
+// the blob is not parsed.
+func (m *blobModel) checkChain(b *blobState, descs []*pageDesc) bool {
+	id, p0 := b.info.ID, uint32(b.info.ID)
 	if descs[0].ID != id {
-		s.blobFinding(b, finding.Warning, CodeBlobIDMaskLeaked, finding.LoadSkip, finding.PageRef(p0), s.describePage(p0),
+		m.blobFinding(b, finding.Warning, CodeBlobIDMaskLeaked, finding.LoadSkip, finding.PageRef(p0), m.pr.describePage(p0),
 			"blob id mask marks page %d, which belongs to blob %#x: SPDK skips it (-ENOENT)", p0, descs[0].ID)
-		return
+		return false
 	}
 	for i, pd := range descs {
 		if pd.ID != id {
-			s.blobFinding(b, finding.Critical, CodeChainForeign, finding.LoadCrash, finding.PageRef(pd.Index), s.describePage(pd.Index),
+			m.blobFinding(b, finding.Critical, CodeChainForeign, finding.LoadCrash, finding.PageRef(pd.Index), m.pr.describePage(pd.Index),
 				"md page %d (chain position %d) carries blob %#x's id: opening the blob fails the assertion page->id == blob->id and takes spdk_tgt down (Longhorn #13944)", pd.Index, i, pd.ID)
-			return
+			return false
 		}
 		if pd.Seq != uint32(i) {
-			s.blobFinding(b, finding.Critical, CodeChainSequence, finding.LoadCrash, finding.PageRef(pd.Index), s.describePage(pd.Index),
+			m.blobFinding(b, finding.Critical, CodeChainSequence, finding.LoadCrash, finding.PageRef(pd.Index), m.pr.describePage(pd.Index),
 				"md page %d is at chain position %d but has sequence number %d: opening the blob fails an assertion", pd.Index, i, pd.Seq)
-			return
+			return false
 		}
-		if i > 0 && s.masksCurrent() && !s.pageMask.get(uint64(pd.Index)) {
+		if i > 0 && m.pr.masksCurrent() && !m.pr.pageMask.get(uint64(pd.Index)) {
 			b.info.Loads = worse(b.info.Loads, finding.LoadCrash) // reported by maskChecks
 			b.opened = false
 		}
 	}
-	s.parse(b, descs)
+	return true
 }
 
 // identity is a blob's name and uuid xattrs as load_next_lvol reads them.
@@ -532,19 +452,9 @@ func lvolIdentity(b *blobState) identity {
 	return id
 }
 
-// reported says whether a finding of code about blob id is already there.
-func (s *scanState) reported(code finding.Code, id uint64) bool {
-	for _, f := range s.fs {
-		if f.Code == code && f.BlobID == id {
-			return true
-		}
-	}
-	return false
-}
-
 // identify fills the xattrs of a blob whose load stopped before parse, from
 // the pages that are certainly its own.
-func (s *scanState) identify(b *blobState, descs []*pageDesc) {
+func (m *blobModel) identify(b *blobState, descs []*pageDesc) {
 	if b.info.Xattrs != nil {
 		return
 	}
@@ -589,231 +499,4 @@ func xattrText(v []byte) string {
 		return t
 	}
 	return fmt.Sprintf("0x%x", v)
-}
-
-// parse applies blob_parse_page and the extent page load to a chain whose
-// ids and sequence numbers are right.
-func (s *scanState) parse(b *blobState, descs []*pageDesc) {
-	clean := s.v.Mode == ModeClean
-	info := &b.info
-	nx := 0
-	for _, pd := range descs {
-		nx += len(pd.Xattrs)
-	}
-	info.Xattrs = make([]Xattr, 0, nx)
-	for _, pd := range descs {
-		if len(pd.Bad) > 0 {
-			s.blobFinding(b, finding.Error, CodeDescriptor, finding.LoadSkip, finding.PageRef(pd.Index), "",
-				"md page %d: %s: SPDK skips the blob", pd.Index, pd.Bad[0])
-			return
-		}
-		if pd.HasFlags {
-			info.InvalidFlags, info.DataROFlags, info.MDROFlags = pd.Invalid, pd.DataRO, pd.MDRO
-		}
-		for _, x := range pd.Xattrs {
-			info.Xattrs = append(info.Xattrs, Xattr{Name: x.Name, Value: xattrText(x.Value), Internal: x.Internal, Raw: x.Value})
-		}
-	}
-	if unk := info.InvalidFlags &^ knownInvalidFlags; unk != 0 {
-		s.blobFinding(b, finding.Error, CodeUnknownFlags, finding.LoadSkip, finding.PageRef(descs[0].Index),
-			fmt.Sprintf("invalid_flags=%#x", info.InvalidFlags),
-			"unknown invalid flags %#x: SPDK refuses to open the blob", unk)
-		return
-	}
-	info.Thin = info.InvalidFlags&flagThin != 0
-	info.ReadOnly = info.DataROFlags != 0
-	thin := info.Thin
-
-	// cluster checks shared by RLE and extent pages
-	okCluster := func(c uint64, page uint32) bool {
-		if c >= s.totalClusters {
-			s.blobFinding(b, finding.Error, CodeClusterRange, finding.LoadSkip, finding.PageRef(page), "",
-				"cluster %d is beyond the %d clusters of the device: SPDK skips the blob", c, s.totalClusters)
-			return false
-		}
-		if s.masksCurrent() && !s.clusterMask.get(c) {
-			s.blobFinding(b, finding.Error, CodeClusterUnmarked, finding.LoadSkip, finding.PageRef(page), "",
-				"cluster %d is owned by the blob but not marked in the used cluster mask: SPDK skips the blob (-EINVAL)", c)
-			return false
-		}
-		return true
-	}
-	addRun := func(off, cl, n uint64) {
-		if k := len(info.Allocated); k > 0 {
-			r := &info.Allocated[k-1]
-			if r.Offset+r.Count == off && r.Cluster+r.Count == cl {
-				r.Count += n
-				info.AllocatedClusters += n
-				return
-			}
-		}
-		info.Allocated = append(info.Allocated, Run{Offset: off, Cluster: cl, Count: n})
-		info.AllocatedClusters += n
-	}
-
-	rle, et := false, false
-	var num uint64
-	var etClusters uint64
-	var refs []extentRef
-	for _, pd := range descs {
-		if pd.RLECount > 0 {
-			if et {
-				s.blobFinding(b, finding.Error, CodeDescriptor, finding.LoadSkip, finding.PageRef(pd.Index), "",
-					"md page %d has extent RLE after an extent table: SPDK skips the blob", pd.Index)
-				return
-			}
-			rle = true
-			for _, r := range pd.RLE {
-				c, l := uint64(r[0]), uint64(r[1])
-				if c != 0 && l > 0 {
-					if !okCluster(c, pd.Index) || !okCluster(c+l-1, pd.Index) {
-						return
-					}
-					if s.masksCurrent() {
-						for j := uint64(1); j+1 < l; j++ {
-							if !okCluster(c+j, pd.Index) {
-								return
-							}
-						}
-					}
-					addRun(num, c, l)
-				} else if c == 0 && l > 0 && !thin {
-					s.blobFinding(b, finding.Error, CodeDescriptor, finding.LoadSkip, finding.PageRef(pd.Index), "",
-						"thick blob has unallocated clusters in its extent RLE: SPDK skips the blob")
-					return
-				}
-				num += l
-			}
-		}
-		for _, t := range pd.ET {
-			if rle {
-				s.blobFinding(b, finding.Error, CodeDescriptor, finding.LoadSkip, finding.PageRef(pd.Index), "",
-					"md page %d has an extent table after extent RLE: SPDK skips the blob", pd.Index)
-				return
-			}
-			if et && t.NumClusters != etClusters {
-				s.blobFinding(b, finding.Error, CodeExtentMismatch, finding.LoadSkip, finding.PageRef(pd.Index),
-					fmt.Sprintf("num_clusters %d then %d", etClusters, t.NumClusters),
-					"extent table descriptors disagree on the cluster count: SPDK skips the blob")
-				return
-			}
-			et, etClusters = true, t.NumClusters
-			for _, r := range t.Refs {
-				if r.Page != 0 && r.Count != 1 {
-					out := finding.LoadCrash
-					if !clean {
-						out = finding.LoadRefuse // the replay already refused
-					}
-					s.blobFinding(b, finding.Critical, CodeDescriptor, out, finding.PageRef(pd.Index), "",
-						"extent table entry (page %d, count %d) must have count 1: SPDK fails an assertion", r.Page, r.Count)
-					return
-				}
-				if r.Page == 0 && !thin {
-					s.blobFinding(b, finding.Error, CodeDescriptor, finding.LoadSkip, finding.PageRef(pd.Index), "",
-						"thick blob has unallocated extent pages: SPDK skips the blob")
-					return
-				}
-				refs = append(refs, r)
-			}
-		}
-	}
-	if et {
-		remaining := etClusters
-		for _, r := range refs {
-			if r.Page == 0 {
-				// each unallocated extent page adds up to 512 clusters of
-				// what the table has left
-				take := min(uint64(r.Count)*extentsPerPage, remaining)
-				num += take
-				remaining -= take
-				continue
-			}
-			info.ExtentPages = append(info.ExtentPages, r.Page)
-			if r.Page >= s.sb.MDLen {
-				s.blobFinding(b, finding.Error, CodeExtentPage, finding.LoadSkip, finding.PageRef(r.Page), "",
-					"extent table points to page %d, beyond the md region: SPDK skips the blob", r.Page)
-				return
-			}
-			epd, ok := s.pages[r.Page]
-			if !ok {
-				code := CodeExtentPage
-				if _, isBad := s.bad[r.Page]; isBad {
-					code = CodeMDCRC
-				}
-				s.blobFinding(b, finding.Error, code, finding.LoadSkip, finding.PageRef(r.Page), s.describePage(r.Page),
-					"extent page %d fails its CRC or is empty: SPDK skips the blob", r.Page)
-				return
-			}
-			if epd.Next != invalidPage || epd.Seq != 0 || !epd.OnlyExtentPage || epd.EP == nil || len(epd.Bad) > 0 {
-				s.blobFinding(b, finding.Error, CodeExtentPage, finding.LoadSkip, finding.PageRef(r.Page), s.describePage(r.Page),
-					"page %d is not a valid extent page: SPDK skips the blob", r.Page)
-				return
-			}
-			ep := epd.EP
-			if uint64(ep.Start) != num {
-				s.blobFinding(b, finding.Error, CodeExtentMismatch, finding.LoadSkip, finding.PageRef(r.Page),
-					fmt.Sprintf("start_cluster_idx=%d clusters so far=%d", ep.Start, num),
-					"extent page %d starts at cluster %d, but the blob has %d clusters before it: SPDK skips the blob", r.Page, ep.Start, num)
-				return
-			}
-			n := uint64(len(ep.Clusters))
-			if remaining < n {
-				s.blobFinding(b, finding.Critical, CodeExtentMismatch, finding.LoadCrash, finding.PageRef(r.Page),
-					fmt.Sprintf("remaining=%d extent page clusters=%d", remaining, n),
-					"extent page %d holds more clusters than the extent table has left: SPDK fails an assertion", r.Page)
-				return
-			}
-			for i, c := range ep.Clusters {
-				if c == 0 {
-					if !thin {
-						s.blobFinding(b, finding.Error, CodeDescriptor, finding.LoadSkip, finding.PageRef(r.Page), "",
-							"thick blob has an unallocated cluster in extent page %d: SPDK skips the blob", r.Page)
-						return
-					}
-					continue
-				}
-				if !okCluster(uint64(c), r.Page) {
-					return
-				}
-				addRun(num+uint64(i), uint64(c), 1)
-			}
-			num += n
-			remaining -= n
-		}
-		if remaining != 0 {
-			s.blobFinding(b, finding.Warning, CodeExtentMismatch, finding.LoadDegraded, finding.PageRef(descs[0].Index),
-				fmt.Sprintf("num_clusters=%d loaded=%d", etClusters, num),
-				"extent table says %d clusters but its pages give %d: SPDK loads the blob with %d", etClusters, num, num)
-		}
-	}
-	info.NumClusters = num
-	info.SizeBytes = num * uint64(s.sb.ClusterSize)
-
-	// backing device: esnap clone or snapshot
-	if info.InvalidFlags&flagExtSnapshot != 0 {
-		v, ok := b.xattr("EXTSNAP", true)
-		if !ok {
-			s.blobFinding(b, finding.Error, CodeDescriptor, finding.LoadSkip, finding.PageRef(descs[0].Index), "",
-				"external snapshot clone without an EXTSNAP xattr: SPDK skips the blob")
-			return
-		}
-		info.ExternalSnapshot = cstr(v)
-		s.blobFinding(b, finding.Info, CodeMissingEsnap, finding.LoadDegraded, nil, "EXTSNAP="+xattrText(v),
-			"external snapshot clone of %q: SPDK loads it degraded until a bdev of that name or uuid exists", xattrText(v))
-		return
-	}
-	if !thin {
-		return
-	}
-	v, ok := b.xattr("SNAP", true)
-	if !ok {
-		return
-	}
-	if len(v) != 8 {
-		s.blobFinding(b, finding.Error, CodeDescriptor, finding.LoadSkip, finding.PageRef(descs[0].Index), "",
-			"SNAP xattr is %d bytes, not 8: SPDK skips the blob", len(v))
-		return
-	}
-	info.Parent = binary.LittleEndian.Uint64(v)
-	b.hasSnap = true
 }

@@ -25,6 +25,14 @@
 // its CRC where it matters is read once more before it is called corrupt.
 // Nothing is ever written to the device.
 //
+// Two halves, each over its own files: the page reader (pages.go) reads
+// the super block's regions and keeps what the md pages say, knowing
+// nothing of blobs; the blob model (blob.go: open and chain checks,
+// parse.go: descriptors and clusters, replay.go: recovery's replay, lvs.go:
+// the lvol layer, checks.go: cluster and mask checks) asks it for pages and
+// judges what SPDK's load makes of them. scan.go runs one scan through
+// both; advice.go holds the operator's next step per finding code.
+//
 // Entry points: Scan over any Source (an io.ReaderAt with a size: tests use
 // in-memory images), ScanPath over a path (gzip images are decompressed
 // into a sparse temporary file first, unlinked from its creation; a gzip

@@ -2,10 +2,10 @@ package scanner
 
 import "github.com/lvfsck/lvfsck/finding"
 
-// repairs are the operator's next step per code, where one exists. lvfsck
-// never writes to the device; these say what to do through spdk_tgt or
-// around it.
-var repairs = map[finding.Code]string{
+// advice is the operator's next step per code, where one exists (a
+// finding's Repair text). lvfsck never writes to the device; these say what
+// to do through spdk_tgt or around it.
+var advice = map[finding.Code]string{
 	CodeChainForeign:       "do not restart spdk_tgt on this device: its next load crashes the target with every volume on it; copy the other lvols' data off first",
 	CodeChainCrossLink:     "do not restart spdk_tgt on this device: recovery crashes the target; copy the lvols' data off first",
 	CodeChainLoop:          "copy the lvol's data off while it is still open; a recovery load of this device crashes or hangs",
@@ -22,10 +22,11 @@ var repairs = map[finding.Code]string{
 	CodeBlobIDMaskUnmarked: "a recovery load (after an unclean shutdown) brings this blob back; delete it through spdk_tgt then if it is unwanted",
 }
 
-func addRepairs(fs []finding.Finding) {
+// addAdvice fills the Repair text of the findings that have none.
+func addAdvice(fs []finding.Finding) {
 	for i := range fs {
 		if fs[i].Repair == "" {
-			fs[i].Repair = repairs[fs[i].Code]
+			fs[i].Repair = advice[fs[i].Code]
 		}
 	}
 }
