@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -145,7 +146,19 @@ func TestWriteScanJSONSameBytesAsEncoder(t *testing.T) {
 	hostile.Findings = []finding.Finding{{Code: "md-crc-mismatch", Severity: finding.Critical, Message: "a \"quoted\" <msg>",
 		Evidence: map[string]string{"disk": "x", "b": "y\n"}, Page: finding.PageRef(3), SPDK: finding.LoadCrash}}
 	empty := &scanner.View{Device: "d", Blobs: []scanner.BlobInfo{}, Findings: []finding.Finding{}}
-	for name, v := range map[string]*scanner.View{"view": scanView(), "hostile": hostile, "empty": empty, "1k": benchView(1000)} {
+	// every field of a blob set, and the edges of the hand-written blob
+	// encoder: nil and empty pages, bytes that need escaping, max values
+	every := scanView()
+	every.Blobs = []scanner.BlobInfo{
+		{ID: ^uint64(0), Pages: []uint32{1, ^uint32(0)}, ExtentPages: []uint32{5, 6}, IsLvol: true, LvolName: "n\"\\\t\x7f\xff",
+			LvolUUID: "é ", NumClusters: 9, SizeBytes: 9 << 20, Allocated: []scanner.Run{{Offset: 1, Cluster: 2, Count: 3}, {Offset: 4, Cluster: 5, Count: 6}}, AllocatedClusters: 9,
+			Thin: true, ReadOnly: true, Parent: 7, ExternalSnapshot: "ext<>", Clones: []uint64{8, 9}, IsSnapshot: true, IsSuper: true,
+			Xattrs:       []scanner.Xattr{{Name: "a&b", Value: "", Internal: true, Raw: []byte{1}}, {Name: "", Value: "v"}},
+			InvalidFlags: 1, DataROFlags: 2, MDROFlags: 3, Loads: finding.LoadCrash},
+		{ID: 2, Pages: []uint32{}, Xattrs: []scanner.Xattr{}, Allocated: []scanner.Run{}, Clones: []uint64{}, ExtentPages: []uint32{}},
+		{},
+	}
+	for name, v := range map[string]*scanner.View{"view": scanView(), "hostile": hostile, "empty": empty, "1k": benchView(1000), "every field": every} {
 		t.Run(name, func(t *testing.T) {
 			var want, got strings.Builder
 			enc := json.NewEncoder(&want)
@@ -161,6 +174,25 @@ func TestWriteScanJSONSameBytesAsEncoder(t *testing.T) {
 			require.Equal(t, want.String(), got.String())
 		})
 	}
+}
+
+// The blob encoder is written by hand: a field added to scanner.BlobInfo
+// (or Run, Xattr) must be added there too, and this says so.
+func TestBlobJSONKnowsEveryField(t *testing.T) {
+	tags := func(v any) []string {
+		var out []string
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			out = append(out, rt.Field(i).Tag.Get("json"))
+		}
+		return out
+	}
+	require.Equal(t, []string{"id", "pages", "extent_pages,omitempty", "is_lvol", "lvol_name,omitempty", "lvol_uuid,omitempty",
+		"num_clusters", "size_bytes", "allocated,omitempty", "allocated_clusters", "thin", "read_only", "parent,omitempty",
+		"external_snapshot,omitempty", "clones,omitempty", "is_snapshot", "is_super,omitempty", "xattrs,omitempty",
+		"invalid_flags", "data_ro_flags", "md_ro_flags", "loads"}, tags(scanner.BlobInfo{}), "appendBlob writes these, in this order")
+	require.Equal(t, []string{"offset", "cluster", "count"}, tags(scanner.Run{}))
+	require.Equal(t, []string{"name", "value", "internal,omitempty", "-"}, tags(scanner.Xattr{}))
 }
 
 // A scan that could not finish still writes a document, as check does:

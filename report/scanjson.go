@@ -54,7 +54,7 @@ func writeScanJSON(w io.Writer, v *scanner.View, code int, version, errText stri
 	if v.Buffered {
 		s.field("buffered", true)
 	}
-	streamList(s, "blobs", v.Blobs)
+	s.blobs(v.Blobs)
 	streamList(s, "findings", v.Findings)
 	s.field("stats", v.Stats)
 	s.w.WriteString("\n}\n")
@@ -179,6 +179,30 @@ func streamList[T scanner.BlobInfo | finding.Finding](s *jsonStream, k string, x
 		}
 		s.w.WriteString("\n    ")
 		s.encode(&xs[i], 2)
+	}
+	s.w.WriteString("\n  ]")
+}
+
+// blobs writes the blobs member. A blob is encoded by hand (blobjson.go),
+// not by encoding/json: at 10,000 lvols reflection took most of the
+// command's time after the read. The bytes are the same (tests hold it).
+func (s *jsonStream) blobs(bs []scanner.BlobInfo) {
+	s.key("blobs")
+	if len(bs) == 0 {
+		s.w.WriteString("[]")
+		return
+	}
+	s.w.WriteString("[")
+	for i := range bs {
+		if s.err != nil {
+			return
+		}
+		if i > 0 {
+			s.w.WriteString(",")
+		}
+		s.out = append(s.out[:0], "\n    "...)
+		s.out = appendBlob(s.out, &bs[i])
+		_, s.err = s.w.Write(s.out)
 	}
 	s.w.WriteString("\n  ]")
 }
