@@ -194,6 +194,9 @@ func DecodeDescriptors(b []byte) ([]Descriptor, error) {
 			err.Offset = off
 			return out, err
 		}
+		if out == nil {
+			out = make([]Descriptor, 0, 4) // a blob's first page holds about four
+		}
 		out = append(out, d)
 		cur += descHeaderSize + int(length)
 	}
@@ -222,7 +225,7 @@ func decodeDescriptor(typ uint8, body []byte) (Descriptor, *FormatError) {
 			return bad("XATTR length %d, name %d + value %d + 4", n, nl, vl)
 		}
 		return &Xattr{
-			Name:     string(body[4 : 4+nl]),
+			Name:     xattrName(body[4 : 4+nl]),
 			Value:    append([]byte(nil), body[4+nl:]...),
 			Internal: typ == DescXattrInternal,
 		}, nil
@@ -256,6 +259,22 @@ func decodeDescriptor(typ uint8, body []byte) (Descriptor, *FormatError) {
 	default:
 		return &Unknown{Type: typ, Body: append([]byte(nil), body...)}, nil
 	}
+}
+
+// xattrName is string(b), without an allocation for the names SPDK's lvol
+// layer writes on every blob.
+func xattrName(b []byte) string {
+	switch string(b) { // compared without a conversion
+	case "name":
+		return "name"
+	case "uuid":
+		return "uuid"
+	case "SNAP":
+		return "SNAP"
+	case "EXTSNAP":
+		return "EXTSNAP"
+	}
+	return string(b)
 }
 
 // EncodePage returns the 4096 bytes of p: header, descriptors back to back,

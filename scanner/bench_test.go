@@ -89,7 +89,14 @@ func denseImage(b *testing.B) string {
 
 // writeBigImage lays out a clean lvstore with blobstore's encoder.
 func writeBigImage(path string) error {
-	l, err := blobstore.NewLayout(bigDevSize, blobstore.LayoutOptions{ClusterSize: 1 << 20, MDPages: bigMDPages})
+	return writeImage(path, bigDevSize, bigMDPages, bigBlobs, "r%05d", false)
+}
+
+// writeImage lays out a clean lvstore of n thin lvols (names from the
+// format) with blobstore's encoder; dense writes the md region out in
+// full, as on a real device, instead of leaving its empty pages as holes.
+func writeImage(path string, devSize int64, mdPages uint32, n uint32, nameFormat string, dense bool) error {
+	l, err := blobstore.NewLayout(uint64(devSize), blobstore.LayoutOptions{ClusterSize: 1 << 20, MDPages: mdPages})
 	if err != nil {
 		return err
 	}
@@ -98,10 +105,19 @@ func writeBigImage(path string) error {
 		return err
 	}
 	defer f.Close()
-	if err := f.Truncate(bigDevSize); err != nil {
+	sb := l.SuperBlock
+	if dense {
+		zero := make([]byte, 1<<20)
+		end := (int64(sb.MDStart) + int64(mdPages)) * pageSize
+		for off := int64(0); off < end; off += int64(len(zero)) {
+			if _, err := f.WriteAt(zero[:min(int64(len(zero)), end-off)], off); err != nil {
+				return err
+			}
+		}
+	}
+	if err := f.Truncate(devSize); err != nil {
 		return err
 	}
-	sb := l.SuperBlock
 	write := func(page uint32, data []byte) error {
 		_, err := f.WriteAt(data, int64(page)*pageSize)
 		return err
@@ -126,9 +142,9 @@ func writeBigImage(path string) error {
 	if err := blob(0, []blobstore.Xattr{{Name: "uuid", Value: str("a9c0e8a4-61f7-4c6e-9b57-2b1d0b6f1a00")}, {Name: "name", Value: str("lvs-big")}}, flagExtentTable, 0); err != nil {
 		return err
 	}
-	for i := uint32(1); i <= bigBlobs; i++ {
+	for i := uint32(1); i <= n; i++ {
 		name := make([]byte, 256)
-		copy(name, fmt.Sprintf("r%05d", i))
+		copy(name, fmt.Sprintf(nameFormat, i))
 		xs := []blobstore.Xattr{
 			{Name: "name", Value: name},
 			{Name: "uuid", Value: str(fmt.Sprintf("00000000-0000-4000-8000-%012d", i))},
@@ -263,6 +279,60 @@ func bigMDStart(b *testing.B, path string) uint32 {
 	_, err = f.ReadAt(p, 0)
 	require.NoError(b, err)
 	return decodeSuper(p).MDStart
+}
+
+// The 10,000-lvol image of issue 8: a 256 MiB md region written out in
+// full (dense, as on a real device), 10,000 thin lvols, 16 GiB sparse.
+const (
+	tenKMDPages = 65536
+	tenKBlobs   = 10000
+)
+
+var (
+	tenKOnce sync.Once
+	tenKPath string
+	tenKErr  error
+)
+
+func tenKImage(b *testing.B) string {
+	tenKOnce.Do(func() {
+		tenKPath = filepath.Join(imgDir, "10k.img")
+		tenKErr = writeImage(tenKPath, 16<<30, tenKMDPages, tenKBlobs, "vol%d", true)
+	})
+	require.NoError(b, tenKErr)
+	return tenKPath
+}
+
+// BenchmarkScan10k is the scan `lvfsck scan` runs on the 10k image,
+// against a raw O_DIRECT read of its md region in the same iteration.
+func BenchmarkScan10k(b *testing.B) {
+	path := tenKImage(b)
+	start := bigMDStart(b, path)
+	var raw, scan time.Duration
+	var peak uint64
+	var v *View
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		n, err := rawRead(path, start, tenKMDPages)
+		require.NoError(b, err)
+		require.Equal(b, int64(tenKMDPages)*pageSize, n)
+		raw += time.Since(t0)
+		p := peakHeap(func() {
+			t0 = time.Now()
+			v, err = ScanPath(context.Background(), path, Options{}, "")
+			scan += time.Since(t0)
+		})
+		require.NoError(b, err)
+		peak = max(peak, p)
+	}
+	require.Len(b, v.Blobs, tenKBlobs+1)
+	require.Empty(b, v.Findings)
+	b.ReportMetric(float64(scan.Milliseconds())/float64(b.N), "scan-ms")
+	b.ReportMetric(float64(raw.Milliseconds())/float64(b.N), "raw-ms")
+	b.ReportMetric(scan.Seconds()/raw.Seconds(), "scan/raw")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 }
 
 // BenchmarkScanManyLvols is the real 1000-lvol fixture (4096 md pages).

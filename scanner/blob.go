@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/lvfsck/lvfsck/finding"
@@ -40,6 +41,12 @@ type blobModel struct {
 	early       []*blobState
 	nextEarly   int
 	sorted      []*blobState // by id, see sortedBlobs
+	// infoSlab and stateSlab hold the blobs made while they have room (as
+	// many as sizeBlobs expects): one allocation each instead of two per
+	// blob, and infoSlab is the view's blob list as it stands when the
+	// blobs were made in id order, so infos need not copy it.
+	infoSlab  []BlobInfo
+	stateSlab []blobState
 }
 
 func newBlobModel(pr *pageReader, log *findingLog, geo *geometry) *blobModel {
@@ -48,7 +55,7 @@ func newBlobModel(pr *pageReader, log *findingLog, geo *geometry) *blobModel {
 
 // blobState is a blob while the scan works on it.
 type blobState struct {
-	info   BlobInfo
+	info   *BlobInfo
 	opened bool // the blob layer opens it (SPDK's spdk_bs_open_blob succeeds)
 	// buffer holds findings back in pending while blobs load in parallel.
 	buffer  bool
@@ -71,9 +78,16 @@ type blobState struct {
 }
 
 func (b *blobState) xattr(name string, internal bool) ([]byte, bool) {
-	for _, x := range b.info.Xattrs {
-		if x.Name == name && x.Internal == internal {
-			return x.Raw, true
+	if x, ok := b.xattrOf(name, internal); ok {
+		return x.Raw, true
+	}
+	return nil, false
+}
+
+func (b *blobState) xattrOf(name string, internal bool) (*Xattr, bool) {
+	for i := range b.info.Xattrs {
+		if x := &b.info.Xattrs[i]; x.Name == name && x.Internal == internal {
+			return x, true
 		}
 	}
 	return nil, false
@@ -144,6 +158,10 @@ func (m *blobModel) sizeBlobs(n int) {
 	if len(m.blobs) == 0 {
 		m.blobs = make(map[uint64]*blobState, n)
 	}
+	if cap(m.infoSlab) == 0 {
+		m.infoSlab = make([]BlobInfo, 0, n)
+		m.stateSlab = make([]blobState, 0, n)
+	}
 }
 
 // newBlob makes the blob whose first page is p known, or returns nil when
@@ -153,7 +171,15 @@ func (m *blobModel) newBlob(p uint32) *blobState {
 	if _, dup := m.blobs[id]; dup {
 		return nil
 	}
-	b := &blobState{info: BlobInfo{ID: id, Loads: finding.LoadOK}, opened: true, buffer: true}
+	var b *blobState
+	if k := len(m.infoSlab); k < cap(m.infoSlab) {
+		m.infoSlab = append(m.infoSlab, BlobInfo{ID: id, Loads: finding.LoadOK})
+		m.stateSlab = append(m.stateSlab, blobState{info: &m.infoSlab[k]})
+		b = &m.stateSlab[k]
+	} else {
+		b = &blobState{info: &BlobInfo{ID: id, Loads: finding.LoadOK}}
+	}
+	b.opened, b.buffer = true, true
 	m.blobs[id] = b
 	m.order = append(m.order, id)
 	m.orderBlobs = append(m.orderBlobs, b)
@@ -248,9 +274,13 @@ func (m *blobModel) sortedBlobs() []*blobState {
 
 // infos is every blob's persisted view, by id.
 func (m *blobModel) infos() []BlobInfo {
+	if n := len(m.order); n > 0 && len(m.infoSlab) == n && slices.IsSorted(m.order) {
+		// every blob is in the slab, made in id order
+		return m.infoSlab[:n:n]
+	}
 	out := make([]BlobInfo, 0, len(m.order))
 	for _, b := range m.sortedBlobs() {
-		out = append(out, b.info)
+		out = append(out, *b.info)
 	}
 	return out
 }
@@ -442,13 +472,16 @@ type identity struct {
 
 func lvolIdentity(b *blobState) identity {
 	var id identity
-	id.name, id.nameOK = b.xattr("name", false)
+	var x *Xattr
+	x, id.nameOK = b.xattrOf("name", false)
 	if id.nameOK {
-		id.nameStr = cstr(id.name)
+		id.name = x.Raw
+		id.nameStr = cstrAs(x.Raw, x.Value)
 	}
-	var uok bool
-	id.uuidRaw, uok = b.xattr("uuid", false)
-	id.uuid, id.uuidValid = uuidXattr(id.uuidRaw, uok)
+	if x, ok := b.xattrOf("uuid", false); ok {
+		id.uuidRaw = x.Raw
+		id.uuid, id.uuidValid = checkUUID(x.Raw, cstrAs(x.Raw, x.Value))
+	}
 	return id
 }
 
@@ -466,6 +499,16 @@ func (m *blobModel) identify(b *blobState, descs []*pageDesc) {
 			b.info.Xattrs = append(b.info.Xattrs, Xattr{Name: x.Name, Value: xattrText(x.Value), Internal: x.Internal, Raw: x.Value})
 		}
 	}
+}
+
+// cstrAs is cstr(b), given text, a string that may already be it (an
+// xattr's Value): the lvol name is then not allocated twice.
+func cstrAs(b []byte, text string) string {
+	if len(text) <= len(b) && string(b[:len(text)]) == text && (len(text) == len(b) || b[len(text)] == 0) &&
+		strings.IndexByte(text, 0) < 0 {
+		return text
+	}
+	return cstr(b)
 }
 
 func cstr(b []byte) string {

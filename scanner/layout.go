@@ -178,6 +178,7 @@ func decodePage(idx uint32, p []byte) *pageDesc {
 		Next:  le.Uint32(p[descAreaEnd:]),
 	}
 	ds, err := blobstore.DecodeDescriptors(p[descAreaStart:descAreaEnd])
+	d.presize(ds)
 	for i, x := range ds {
 		switch t := x.(type) {
 		case *blobstore.Flags:
@@ -237,6 +238,25 @@ func decodePage(idx uint32, p []byte) *pageDesc {
 		}
 	}
 	return d
+}
+
+// presize sizes the lists decodePage fills: one allocation each.
+func (d *pageDesc) presize(ds []blobstore.Descriptor) {
+	var nx, net int
+	for _, x := range ds {
+		switch x.(type) {
+		case *blobstore.Xattr:
+			nx++
+		case *blobstore.ExtentTable:
+			net++
+		}
+	}
+	if nx > 0 {
+		d.Xattrs = make([]xattr, 0, nx)
+	}
+	if net > 0 {
+		d.ET = make([]extentTable, 0, net)
+	}
 }
 
 // maskBits reads a mask region (type u8, length u32 in bits, bit array) and

@@ -52,7 +52,11 @@ func uuidXattr(v []byte, ok bool) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	u := cstr(v)
+	return checkUUID(v, cstr(v))
+}
+
+// checkUUID is uuidXattr's check of v, whose text up to the NUL is u.
+func checkUUID(v []byte, u string) (string, bool) {
 	return u, len(v) == uuidStrLen && v[uuidStrLen-1] == 0 && blobstore.ValidUUID(u)
 }
 

@@ -60,7 +60,7 @@ func (r *pageReader) readAt(buf []byte, off int64) error {
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
-	n, err := r.read(buf, off)
+	n, err := r.read(r.ctx, buf, off)
 	r.stats.BytesRead += uint64(n)
 	if n == len(buf) {
 		return nil
@@ -71,12 +71,12 @@ func (r *pageReader) readAt(buf []byte, off int64) error {
 	return fmt.Errorf("%w: read %d bytes at offset %d: %w", ErrRead, len(buf), off, err)
 }
 
-// read is src.ReadAt that returns when the scan's context ends, even if the
+// read is src.ReadAt that returns when ctx ends, even if the
 // read itself does not (a hung device, an NFS server gone): the read goes on
 // in its own goroutine and is abandoned, with its buffer, so that SIGTERM
 // ends a run at once. A context that cannot end reads directly.
-func (r *pageReader) read(buf []byte, off int64) (int, error) {
-	if r.ctx.Done() == nil {
+func (r *pageReader) read(ctx context.Context, buf []byte, off int64) (int, error) {
+	if ctx.Done() == nil {
 		return r.src.ReadAt(buf, off)
 	}
 	type result struct {
@@ -91,8 +91,8 @@ func (r *pageReader) read(buf []byte, off int64) (int, error) {
 	select {
 	case res := <-done:
 		return res.n, res.err
-	case <-r.ctx.Done():
-		return 0, r.ctx.Err()
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
 }
 
@@ -170,23 +170,30 @@ type badEntry struct {
 const maxPresize = 1 << 17
 
 // readDepth is how many batch buffers are in flight: enough that the
-// reader always has one free while others are being checked.
+// reads always have one free while others are being checked.
 const readDepth = 4
 
-// mdJob is one batch on its way from the reader to a checker to the merge.
+// readAhead is how many batch reads are issued at once. Two keep the
+// device busy while a finished read waits for a core to hand it on (with
+// one, as a plain sequential read, every such wait leaves the device idle).
+const readAhead = 2
+
+// mdJob is one batch on its way from a read to a checker to the merge.
 type mdJob struct {
 	c   checked
+	off int64  // device offset of the batch
 	buf []byte // nil for holes and failed reads
 	res chan checked
 }
 
 // mdPipe is one streaming read of the md region: the channels between the
-// reading goroutine, the checkers and the merge.
+// issuing loop, the reading goroutines, the checkers and the merge.
 type mdPipe struct {
 	ctx   context.Context
 	per   uint64 // pages per batch
 	free  chan []byte
 	order chan *mdJob // every batch, in read order, for the merge
+	reads chan *mdJob // batches to read, for the readers
 	work  chan *mdJob // batches with data, for the checkers
 }
 
@@ -207,12 +214,21 @@ func (r *pageReader) readMD() error {
 		per:   uint64(r.batch / pageSize),
 		free:  make(chan []byte, readDepth),
 		order: make(chan *mdJob, readDepth),
+		reads: make(chan *mdJob, readDepth),
 		work:  make(chan *mdJob, readDepth),
 	}
 	for range readDepth {
 		p.free <- nil // allocated on first use: a short region needs one
 	}
-	wg.Go(func() { r.readBatches(p) })
+	wg.Go(func() { r.issueBatches(p) })
+	var readers sync.WaitGroup
+	for range readAhead {
+		readers.Go(func() { r.readBatches(p) })
+	}
+	wg.Go(func() {
+		readers.Wait()
+		close(p.work)
+	})
 	for range max(1, min(runtime.GOMAXPROCS(0), 4)) {
 		wg.Go(p.checkBatches)
 	}
@@ -229,65 +245,70 @@ func (r *pageReader) presize() {
 	}
 }
 
-// readBatches is the reading goroutine: batch after batch, in order, each
-// handed to the merge and (when it holds data) to a checker.
-func (r *pageReader) readBatches(p *mdPipe) {
+// issueBatches hands the batches, in order, to the merge and (those that
+// are not holes) to the readers, each with a free buffer.
+func (r *pageReader) issueBatches(p *mdPipe) {
 	defer close(p.order)
-	defer close(p.work)
+	defer close(p.reads)
 	total := uint64(r.geo.sb.MDLen)
 	batches := (total + p.per - 1) / p.per
 	holes, _ := r.src.(HoleSource)
 	for k := uint64(0); k < batches; k++ {
 		start := k * p.per
 		j := &mdJob{c: checked{start: start, n: min(p.per, total-start)}, res: make(chan checked, 1)}
-		off := int64(uint64(r.geo.sb.MDStart)+start) * pageSize
+		j.off = int64(uint64(r.geo.sb.MDStart)+start) * pageSize
 		size := int64(j.c.n) * pageSize
-		if j.c.err = p.ctx.Err(); j.c.err == nil && holes != nil && holes.IsHole(off, size) {
+		if j.c.err = p.ctx.Err(); j.c.err == nil && holes != nil && holes.IsHole(j.off, size) {
 			j.c.hole = true
-		} else if j.c.err == nil && !r.readBatch(p, j, off, size) {
-			return
+		} else if j.c.err == nil {
+			var buf []byte
+			select {
+			case buf = <-p.free:
+			case <-p.ctx.Done():
+				return
+			}
+			if buf == nil {
+				buf = alignedBuf(int(p.per) * pageSize)
+			}
+			j.buf = buf[:size]
 		}
 		select {
 		case p.order <- j:
 		case <-p.ctx.Done():
 			return
 		}
-		if j.buf == nil || j.c.err != nil {
-			j.res <- j.c // nothing to check
-			if j.buf != nil {
-				p.free <- j.buf[:cap(j.buf)]
-			}
+		if j.buf == nil {
+			j.res <- j.c // a hole, or cancelled: nothing to read
 			if j.c.err != nil {
 				return
 			}
 			continue
 		}
-		p.work <- j // never blocks: at most readDepth buffers are out
+		p.reads <- j // never blocks: at most readDepth buffers are out
 	}
 }
 
-// readBatch reads one batch into a free buffer; false when the read was
-// cancelled while waiting for one.
-func (r *pageReader) readBatch(p *mdPipe, j *mdJob, off, size int64) bool {
-	var buf []byte
-	select {
-	case buf = <-p.free:
-	case <-p.ctx.Done():
-		return false
+// readBatches is a reading goroutine: it reads batches into their buffers
+// and hands them to the checkers, or a failed one straight to the merge.
+func (r *pageReader) readBatches(p *mdPipe) {
+	for j := range p.reads {
+		if j.c.err = p.ctx.Err(); j.c.err == nil {
+			got, err := r.read(p.ctx, j.buf, j.off)
+			switch {
+			case got == len(j.buf):
+			case err == nil || errors.Is(err, io.EOF):
+				j.c.err = io.ErrUnexpectedEOF
+			default:
+				j.c.err = err
+			}
+		}
+		if j.c.err != nil {
+			p.free <- j.buf[:cap(j.buf)]
+			j.res <- j.c // nothing to check
+			continue
+		}
+		p.work <- j // never blocks: at most readDepth buffers are out
 	}
-	if buf == nil {
-		buf = alignedBuf(int(p.per) * pageSize)
-	}
-	j.buf = buf[:size]
-	got, err := r.read(j.buf, off)
-	switch {
-	case got == len(j.buf):
-	case err == nil || errors.Is(err, io.EOF):
-		j.c.err = io.ErrUnexpectedEOF
-	default:
-		j.c.err = err
-	}
-	return true
 }
 
 // checkBatches is a checker: it keeps what matters of each page of a batch

@@ -15,7 +15,7 @@ func (m *blobModel) parse(b *blobState, descs []*pageDesc) {
 	if !m.parseDescriptors(b, descs) {
 		return
 	}
-	cp := clusterParse{m: m, b: b, info: &b.info, thin: b.info.Thin}
+	cp := clusterParse{m: m, b: b, info: b.info, thin: b.info.Thin}
 	if !cp.descriptors(descs) || !cp.extentPages() {
 		return
 	}
@@ -26,7 +26,7 @@ func (m *blobModel) parse(b *blobState, descs []*pageDesc) {
 // parseDescriptors takes the flags and xattrs of the chain; false when a
 // malformed descriptor or an unknown invalid flag stops the open.
 func (m *blobModel) parseDescriptors(b *blobState, descs []*pageDesc) bool {
-	info := &b.info
+	info := b.info
 	nx := 0
 	for _, pd := range descs {
 		nx += len(pd.Xattrs)
@@ -267,7 +267,7 @@ func (cp *clusterParse) finish(first uint32) {
 // parseBacking is the backing device: an esnap clone's external snapshot,
 // or a thin clone's snapshot (checked by resolveParent once all are open).
 func (m *blobModel) parseBacking(b *blobState, first uint32) {
-	info := &b.info
+	info := b.info
 	if info.InvalidFlags&flagExtSnapshot != 0 {
 		v, ok := b.xattr("EXTSNAP", true)
 		if !ok {
