@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/lvfsck/lvfsck/finding"
@@ -124,9 +123,10 @@ func writeTree(w *bufio.Writer, v *scanner.View) {
 	rows := make([][len(treeCols)]string, 0, len(lvols)+1)
 	rows = append(rows, treeCols)
 	cs := uint64(v.Lvstore.ClusterSize)
+	cells := newRowCells()
 	var walk func(bl *scanner.BlobInfo, prefix, branch string, depth int)
 	walk = func(bl *scanner.BlobInfo, prefix, branch string, depth int) {
-		rows = append(rows, lvolRow(bl, "  "+prefix+branch, cs))
+		rows = append(rows, cells.lvolRow(bl, "  "+prefix+branch, cs))
 		if depth > 64 {
 			return // bounded: a parent cycle is a finding, not a tree
 		}
@@ -168,31 +168,68 @@ func writeTree(w *bufio.Writer, v *scanner.View) {
 	}
 }
 
-func lvolRow(bl *scanner.BlobInfo, lead string, clusterSize uint64) [len(treeCols)]string {
-	var tags strings.Builder
-	if bl.Thin {
-		tags.WriteString("thin")
-	} else {
-		tags.WriteString("thick")
+// rowCells makes the lvol table's cells. Thousands of lvols share a few
+// sizes and kinds: those cells are made once each, not once a row.
+type rowCells struct {
+	bytes map[uint64]string
+	kinds map[scanKind]string
+	buf   []byte
+}
+
+// scanKind is what the KIND column says of a blob without an esnap.
+type scanKind struct{ thin, ro, snapshot, clone bool }
+
+func newRowCells() *rowCells {
+	return &rowCells{bytes: map[uint64]string{}, kinds: map[scanKind]string{}}
+}
+
+func (c *rowCells) size(n uint64) string {
+	s, ok := c.bytes[n]
+	if !ok {
+		s = Bytes(n)
+		c.bytes[n] = s
 	}
-	if bl.ReadOnly {
-		tags.WriteString(" ro")
-	}
-	if bl.IsSnapshot {
-		tags.WriteString(" snapshot")
-	}
-	if bl.Parent != 0 {
-		tags.WriteString(" clone")
+	return s
+}
+
+func (c *rowCells) kind(bl *scanner.BlobInfo) string {
+	k := scanKind{bl.Thin, bl.ReadOnly, bl.IsSnapshot, bl.Parent != 0}
+	s, ok := c.kinds[k]
+	if !ok {
+		s = kindText(k)
+		c.kinds[k] = s
 	}
 	if bl.ExternalSnapshot != "" {
-		tags.WriteString(" esnap-clone of " + Printable(bl.ExternalSnapshot))
+		s += " esnap-clone of " + Printable(bl.ExternalSnapshot)
 	}
+	return s
+}
+
+func kindText(k scanKind) string {
+	s := "thick"
+	if k.thin {
+		s = "thin"
+	}
+	if k.ro {
+		s += " ro"
+	}
+	if k.snapshot {
+		s += " snapshot"
+	}
+	if k.clone {
+		s += " clone"
+	}
+	return s
+}
+
+func (c *rowCells) lvolRow(bl *scanner.BlobInfo, lead string, clusterSize uint64) [len(treeCols)]string {
 	uuid := Printable(bl.LvolUUID)
 	if uuid == "" {
 		uuid = "-"
 	}
+	c.buf = strconv.AppendUint(append(c.buf[:0], "0x"...), bl.ID, 16)
 	return [len(treeCols)]string{
-		lead + Printable(bl.LvolName), Bytes(bl.SizeBytes), Bytes(bl.AllocatedClusters * clusterSize),
-		tags.String(), "0x" + strconv.FormatUint(bl.ID, 16), uuid, scanLoadWords[bl.Loads],
+		lead + Printable(bl.LvolName), c.size(bl.SizeBytes), c.size(bl.AllocatedClusters * clusterSize),
+		c.kind(bl), string(c.buf), uuid, scanLoadWords[bl.Loads],
 	}
 }
