@@ -16,8 +16,9 @@
 //
 // The md region is read in large sequential batches (O_DIRECT with aligned
 // buffers on devices and files; buffered where the file system refuses
-// O_DIRECT), by one goroutine that issues them back to back, as a plain
-// sequential read would, while checkers verify the pages on the other cores.
+// O_DIRECT), in order, two in flight so that the device never waits for
+// the scan, into buffers on transparent huge pages (one segment a batch,
+// not 256), while checkers verify the pages on the other cores.
 // Only CRC-valid pages are kept, decoded into a compact form, so memory
 // follows the blobs found, not the size of the md region. In clean mode the
 // blob id mask names the blobs up front, so a blob opens as soon as its

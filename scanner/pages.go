@@ -60,7 +60,7 @@ func (r *pageReader) readAt(buf []byte, off int64) error {
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
-	n, err := r.read(r.ctx, buf, off)
+	n, err := r.read(r.ctx, buf, off, nil)
 	r.stats.BytesRead += uint64(n)
 	if n == len(buf) {
 		return nil
@@ -74,10 +74,15 @@ func (r *pageReader) readAt(buf []byte, off int64) error {
 // read is src.ReadAt that returns when ctx ends, even if the
 // read itself does not (a hung device, an NFS server gone): the read goes on
 // in its own goroutine and is abandoned, with its buffer, so that SIGTERM
-// ends a run at once. A context that cannot end reads directly.
-func (r *pageReader) read(ctx context.Context, buf []byte, off int64) (int, error) {
+// ends a run at once. A context that cannot end reads directly. ended,
+// when set, is called once ReadAt has returned, abandoned or not.
+func (r *pageReader) read(ctx context.Context, buf []byte, off int64, ended func()) (int, error) {
 	if ctx.Done() == nil {
-		return r.src.ReadAt(buf, off)
+		n, err := r.src.ReadAt(buf, off)
+		if ended != nil {
+			ended()
+		}
+		return n, err
 	}
 	type result struct {
 		n   int
@@ -86,6 +91,9 @@ func (r *pageReader) read(ctx context.Context, buf []byte, off int64) (int, erro
 	done := make(chan result, 1)
 	go func() {
 		n, err := r.src.ReadAt(buf, off)
+		if ended != nil {
+			ended()
+		}
 		done <- result{n, err}
 	}()
 	select {
@@ -190,7 +198,8 @@ type mdJob struct {
 // issuing loop, the reading goroutines, the checkers and the merge.
 type mdPipe struct {
 	ctx   context.Context
-	per   uint64 // pages per batch
+	per   uint64     // pages per batch
+	pool  *batchPool // the batch buffers, nil when they are on the Go heap
 	free  chan []byte
 	order chan *mdJob // every batch, in read order, for the merge
 	reads chan *mdJob // batches to read, for the readers
@@ -206,9 +215,6 @@ type mdPipe struct {
 func (r *pageReader) readMD() error {
 	r.presize()
 	ctx, cancel := context.WithCancel(r.ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
 	p := &mdPipe{
 		ctx:   ctx,
 		per:   uint64(r.batch / pageSize),
@@ -217,9 +223,19 @@ func (r *pageReader) readMD() error {
 		reads: make(chan *mdJob, readDepth),
 		work:  make(chan *mdJob, readDepth),
 	}
-	for range readDepth {
-		p.free <- nil // allocated on first use: a short region needs one
+	batches := (uint64(r.geo.sb.MDLen) + p.per - 1) / p.per
+	if p.pool = newBatchPool(int(min(readDepth, batches)), int(p.per)*pageSize); p.pool != nil {
+		defer p.pool.release() // after every goroutine below has ended
+		for _, b := range p.pool.bufs {
+			p.free <- b
+		}
 	}
+	for len(p.free) < readDepth {
+		p.free <- nil // on the Go heap, allocated on first use
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
 	wg.Go(func() { r.issueBatches(p) })
 	var readers sync.WaitGroup
 	for range readAhead {
@@ -293,7 +309,12 @@ func (r *pageReader) issueBatches(p *mdPipe) {
 func (r *pageReader) readBatches(p *mdPipe) {
 	for j := range p.reads {
 		if j.c.err = p.ctx.Err(); j.c.err == nil {
-			got, err := r.read(p.ctx, j.buf, j.off)
+			var ended func()
+			if p.pool != nil {
+				p.pool.startRead()
+				ended = p.pool.endRead
+			}
+			got, err := r.read(p.ctx, j.buf, j.off, ended)
 			switch {
 			case got == len(j.buf):
 			case err == nil || errors.Is(err, io.EOF):
