@@ -379,3 +379,31 @@ func TestReadMaskChecks(t *testing.T) {
 	_, err := ReadMask(f.reader(), f.sb, 7)
 	require.ErrorIs(t, err, ErrMask)
 }
+
+// The descriptors of one area share allocations (descArena): growing one
+// decoded value or list must not write into its neighbour's.
+func TestDecodeDescriptorsPiecesAreApart(t *testing.T) {
+	xattr := func(name, value string) []byte {
+		b := []byte{byte(len(name)), 0, byte(len(value)), 0}
+		return desc(DescXattr, append(append(b, name...), value...)...)
+	}
+	table := func(entries ...uint32) []byte {
+		b := make([]byte, 8, 8+4*len(entries))
+		for _, e := range entries {
+			b = le.AppendUint32(b, e)
+		}
+		return desc(DescExtentTable, b...)
+	}
+	area := append(append(append(xattr("a", "one"), xattr("b", "two")...), table(5, 1)...), table(7, 1)...)
+	ds, err := DecodeDescriptors(area)
+	require.NoError(t, err)
+	require.Len(t, ds, 4)
+	x0, x1 := ds[0].(*Xattr), ds[1].(*Xattr)
+	t0, t1 := ds[2].(*ExtentTable), ds[3].(*ExtentTable)
+	x0.Value = append(x0.Value, "zzz"...)
+	t0.Entries = append(t0.Entries, ExtentTableEntry{PageIdx: 99, NumPages: 1})
+	require.Equal(t, "two", string(x1.Value))
+	require.Equal(t, []ExtentTableEntry{{PageIdx: 7, NumPages: 1}}, t1.Entries)
+	*x0 = Xattr{}
+	require.Equal(t, "b", x1.Name, "each descriptor is its own")
+}

@@ -176,7 +176,30 @@ func DecodeDescriptors(b []byte) ([]Descriptor, error) {
 	if len(b) > DescriptorAreaSize {
 		b = b[:DescriptorAreaSize]
 	}
+	a := newDescArena(b)
 	var out []Descriptor
+	err := walkDescriptors(b, func(typ uint8, body []byte, off int64) *FormatError {
+		d, err := decodeDescriptor(typ, body, a)
+		if err != nil {
+			err.Offset = off
+			return err
+		}
+		if out == nil {
+			out = make([]Descriptor, 0, a.n)
+		}
+		out = append(out, d)
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// walkDescriptors calls fn with each descriptor of the area b (type, body,
+// offset in the page) as SPDK's blob_parse_page walks them, and stops at
+// the first error, its own (an overrun) or fn's.
+func walkDescriptors(b []byte, fn func(typ uint8, body []byte, off int64) *FormatError) *FormatError {
 	cur := 0
 	for cur+descHeaderSize <= len(b) {
 		typ := b[cur]
@@ -186,24 +209,85 @@ func DecodeDescriptors(b []byte) ([]Descriptor, error) {
 			break
 		}
 		if uint64(length) > uint64(len(b)-cur-descHeaderSize) {
-			return out, formatErr(ErrDescriptor, -1, off, "descriptor type %d length %d overruns the page", typ, length)
+			return formatErr(ErrDescriptor, -1, off, "descriptor type %d length %d overruns the page", typ, length)
 		}
-		body := b[cur+descHeaderSize : cur+descHeaderSize+int(length)]
-		d, err := decodeDescriptor(typ, body)
-		if err != nil {
-			err.Offset = off
-			return out, err
+		if err := fn(typ, b[cur+descHeaderSize:cur+descHeaderSize+int(length)], off); err != nil {
+			return err
 		}
-		if out == nil {
-			out = make([]Descriptor, 0, 4) // a blob's first page holds about four
-		}
-		out = append(out, d)
 		cur += descHeaderSize + int(length)
 	}
-	return out, nil
+	return nil
 }
 
-func decodeDescriptor(typ uint8, body []byte) (Descriptor, *FormatError) {
+// descArena holds, for one descriptor area, the FLAGS, XATTR and
+// EXTENT_TABLE descriptors and their variable parts in one allocation per
+// kind, sized by a first walk: a blob's first page otherwise costs a dozen
+// small allocations, and a scan decodes one per lvol. Each piece is handed
+// out with its capacity cut to its length, so that no append reaches into
+// its neighbour.
+type descArena struct {
+	n       int // descriptors
+	flags   []Flags
+	xattrs  []Xattr
+	values  []byte
+	tables  []ExtentTable
+	entries []ExtentTableEntry
+}
+
+func newDescArena(b []byte) *descArena {
+	a := &descArena{}
+	var nf, nx, nv, nt, ne int
+	walkDescriptors(b, func(typ uint8, body []byte, _ int64) *FormatError {
+		a.n++
+		switch typ {
+		case DescFlags:
+			nf++
+		case DescXattr, DescXattrInternal:
+			nx++
+			nv += len(body)
+		case DescExtentTable:
+			nt++
+			ne += len(body) / 8
+		}
+		return nil
+	})
+	if nf > 0 {
+		a.flags = make([]Flags, nf)
+	}
+	if nx > 0 {
+		a.xattrs = make([]Xattr, nx)
+		a.values = make([]byte, nv)
+	}
+	if nt > 0 {
+		a.tables = make([]ExtentTable, nt)
+		a.entries = make([]ExtentTableEntry, ne)
+	}
+	return a
+}
+
+// take returns the next element of *s, or a new one when it is used up.
+func take[T any](s *[]T) *T {
+	if len(*s) == 0 {
+		return new(T)
+	}
+	x := &(*s)[0]
+	*s = (*s)[1:]
+	return x
+}
+
+// takeN returns the next n elements of *s, or new ones.
+func takeN[T any](s *[]T, n int) []T {
+	if len(*s) < n || n == 0 {
+		return make([]T, n)
+	}
+	x := (*s)[:n:n]
+	*s = (*s)[n:]
+	return x
+}
+
+// decodeDescriptor decodes one descriptor body; the FLAGS, XATTR and
+// EXTENT_TABLE ones come from a.
+func decodeDescriptor(typ uint8, body []byte, a *descArena) (Descriptor, *FormatError) {
 	n := len(body)
 	bad := func(format string, args ...any) (Descriptor, *FormatError) {
 		return nil, formatErr(ErrDescriptor, -1, -1, format, args...)
@@ -215,7 +299,9 @@ func decodeDescriptor(typ uint8, body []byte) (Descriptor, *FormatError) {
 		if n != 24 {
 			return bad("FLAGS length %d, want 24", n)
 		}
-		return &Flags{Invalid: le.Uint64(body), DataRO: le.Uint64(body[8:]), MDRO: le.Uint64(body[16:])}, nil
+		f := take(&a.flags)
+		*f = Flags{Invalid: le.Uint64(body), DataRO: le.Uint64(body[8:]), MDRO: le.Uint64(body[16:])}
+		return f, nil
 	case DescXattr, DescXattrInternal:
 		if n < 4 {
 			return bad("XATTR length %d, below 4", n)
@@ -224,11 +310,13 @@ func decodeDescriptor(typ uint8, body []byte) (Descriptor, *FormatError) {
 		if n != 4+nl+vl {
 			return bad("XATTR length %d, name %d + value %d + 4", n, nl, vl)
 		}
-		return &Xattr{
-			Name:     xattrName(body[4 : 4+nl]),
-			Value:    append([]byte(nil), body[4+nl:]...),
-			Internal: typ == DescXattrInternal,
-		}, nil
+		x := take(&a.xattrs)
+		x.Name, x.Internal = xattrName(body[4:4+nl]), typ == DescXattrInternal
+		if vl > 0 { // an empty value stays nil
+			x.Value = takeN(&a.values, vl)
+			copy(x.Value, body[4+nl:])
+		}
+		return x, nil
 	case DescExtentRLE:
 		if n == 0 || n%8 != 0 {
 			return bad("EXTENT_RLE length %d, want a positive multiple of 8", n)
@@ -242,7 +330,8 @@ func decodeDescriptor(typ uint8, body []byte) (Descriptor, *FormatError) {
 		if n < 8 || n%8 != 0 {
 			return bad("EXTENT_TABLE length %d, want 8 + a multiple of 8", n)
 		}
-		t := &ExtentTable{NumClusters: le.Uint64(body), Entries: make([]ExtentTableEntry, (n-8)/8)}
+		t := take(&a.tables)
+		t.NumClusters, t.Entries = le.Uint64(body), takeN(&a.entries, (n-8)/8)
 		for i := range t.Entries {
 			t.Entries[i] = ExtentTableEntry{PageIdx: le.Uint32(body[8+8*i:]), NumPages: le.Uint32(body[12+8*i:])}
 		}
