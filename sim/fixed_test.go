@@ -126,8 +126,8 @@ func TestFixedBusyReplay(t *testing.T) {
 			require.Contains(t, log.String(), "spdk_lvs_unload: *ERROR*: Cannot unload lvol store - operations on lvols pending")
 			require.Contains(t, log.String(), "Unable to unregister bdev '"+ids["b225c016-64d6-4bbd-8f44-f5d0f7918f45"]+"' during spdk_bdev_finish()")
 			r.tgt.Crash() // SIGKILL
-			v := r.scan()
-			require.False(t, v.Lvstore.Clean, "killed: the image stays dirty")
+			v := r.disk()
+			require.False(t, v.Clean, "killed: the image stays dirty")
 			tgt, err := New(cfg)
 			require.NoError(t, err)
 			t.Cleanup(func() { tgt.Crash() })
@@ -150,7 +150,7 @@ func TestFixedBusyReplay(t *testing.T) {
 	}
 	require.Contains(t, log.String(), "lvol_delete_blob_cb: *ERROR*: Error -16 deleting lvol backup-1")
 	require.Contains(t, log.String(), "Performing recovery on blobstore")
-	require.True(t, r.scan().Lvstore.Clean)
+	require.True(t, r.disk().Clean)
 }
 
 func compact(t *testing.T, raw json.RawMessage) string {
@@ -186,7 +186,7 @@ func TestFixedHiddenLvol(t *testing.T) {
 	}
 	_, e = r.call("bdev_lvol_create", map[string]any{"lvol_name": "snap", "size_in_mib": 4, "lvs_name": "lvs-r"})
 	require.NotNil(t, e, "the hidden lvol's name is still taken")
-	_, ok = r.scan().Lvol("snap")
+	_, ok = r.disk().lvol("snap")
 	require.True(t, ok, "its blob is on disk")
 
 	// A crash (the only way down) and a restart bring it back; then it deletes.
@@ -240,7 +240,7 @@ func TestFixedReloadWedges(t *testing.T) {
 	}
 	r.tgt.Crash()
 	require.ErrorIs(t, <-shut, ErrWedged)
-	require.False(t, r.scan().Lvstore.Clean)
+	require.False(t, r.disk().Clean)
 	r.restart(false)
 	_, ok = r.lvol("snap")
 	require.True(t, ok, "back after the restart")
