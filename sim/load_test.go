@@ -184,10 +184,16 @@ func setFlags(fn func(f *blobstore.Flags)) func(p *blobstore.Page) {
 
 func u64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
 
-// TestLoadDamaged: what SPDK loads from damaged images, each case made
-// from a captured image (basic-1m: clean; dirty-kill9: a recovery), as
-// blobstore.c, lvol.c and vbdev_lvol.c of v24.09 decide it.
-func TestLoadDamaged(t *testing.T) {
+// damageCase is one damaged image and what SPDK loads from it.
+type damageCase struct {
+	name, image string
+	damage      func(m *img)
+	want        []string // lvols listed, by blob id; nil: no lvstore
+	err         error    // the load fails so
+}
+
+// damageCases are the damaged images of TestLoadDamaged.
+func damageCases(t *testing.T) []damageCase {
 	basic := []string{"vol-thin", "vol-thick", "vol-renamed", "snap1", "clone1"}
 	dirty := []string{"v0", "v1", "v2", "v4-renamed", "v5", "v1-snap"}
 	without := func(all []string, gone ...string) []string {
@@ -199,12 +205,7 @@ func TestLoadDamaged(t *testing.T) {
 		}
 		return out
 	}
-	tests := []struct {
-		name, image string
-		damage      func(m *img)
-		want        []string // lvols listed, by blob id; nil: no lvstore
-		err         error    // the load fails so
-	}{
+	return []damageCase{
 		{"intact", "basic-1m.img.gz", func(*img) {}, basic, nil},
 		{"a chain page fails its CRC: the blob does not open", "basic-1m.img.gz",
 			func(m *img) { m.flip(m.first("vol-thick")) }, without(basic, "vol-thick"), nil},
@@ -271,7 +272,13 @@ func TestLoadDamaged(t *testing.T) {
 			m.editPage(v0, func(p *blobstore.Page) { p.Next = v1 })
 		}, nil, ErrLoadCrash},
 	}
-	for _, tc := range tests {
+}
+
+// TestLoadDamaged: what SPDK loads from damaged images, each case made
+// from a captured image (basic-1m: clean; dirty-kill9: a recovery), as
+// blobstore.c, lvol.c and vbdev_lvol.c of v24.09 decide it.
+func TestLoadDamaged(t *testing.T) {
+	for _, tc := range damageCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newImg(t, tc.image)
 			tc.damage(m)
