@@ -156,7 +156,7 @@ func (l *loader) replay() error {
 	l.ids = blobstore.NewMask(blobstore.MaskUsedBlobIDs, md)
 	l.clusters = blobstore.NewMask(blobstore.MaskUsedClusters, uint32(l.sb.TotalClusters()))
 	r := &replayState{l: l, free: l.sb.TotalClusters()}
-	for idx := uint32(0); idx < md; {
+	for idx := l.nextData(0); idx < md; idx = l.nextData(idx) {
 		if err := r.chain(idx); err != nil {
 			return err
 		}
@@ -223,6 +223,32 @@ func (l *loader) replayPage(idx uint32) (*blobstore.Page, bool) {
 
 var zeroPage [blobstore.PageSize]byte
 
+// holeSkipper is a device that can say where its next data is (a sparse
+// file): pages in a hole are zero, so never valid md pages.
+type holeSkipper interface {
+	nextData(off int64) (int64, error)
+}
+
+// nextData is idx, or the first md page at or after it that is not in a
+// hole of the device (md region's end when none is). SPDK reads every md
+// page; skipping zeroes changes nothing but the time a sparse image takes.
+func (l *loader) nextData(idx uint32) uint32 {
+	hs, ok := l.dev.(holeSkipper)
+	if !ok || idx >= l.sb.MDLen {
+		return idx
+	}
+	off := l.sb.MDPageOffset(idx)
+	data, err := hs.nextData(off)
+	if err != nil {
+		return idx // no answer: read on
+	}
+	if data <= off {
+		return idx
+	}
+	skip := (data - off) / blobstore.PageSize
+	return uint32(min(int64(idx)+skip, int64(l.sb.MDLen)))
+}
+
 // mdChunk is how many md pages the replay reads at once: it reads every
 // page of the md region (327,680 of them on a 320 GiB device).
 const mdChunk = 256
@@ -236,7 +262,11 @@ func (l *loader) mdPage(idx uint32) []byte {
 	if l.chunk == nil || idx < l.chunkStart || idx >= l.chunkStart+uint32(len(l.chunk)/blobstore.PageSize) {
 		start := idx / mdChunk * mdChunk
 		n := min(l.sb.MDLen-start, mdChunk)
-		buf := make([]byte, int(n)*blobstore.PageSize)
+		buf := l.chunk[:0]
+		if cap(buf) < int(n)*blobstore.PageSize {
+			buf = make([]byte, 0, mdChunk*blobstore.PageSize)
+		}
+		buf = buf[:int(n)*blobstore.PageSize]
 		if _, err := l.dev.ReadAt(buf, l.sb.MDPageOffset(start)); err != nil {
 			l.chunk = nil
 			b, err := blobstore.ReadPageBytes(l.dev, l.sb, idx)

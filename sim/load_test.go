@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"compress/gzip"
 	"encoding/binary"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,11 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/blobstore"
-	"github.com/lvfsck/lvfsck/internal/testfix"
 )
 
 // fixtureImage writes a fixture image (.img.gz, or .img.sparse.tgz) into
-// a temporary file and returns its path.
+// a temporary file and returns its path. Of a .gz image only the metadata
+// is inflated (super block, masks, md region), the rest left a hole: a
+// load reads nothing else, and a 4 GiB image costs 16 MiB.
 func fixtureImage(t *testing.T, name string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -27,8 +30,23 @@ func fixtureImage(t *testing.T, name string) string {
 		require.Len(t, files, 1, "one image in %s", name)
 		return files[0]
 	}
+	fh, err := os.Open(fixtures + name)
+	require.NoError(t, err)
+	defer fh.Close()
+	zr, err := gzip.NewReader(fh)
+	require.NoError(t, err)
+	head := make([]byte, blobstore.PageSize)
+	_, err = io.ReadFull(zr, head)
+	require.NoError(t, err)
+	sb, err := blobstore.DecodeSuperBlock(head)
+	require.NoError(t, err)
+	md := make([]byte, (int64(sb.MDStart)+int64(sb.MDLen))*blobstore.PageSize)
+	copy(md, head)
+	_, err = io.ReadFull(zr, md[blobstore.PageSize:])
+	require.NoError(t, err)
 	img := filepath.Join(dir, "disk.img")
-	testfix.InflateSparseCached(t, fixtures+name, img)
+	require.NoError(t, os.WriteFile(img, md, 0o644))
+	require.NoError(t, os.Truncate(img, int64(sb.Size)))
 	return img
 }
 
@@ -62,9 +80,19 @@ func TestLoadCapturedRestarts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.image, func(t *testing.T) {
-			ld, err := loadPath(t, fixtureImage(t, tc.image))
+			path := fixtureImage(t, tc.image)
+			ld, err := loadPath(t, path)
 			require.NoError(t, err)
 			require.Equal(t, tc.clean, ld.Clean)
+			if !tc.clean && !strings.HasPrefix(tc.image, "tags") {
+				// Skipping the holes of a sparse image changes nothing.
+				dev, err := OpenImage(path, 0)
+				require.NoError(t, err)
+				defer dev.Close()
+				every, err := loadImage(struct{ Device }{dev})
+				require.NoError(t, err)
+				require.Equal(t, every, ld)
+			}
 			var want []lvolJSON
 			readJSON(t, fixtures+tc.lvols+".bdev_lvol_get_lvols.json", &want)
 			var wantIDs, gotIDs []string

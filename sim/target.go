@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -294,6 +295,19 @@ func (d *fileDev) WriteAt(p []byte, off int64) (int, error) { return d.f.WriteAt
 func (d *fileDev) Size() int64                              { return d.size }
 func (d *fileDev) Sync() error                              { return d.f.Sync() }
 func (d *fileDev) Close() error                             { return d.f.Close() }
+
+// nextData is lseek(SEEK_DATA): the next offset at or after off that holds
+// data; the file's size when only a hole follows.
+func (d *fileDev) nextData(off int64) (int64, error) {
+	n, err := d.f.Seek(off, seekData)
+	if errors.Is(err, syscall.ENXIO) {
+		return d.size, nil
+	}
+	return n, err
+}
+
+// seekData is SEEK_DATA (Linux).
+const seekData = 3
 
 // addAio registers an AIO bdev and examines it for an lvstore. Caller holds mu.
 func (t *Target) addAio(name, filename string, blockSize uint32, dev Device) (*bdev, error) {
