@@ -137,7 +137,8 @@
 // an lvol with a missing or invalid uuid xattr shows its unique id
 // (lvstore uuid and blob id) where SPDK shows a null uuid and names only
 // its bdev so; a load SPDK would crash on (an assertion) leaves the device
-// a plain bdev; in a wedged shutdown the other lvstores unload at once (the real
+// a plain bdev; a blob that does not open at a load is not logged (SPDK
+// logs e.g. "Metadata page N crc mismatch", "Snapshot fail"); in a wedged shutdown the other lvstores unload at once (the real
 // bdev layer's order was not captured); the views while a fixed target's
 // shutdown hangs were not captured (the sim shows the lvstore gone, as
 // after the reload wedge); bdev_lvol_stop_snapshot_checksum
