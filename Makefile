@@ -1,6 +1,8 @@
 # lvfsck — build, test, benchmark, fuzz, demo.
 GO      ?= go
 BIN     ?= bin/lvfsck
+# The stand-in target (tests, the demo); never packaged: see README.
+SIM_BIN ?= bin/spdk-sim
 PKGS    := ./...
 FUZZTIME ?= 20s
 
@@ -16,6 +18,7 @@ LDFLAGS := -X main.ldVersion=$(VERSION) -X main.ldCommit=$(COMMIT)
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/lvfsck
+	$(GO) build -o $(SIM_BIN) ./cmd/spdk-sim
 
 # The test command the README and CI use. -race on, short fuzz seeds only.
 # First the real spdk_tgt the e2e suite also runs against (../shared/spdk-tgt,
@@ -48,9 +51,9 @@ fuzz:
 	  done; \
 	done
 
-# The whole story on the embedded sim target (see README).
+# The whole story on the stand-in target, spdk-sim (see README).
 demo: build
-	./scripts/demo.sh $(BIN)
+	./scripts/demo.sh $(BIN) $(SIM_BIN)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
@@ -71,6 +74,7 @@ release:
 	done
 	CGO_ENABLED=0 $(GO) build -tags lvfsckgen -ldflags "$(LDFLAGS)" -o dist/.lvfsck-gen ./cmd/lvfsck
 	dist/.lvfsck-gen gen man dist/man && gzip -9n dist/man/*.8
+	! ls dist/man | grep -q sim || { echo "the stand-in target (spdk-sim) leaked into lvfsck"; exit 1; }
 	dist/.lvfsck-gen gen completion dist/completions
 	rm dist/.lvfsck-gen
 	sed 's|/usr/local/bin/lvfsck|/usr/bin/lvfsck|g' deploy/systemd/lvfsck-watch.service > dist/lvfsck-watch.service

@@ -17,7 +17,7 @@ import (
 	"github.com/lvfsck/lvfsck/spdk"
 )
 
-// backend is where a story runs: the sim (`lvfsck sim serve`) or the real
+// backend is where a story runs: the sim (`spdk-sim serve`) or the real
 // spdk_tgt of ../shared/spdk-tgt (internal/realtgt). A story is written once
 // and run on both with the same assertions.
 type backend struct {
@@ -68,7 +68,7 @@ type opts struct {
 	// simSize overrides the sim's image size (the real image is always
 	// realImageSize, sparse).
 	simSize  string
-	simFlags []string // more `sim serve` flags
+	simFlags []string // more `spdk-sim serve` flags
 }
 
 const (

@@ -349,7 +349,7 @@ func TestCheckRelativeDevice(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
 	sock := filepath.Join(sockDir, "spdk.sock")
-	cmd := exec.Command(lvfsckBin, "sim", "serve", "--socket", sock, "--image", "disk.img", "--size", "64M")
+	cmd := exec.Command(simBin, "serve", "--socket", sock, "--image", "disk.img", "--size", "64M")
 	cmd.Dir = dir
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })

@@ -17,8 +17,9 @@ import (
 	"github.com/lvfsck/lvfsck/spdk"
 )
 
-// lvfsckBin is the binary built once for every test.
-var lvfsckBin string
+// lvfsckBin and simBin are the binaries built once for every test: lvfsck,
+// and the stand-in target (cmd/spdk-sim).
+var lvfsckBin, simBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "lvfsck-e2e")
@@ -26,13 +27,15 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	lvfsckBin = filepath.Join(dir, "lvfsck")
-	build := exec.Command("go", "build", "-o", lvfsckBin, "../cmd/lvfsck")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build lvfsck:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	lvfsckBin, simBin = filepath.Join(dir, "lvfsck"), filepath.Join(dir, "spdk-sim")
+	for bin, pkg := range map[string]string{lvfsckBin: "../cmd/lvfsck", simBin: "../cmd/spdk-sim"} {
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", pkg+":", err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	t0 := time.Now()
 	code := m.Run()
@@ -55,7 +58,7 @@ const opDuration = 1500 * time.Millisecond
 // checksum's own request to reach the target first.
 const startLag = 150 * time.Millisecond
 
-// target is one running target: a `lvfsck sim serve` child process or a
+// target is one running target: a `spdk-sim serve` child process or a
 // real spdk_tgt (rt).
 type target struct {
 	t     *testing.T
@@ -89,9 +92,9 @@ func startSim(t *testing.T, image string, flags ...string) *target {
 	dir, err := os.MkdirTemp("", "e2esock") // short: unix socket paths are limited
 	require.NoError(t, err)
 	tg := &target{t: t, b: simBackend, image: image, sock: filepath.Join(dir, "spdk.sock"), logf: image + ".log", exited: make(chan struct{})}
-	args := append([]string{"sim", "serve", "--socket", tg.sock, "--image", image, "--size", "128M",
+	args := append([]string{"serve", "--socket", tg.sock, "--image", image, "--size", "128M",
 		"--op-duration", opDuration.String(), "--log-file", tg.logf}, flags...)
-	tg.cmd = exec.Command(lvfsckBin, args...)
+	tg.cmd = exec.Command(simBin, args...)
 	// The child's own (zerolog) stderr goes to a file, read on failure.
 	errPath := image + ".stderr"
 	errFile, err := os.Create(errPath)

@@ -28,8 +28,8 @@ func TestCheckTargetPIDPrivateMountNS(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock, image := filepath.Join(dir, "s.sock"), filepath.Join(dir, "disk.img")
-	script := fmt.Sprintf("mount -t tmpfs lvfsck-e2e %s && exec %s sim serve --socket %s --image %s --size 64M --op-duration %s --delete-semantics forced",
-		dir, lvfsckBin, sock, image, opDuration)
+	script := fmt.Sprintf("mount -t tmpfs lvfsck-e2e %s && exec %s serve --socket %s --image %s --size 64M --op-duration %s --delete-semantics forced",
+		dir, simBin, sock, image, opDuration)
 	// unshare without --fork execs in its own process: its pid is the sim's.
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script)
 	require.NoError(t, cmd.Start())

@@ -25,13 +25,13 @@ import (
 	"github.com/lvfsck/lvfsck/spdk"
 )
 
-// watchSim runs `lvfsck sim serve` on sock (a fixed path: the watch
+// watchSim runs `spdk-sim serve` on sock (a fixed path: the watch
 // follows the target across restarts) and dials it.
 func watchSim(t *testing.T, sock, image string, flags ...string) (*exec.Cmd, *spdk.Client) {
 	t.Helper()
-	args := append([]string{"sim", "serve", "--socket", sock, "--image", image, "--size", "128M",
+	args := append([]string{"serve", "--socket", sock, "--image", image, "--size", "128M",
 		"--op-duration", opDuration.String(), "--log-file", image + ".log"}, flags...)
-	cmd := exec.Command(lvfsckBin, args...)
+	cmd := exec.Command(simBin, args...)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The whole resurrection story on the embedded sim target, in one command
 # (forced removal, check, restart, resurrection, history, repair, clean):
-#   make demo        (or: scripts/demo.sh path/to/lvfsck)
-# Needs nothing but the lvfsck binary; works in a temporary directory and
+#   make demo        (or: scripts/demo.sh path/to/lvfsck [path/to/spdk-sim])
+# Needs nothing but the lvfsck binary and the stand-in target's (spdk-sim,
+# beside lvfsck unless given); works in a temporary directory and
 # stops everything it started. Exits 0 when the story played out as
 # expected, non-zero otherwise.
 set -euo pipefail
 
-BIN=${1:?usage: demo.sh path/to/lvfsck}
+BIN=${1:?usage: demo.sh path/to/lvfsck [path/to/spdk-sim]}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+SIM=${2:-$(dirname "$BIN")/spdk-sim}
+[ -x "$SIM" ] || { echo "demo.sh: no stand-in target at $SIM (make build builds it)" >&2; exit 1; }
+SIM=$(cd "$(dirname "$SIM")" && pwd)/$(basename "$SIM")
 OP=${DEMO_OP_DURATION:-3s}
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/lvfsck-demo.XXXXXX")
@@ -38,10 +42,10 @@ else
 	say() { printf '\n== %s\n' "$*"; }
 fi
 fail() { printf '\nDEMO FAILED: %s\n' "$*" >&2; exit 1; }
-rpc() { "$BIN" --log-level error sim rpc --socket "$SOCK" "$@"; }
+rpc() { "$SIM" --log-level error rpc --socket "$SOCK" "$@"; }
 
 start_target() {
-	"$BIN" --log-level error sim serve --socket "$SOCK" --image "$IMG" --size 128M \
+	"$SIM" --log-level error serve --socket "$SOCK" --image "$IMG" --size 128M \
 		--flavor longhorn-v24.09 --delete-semantics forced --op-duration "$OP" \
 		--log-file "$WORK/spdk_tgt.log" &
 	SIM_PID=$!

@@ -4,12 +4,14 @@
 # snapshot while a checksum reads it (forced removal), check first after the
 # damage, import the target's log, restart, check again, repair, restart,
 # check clean, history.
-#   scripts/real-resurrection.sh path/to/lvfsck
+#   scripts/real-resurrection.sh path/to/lvfsck [path/to/spdk-sim]
+# (spdk-sim only sends the RPCs, as rpc.py would; beside lvfsck unless given)
 # Root (setup.sh installs packages). Takes the machine-wide one-real-target
 # lock that internal/realtgt uses; stops everything it started.
 set -euo pipefail
 BIN=${1:?usage: real-resurrection.sh path/to/lvfsck}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+SIM=${2:-$(dirname "$BIN")/spdk-sim}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DEST=$("$ROOT/../shared/spdk-tgt/setup.sh" "${TMPDIR:-/tmp}/lvfsck-spdk-tgt" 2>/dev/null || true)
 DEST=${DEST:-${TMPDIR:-/tmp}/lvfsck-spdk-tgt}
@@ -25,7 +27,7 @@ cleanup() { rc=$?; [ -n "$TGT" ] && kill -9 "$TGT" 2>/dev/null; wait 2>/dev/null
 trap cleanup EXIT
 exec 8>"${TMPDIR:-/tmp}/lvfsck-realtgt.lock"; flock 8
 
-rpc() { "$BIN" sim rpc --socket "$SOCK" "$@"; }
+rpc() { "$SIM" rpc --socket "$SOCK" "$@"; }
 say() { printf '\n### %s\n' "$*"; }
 lv() { "$BIN" --log-level error "$@" || echo "(exit $?)"; }
 start() {

@@ -1,19 +1,15 @@
 package sim
 
 import (
-	"context"
-	"errors"
 	"fmt"
 
 	"github.com/lvfsck/lvfsck/blobstore"
-	"github.com/lvfsck/lvfsck/finding"
-	"github.com/lvfsck/lvfsck/scanner"
 )
 
 func init() { DefaultBackend = blobstoreBackend{} }
 
 // blobstoreBackend persists through the project's blobstore codec and
-// loads through the scanner (recovery mode when the image is not clean).
+// loads as SPDK does (load.go; recovery when the image is not clean).
 type blobstoreBackend struct{}
 
 // Layout is spdk_bs_init's layout with lvstore defaults, from the
@@ -240,62 +236,8 @@ func (w *diskWriter) Unload(m Masks) error {
 	return w.dev.Sync()
 }
 
-// Load scans dev; every blob the scanner says loads becomes a BlobState,
-// read back exactly with the blobstore codec.
-func (blobstoreBackend) Load(dev Device) (*LoadedStore, error) {
-	head := make([]byte, blobstore.PageSize)
-	if _, err := dev.ReadAt(head, 0); err != nil {
-		return nil, nil // too small to hold a blobstore
-	}
-	if string(head[:8]) != blobstore.Signature {
-		return nil, nil
-	}
-	sb, err := blobstore.DecodeSuperBlock(head)
-	if err != nil {
-		return nil, fmt.Errorf("super block: %w", err)
-	}
-	v, err := scanner.Scan(context.Background(), dev, scanner.Options{Mode: scanner.ModeAuto})
-	if err != nil {
-		return nil, fmt.Errorf("scan: %w", err)
-	}
-	if v.Lvstore.Loads == finding.LoadRefuse || v.Lvstore.Loads == finding.LoadCrash {
-		return nil, errors.New("the lvstore does not load")
-	}
-	g := geometryOf(sb)
-	ld := &LoadedStore{Geo: g, Clean: sb.Clean == 1, SuperBlob: sb.SuperBlob}
-	// The scanner's lvol-level verdicts (which of two lvols with one name
-	// gets the bdev) are the target's to make: the sim decides them at
-	// examine (openOrder). Only blob-level skips keep a blob out.
-	lvolOnly := map[uint64]bool{}
-	otherSkip := map[uint64]bool{}
-	for _, f := range v.Findings {
-		if f.SPDK != finding.LoadSkip {
-			continue
-		}
-		if f.Code == scanner.CodeDuplicateName || f.Code == scanner.CodeDuplicateUUID {
-			lvolOnly[f.BlobID] = true
-		} else {
-			otherSkip[f.BlobID] = true
-		}
-	}
-	for _, bi := range v.Blobs {
-		loads := bi.Loads == finding.LoadOK || bi.Loads == finding.LoadDegraded ||
-			(bi.Loads == finding.LoadSkip && lvolOnly[bi.ID] && !otherSkip[bi.ID])
-		if !loads {
-			continue
-		}
-		first, ok := blobstore.PageIndex(bi.ID)
-		if !ok {
-			continue
-		}
-		b, err := blobstore.ReadBlob(dev, sb, first, blobstore.ParseOptions{})
-		if err != nil || b.NumClusters > MaxLvolClusters {
-			continue // beyond what the model holds (see MaxLvolClusters)
-		}
-		ld.Blobs = append(ld.Blobs, blobState(b))
-	}
-	return ld, nil
-}
+// Load is the stand-in's own load of dev (load.go).
+func (blobstoreBackend) Load(dev Device) (*LoadedStore, error) { return loadImage(dev) }
 
 // blobState converts a decoded blob to the model's form.
 func blobState(b *blobstore.Blob) BlobState {

@@ -10,10 +10,13 @@
 // reloads the lvstore, and the hazards of that reload.
 //
 // Use: New(Config{Image: path, Size: n}) opens the image as AIO bdev "aio0"
-// and loads any lvstore on it (through the scanner, in recovery mode when
-// the image is dirty); Serve(ctx, socket) answers until ctx ends (then a
+// and loads any lvstore on it with its own load (load.go, written from
+// SPDK's spdk_bs_load, bs_load_iter and lvs_load: clean masks or the
+// recovery replay, blobs opened with their parents, lvols by blob id; it
+// never asks lvfsck's scanner, so the two predict what comes back at a
+// restart independently); Serve(ctx, socket) answers until ctx ends (then a
 // clean Shutdown) or spdk_kill_instance; Crash stops as a SIGKILL does.
-// From the command line: lvfsck sim serve --socket S --image FILE
+// From the command line: spdk-sim serve --socket S --image FILE
 // [--delete-semantics forced|fixed|keep-listed] [--flavor ...] [--op-duration D]
 // [--stall-copy] [--fail-open UUID].
 //
@@ -131,8 +134,11 @@
 // lvstores are not modelled; iostat latencies are made up, per_channel is
 // ignored and lvol bdevs do not get the few reads examine does at
 // registration; the upstream flavour still reports Longhorn's creation_time;
-// masks are rebuilt from the chains at every load (SPDK reads them on a clean
-// load); in a wedged shutdown the other lvstores unload at once (the real
+// an lvol with a missing or invalid uuid xattr shows its unique id
+// (lvstore uuid and blob id) where SPDK shows a null uuid and names only
+// its bdev so; a load SPDK would crash on (an assertion) leaves the device
+// a plain bdev; a blob that does not open at a load is not logged (SPDK
+// logs e.g. "Metadata page N crc mismatch", "Snapshot fail"); in a wedged shutdown the other lvstores unload at once (the real
 // bdev layer's order was not captured); the views while a fixed target's
 // shutdown hangs were not captured (the sim shows the lvstore gone, as
 // after the reload wedge); bdev_lvol_stop_snapshot_checksum

@@ -45,57 +45,9 @@ func TestFixedBusyReplay(t *testing.T) {
 	t.Cleanup(func() { tgt.Crash() })
 	r := &rig{t: t, tgt: tgt, image: img, log: log, cfg: cfg}
 
-	ids := map[string]string{} // the real target's uuid → the sim's
-	subst := func(raw json.RawMessage) json.RawMessage {
-		s := string(raw)
-		for real, mine := range ids {
-			s = strings.ReplaceAll(s, real, mine)
-		}
-		s = strings.ReplaceAll(s, "/var/lib/spdk/disks/fixed-busy.img", img)
-		return json.RawMessage(s)
-	}
-	var params func(c capture) any
-	params = func(c capture) any {
-		if len(c.Request.Params) == 0 {
-			return nil
-		}
-		return subst(c.Request.Params)
-	}
-	compare := func(i int, c capture, got json.RawMessage, gotErr *RPCError) {
-		m := c.Request.Method
-		if c.Response.Error != nil {
-			require.Equal(t, c.Response.Error, gotErr, "#%d %s", i, m)
-			return
-		}
-		require.Nil(t, gotErr, "#%d %s", i, m)
-		var want any
-		require.NoError(t, json.Unmarshal(c.Response.Result, &want))
-		switch w := want.(type) {
-		case []any:
-			var wl, gl []json.RawMessage
-			require.NoError(t, json.Unmarshal(c.Response.Result, &wl))
-			require.NoError(t, json.Unmarshal(got, &gl))
-			if m == "notify_get_notifications" {
-				require.Equal(t, compact(t, subst(c.Response.Result)), compact(t, got), "#%d %s", i, m)
-				return
-			}
-			require.Equal(t, normalizeIDs(t, wl), normalizeIDs(t, gl), "#%d %s", i, m)
-		case string:
-			var g string
-			require.NoError(t, json.Unmarshal(got, &g))
-			if isUUID(w) {
-				if prev, ok := ids[w]; ok {
-					require.Equal(t, prev, g, "#%d %s", i, m)
-				}
-				require.True(t, isUUID(g), "#%d %s: %q", i, m, g)
-				ids[w] = g
-				return
-			}
-			require.Equal(t, w, g, "#%d %s", i, m)
-		default:
-			require.JSONEq(t, string(c.Response.Result), string(got), "#%d %s", i, m)
-		}
-	}
+	x := &transcriptReplay{t: t, ids: map[string]string{}, img: img}
+	params, compare := x.params, x.compare
+	ids := x.ids
 
 	for i := 0; i < len(tr); i++ {
 		c := tr[i]
@@ -122,16 +74,7 @@ func TestFixedBusyReplay(t *testing.T) {
 				t.Fatal("the target stopped with a hidden lvol")
 			case <-time.After(300 * time.Millisecond):
 			}
-			r.ok("spdk_get_version", nil, nil) // the RPC server still answers
-			require.Contains(t, log.String(), "spdk_lvs_unload: *ERROR*: Cannot unload lvol store - operations on lvols pending")
-			require.Contains(t, log.String(), "Unable to unregister bdev '"+ids["b225c016-64d6-4bbd-8f44-f5d0f7918f45"]+"' during spdk_bdev_finish()")
-			r.tgt.Crash() // SIGKILL
-			v := r.scan()
-			require.False(t, v.Lvstore.Clean, "killed: the image stays dirty")
-			tgt, err := New(cfg)
-			require.NoError(t, err)
-			t.Cleanup(func() { tgt.Crash() })
-			r.tgt = tgt
+			killWedged(r, ids["b225c016-64d6-4bbd-8f44-f5d0f7918f45"])
 		case m == "spdk_kill_instance":
 			got, e := r.call(m, params(c))
 			compare(i, c, got, e)
@@ -150,7 +93,83 @@ func TestFixedBusyReplay(t *testing.T) {
 	}
 	require.Contains(t, log.String(), "lvol_delete_blob_cb: *ERROR*: Error -16 deleting lvol backup-1")
 	require.Contains(t, log.String(), "Performing recovery on blobstore")
-	require.True(t, r.scan().Lvstore.Clean)
+	require.True(t, r.disk().Clean)
+}
+
+// transcriptReplay compares the sim's answers with a real transcript's,
+// mapping the real target's uuids to the sim's as they appear.
+type transcriptReplay struct {
+	t   *testing.T
+	ids map[string]string // the real target's uuid → the sim's
+	img string
+}
+
+func (x *transcriptReplay) subst(raw json.RawMessage) json.RawMessage {
+	s := string(raw)
+	for real, mine := range x.ids {
+		s = strings.ReplaceAll(s, real, mine)
+	}
+	s = strings.ReplaceAll(s, "/var/lib/spdk/disks/fixed-busy.img", x.img)
+	return json.RawMessage(s)
+}
+
+func (x *transcriptReplay) params(c capture) any {
+	if len(c.Request.Params) == 0 {
+		return nil
+	}
+	return x.subst(c.Request.Params)
+}
+
+// compare checks the sim's answer to transcript entry i.
+func (x *transcriptReplay) compare(i int, c capture, got json.RawMessage, gotErr *RPCError) {
+	t, m := x.t, c.Request.Method
+	if c.Response.Error != nil {
+		require.Equal(t, c.Response.Error, gotErr, "#%d %s", i, m)
+		return
+	}
+	require.Nil(t, gotErr, "#%d %s", i, m)
+	var want any
+	require.NoError(t, json.Unmarshal(c.Response.Result, &want))
+	switch w := want.(type) {
+	case []any:
+		var wl, gl []json.RawMessage
+		require.NoError(t, json.Unmarshal(c.Response.Result, &wl))
+		require.NoError(t, json.Unmarshal(got, &gl))
+		if m == "notify_get_notifications" {
+			require.Equal(t, compact(t, x.subst(c.Response.Result)), compact(t, got), "#%d %s", i, m)
+			return
+		}
+		require.Equal(t, normalizeIDs(t, wl), normalizeIDs(t, gl), "#%d %s", i, m)
+	case string:
+		var g string
+		require.NoError(t, json.Unmarshal(got, &g))
+		if isUUID(w) {
+			if prev, ok := x.ids[w]; ok {
+				require.Equal(t, prev, g, "#%d %s", i, m)
+			}
+			require.True(t, isUUID(g), "#%d %s: %q", i, m, g)
+			x.ids[w] = g
+			return
+		}
+		require.Equal(t, w, g, "#%d %s", i, m)
+	default:
+		require.JSONEq(t, string(c.Response.Result), string(got), "#%d %s", i, m)
+	}
+}
+
+// killWedged checks the hung shutdown's log (the lvol bdev stuck names
+// the hidden lvol's clone), kills the target and starts it again.
+func killWedged(r *rig, stuck string) {
+	t := r.t
+	r.ok("spdk_get_version", nil, nil) // the RPC server still answers
+	require.Contains(t, r.log.String(), "spdk_lvs_unload: *ERROR*: Cannot unload lvol store - operations on lvols pending")
+	require.Contains(t, r.log.String(), "Unable to unregister bdev '"+stuck+"' during spdk_bdev_finish()")
+	r.tgt.Crash() // SIGKILL
+	require.False(t, r.disk().Clean, "killed: the image stays dirty")
+	tgt, err := New(r.cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { tgt.Crash() })
+	r.tgt = tgt
 }
 
 func compact(t *testing.T, raw json.RawMessage) string {
@@ -186,7 +205,7 @@ func TestFixedHiddenLvol(t *testing.T) {
 	}
 	_, e = r.call("bdev_lvol_create", map[string]any{"lvol_name": "snap", "size_in_mib": 4, "lvs_name": "lvs-r"})
 	require.NotNil(t, e, "the hidden lvol's name is still taken")
-	_, ok = r.scan().Lvol("snap")
+	_, ok = r.disk().lvol("snap")
 	require.True(t, ok, "its blob is on disk")
 
 	// A crash (the only way down) and a restart bring it back; then it deletes.
@@ -240,7 +259,7 @@ func TestFixedReloadWedges(t *testing.T) {
 	}
 	r.tgt.Crash()
 	require.ErrorIs(t, <-shut, ErrWedged)
-	require.False(t, r.scan().Lvstore.Clean)
+	require.False(t, r.disk().Clean)
 	r.restart(false)
 	_, ok = r.lvol("snap")
 	require.True(t, ok, "back after the restart")

@@ -2,14 +2,13 @@ package sim
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/lvfsck/lvfsck/scanner"
 	"github.com/stretchr/testify/require"
 )
 
@@ -123,12 +122,56 @@ func (r *rig) lvol(name string) (lvolJSON, bool) {
 	return lvolJSON{}, false
 }
 
-// scan reads the image with the project's scanner.
-func (r *rig) scan() *scanner.View {
+// onDisk is what the image holds, read back with the stand-in's own load.
+type onDisk struct {
+	Clean bool
+	ld    *LoadedStore
+	// Problems is what does not add up: blobs marked in the blob id mask
+	// that do not open, and masks (on disk when clean, replayed when not)
+	// that differ from what the loaded blobs use.
+	Problems []string
+}
+
+// disk loads the image as a restart would, without starting a target.
+func (r *rig) disk() onDisk {
 	r.t.Helper()
-	v, err := scanner.ScanPath(context.Background(), r.image, scanner.Options{}, r.t.TempDir())
+	dev, err := OpenImage(r.image, 0)
 	require.NoError(r.t, err)
-	return v
+	defer dev.Close()
+	ld, err := loadImage(dev)
+	require.NoError(r.t, err)
+	require.NotNil(r.t, ld, "no lvstore on the image")
+	d := onDisk{Clean: ld.Clean, ld: ld}
+	s := newLvstore(ld.Geo, nil)
+	for _, b := range ld.Blobs {
+		s.adopt(b)
+	}
+	used := s.masks()
+	for _, m := range []struct {
+		name      string
+		held, got []byte
+	}{{"used pages", ld.Held.UsedPages, used.UsedPages}, {"used clusters", ld.Held.UsedClusters, used.UsedClusters},
+		{"used blob ids", ld.Held.UsedBlobIDs, used.UsedBlobIDs}} {
+		if !bytes.Equal(m.held, m.got) {
+			d.Problems = append(d.Problems, fmt.Sprintf("%s mask differs from what the blobs use", m.name))
+		}
+	}
+	return d
+}
+
+// lvol is the blob of the lvol the load lists under name.
+func (d onDisk) lvol(name string) (BlobState, bool) {
+	for _, l := range d.ld.Lvols {
+		if l.Name != name {
+			continue
+		}
+		for _, b := range d.ld.Blobs {
+			if b.ID == l.BlobID {
+				return b, true
+			}
+		}
+	}
+	return BlobState{}, false
 }
 
 // setup creates lvstore lvs-r (1 MiB clusters) with a thin lvol vol (32 MiB,

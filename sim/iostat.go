@@ -169,19 +169,16 @@ func (t *Target) ticks(now time.Time) uint64 {
 	return uint64(now.Sub(t.born).Nanoseconds())/10*21 + t.tickBase
 }
 
-func (t *Target) rpcGetIostat(r *request) (any, *RPCError) {
-	var p struct {
-		Name    string `json:"name"`
-		PerChan bool   `json:"per_channel"`
-	}
-	if e := decode(r, &p); e != nil {
-		return nil, errDecodeFailed
-	}
+// getIostatParams are the params of bdev_get_iostat.
+type getIostatParams struct {
+	Name    string `json:"name"`
+	PerChan bool   `json:"per_channel"`
+}
+
+func (t *Target) rpcGetIostat(r *request, p *getIostatParams) (any, *RPCError) {
 	if p.PerChan && p.Name == "" {
 		return nil, errnoErr(eINVAL)
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	now := time.Now()
 	out := spdk.Iostat{TickRate: TickRate, Ticks: t.ticks(now), Bdevs: []spdk.BdevIostat{}}
 	if p.Name != "" {

@@ -207,6 +207,33 @@ func (t *Target) call(r *request) (any, *RPCError) {
 
 // decode decodes params into v as spdk_json_decode_object: unknown keys and
 // missing required ones fail. required lists the keys that must be present.
+// locked is the path most methods share: decode the params into a P (the
+// required keys present, unknown keys refused; a P with a decodeError
+// method answers that instead), fill P's defaults, then run body with the
+// target's lock held.
+func locked[P any](body func(t *Target, r *request, p *P) (any, *RPCError), required ...string) handler {
+	return func(t *Target, r *request) (any, *RPCError) {
+		p := new(P)
+		if e := decode(r, p, required...); e != nil {
+			if d, ok := any(p).(interface{ decodeError() *RPCError }); ok {
+				return nil, d.decodeError()
+			}
+			return nil, e
+		}
+		if d, ok := any(p).(interface{ defaults() }); ok {
+			d.defaults()
+		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return body(t, r, p)
+	}
+}
+
+// nameParams are the params of the methods that take only a bdev name.
+type nameParams struct {
+	Name string `json:"name"`
+}
+
 func decode(r *request, v any, required ...string) *RPCError {
 	if r.Params == nil {
 		if len(required) > 0 {

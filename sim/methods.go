@@ -44,37 +44,37 @@ var allHandlers = map[string]handler{
 	"rpc_get_methods":                      (*Target).rpcGetMethods,
 	"framework_wait_init":                  func(*Target, *request) (any, *RPCError) { return true, nil },
 	"bdev_wait_for_examine":                func(*Target, *request) (any, *RPCError) { return true, nil },
-	"bdev_get_bdevs":                       (*Target).rpcGetBdevs,
-	"bdev_aio_create":                      (*Target).rpcAioCreate,
-	"bdev_aio_delete":                      (*Target).rpcAioDelete,
-	"bdev_lvol_get_lvstores":               (*Target).rpcGetLvstores,
-	"bdev_lvol_get_lvols":                  (*Target).rpcGetLvols,
-	"bdev_lvol_create_lvstore":             (*Target).rpcCreateLvstore,
-	"bdev_lvol_create":                     (*Target).rpcCreate,
-	"bdev_lvol_snapshot":                   (*Target).rpcSnapshot,
-	"bdev_lvol_clone":                      (*Target).rpcClone,
-	"bdev_lvol_rename":                     (*Target).rpcRename,
-	"bdev_lvol_resize":                     (*Target).rpcResize,
-	"bdev_lvol_set_read_only":              (*Target).rpcSetReadOnly,
-	"bdev_lvol_set_xattr":                  (*Target).rpcSetXattr,
-	"bdev_lvol_get_xattr":                  (*Target).rpcGetXattr,
-	"bdev_lvol_delete":                     (*Target).rpcDelete,
-	"bdev_lvol_register_snapshot_checksum": (*Target).rpcRegisterChecksum,
-	"bdev_lvol_get_snapshot_checksum":      (*Target).rpcGetChecksum,
-	"bdev_lvol_stop_snapshot_checksum":     (*Target).rpcStopChecksum,
-	"bdev_lvol_start_shallow_copy":         (*Target).rpcStartCopy,
-	"bdev_lvol_check_shallow_copy":         (*Target).rpcCheckCopy,
+	"bdev_get_bdevs":                       locked((*Target).rpcGetBdevs),
+	"bdev_aio_create":                      locked((*Target).rpcAioCreate, "name", "filename"),
+	"bdev_aio_delete":                      locked((*Target).rpcAioDelete, "name"),
+	"bdev_lvol_get_lvstores":               locked((*Target).rpcGetLvstores),
+	"bdev_lvol_get_lvols":                  locked((*Target).rpcGetLvols),
+	"bdev_lvol_create_lvstore":             locked((*Target).rpcCreateLvstore, "bdev_name", "lvs_name"),
+	"bdev_lvol_create":                     locked((*Target).rpcCreate, "lvol_name", "size_in_mib"),
+	"bdev_lvol_snapshot":                   locked((*Target).rpcSnapshot, "lvol_name", "snapshot_name"),
+	"bdev_lvol_clone":                      locked((*Target).rpcClone, "snapshot_name", "clone_name"),
+	"bdev_lvol_rename":                     locked((*Target).rpcRename, "old_name", "new_name"),
+	"bdev_lvol_resize":                     locked((*Target).rpcResize, "name", "size_in_mib"),
+	"bdev_lvol_set_read_only":              locked((*Target).rpcSetReadOnly, "name"),
+	"bdev_lvol_set_xattr":                  locked((*Target).rpcSetXattr, "name", "xattr_name", "xattr_value"),
+	"bdev_lvol_get_xattr":                  locked((*Target).rpcGetXattr, "name", "xattr_name"),
+	"bdev_lvol_delete":                     locked((*Target).rpcDelete, "name"),
+	"bdev_lvol_register_snapshot_checksum": locked((*Target).rpcRegisterChecksum, "name"),
+	"bdev_lvol_get_snapshot_checksum":      locked((*Target).rpcGetChecksum, "name"),
+	"bdev_lvol_stop_snapshot_checksum":     locked((*Target).rpcStopChecksum, "name"),
+	"bdev_lvol_start_shallow_copy":         locked((*Target).rpcStartCopy, "src_lvol_name", "dst_bdev_name"),
+	"bdev_lvol_check_shallow_copy":         locked((*Target).rpcCheckCopy, "operation_id"),
 	"notify_get_types":                     (*Target).rpcNotifyTypes,
 	"notify_get_notifications":             (*Target).rpcNotifications,
 	"spdk_kill_instance":                   (*Target).rpcKill,
-	"bdev_get_iostat":                      (*Target).rpcGetIostat,
+	"bdev_get_iostat":                      locked((*Target).rpcGetIostat),
 	"nvmf_create_transport":                (*Target).rpcNvmfCreateTransport,
-	"nvmf_create_subsystem":                (*Target).rpcNvmfCreateSubsystem,
-	"nvmf_delete_subsystem":                (*Target).rpcNvmfDeleteSubsystem,
-	"nvmf_subsystem_add_listener":          (*Target).rpcNvmfAddListener,
+	"nvmf_create_subsystem":                locked((*Target).rpcNvmfCreateSubsystem, "nqn"),
+	"nvmf_delete_subsystem":                locked((*Target).rpcNvmfDeleteSubsystem, "nqn"),
+	"nvmf_subsystem_add_listener":          locked((*Target).rpcNvmfAddListener, "nqn", "listen_address"),
 	"nvmf_subsystem_add_ns":                (*Target).rpcNvmfAddNS,
-	"nvmf_subsystem_remove_ns":             (*Target).rpcNvmfRemoveNS,
-	"nvmf_get_subsystems":                  (*Target).rpcNvmfGetSubsystems,
+	"nvmf_subsystem_remove_ns":             locked((*Target).rpcNvmfRemoveNS, "nqn", "nsid"),
+	"nvmf_get_subsystems":                  locked((*Target).rpcNvmfGetSubsystems),
 }
 
 // SimOnlyMethods are answered but never listed (real targets lack them).
@@ -87,7 +87,7 @@ func methodsFor(flavor string) (map[string]handler, []string, error) {
 	default:
 		return nil, nil, fmt.Errorf("flavor %q: want %s, %s or %s", flavor, FlavorLonghornV2409, FlavorLonghorn, FlavorUpstream)
 	}
-	m := map[string]handler{"sim_lvol_write": (*Target).rpcSimWrite}
+	m := map[string]handler{"sim_lvol_write": locked((*Target).rpcSimWrite, "name", "offset", "length")}
 	var listed []string
 	for _, name := range listedOrder {
 		if name == "bdev_lvol_stop_snapshot_checksum" && flavor != FlavorLonghorn {
@@ -121,16 +121,13 @@ func (t *Target) rpcGetMethods(r *request) (any, *RPCError) {
 	return t.Methods(), nil
 }
 
-func (t *Target) rpcGetBdevs(r *request) (any, *RPCError) {
-	var p struct {
-		Name    string `json:"name"`
-		Timeout uint64 `json:"timeout"`
-	}
-	if e := decode(r, &p); e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// getBdevsParams are the params of bdev_get_bdevs.
+type getBdevsParams struct {
+	Name    string `json:"name"`
+	Timeout uint64 `json:"timeout"`
+}
+
+func (t *Target) rpcGetBdevs(r *request, p *getBdevsParams) (any, *RPCError) {
 	out := []bdevJSON{}
 	if p.Name != "" {
 		b := t.bdevByName(p.Name)
@@ -150,22 +147,22 @@ func (t *Target) rpcGetBdevs(r *request) (any, *RPCError) {
 	return out, nil
 }
 
-func (t *Target) rpcAioCreate(r *request) (any, *RPCError) {
-	var p struct {
-		Name      string `json:"name"`
-		Filename  string `json:"filename"`
-		BlockSize uint32 `json:"block_size"`
-		Readonly  bool   `json:"readonly"`
-		Fallocate bool   `json:"fallocate"`
-	}
-	if e := decode(r, &p, "name", "filename"); e != nil {
-		return nil, e
-	}
+// aioCreateParams are the params of bdev_aio_create.
+type aioCreateParams struct {
+	Name      string `json:"name"`
+	Filename  string `json:"filename"`
+	BlockSize uint32 `json:"block_size"`
+	Readonly  bool   `json:"readonly"`
+	Fallocate bool   `json:"fallocate"`
+}
+
+func (p *aioCreateParams) defaults() {
 	if p.BlockSize == 0 {
 		p.BlockSize = DefaultBlockSize
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+}
+
+func (t *Target) rpcAioCreate(r *request, p *aioCreateParams) (any, *RPCError) {
 	if t.nameTaken(p.Name) {
 		t.log.logf(srcBdevNameAdd, lvlError, "Bdev name %s already exists", p.Name)
 		return nil, errnoErr(eEXIST)
@@ -201,16 +198,13 @@ func (t *Target) storeXor(uuid, name string) (*lvstore, *RPCError) {
 	return s, nil
 }
 
-func (t *Target) rpcGetLvstores(r *request) (any, *RPCError) {
-	var p struct {
-		UUID    string `json:"uuid"`
-		LvsName string `json:"lvs_name"`
-	}
-	if e := decode(r, &p); e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// getLvstoresParams are the params of bdev_lvol_get_lvstores.
+type getLvstoresParams struct {
+	UUID    string `json:"uuid"`
+	LvsName string `json:"lvs_name"`
+}
+
+func (t *Target) rpcGetLvstores(r *request, p *getLvstoresParams) (any, *RPCError) {
 	out := []spdk.Lvstore{}
 	if r.Params != nil {
 		s, e := t.storeXor(p.UUID, p.LvsName)
@@ -225,16 +219,13 @@ func (t *Target) rpcGetLvstores(r *request) (any, *RPCError) {
 	return out, nil
 }
 
-func (t *Target) rpcGetLvols(r *request) (any, *RPCError) {
-	var p struct {
-		LvsUUID string `json:"lvs_uuid"`
-		LvsName string `json:"lvs_name"`
-	}
-	if e := decode(r, &p); e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// getLvolsParams are the params of bdev_lvol_get_lvols.
+type getLvolsParams struct {
+	LvsUUID string `json:"lvs_uuid"`
+	LvsName string `json:"lvs_name"`
+}
+
+func (t *Target) rpcGetLvols(r *request, p *getLvolsParams) (any, *RPCError) {
 	stores := t.stores
 	if r.Params != nil {
 		s, e := t.storeXor(p.LvsUUID, p.LvsName)
@@ -255,23 +246,23 @@ func (t *Target) rpcGetLvols(r *request) (any, *RPCError) {
 	return out, nil
 }
 
-func (t *Target) rpcCreateLvstore(r *request) (any, *RPCError) {
-	var p struct {
-		BdevName   string `json:"bdev_name"`
-		LvsName    string `json:"lvs_name"`
-		ClusterSz  uint64 `json:"cluster_sz"`
-		ClearMeth  string `json:"clear_method"`
-		MDRatio    uint32 `json:"num_md_pages_per_cluster_ratio"`
-		MDPageSize uint32 `json:"md_page_size"`
-	}
-	if e := decode(r, &p, "bdev_name", "lvs_name"); e != nil {
-		return nil, e
-	}
+// createLvstoreParams are the params of bdev_lvol_create_lvstore.
+type createLvstoreParams struct {
+	BdevName   string `json:"bdev_name"`
+	LvsName    string `json:"lvs_name"`
+	ClusterSz  uint64 `json:"cluster_sz"`
+	ClearMeth  string `json:"clear_method"`
+	MDRatio    uint32 `json:"num_md_pages_per_cluster_ratio"`
+	MDPageSize uint32 `json:"md_page_size"`
+}
+
+func (p *createLvstoreParams) defaults() {
 	if p.ClusterSz == 0 {
 		p.ClusterSz = DefaultClusterSize
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+}
+
+func (t *Target) rpcCreateLvstore(r *request, p *createLvstoreParams) (any, *RPCError) {
 	base := t.bdevByName(p.BdevName)
 	if base == nil || base.lvol != nil {
 		return nil, errNoDev
@@ -366,20 +357,17 @@ func (s *lvstore) undoBlob(b *blob) {
 	delete(s.blobs, b.ID)
 }
 
-func (t *Target) rpcCreate(r *request) (any, *RPCError) {
-	var p struct {
-		UUID      string `json:"uuid"`
-		LvsName   string `json:"lvs_name"`
-		LvolName  string `json:"lvol_name"`
-		SizeInMiB uint64 `json:"size_in_mib"`
-		Thin      bool   `json:"thin_provision"`
-		ClearMeth string `json:"clear_method"`
-	}
-	if e := decode(r, &p, "lvol_name", "size_in_mib"); e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// createParams are the params of bdev_lvol_create.
+type createParams struct {
+	UUID      string `json:"uuid"`
+	LvsName   string `json:"lvs_name"`
+	LvolName  string `json:"lvol_name"`
+	SizeInMiB uint64 `json:"size_in_mib"`
+	Thin      bool   `json:"thin_provision"`
+	ClearMeth string `json:"clear_method"`
+}
+
+func (t *Target) rpcCreate(r *request, p *createParams) (any, *RPCError) {
 	s, e := t.storeXor(p.UUID, p.LvsName)
 	if e != nil {
 		return nil, e
@@ -414,16 +402,13 @@ func (t *Target) rpcCreate(r *request) (any, *RPCError) {
 	return l.uuid, nil
 }
 
-func (t *Target) rpcSnapshot(r *request) (any, *RPCError) {
-	var p struct {
-		LvolName     string `json:"lvol_name"`
-		SnapshotName string `json:"snapshot_name"`
-	}
-	if e := decode(r, &p, "lvol_name", "snapshot_name"); e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// snapshotParams are the params of bdev_lvol_snapshot.
+type snapshotParams struct {
+	LvolName     string `json:"lvol_name"`
+	SnapshotName string `json:"snapshot_name"`
+}
+
+func (t *Target) rpcSnapshot(r *request, p *snapshotParams) (any, *RPCError) {
 	o := t.lvolByBdev(p.LvolName)
 	if o == nil {
 		return nil, errNoDev
@@ -472,16 +457,13 @@ func (t *Target) rpcSnapshot(r *request) (any, *RPCError) {
 	return snap.uuid, nil
 }
 
-func (t *Target) rpcClone(r *request) (any, *RPCError) {
-	var p struct {
-		SnapshotName string `json:"snapshot_name"`
-		CloneName    string `json:"clone_name"`
-	}
-	if e := decode(r, &p, "snapshot_name", "clone_name"); e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// cloneParams are the params of bdev_lvol_clone.
+type cloneParams struct {
+	SnapshotName string `json:"snapshot_name"`
+	CloneName    string `json:"clone_name"`
+}
+
+func (t *Target) rpcClone(r *request, p *cloneParams) (any, *RPCError) {
 	sn := t.lvolByBdev(p.SnapshotName)
 	if sn == nil {
 		return nil, errNoDev
@@ -506,18 +488,6 @@ func (t *Target) rpcClone(r *request) (any, *RPCError) {
 	return c.uuid, nil
 }
 
-// decodeName decodes the params {"name": ...} of the methods that take only
-// a bdev name.
-func decodeName(r *request) (string, *RPCError) {
-	var p struct {
-		Name string `json:"name"`
-	}
-	if e := decode(r, &p, "name"); e != nil {
-		return "", e
-	}
-	return p.Name, nil
-}
-
 // syncXattr sets b's xattr name to v and persists b. On a failed write b
 // keeps its old xattrs, as SPDK's md sync leaves the blob unchanged.
 func (s *lvstore) syncXattr(b *blob, name string, v []byte) error {
@@ -531,16 +501,13 @@ func (s *lvstore) syncXattr(b *blob, name string, v []byte) error {
 	return nil
 }
 
-func (t *Target) rpcRename(r *request) (any, *RPCError) {
-	var p struct {
-		OldName string `json:"old_name"`
-		NewName string `json:"new_name"`
-	}
-	if e := decode(r, &p, "old_name", "new_name"); e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// renameParams are the params of bdev_lvol_rename.
+type renameParams struct {
+	OldName string `json:"old_name"`
+	NewName string `json:"new_name"`
+}
+
+func (t *Target) rpcRename(r *request, p *renameParams) (any, *RPCError) {
 	l := t.lvolByBdev(p.OldName)
 	if l == nil {
 		return nil, errNoDev
@@ -570,16 +537,13 @@ func (t *Target) rpcRename(r *request) (any, *RPCError) {
 	return true, nil
 }
 
-func (t *Target) rpcResize(r *request) (any, *RPCError) {
-	var p struct {
-		Name      string `json:"name"`
-		SizeInMiB uint64 `json:"size_in_mib"`
-	}
-	if e := decode(r, &p, "name", "size_in_mib"); e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// resizeParams are the params of bdev_lvol_resize.
+type resizeParams struct {
+	Name      string `json:"name"`
+	SizeInMiB uint64 `json:"size_in_mib"`
+}
+
+func (t *Target) rpcResize(r *request, p *resizeParams) (any, *RPCError) {
 	l := t.lvolByBdev(p.Name)
 	if l == nil {
 		return nil, errNoDev
@@ -604,13 +568,8 @@ func (t *Target) rpcResize(r *request) (any, *RPCError) {
 	return true, nil
 }
 
-func (t *Target) rpcSetReadOnly(r *request) (any, *RPCError) {
-	name, e := decodeName(r)
-	if e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+func (t *Target) rpcSetReadOnly(_ *request, p *nameParams) (any, *RPCError) {
+	name := p.Name
 	l := t.lvolByBdev(name)
 	if l == nil {
 		return nil, errNoDev
@@ -622,17 +581,14 @@ func (t *Target) rpcSetReadOnly(r *request) (any, *RPCError) {
 	return true, nil
 }
 
-func (t *Target) rpcSetXattr(r *request) (any, *RPCError) {
-	var p struct {
-		Name       string `json:"name"`
-		XattrName  string `json:"xattr_name"`
-		XattrValue string `json:"xattr_value"`
-	}
-	if e := decode(r, &p, "name", "xattr_name", "xattr_value"); e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// setXattrParams are the params of bdev_lvol_set_xattr.
+type setXattrParams struct {
+	Name       string `json:"name"`
+	XattrName  string `json:"xattr_name"`
+	XattrValue string `json:"xattr_value"`
+}
+
+func (t *Target) rpcSetXattr(r *request, p *setXattrParams) (any, *RPCError) {
 	l := t.lvolByBdev(p.Name)
 	if l == nil {
 		return nil, errNoDev
@@ -649,16 +605,13 @@ func (t *Target) rpcSetXattr(r *request) (any, *RPCError) {
 	return true, nil
 }
 
-func (t *Target) rpcGetXattr(r *request) (any, *RPCError) {
-	var p struct {
-		Name      string `json:"name"`
-		XattrName string `json:"xattr_name"`
-	}
-	if e := decode(r, &p, "name", "xattr_name"); e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// getXattrParams are the params of bdev_lvol_get_xattr.
+type getXattrParams struct {
+	Name      string `json:"name"`
+	XattrName string `json:"xattr_name"`
+}
+
+func (t *Target) rpcGetXattr(r *request, p *getXattrParams) (any, *RPCError) {
 	l := t.lvolByBdev(p.Name)
 	if l == nil {
 		return nil, errNoDev
@@ -670,13 +623,8 @@ func (t *Target) rpcGetXattr(r *request) (any, *RPCError) {
 	return cstring(v), nil
 }
 
-func (t *Target) rpcDelete(r *request) (any, *RPCError) {
-	name, e := decodeName(r)
-	if e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+func (t *Target) rpcDelete(_ *request, p *nameParams) (any, *RPCError) {
+	name := p.Name
 	l := t.lvolForDelete(name)
 	if l == nil {
 		return nil, errNoDev
@@ -767,13 +715,8 @@ func (t *Target) deleteLvol(l *lvol) (any, *RPCError) {
 	return true, nil
 }
 
-func (t *Target) rpcRegisterChecksum(r *request) (any, *RPCError) {
-	name, e := decodeName(r)
-	if e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+func (t *Target) rpcRegisterChecksum(_ *request, p *nameParams) (any, *RPCError) {
+	name := p.Name
 	l := t.lvolByBdev(name)
 	if l == nil {
 		t.log.logf(srcRegChecksum, lvlError, "bdev '%s' does not exist", name)
@@ -846,13 +789,8 @@ func (t *Target) opDuration(l *lvol) time.Duration {
 	return d
 }
 
-func (t *Target) rpcGetChecksum(r *request) (any, *RPCError) {
-	name, e := decodeName(r)
-	if e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+func (t *Target) rpcGetChecksum(_ *request, p *nameParams) (any, *RPCError) {
+	name := p.Name
 	l := t.lvolByBdev(name)
 	if l == nil {
 		t.log.logf(srcGetChecksum, lvlError, "bdev '%s' does not exist", name)
@@ -870,13 +808,8 @@ func (t *Target) rpcGetChecksum(r *request) (any, *RPCError) {
 // rpcStopChecksum ends a running checksum registration (newer Longhorn).
 // With none running it answers -19, like the other checksum methods when
 // there is nothing to act on (no real answer was captured).
-func (t *Target) rpcStopChecksum(r *request) (any, *RPCError) {
-	name, e := decodeName(r)
-	if e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+func (t *Target) rpcStopChecksum(_ *request, p *nameParams) (any, *RPCError) {
+	name := p.Name
 	l := t.lvolByBdev(name)
 	if l == nil || l.op == nil || l.op.kind != opChecksum {
 		return nil, errNoDev
@@ -888,16 +821,13 @@ func (t *Target) rpcStopChecksum(r *request) (any, *RPCError) {
 	return true, nil
 }
 
-func (t *Target) rpcStartCopy(r *request) (any, *RPCError) {
-	var p struct {
-		Src string `json:"src_lvol_name"`
-		Dst string `json:"dst_bdev_name"`
-	}
-	if e := decode(r, &p, "src_lvol_name", "dst_bdev_name"); e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// startCopyParams are the params of bdev_lvol_start_shallow_copy.
+type startCopyParams struct {
+	Src string `json:"src_lvol_name"`
+	Dst string `json:"dst_bdev_name"`
+}
+
+func (t *Target) rpcStartCopy(r *request, p *startCopyParams) (any, *RPCError) {
 	l := t.lvolByBdev(p.Src)
 	if l == nil {
 		t.log.logf(srcStartCopy, lvlError, "lvol bdev '%s' does not exist", p.Src)
@@ -940,15 +870,12 @@ type copyIDJSON struct {
 	OperationID uint32 `json:"operation_id"`
 }
 
-func (t *Target) rpcCheckCopy(r *request) (any, *RPCError) {
-	var p struct {
-		OperationID uint32 `json:"operation_id"`
-	}
-	if e := decode(r, &p, "operation_id"); e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// checkCopyParams are the params of bdev_lvol_check_shallow_copy.
+type checkCopyParams struct {
+	OperationID uint32 `json:"operation_id"`
+}
+
+func (t *Target) rpcCheckCopy(r *request, p *checkCopyParams) (any, *RPCError) {
 	op, ok := t.copies[p.OperationID]
 	if !ok {
 		t.log.logf(srcCheckCopy, lvlError, "operation id '%d' does not exist", p.OperationID)
@@ -1013,17 +940,14 @@ func (t *Target) rpcKill(r *request) (any, *RPCError) {
 // clusters a write of that byte range would allocate in a thin lvol (the
 // sim holds no data) and persists the extent pages and md, as SPDK does on
 // a cluster allocation. Sim-only; never listed.
-func (t *Target) rpcSimWrite(r *request) (any, *RPCError) {
-	var p struct {
-		Name   string `json:"name"`
-		Offset uint64 `json:"offset"`
-		Length uint64 `json:"length"`
-	}
-	if e := decode(r, &p, "name", "offset", "length"); e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// simWriteParams are the params of sim_lvol_write.
+type simWriteParams struct {
+	Name   string `json:"name"`
+	Offset uint64 `json:"offset"`
+	Length uint64 `json:"length"`
+}
+
+func (t *Target) rpcSimWrite(r *request, p *simWriteParams) (any, *RPCError) {
 	l := t.lvolByBdev(p.Name)
 	if l == nil {
 		return nil, errNoDev
@@ -1075,13 +999,8 @@ func leU64(b []byte) uint64 {
 // bdev vanish from the views, nothing is written, the AIO bdev's name stays
 // taken (re-creating it answers -17), the call never answers, and the
 // target can no longer shut down until it is killed (see Shutdown).
-func (t *Target) rpcAioDelete(r *request) (any, *RPCError) {
-	name, e := decodeName(r)
-	if e != nil {
-		return nil, e
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+func (t *Target) rpcAioDelete(_ *request, p *nameParams) (any, *RPCError) {
+	name := p.Name
 	b := t.bdevByName(name)
 	if b == nil || b.lvol != nil || b.dev == nil {
 		return nil, errNoDev

@@ -197,6 +197,17 @@ func (m *bitmap) count() uint64 {
 	return uint64(n)
 }
 
+// orBits sets every bit set in bits (bit i in byte i/8, as SPDK's masks).
+func (m *bitmap) orBits(bits []byte) {
+	for i, b := range bits {
+		for k := uint64(0); b != 0; k, b = k+1, b>>1 {
+			if b&1 != 0 {
+				m.set(uint64(i)*8 + k)
+			}
+		}
+	}
+}
+
 // Bits returns the bit array as bytes, bit i in byte i/8, as SPDK's masks.
 func (m *bitmap) Bits() []byte {
 	out := make([]byte, (m.n+7)/8)

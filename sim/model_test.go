@@ -12,26 +12,26 @@ func TestScanCleanAndAfterKill(t *testing.T) {
 	r := newRig(t, Config{})
 	r.setup()
 	require.NoError(t, r.tgt.Shutdown())
-	v := r.scan()
-	require.Empty(t, v.Findings)
-	require.True(t, v.Lvstore.Clean)
-	require.Len(t, v.Blobs, 4)
+	v := r.disk()
+	require.Empty(t, v.Problems)
+	require.True(t, v.Clean)
+	require.Len(t, v.ld.Blobs, 4)
 
 	r.restart(false) // the previous one is stopped: restart from its image
 	r.ok("bdev_lvol_create", map[string]any{"lvol_name": "late", "size_in_mib": 4, "thin_provision": true, "lvs_name": "lvs-r"}, nil)
 	r.tgt.Crash()
-	v = r.scan()
-	require.Empty(t, v.Findings)
-	require.False(t, v.Lvstore.Clean)
-	_, ok := v.Lvol("late")
+	v = r.disk()
+	require.Empty(t, v.Problems)
+	require.False(t, v.Clean)
+	_, ok := v.lvol("late")
 	require.True(t, ok)
 }
 
 func TestForcedRemovalAndResurrection(t *testing.T) {
 	r := newRig(t, Config{DeleteSemantics: DeleteForced})
 	_, volUUID, snapUUID := r.setup()
-	before := r.scan()
-	snapBlob, ok := before.Lvol("snap")
+	before := r.disk()
+	snapBlob, ok := before.lvol("snap")
 	require.True(t, ok)
 
 	done := r.async("bdev_lvol_register_snapshot_checksum", map[string]any{"name": "lvs-r/snap"})
@@ -63,11 +63,11 @@ func TestForcedRemovalAndResurrection(t *testing.T) {
 
 	// The blob stays on disk untouched (pages and clusters), so a restart
 	// brings the snapshot back with the same uuid and clusters.
-	mid := r.scan()
-	still, ok := mid.Lvol("snap")
+	mid := r.disk()
+	still, ok := mid.lvol("snap")
 	require.True(t, ok)
-	require.Equal(t, snapBlob.Pages, still.Pages)
-	require.Equal(t, snapBlob.Allocated, still.Allocated)
+	require.Equal(t, snapBlob.Chain, still.Chain)
+	require.Equal(t, snapBlob.Clusters, still.Clusters)
 
 	r.restart(true)
 	back, ok := r.lvol("snap")
@@ -78,10 +78,10 @@ func TestForcedRemovalAndResurrection(t *testing.T) {
 	var sum struct{ Checksum uint64 }
 	r.ok("bdev_lvol_get_snapshot_checksum", map[string]any{"name": "lvs-r/snap"}, &sum)
 	require.NotZero(t, sum.Checksum, "the checksum xattr was written on the force-removed blob")
-	after := r.scan()
-	require.Empty(t, after.Findings)
-	again, _ := after.Lvol("snap")
-	require.Equal(t, snapBlob.Allocated, again.Allocated)
+	after := r.disk()
+	require.Empty(t, after.Problems)
+	again, _ := after.lvol("snap")
+	require.Equal(t, snapBlob.Clusters, again.Clusters)
 }
 
 // TestKeepListedSemanticsKeepsTheSnapshot: the hypothetical target that
@@ -99,16 +99,16 @@ func TestKeepListedSemanticsKeepsTheSnapshot(t *testing.T) {
 	_, ok = r.lvol("snap")
 	require.False(t, ok)
 	// A real delete zeroes the md pages and hands the clusters to the clone.
-	v := r.scan()
-	_, ok = v.Lvol("snap")
+	v := r.disk()
+	_, ok = v.lvol("snap")
 	require.False(t, ok)
-	vol, _ := v.Lvol("vol")
-	require.Equal(t, uint64(24), vol.AllocatedClusters)
+	vol, _ := v.lvol("vol")
+	require.Equal(t, uint64(24), (&blob{BlobState: vol}).allocated())
 	require.Zero(t, vol.Parent)
 	r.restart(true)
 	_, ok = r.lvol("snap")
 	require.False(t, ok, "a real delete stays deleted")
-	require.Empty(t, r.scan().Findings)
+	require.Empty(t, r.disk().Problems)
 }
 
 func TestRefusalsAndErrors(t *testing.T) {
@@ -268,7 +268,7 @@ func TestFailOpen(t *testing.T) {
 		require.NotEqual(t, volUUID, e.Ctx)
 	}
 	require.Contains(t, r.log.String(), "Error opening lvol "+volUUID)
-	_, ok = r.scan().Lvol("vol")
+	_, ok = r.disk().lvol("vol")
 	require.True(t, ok, "still persisted")
 }
 
@@ -304,10 +304,10 @@ func TestNameCollisionAtLoad(t *testing.T) {
 	}
 	require.Contains(t, r.log.String(), "Bdev name lvs-r/snap already exists")
 	require.Contains(t, r.log.String(), "Cannot create bdev for lvol "+oldUUID)
-	v := r.scan()
+	v := r.disk()
 	var persisted int
-	for _, b := range v.Blobs {
-		if b.LvolName == "snap" {
+	for _, l := range v.ld.Lvols {
+		if l.Name == "snap" {
 			persisted++
 		}
 	}
@@ -334,7 +334,7 @@ func TestKillInstance(t *testing.T) {
 		t.Fatal("SIGTERM did not stop the target")
 	}
 	require.NoError(t, r.tgt.Shutdown(), "waits for the unload")
-	require.True(t, r.scan().Lvstore.Clean)
+	require.True(t, r.disk().Clean)
 
 	// SIGKILL: no answer, nothing more written.
 	killed := false
@@ -345,11 +345,11 @@ func TestKillInstance(t *testing.T) {
 	require.Nil(t, e)
 	require.Equal(t, noAnswer{}, res)
 	require.True(t, killed)
-	v := r.scan()
-	require.False(t, v.Lvstore.Clean)
-	_, ok = v.Lvol("late")
+	v := r.disk()
+	require.False(t, v.Clean)
+	_, ok = v.lvol("late")
 	require.True(t, ok, "md written before the kill is on disk")
-	require.Empty(t, v.Findings)
+	require.Empty(t, v.Problems)
 }
 
 func TestSizeBounds(t *testing.T) {

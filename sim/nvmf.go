@@ -98,6 +98,12 @@ func (t *Target) subsystemByNQN(nqn string) *subsystem {
 	return nil
 }
 
+// nvmfParams marks the params of the nvmf methods, whose decode failures
+// all answer errNvmfInvalid.
+type nvmfParams struct{}
+
+func (nvmfParams) decodeError() *RPCError { return errNvmfInvalid }
+
 func (t *Target) rpcNvmfCreateTransport(r *request) (any, *RPCError) {
 	// The real decoder is relaxed: every other option is accepted; only
 	// trtype matters here. Only TCP exists (the captured build's transport).
@@ -122,26 +128,24 @@ func (t *Target) rpcNvmfCreateTransport(r *request) (any, *RPCError) {
 	return true, nil
 }
 
-func (t *Target) rpcNvmfCreateSubsystem(r *request) (any, *RPCError) {
-	var p struct {
-		NQN                   string  `json:"nqn"`
-		SerialNumber          *string `json:"serial_number"`
-		ModelNumber           *string `json:"model_number"`
-		TgtName               string  `json:"tgt_name"`
-		MaxNamespaces         uint32  `json:"max_namespaces"`
-		AllowAnyHost          bool    `json:"allow_any_host"`
-		AnaReporting          bool    `json:"ana_reporting"`
-		MinCntlid             *uint16 `json:"min_cntlid"`
-		MaxCntlid             *uint16 `json:"max_cntlid"`
-		MaxDiscardSizeKiB     uint64  `json:"max_discard_size_kib"`
-		MaxWriteZeroesSizeKiB uint64  `json:"max_write_zeroes_size_kib"`
-		Passthrough           bool    `json:"passthrough"`
-	}
-	if e := decode(r, &p, "nqn"); e != nil {
-		return nil, errNvmfInvalid
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// nvmfCreateSubsystemParams are the params of nvmf_create_subsystem.
+type nvmfCreateSubsystemParams struct {
+	nvmfParams
+	NQN                   string  `json:"nqn"`
+	SerialNumber          *string `json:"serial_number"`
+	ModelNumber           *string `json:"model_number"`
+	TgtName               string  `json:"tgt_name"`
+	MaxNamespaces         uint32  `json:"max_namespaces"`
+	AllowAnyHost          bool    `json:"allow_any_host"`
+	AnaReporting          bool    `json:"ana_reporting"`
+	MinCntlid             *uint16 `json:"min_cntlid"`
+	MaxCntlid             *uint16 `json:"max_cntlid"`
+	MaxDiscardSizeKiB     uint64  `json:"max_discard_size_kib"`
+	MaxWriteZeroesSizeKiB uint64  `json:"max_write_zeroes_size_kib"`
+	Passthrough           bool    `json:"passthrough"`
+}
+
+func (t *Target) rpcNvmfCreateSubsystem(r *request, p *nvmfCreateSubsystemParams) (any, *RPCError) {
 	if !validNQN(p.NQN) || t.subsystemByNQN(p.NQN) != nil || len(t.subsystems) >= nvmfMaxSubsystems {
 		t.log.logf(srcNvmfCreateSub, lvlError, "Unable to create subsystem %s", p.NQN)
 		return nil, &RPCError{Code: codeInternalError, Message: "Unable to create subsystem " + p.NQN}
@@ -182,16 +186,14 @@ func validNQN(nqn string) bool {
 	return strings.HasPrefix(nqn, "nqn.") && len(nqn) <= 223 && nqn != DiscoveryNQN
 }
 
-func (t *Target) rpcNvmfDeleteSubsystem(r *request) (any, *RPCError) {
-	var p struct {
-		NQN     string `json:"nqn"`
-		TgtName string `json:"tgt_name"`
-	}
-	if e := decode(r, &p, "nqn"); e != nil {
-		return nil, errNvmfInvalid
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// nvmfDeleteSubsystemParams are the params of nvmf_delete_subsystem.
+type nvmfDeleteSubsystemParams struct {
+	nvmfParams
+	NQN     string `json:"nqn"`
+	TgtName string `json:"tgt_name"`
+}
+
+func (t *Target) rpcNvmfDeleteSubsystem(r *request, p *nvmfDeleteSubsystemParams) (any, *RPCError) {
 	s := t.subsystemByNQN(p.NQN)
 	if s == nil {
 		return nil, errNvmfInvalid
@@ -208,29 +210,27 @@ func (t *Target) rpcNvmfDeleteSubsystem(r *request) (any, *RPCError) {
 	return true, nil
 }
 
-func (t *Target) rpcNvmfAddListener(r *request) (any, *RPCError) {
-	var p struct {
-		NQN           string `json:"nqn"`
-		TgtName       string `json:"tgt_name"`
-		ListenAddress struct {
-			Trtype  string `json:"trtype"`
-			Adrfam  string `json:"adrfam"`
-			Traddr  string `json:"traddr"`
-			Trsvcid string `json:"trsvcid"`
-		} `json:"listen_address"`
-		SecureChannel bool   `json:"secure_channel"`
-		AnaState      string `json:"ana_state"`
-		SockImpl      string `json:"sock_impl"`
-	}
-	if e := decode(r, &p, "nqn", "listen_address"); e != nil {
-		return nil, errNvmfInvalid
-	}
+// nvmfAddListenerParams are the params of nvmf_subsystem_add_listener.
+type nvmfAddListenerParams struct {
+	nvmfParams
+	NQN           string `json:"nqn"`
+	TgtName       string `json:"tgt_name"`
+	ListenAddress struct {
+		Trtype  string `json:"trtype"`
+		Adrfam  string `json:"adrfam"`
+		Traddr  string `json:"traddr"`
+		Trsvcid string `json:"trsvcid"`
+	} `json:"listen_address"`
+	SecureChannel bool   `json:"secure_channel"`
+	AnaState      string `json:"ana_state"`
+	SockImpl      string `json:"sock_impl"`
+}
+
+func (t *Target) rpcNvmfAddListener(r *request, p *nvmfAddListenerParams) (any, *RPCError) {
 	a := p.ListenAddress
 	if a.Traddr == "" {
 		return nil, errNvmfInvalid
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	s := t.subsystemByNQN(p.NQN)
 	if s == nil {
 		return nil, errNvmfInvalid
@@ -344,17 +344,15 @@ func (s *subsystem) nsByID(id uint32) *namespace {
 	return nil
 }
 
-func (t *Target) rpcNvmfRemoveNS(r *request) (any, *RPCError) {
-	var p struct {
-		NQN     string `json:"nqn"`
-		NSID    uint32 `json:"nsid"`
-		TgtName string `json:"tgt_name"`
-	}
-	if e := decode(r, &p, "nqn", "nsid"); e != nil {
-		return nil, errNvmfInvalid
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// nvmfRemoveNSParams are the params of nvmf_subsystem_remove_ns.
+type nvmfRemoveNSParams struct {
+	nvmfParams
+	NQN     string `json:"nqn"`
+	NSID    uint32 `json:"nsid"`
+	TgtName string `json:"tgt_name"`
+}
+
+func (t *Target) rpcNvmfRemoveNS(r *request, p *nvmfRemoveNSParams) (any, *RPCError) {
 	s := t.subsystemByNQN(p.NQN)
 	if s == nil {
 		return nil, errNvmfInvalid
@@ -392,16 +390,14 @@ func (t *Target) hotRemoveNS(b *bdev) {
 	}
 }
 
-func (t *Target) rpcNvmfGetSubsystems(r *request) (any, *RPCError) {
-	var p struct {
-		NQN     string `json:"nqn"`
-		TgtName string `json:"tgt_name"`
-	}
-	if e := decode(r, &p); e != nil {
-		return nil, errNvmfInvalid
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// nvmfGetSubsystemsParams are the params of nvmf_get_subsystems.
+type nvmfGetSubsystemsParams struct {
+	nvmfParams
+	NQN     string `json:"nqn"`
+	TgtName string `json:"tgt_name"`
+}
+
+func (t *Target) rpcNvmfGetSubsystems(r *request, p *nvmfGetSubsystemsParams) (any, *RPCError) {
 	out := []subsystemJSON{}
 	if p.NQN == "" || p.NQN == DiscoveryNQN {
 		out = append(out, subsystemJSON{NQN: DiscoveryNQN, Subtype: "Discovery",

@@ -28,9 +28,9 @@ func TestReloadFinishesForcedRemoval(t *testing.T) {
 	require.Empty(t, r.lvols())
 	r.ok("notify_get_notifications", map[string]any{"id": next}, &evs)
 	require.Equal(t, Event{Type: EventBdevUnregister, Ctx: "aio0", ID: next + 2}, evs[len(evs)-1], "vol and bystander, then aio0")
-	v := r.scan()
-	require.True(t, v.Lvstore.Clean, "the unload wrote clean = 1")
-	require.Empty(t, v.Findings)
+	v := r.disk()
+	require.True(t, v.Clean, "the unload wrote clean = 1")
+	require.Empty(t, v.Problems)
 
 	r.ok("bdev_aio_create", map[string]any{"name": "aio0", "filename": r.image, "block_size": 4096}, nil)
 	back, ok := r.lvol("snap")
@@ -133,8 +133,8 @@ func TestReloadWhileHeldWedges(t *testing.T) {
 	require.Contains(t, log, "spdk_bs_unload: *ERROR*: Blobstore still has open blobs")
 	require.Contains(t, log, "*WARNING*: Unregistering claimed bdev 'aio0'!")
 	require.Contains(t, log, "*WARNING*: Unable to unregister bdev 'aio0' during spdk_bdev_finish()")
-	v := r.scan()
-	require.False(t, v.Lvstore.Clean, "nothing was written")
+	v := r.disk()
+	require.False(t, v.Clean, "nothing was written")
 
 	// The next start recovers and the lvols are back.
 	r.restart(false)

@@ -219,6 +219,18 @@ func TestAnswersMatchCapturedShapes(t *testing.T) {
 	call("notify_get_notifications", nil)
 	call("spdk_kill_instance", map[string]any{"sig_name": "SIGINT"})
 
+	compareWithCaptures(t, s.tgt, got, union, inter)
+	select {
+	case <-s.tgt.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("spdk_kill_instance SIGINT did not stop the target")
+	}
+}
+
+// compareWithCaptures compares the shapes of the sim's answers, method by
+// method, with what the real target answered in the captures: every
+// captured method the sim offers must have been exercised.
+func compareWithCaptures(t *testing.T, tgt *Target, got map[string][]json.RawMessage, union, inter map[string]map[string]bool) {
 	compared := 0
 	for method, answers := range got {
 		if union[method] == nil {
@@ -236,7 +248,7 @@ func TestAnswersMatchCapturedShapes(t *testing.T) {
 		compared++
 	}
 	// Every method the sim offers that the real target answered is compared.
-	for _, m := range s.tgt.Methods() {
+	for _, m := range tgt.Methods() {
 		if union[m] != nil {
 			_, ok := got[m]
 			require.True(t, ok, "captured method %s not exercised", m)
@@ -248,11 +260,6 @@ func TestAnswersMatchCapturedShapes(t *testing.T) {
 		for _, a := range got[m] {
 			requireSameElementShape(t, m, a, captured)
 		}
-	}
-	select {
-	case <-s.tgt.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("spdk_kill_instance SIGINT did not stop the target")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -61,17 +62,27 @@ type Device interface {
 	Close() error
 }
 
-// LoadedStore is an lvstore found on a device at examine time.
+// LoadedStore is an lvstore found on a device at examine time, as the
+// stand-in's own load (load.go) decided it.
 type LoadedStore struct {
 	Geo       Geometry
 	Clean     bool
 	SuperBlob uint64
-	// Blobs holds every blob that would load, the super blob included.
+	UUID      string // the lvstore's
+	// Blobs holds every blob that opens, the super blob included.
 	Blobs []BlobState
+	// Lvols are the lvols the lvstore lists, by blob id.
+	Lvols []LoadedLvol
+	// Held is what the load holds used: also the pages, clusters and ids of
+	// blobs that do not open, which stay on disk.
+	Held Masks
+	// Rewrite and Delete are the load's own md writes (bs_load_iter): blobs
+	// whose leftover snapshot xattr is cleared, and blobs deleted.
+	Rewrite, Delete []uint64
 }
 
 // Backend reads and writes blobstore metadata; the default is the
-// project's blobstore codec with the scanner for loads.
+// project's blobstore codec, with the stand-in's own load (load.go).
 type Backend interface {
 	// Layout is the geometry spdk_bs_init gives a new lvstore.
 	Layout(devSize uint64, clusterSize uint64) (Geometry, error)
@@ -285,6 +296,19 @@ func (d *fileDev) Size() int64                              { return d.size }
 func (d *fileDev) Sync() error                              { return d.f.Sync() }
 func (d *fileDev) Close() error                             { return d.f.Close() }
 
+// nextData is lseek(SEEK_DATA): the next offset at or after off that holds
+// data; the file's size when only a hole follows.
+func (d *fileDev) nextData(off int64) (int64, error) {
+	n, err := d.f.Seek(off, seekData)
+	if errors.Is(err, syscall.ENXIO) {
+		return d.size, nil
+	}
+	return n, err
+}
+
+// seekData is SEEK_DATA (Linux).
+const seekData = 3
+
 // addAio registers an AIO bdev and examines it for an lvstore. Caller holds mu.
 func (t *Target) addAio(name, filename string, blockSize uint32, dev Device) (*bdev, error) {
 	if t.nameTaken(name) {
@@ -315,8 +339,19 @@ func (t *Target) addAio(name, filename string, blockSize uint32, dev Device) (*b
 	return b, nil
 }
 
-// loadStore rebuilds the model from a loaded blobstore. Caller holds mu.
+// loadStore rebuilds the model from a loaded blobstore and examines its
+// lvols, as vbdev_lvol does. Caller holds mu.
 func (t *Target) loadStore(base *bdev, ld *LoadedStore) {
+	s := t.adoptStore(base, ld)
+	if s == nil {
+		return
+	}
+	t.examine(s, t.listLvols(s, ld))
+}
+
+// adoptStore builds the lvstore's model from the loaded blobs and the
+// masks the load holds, and applies the load's own md writes.
+func (t *Target) adoptStore(base *bdev, ld *LoadedStore) *lvstore {
 	s := newLvstore(ld.Geo, t.backend.Writer(base.dev, ld.Geo, ld.SuperBlob))
 	s.base = base
 	s.superID = ld.SuperBlob
@@ -324,80 +359,110 @@ func (t *Target) loadStore(base *bdev, ld *LoadedStore) {
 	if !ld.Clean {
 		t.log.logf(srcRecover, lvlNotice, "Performing recovery on blobstore")
 	}
-	ids := make([]uint64, 0, len(ld.Blobs))
+	s.usedPages.orBits(ld.Held.UsedPages)
+	s.usedClusters.orBits(ld.Held.UsedClusters)
+	s.usedIDs.orBits(ld.Held.UsedBlobIDs)
 	for i := range ld.Blobs {
-		bs := ld.Blobs[i]
-		b := &blob{BlobState: bs}
-		if len(b.ExtentPages) == 0 {
-			b.ExtentPages = emptyExtentPages(uint64(len(b.Clusters)))
-		}
-		s.blobs[b.ID] = b
-		ids = append(ids, b.ID)
-		for _, p := range b.Chain {
-			s.usedPages.set(uint64(p))
-		}
-		for _, p := range b.ExtentPages {
-			if p != NoPage {
-				s.usedPages.set(uint64(p))
-			}
-		}
-		s.usedIDs.set(uint64(pageOf(b.ID)))
-		for _, c := range b.Clusters {
-			if c != 0 {
-				s.usedClusters.set(c)
-			}
-		}
+		b := s.adopt(ld.Blobs[i])
 		if !ld.Clean {
 			t.log.logf(srcReplay, lvlNotice, "Recover: blob %#x", pageOf(b.ID))
 		}
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	sb, ok := s.blobs[s.superID]
 	if !ok {
 		t.log.logf(srcFoundSuper, lvlError, "super blob %d not found", s.superID)
-		return
+		return nil
 	}
 	sb.super = true
 	t.log.logf(srcFoundSuper, lvlInfo, "found superblob %d", s.superID)
-	if v, ok := sb.xattr("uuid"); ok {
-		s.uuid = cstring(v)
-	}
+	s.uuid = ld.UUID
 	if v, ok := sb.xattr("name"); ok {
 		s.name = cstring(v)
 	}
+	t.applyLoadWrites(s, ld)
 	base.claim = ClaimReadManyWriteOne
 	base.store = s
 	t.stores = append(t.stores, s)
-	fail := map[string]bool{}
-	for _, u := range t.cfg.FailOpen {
-		fail[u] = true
+	return s
+}
+
+// adopt adds a loaded blob to the model, marking what it uses.
+func (s *lvstore) adopt(bs BlobState) *blob {
+	b := &blob{BlobState: bs}
+	if len(b.ExtentPages) == 0 {
+		b.ExtentPages = emptyExtentPages(uint64(len(b.Clusters)))
 	}
-	// load_next_lvol: every blob with a name and a uuid, in blob id order.
+	s.blobs[b.ID] = b
+	for _, p := range b.Chain {
+		s.usedPages.set(uint64(p))
+	}
+	for _, p := range b.ExtentPages {
+		if p != NoPage {
+			s.usedPages.set(uint64(p))
+		}
+	}
+	s.usedIDs.set(uint64(pageOf(b.ID)))
+	for _, c := range b.Clusters {
+		if c != 0 {
+			s.usedClusters.set(c)
+		}
+	}
+	return b
+}
+
+// applyLoadWrites writes what bs_load_iter changed: leftover snapshots
+// kept (xattr cleared) are synced, the others deleted.
+func (t *Target) applyLoadWrites(s *lvstore, ld *LoadedStore) {
+	for _, id := range ld.Rewrite {
+		if b, ok := s.blobs[id]; ok {
+			if err := s.sync(b); err != nil {
+				t.log.logf(srcFoundSuper, lvlError, "load: %v", err)
+			}
+		}
+	}
+	for _, id := range ld.Delete {
+		if b, ok := s.blobs[id]; ok {
+			if err := s.deleteBlob(b); err != nil {
+				t.log.logf(srcFoundSuper, lvlError, "load: %v", err)
+			}
+		}
+	}
+}
+
+// listLvols makes the lvols load_next_lvol listed, in blob id order.
+func (t *Target) listLvols(s *lvstore, ld *LoadedStore) []*lvol {
 	var loaded []*lvol
-	for _, id := range ids {
-		b := s.blobs[id]
-		if b.super {
+	for _, lv := range ld.Lvols {
+		b, ok := s.blobs[lv.BlobID]
+		if !ok {
 			continue
 		}
-		nv, ok1 := b.xattr("name")
-		uv, ok2 := b.xattr("uuid")
-		if !ok1 || !ok2 {
-			continue
-		}
-		l := &lvol{uuid: cstring(uv), name: cstring(nv), store: s, blob: b}
-		if v, ok := b.xattr("creation_time"); ok {
-			l.creationTime = cstring(v)
-		}
+		l := &lvol{uuid: lv.UniqueID(s.uuid), name: lv.Name, creationTime: lv.CreationTime, store: s, blob: b}
 		for _, x := range b.Internal {
 			if x.Name == "EXTSNAP" {
 				l.esnap, l.degraded = true, true
 			}
 		}
-		t.log.logf(srcAddedLvol, lvlInfo, "added lvol %s (%s)", l.uuid, l.uuid)
+		uuidStr := lv.UUID
+		if uuidStr == "" {
+			uuidStr = nullUUID
+		}
+		t.log.logf(srcAddedLvol, lvlInfo, "added lvol %s (%s)", l.uuid, uuidStr)
 		loaded = append(loaded, l)
 	}
-	// Examine opens them all at once; each registers its bdev when its open
-	// completes, and the first to register takes the name.
+	return loaded
+}
+
+// nullUUID is how SPDK formats a missing lvol uuid.
+const nullUUID = "00000000-0000-0000-0000-000000000000"
+
+// examine opens every listed lvol at once; each registers its bdev when
+// its open completes, and the first to register takes the name.
+func (t *Target) examine(s *lvstore, loaded []*lvol) {
+	fail := map[string]bool{}
+	for _, u := range t.cfg.FailOpen {
+		fail[u] = true
+	}
 	dropped := map[*lvol]bool{}
 	names := map[string]bool{}
 	var registered, aliasLost []*lvol
@@ -438,6 +503,11 @@ func (t *Target) loadStore(base *bdev, ld *LoadedStore) {
 			s.lvols = append(s.lvols, l)
 		}
 	}
+	t.announce(registered, aliasLost)
+}
+
+// announce adds the registered lvols' bdevs and their notify events.
+func (t *Target) announce(registered, aliasLost []*lvol) {
 	for _, l := range registered {
 		t.bdevs = append(t.bdevs, &bdev{name: l.uuid, uuid: l.uuid, blockSize: DefaultBlockSize, lvol: l})
 		l.hasBdev = true

@@ -235,16 +235,6 @@ func TestLvstoreSummariesSource(t *testing.T) {
 	require.True(t, strings.Contains(out, "(captured)"), out)
 }
 
-// The hidden `sim rpc` helper of the demo hangs under `sim`.
-func TestSimRPC(t *testing.T) {
-	_, errText, code := checkCLI(t, "sim", "rpc", "--socket", filepath.Join(t.TempDir(), "none.sock"), "spdk_get_version")
-	require.Equal(t, report.ExitOperational, code, errText)
-	_, errText, code = checkCLI(t, "sim", "rpc", "spdk_get_version", "{not json")
-	require.Equal(t, report.ExitUsage, code, errText)
-	_, _, code = checkCLI(t, "sim", "rpc")
-	require.Equal(t, report.ExitUsage, code)
-}
-
 // TestCheckWaitLock: overlapping cron runs. Without --wait-lock the second
 // fails at once naming the holder; with it, it runs once the first ends.
 func TestCheckWaitLock(t *testing.T) {

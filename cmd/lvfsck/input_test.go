@@ -79,7 +79,6 @@ func TestTimeoutFlagsMustBePositive(t *testing.T) {
 		append([]string{"check", "--deadline", "-1m"}, offline...),
 		{"delete", "--timeout", "0", "lvs/vol"},
 		{"repair", "--timeout", "-1s", "--dry-run"},
-		{"sim", "rpc", "--timeout", "0", "spdk_get_version"},
 	} {
 		t.Run(strings.Join(args[:3], " "), func(t *testing.T) {
 			_, errText, code := checkCLI(t, args...)

@@ -16,10 +16,6 @@ import (
 	"github.com/lvfsck/lvfsck/sim"
 )
 
-func init() {
-	subcommands = append(subcommands, newSimCmd)
-}
-
 type simServeOpts struct {
 	socket     string
 	image      string
@@ -33,12 +29,7 @@ type simServeOpts struct {
 	stallCopy  bool
 }
 
-func newSimCmd(g *globalOpts) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "sim",
-		Short: "a stand-in spdk_tgt for tests and demonstrations",
-		Args:  cobra.NoArgs,
-	}
+func newServeCmd(g *globalOpts) *cobra.Command {
 	o := &simServeOpts{}
 	serve := &cobra.Command{
 		Use:   "serve",
@@ -82,8 +73,7 @@ the delete never answers and the target cannot shut down until killed).`,
 	f.StringVar(&o.logFile, "log-file", "", "write the spdk_tgt-format log here instead of stderr")
 	f.BoolVar(&o.stallCopy, "stall-copy", false, "shallow copies stall on their destination: they hold the snapshot open for --op-duration with the base bdev's iostat flat")
 	_ = serve.MarkFlagRequired("image")
-	cmd.AddCommand(serve)
-	return cmd
+	return serve
 }
 
 // parseSize reads a byte count with an optional binary K/M/G/T suffix.

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +14,51 @@ import (
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/spdk"
 )
+
+// checkCLI runs the command line in-process as run does (same exit code
+// mapping) and returns stdout, the error text and the exit code.
+func checkCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(append([]string{"--log-level", "error"}, args...))
+	err := root.Execute()
+	code := report.ExitOK
+	if err != nil {
+		errOut.WriteString(err.Error())
+		var ee *exitError
+		switch {
+		case errors.As(err, &ee):
+			code = ee.code
+		case isUsage(err):
+			code = report.ExitUsage
+		default:
+			code = report.ExitOperational
+		}
+	}
+	return out.String(), errOut.String(), code
+}
+
+func TestRPCErrors(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "none.sock")
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"rpc", "--socket", sock, "spdk_get_version"}, report.ExitOperational},
+		{[]string{"rpc", "--socket", sock, "m", "{not json"}, report.ExitUsage},
+		{[]string{"rpc"}, report.ExitUsage},
+		{[]string{"nope"}, report.ExitUsage},
+		{[]string{"rpc", "--timeout", "x", "m"}, report.ExitUsage},
+		{[]string{"rpc", "--timeout", "0", "m"}, report.ExitUsage},
+		{[]string{"rpc", "--timeout", "-1s", "m"}, report.ExitUsage},
+	} {
+		_, errText, code := checkCLI(t, tc.args...)
+		require.Equal(t, tc.want, code, "%v: %s", tc.args, errText)
+	}
+}
 
 func TestParseSize(t *testing.T) {
 	tests := []struct {
@@ -42,33 +89,33 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
-func TestSimServeUsageErrors(t *testing.T) {
+func TestServeUsageErrors(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "x.img")
 	for _, args := range [][]string{
-		{"sim", "serve"},
-		{"sim", "serve", "--image", img, "--flavor", "nope"},
-		{"sim", "serve", "--image", img, "--delete-semantics", "maybe"},
-		{"sim", "serve", "--image", img, "--size", "lots"},
-		{"sim", "serve", "--image", img, "--op-duration", "0s"},
+		{"serve"},
+		{"serve", "--image", img, "--flavor", "nope"},
+		{"serve", "--image", img, "--delete-semantics", "maybe"},
+		{"serve", "--image", img, "--size", "lots"},
+		{"serve", "--image", img, "--op-duration", "0s"},
 	} {
 		_, _, code := checkCLI(t, args...)
 		require.Equal(t, report.ExitUsage, code, "%v", args)
 	}
 	// An absent image with no size to create it is an operational error.
-	_, _, code := checkCLI(t, "sim", "serve", "--image", img, "--socket", filepath.Join(t.TempDir(), "s"))
+	_, _, code := checkCLI(t, "serve", "--image", img, "--socket", filepath.Join(t.TempDir(), "s"))
 	require.Equal(t, report.ExitOperational, code)
 }
 
-// TestSimServeCleanStop serves in-process and stops with
+// TestServeCleanStop serves in-process and stops with
 // spdk_kill_instance SIGINT: exit 0 and a clean image.
-func TestSimServeCleanStop(t *testing.T) {
+func TestServeCleanStop(t *testing.T) {
 	dir, err := os.MkdirTemp("", "simcmd")
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock, img := filepath.Join(dir, "s.sock"), filepath.Join(dir, "d.img")
 	done := make(chan int, 1)
 	go func() {
-		_, _, code := checkCLI(t, "sim", "serve", "--socket", sock, "--image", img, "--size", "64M",
+		_, _, code := checkCLI(t, "serve", "--socket", sock, "--image", img, "--size", "64M",
 			"--log-file", filepath.Join(dir, "tgt.log"))
 		done <- code
 	}()
@@ -82,12 +129,18 @@ func TestSimServeCleanStop(t *testing.T) {
 	defer c.Close()
 	_, err = c.CreateLvstore(ctx, "aio0", "lvs", 1<<20)
 	require.NoError(t, err)
+	// rpc: a result on stdout; an error answer exits 4.
+	out, _, code := checkCLI(t, "rpc", "--socket", sock, "bdev_lvol_get_lvstores")
+	require.Equal(t, report.ExitOK, code)
+	require.Contains(t, out, `"name":"lvs"`)
+	_, errText, code := checkCLI(t, "rpc", "--socket", sock, "bdev_lvol_delete", `{"name":"lvs/nope"}`)
+	require.Equal(t, report.ExitUncorrected, code, errText)
 	require.NoError(t, c.KillInstance(ctx, "SIGINT"))
 	select {
 	case code := <-done:
 		require.Equal(t, report.ExitOK, code)
 	case <-time.After(10 * time.Second):
-		t.Fatal("sim serve did not stop")
+		t.Fatal("serve did not stop")
 	}
 	head := make([]byte, 20)
 	f, err := os.Open(img)

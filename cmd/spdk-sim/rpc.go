@@ -13,38 +13,26 @@ import (
 	"github.com/lvfsck/lvfsck/spdk"
 )
 
-// `lvfsck sim rpc` is a hidden helper for the demo and for poking at a sim
-// (or a real target) by hand without rpc.py. It hangs under `sim`, whose
-// command is built in sim.go: wrap its constructor rather than edit it.
-// sim.go's init runs first (files initialise in name order).
-func init() {
-	for i, mk := range subcommands {
-		subcommands[i] = func(g *globalOpts) *cobra.Command {
-			c := mk(g)
-			if c.Name() == "sim" {
-				c.AddCommand(newSimRPCCmd(g))
-			}
-			return c
-		}
-	}
-}
-
+// `spdk-sim rpc` sends one call, for the demo and for poking at a target
+// (the stand-in or a real one) by hand without rpc.py.
 type simRPCOpts struct {
 	socket  string
 	timeout time.Duration
 }
 
-func newSimRPCCmd(g *globalOpts) *cobra.Command {
+func newRPCCmd() *cobra.Command {
 	o := &simRPCOpts{}
 	cmd := &cobra.Command{
-		Use:    "rpc METHOD [PARAMS-JSON]",
-		Short:  "send one JSON-RPC call to a target and print its result",
-		Hidden: true,
+		Use:   "rpc METHOD [PARAMS-JSON]",
+		Short: "send one JSON-RPC call to a target and print its result",
 		Long: `rpc sends METHOD with PARAMS-JSON (an object, or nothing) to the target on
 --socket and prints the result as JSON. An error answer is printed to stderr
 and exits 4; a target that cannot be reached exits 8.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.timeout <= 0 {
+				return usageError("--timeout %s: want a positive duration", o.timeout)
+			}
 			var params any
 			if len(args) == 2 {
 				var raw json.RawMessage
