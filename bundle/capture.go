@@ -12,6 +12,7 @@ import (
 	"github.com/lvfsck/lvfsck/blobstore"
 	"github.com/lvfsck/lvfsck/collect"
 	"github.com/lvfsck/lvfsck/history"
+	"github.com/lvfsck/lvfsck/internal/procfs"
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/scanner"
 	"github.com/lvfsck/lvfsck/spdk"
@@ -303,15 +304,11 @@ func discover(answers map[string][]byte, pid int) ([]string, error) {
 		}
 	}
 	live := collect.BuildLive(a)
-	if pid > 0 {
-		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil {
-			collect.ResolveDevices(&live, cwd)
-		}
+	devices, undiscovered := collect.DiscoverDevices(&live, pid, procfs.Default)
+	if len(undiscovered) > 0 {
+		return nil, fmt.Errorf("capture: lvstore %s: its base bdev names no file (not an AIO bdev); pass its device with --device", undiscovered[0])
 	}
-	if u := collect.Undiscovered(live); len(u) > 0 {
-		return nil, fmt.Errorf("capture: lvstore %s: its base bdev names no file (not an AIO bdev); pass its device with --device", u[0])
-	}
-	return collect.Devices(live), nil
+	return devices, nil
 }
 
 // journalExcerpt is the history of the lvols of the lvstores in the

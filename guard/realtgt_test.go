@@ -10,10 +10,10 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lvfsck/lvfsck/checkrun"
 	"github.com/lvfsck/lvfsck/internal/realtgt"
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/run"
 	"github.com/lvfsck/lvfsck/scanner"
 	"github.com/lvfsck/lvfsck/spdk"
 )
@@ -178,7 +178,7 @@ func realStory(t *testing.T, fixed bool) {
 	}
 	require.Equal(t, []journal.GuardAction{journal.GuardRefused, journal.GuardAnswered, journal.GuardRefused,
 		journal.GuardAnswered, journal.GuardDelayed, journal.GuardAnswered}, acts)
-	res, err := checkrun.Run(ctx, checkrun.Config{Socket: tg.Sock, Journal: j, Mode: scanner.ModeAuto,
+	res, err := run.Check(ctx, run.CheckConfig{Socket: tg.Sock, Journal: j, Mode: scanner.ModeAuto,
 		Timeout: 10 * time.Second, Now: time.Now, Log: zerolog.Nop()})
 	require.NoError(t, err)
 	require.Equal(t, report.ExitOK, res.Summary.Exit, "check findings: %+v notes: %v", res.Summary.Findings, res.Summary.Notes)

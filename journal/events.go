@@ -47,8 +47,18 @@ type Event struct {
 	// events (Detail repeats it in words).
 	Result DeleteResult `json:"result,omitempty"`
 	RunID  string       `json:"run_id,omitempty"`
+	// Aio, on the mark of an lvstore reload's beginning, is the base bdev
+	// the reload removes and must create again.
+	Aio *AioBdev `json:"aio,omitempty"`
 	// Detail is free text: a delete result, a finding key, a log line.
 	Detail string `json:"detail,omitempty"`
+}
+
+// AioBdev is what bdev_aio_create is given.
+type AioBdev struct {
+	Name      string `json:"name"`
+	Filename  string `json:"filename"`
+	BlockSize uint32 `json:"block_size"`
 }
 
 // eventOps assigns e its id and returns the writes that store it and index

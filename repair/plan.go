@@ -101,7 +101,7 @@ func (s Step) Changes() bool {
 	return s.Action == ActionDelete || s.Action == ActionReloadDelete || s.Action == ActionFinish
 }
 
-// Plan is the ordered list of steps; Render shows it.
+// Plan is the ordered list of steps; report renders it.
 type Plan struct {
 	Steps  []Step
 	Reload bool
@@ -288,7 +288,7 @@ func (r *Repairer) Apply(ctx context.Context, plan Plan, opts ApplyOptions) (App
 	}
 	if opts.DryRun {
 		for _, s := range plan.Steps {
-			out.Steps = append(out.Steps, StepResult{Step: s, Outcome: OutcomeDryRun, Messages: []string{"dry run: " + describe(s, plan.Reload && opts.Reload)}})
+			out.Steps = append(out.Steps, StepResult{Step: s, Outcome: OutcomeDryRun, Messages: []string{"dry run: " + s.Describe(plan.Reload && opts.Reload)}})
 		}
 		out.ExitCode = left()
 		return out, nil

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -86,9 +85,7 @@ func deleteSummary(r repair.Result) string {
 // finished, then one paragraph per lvol.
 func WriteDelete(w io.Writer, doc DeleteDoc, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(doc)
+		return writeDoc(w, doc)
 	}
 	var b strings.Builder
 	for _, n := range doc.Notes {

@@ -116,3 +116,11 @@ func WriteJSON(w io.Writer, s Summary) error {
 	}
 	return nil
 }
+
+// writeDoc writes a command's document (delete, repair, log import) as
+// indented JSON.
+func writeDoc(w io.Writer, doc any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}

@@ -1,15 +1,14 @@
 package spdk
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/lvfsck/lvfsck/internal/procfs"
 )
 
 // Incarnation identifies one run of a target process: a restart changes
@@ -71,13 +70,14 @@ func (c *Client) Incarnation(ctx context.Context) (Incarnation, error) {
 	if pid <= 0 {
 		return Incarnation{}, ErrNoPeerPID
 	}
-	return ReadIncarnation("/proc", pid)
+	return ReadIncarnation(procfs.Default, pid)
 }
 
 // ReadIncarnation reads the incarnation of pid from a proc file system
 // mounted at procRoot.
 func ReadIncarnation(procRoot string, pid int) (Incarnation, error) {
-	stat, err := readSmall(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
+	fs := procfs.FS(procRoot)
+	st, err := fs.ReadStat(pid)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			// SO_PEERCRED gave a pid, yet this /proc does not have it: /proc
@@ -86,68 +86,15 @@ func ReadIncarnation(procRoot string, pid int) (Incarnation, error) {
 		}
 		return Incarnation{}, fmt.Errorf("%w: %w", ErrIncarnation, err)
 	}
-	statPID, st, err := ParseProcStat(stat)
-	if err != nil {
-		return Incarnation{}, fmt.Errorf("%w: /proc/%d/stat: %w", ErrIncarnation, pid, err)
+	if st.PID != pid {
+		return Incarnation{}, fmt.Errorf("%w: /proc/%d/stat is of pid %d", ErrIncarnation, pid, st.PID)
 	}
-	if statPID != pid {
-		return Incarnation{}, fmt.Errorf("%w: /proc/%d/stat is of pid %d", ErrIncarnation, pid, statPID)
-	}
-	boot, err := readSmall(filepath.Join(procRoot, "sys/kernel/random/boot_id"))
+	id, err := fs.BootID()
 	if err != nil {
 		return Incarnation{}, fmt.Errorf("%w: %w", ErrIncarnation, err)
 	}
-	id := string(bytes.TrimSpace(boot))
 	if id == "" || strings.ContainsAny(id, "/ ") {
 		return Incarnation{}, fmt.Errorf("%w: bad boot_id %q", ErrIncarnation, id)
 	}
-	return Incarnation{PID: pid, StartTime: st, BootID: id}, nil
-}
-
-// readSmall reads a proc file with a bound (stat lines are < 1 KiB).
-func readSmall(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	buf := make([]byte, 4096)
-	n := 0
-	for n < len(buf) {
-		k, err := f.Read(buf[n:])
-		n += k
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
-		}
-	}
-	return buf[:n], nil
-}
-
-// ParseProcStat returns the pid (field 1) and start time (field 22) of a
-// /proc/<pid>/stat line. The comm field (2) is in parentheses and may itself
-// hold spaces and parentheses, so fields are counted from the last ')'.
-func ParseProcStat(b []byte) (pid int, startTime uint64, err error) {
-	open := bytes.IndexByte(b, '(')
-	closeIdx := bytes.LastIndexByte(b, ')')
-	if open < 1 || closeIdx < open {
-		return 0, 0, errors.New("no (comm) field")
-	}
-	pid, err = strconv.Atoi(string(bytes.TrimSpace(b[:open])))
-	if err != nil {
-		return 0, 0, fmt.Errorf("pid field: %w", err)
-	}
-	rest := bytes.Fields(b[closeIdx+1:])
-	// rest[0] is field 3 (state), so field 22 is rest[19].
-	const idx = 22 - 3
-	if len(rest) <= idx {
-		return 0, 0, fmt.Errorf("only %d fields after comm", len(rest))
-	}
-	startTime, err = strconv.ParseUint(string(rest[idx]), 10, 64)
-	if err != nil {
-		return 0, 0, fmt.Errorf("starttime field: %w", err)
-	}
-	return pid, startTime, nil
+	return Incarnation{PID: pid, StartTime: st.StartTime, BootID: id}, nil
 }

@@ -2,8 +2,8 @@
 // journals every lvol bdev_register/bdev_unregister with the target's
 // incarnation, judges each unregister by re-reading the blob's first md
 // page (a forced removal leaves it valid: a pending resurrection, found
-// without a full scan), and runs a full check (the same run as `lvfsck
-// check`) at start, after every incarnation change, and on a schedule.
+// without a full scan), and runs a full check (run.Check) at start, after
+// every incarnation change, and on a schedule.
 package watch
 
 import (
@@ -17,11 +17,11 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/lvfsck/lvfsck/checkrun"
 	"github.com/lvfsck/lvfsck/finding"
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/reconcile"
 	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/run"
 	"github.com/lvfsck/lvfsck/scanner"
 	"github.com/lvfsck/lvfsck/spdk"
 )
@@ -35,7 +35,7 @@ type Config struct {
 	JournalIdle time.Duration // default 2 s
 	// Check is the full check's configuration; Socket and Journal are set
 	// by the watch.
-	Check checkrun.Config
+	Check run.CheckConfig
 	// Poll is the ring's poll interval. SPDK keeps 1024 events; at 100 ms
 	// a wrap needs over 10,000 bdev events a second.
 	Poll time.Duration
@@ -236,9 +236,9 @@ func (w *Watcher) step(ctx context.Context) {
 func (w *Watcher) connect(ctx context.Context) bool {
 	dctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
-	c, err := spdk.Dial(dctx, w.cfg.Socket, spdk.WithTimeout(w.cfg.Timeout))
+	c, err := run.Dial(dctx, w.cfg.Socket, w.cfg.Timeout)
 	if err != nil {
-		w.down(fmt.Errorf("connect %s: %w", w.cfg.Socket, err))
+		w.down(err)
 		return false
 	}
 	w.c, w.fresh = c, true
@@ -345,11 +345,11 @@ func (w *Watcher) full(ctx context.Context) {
 	}
 	cc.Log = w.log
 	start := w.cfg.Now()
-	var res *checkrun.Result
+	var res *run.CheckResult
 	var err error
 	jerr := w.st.use(ctx, func(j *journal.Journal) error {
 		cc.Journal = j
-		res, err = checkrun.Run(ctx, cc)
+		res, err = run.Check(ctx, cc)
 		if res != nil {
 			res.Finish(res.Summary.Exit)
 		}
@@ -397,7 +397,7 @@ func (w *Watcher) full(ctx context.Context) {
 }
 
 // learn keeps where each lvol's md chain starts.
-func (w *Watcher) learn(res *checkrun.Result) {
+func (w *Watcher) learn(res *run.CheckResult) {
 	blobs := map[string]Blob{}
 	for _, sc := range res.Scans {
 		v := sc.View

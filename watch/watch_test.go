@@ -13,9 +13,9 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lvfsck/lvfsck/checkrun"
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/reconcile"
+	"github.com/lvfsck/lvfsck/run"
 	"github.com/lvfsck/lvfsck/scanner"
 	"github.com/lvfsck/lvfsck/sim"
 	"github.com/lvfsck/lvfsck/spdk"
@@ -83,7 +83,7 @@ func watcherOn(tb testing.TB, c *spdk.Client, sock, state string) *fixture {
 	f.w = New(Config{
 		Socket: sock, Open: func(context.Context) (*journal.Journal, error) { return journal.Open(state, journal.Options{}) },
 		JournalIdle: 50 * time.Millisecond, Poll: 20 * time.Millisecond, Rescan: 20 * time.Millisecond,
-		Log: zerolog.New(f.log), Check: checkrun.Config{Mode: scanner.ModeRecovery, Keep: time.Hour},
+		Log: zerolog.New(f.log), Check: run.CheckConfig{Mode: scanner.ModeRecovery, Keep: time.Hour},
 	})
 	f.w.onVerdict = func(b Blob, v Verdict, found bool, n int64) {
 		f.verdict <- verdict{b, v, found, n, time.Now()}

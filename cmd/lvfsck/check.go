@@ -13,12 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lvfsck/lvfsck/checkrun"
 	"github.com/lvfsck/lvfsck/collect"
 	"github.com/lvfsck/lvfsck/history"
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/owner"
 	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/run"
 	"github.com/lvfsck/lvfsck/scanner"
 	"github.com/lvfsck/lvfsck/spdk"
 )
@@ -133,7 +133,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	// locked or damaged), machines still get what they read: --prom is
 	// rewritten, so monitoring sees a failure rather than the last good
 	// run's file, and --json prints an "incomplete" document. Once
-	// checkrun.Run returns, the paths below write both.
+	// run.Check returns, the paths below write both.
 	reported := false
 	defer func() {
 		if reported {
@@ -162,7 +162,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		}
 		defer b.Close()
 	}
-	cfg := checkrun.Config{
+	cfg := run.CheckConfig{
 		Socket: o.socket, Files: o.files, Images: o.images, Devices: o.devices, Incarnation: o.incarnation,
 		TmpDir: o.tmpDir, Timeout: o.timeout, Owner: o.owner, Target: o.target, Version: version, Now: o.now, Log: g.log, Progress: cmd.ErrOrStderr(),
 	}
@@ -184,7 +184,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		if offline || o.targetPID < 0 {
 			return usageError("--target-pid: a positive pid, beside a live target")
 		}
-		cfg.Socket, cfg.TargetPID = checkrun.SocketThroughProc("/proc", o.targetPID, o.socket), o.targetPID
+		cfg.Socket, cfg.TargetPID = run.SocketThroughProc(o.targetPID, o.socket), o.targetPID
 	}
 	cfg.Mode = scanner.Mode(o.mode)
 	switch cfg.Mode {
@@ -230,7 +230,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 		defer closeJournal(g, j)
 	}
 
-	res, err := checkrun.Run(ctx, cfg)
+	res, err := run.Check(ctx, cfg)
 	reported = true
 	if err != nil && errors.Is(context.Cause(ctx), errDeadline) {
 		// Out of time is an operational failure, not an operator's ^C.
@@ -304,18 +304,18 @@ func openCheckJournal(ctx context.Context, g *globalOpts, o *checkOpts, offline 
 // runNPD answers node-problem-detector from the journal only (read-only, no
 // device read), so it fits NPD's 5 s plugin timeout on any store.
 func runNPD(cmd *cobra.Command, g *globalOpts, o *checkOpts) error {
-	code, line := checkrun.NPDUnknown, ""
+	code, line := run.NPDUnknown, ""
 	ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Second)
 	defer cancel()
 	j, err := openJournal(ctx, g, *o.stateDir, journalUse{command: "check --npd", readOnly: true, wait: 2 * time.Second})
 	if err != nil {
-		line = checkrun.NPDLine("lvfsck: journal: %v", err)
+		line = run.NPDLine("lvfsck: journal: %v", err)
 	} else {
-		code, line = checkrun.NPD(j, o.now(), o.npd)
+		code, line = run.NPD(j, o.now(), o.npd)
 		closeJournal(g, j)
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), line)
-	if code != checkrun.NPDOK {
+	if code != run.NPDOK {
 		return exitCode(code, nil)
 	}
 	return nil

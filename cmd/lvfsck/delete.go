@@ -10,10 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lvfsck/lvfsck/deleterun"
 	"github.com/lvfsck/lvfsck/repair"
 	"github.com/lvfsck/lvfsck/report"
-	"github.com/lvfsck/lvfsck/session"
+	"github.com/lvfsck/lvfsck/run"
 	"github.com/lvfsck/lvfsck/spdk"
 )
 
@@ -56,12 +55,12 @@ func addWriteFlags(cmd *cobra.Command, o *writeOpts) {
 // openSession opens the journal first (a second delete or repair on it
 // fails at once, naming the directory), then the session on the target;
 // closeAll releases both.
-func openSession(ctx context.Context, g *globalOpts, o *writeOpts) (s *session.Session, closeAll func(), err error) {
+func openSession(ctx context.Context, g *globalOpts, o *writeOpts) (s *run.Session, closeAll func(), err error) {
 	j, err := openJournal(ctx, g, *o.stateDir, journalUse{command: o.command, wait: *o.waitLock})
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err = session.Open(ctx, session.Config{
+	s, err = run.OpenSession(ctx, run.SessionConfig{
 		Socket: o.socket, Devices: o.devices, Incarnation: o.incarnation, Timeout: o.timeout, TmpDir: o.tmpDir,
 		BackoffInitial: o.backoffInitial, Journal: j, Log: g.log,
 	})
@@ -139,15 +138,15 @@ func runDelete(cmd *cobra.Command, g *globalOpts, o *deleteOpts, args []string) 
 		return err
 	}
 	defer closeAll()
-	run, err := deleterun.Start(s, deleterun.Options{Socket: o.socket, Refs: refs, DryRun: o.dryRun, Wait: o.wait,
+	dr, err := run.StartDelete(s, run.DeleteOptions{Socket: o.socket, Refs: refs, DryRun: o.dryRun, Wait: o.wait,
 		AllowExported: o.allowExported, Log: g.log})
 	if err != nil {
 		return exitOf(err)
 	}
-	doc := run.Delete(ctx)
+	doc := dr.Delete(ctx)
 	code := doc.Exit
 	defer func() {
-		if ferr := run.Finish(code); ferr != nil {
+		if ferr := dr.Finish(code); ferr != nil {
 			g.log.Error().Err(ferr).Msg("journal: finish run")
 		}
 	}()

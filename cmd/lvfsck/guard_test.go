@@ -16,7 +16,7 @@ func TestGuardUsage(t *testing.T) {
 		{"guard", "--listen", "/tmp/a.sock", "--target", "/tmp/b.sock", "--copy-poll", "0s"},
 	} {
 		t.Run(args[len(args)-1], func(t *testing.T) {
-			require.Equal(t, 16, run(args))
+			require.Equal(t, 16, execute(args))
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 	// --tz must work in the minimal containers spdk_tgt runs in, which
@@ -10,13 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lvfsck/lvfsck/logimport"
 	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/run"
 	"github.com/lvfsck/lvfsck/tgtlog"
 )
-
-// LogImportSchema names the JSON document of `lvfsck log import --json`.
-const LogImportSchema = logimport.Schema
 
 type logOpts struct {
 	json     bool
@@ -79,7 +75,7 @@ func runLogShow(cmd *cobra.Command, g *globalOpts, o *logShowOpts, files []strin
 		return usageError("--tz %q: %v", o.tz, err)
 	}
 	var failed int
-	err = logimport.Show(cmd.OutOrStdout(), cmd.InOrStdin(), files, tgtlog.Options{Location: loc, Context: o.context}, o.json,
+	err = run.Show(cmd.OutOrStdout(), cmd.InOrStdin(), files, tgtlog.Options{Location: loc, Context: o.context}, o.json,
 		func(name string, err error) {
 			failed++
 			fmt.Fprintf(cmd.ErrOrStderr(), "lvfsck: %s: %v\n", report.Printable(name), err)
@@ -121,7 +117,7 @@ Exit: 0 imported, 8 a file or the journal could not be read or written, 16 usage
 			return runLogImport(cmd, g, o, args)
 		},
 	}
-	cmd.Flags().BoolVar(&o.json, "json", false, "write the "+LogImportSchema+" JSON document")
+	cmd.Flags().BoolVar(&o.json, "json", false, "write the "+report.LogImportSchema+" JSON document")
 	cmd.Flags().StringVar(&o.tz, "tz", "UTC", "time zone the log's timestamps were written in (IANA name or Local)")
 	o.stateDir = addStateDirFlag(cmd)
 	o.waitLock = addWaitLockFlag(cmd, 0)
@@ -147,17 +143,9 @@ func runLogImport(cmd *cobra.Command, g *globalOpts, o *logOpts, files []string)
 		return err
 	}
 	defer closeJournal(g, j)
-	doc := logimport.ImportAll(cmd.InOrStdin(), files, j, loc, g.log)
-	doc.Schema, doc.StateDir = LogImportSchema, j.Dir()
-	out := cmd.OutOrStdout()
-	if o.json {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(doc)
-	} else {
-		err = logimport.WriteText(out, doc)
-	}
-	if err != nil {
+	doc := run.ImportAll(cmd.InOrStdin(), files, j, loc, g.log)
+	doc.Schema, doc.StateDir = report.LogImportSchema, j.Dir()
+	if err := report.WriteLogImport(cmd.OutOrStdout(), doc, o.json); err != nil {
 		return exitCode(report.ExitOperational, fmt.Errorf("write output: %w", err))
 	}
 	if doc.Failed() > 0 {

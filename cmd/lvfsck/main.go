@@ -62,11 +62,11 @@ func usageError(format string, a ...any) error {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(execute(os.Args[1:]))
 }
 
-// run executes the command line and returns the process exit code.
-func run(args []string) int {
+// execute runs the command line and returns the process exit code.
+func execute(args []string) int {
 	root := newRootCmd()
 	root.SetArgs(args)
 	err := root.Execute()

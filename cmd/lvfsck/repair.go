@@ -1,12 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -14,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lvfsck/lvfsck/prompt"
-	"github.com/lvfsck/lvfsck/repairrun"
 	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/run"
 )
 
 type repairOpts struct {
@@ -102,7 +99,7 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 		return err
 	}
 	defer closeAll()
-	run, err := repairrun.Start(s, repairrun.Options{
+	rr, err := run.StartRepair(s, run.RepairOptions{
 		Socket: o.socket, Yes: o.yes, DryRun: o.dryRun, Reload: o.reload, Wait: o.wait, AllowExported: o.allowExported,
 		UnloadTimeout: o.unloadTimeout, IOSample: o.ioSample, IOEvery: o.ioEvery, RPCTimeout: o.timeout,
 	})
@@ -110,42 +107,32 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 		return exitOf(err)
 	}
 	defer func() {
-		if ferr := run.Finish(finalCode(run.Code, err)); ferr != nil {
+		if ferr := rr.Finish(finalCode(rr.Code, err)); ferr != nil {
 			g.log.Error().Err(ferr).Msg("journal: finish run")
 		}
 	}()
-	if err := run.Prepare(ctx, cmd.ErrOrStderr()); err != nil {
+	if err := rr.Prepare(ctx, cmd.ErrOrStderr()); err != nil {
 		return exitOf(err)
 	}
 
-	yes := o.yes
-	if run.NeedsConfirmation() {
-		if !o.json && stdinIsTerminal() {
-			flush(out, &run.Text)
-			ok, perr := prompt.Confirm(ctx, out, cmd.InOrStdin(), run.Plan)
-			if perr != nil || !ok {
-				fmt.Fprintln(out, "Not confirmed: nothing was changed.")
-				run.Code |= report.ExitCancelled
-				return exitCode(run.Code, nil)
-			}
-			yes = true
-		} else {
-			run.Text.WriteString("\nNothing was changed: run `lvfsck repair --yes` to apply this plan.\n")
+	if rr.NeedsConfirmation() && !o.json && stdinIsTerminal() {
+		// The plan is shown before the prompt, the outcome after it.
+		if err := report.WriteRepairPlan(out, rr.Doc); err != nil {
+			return exitCode(rr.Code|report.ExitOperational, fmt.Errorf("write report: %w", err))
 		}
-	}
-	if err := run.Apply(ctx, yes); err != nil {
-		return exitOf(err)
-	}
-
-	code := run.Code
-	if o.json {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(run.Doc)
+		ok, perr := prompt.Confirm(ctx, out, cmd.InOrStdin(), rr.Plan)
+		if perr != nil || !ok {
+			rr.Decline()
+			_ = report.WriteRepairOutcome(out, rr.Doc)
+			return exitCode(rr.Code, nil)
+		}
+		rr.Apply(ctx, true)
+		err = report.WriteRepairOutcome(out, rr.Doc)
 	} else {
-		fmt.Fprintf(&run.Text, "exit %d: %s\n", code, report.ExitMeaning(code))
-		err = flush(out, &run.Text)
+		rr.Apply(ctx, o.yes)
+		err = report.WriteRepair(out, rr.Doc, o.json)
 	}
+	code := rr.Code
 	if err != nil {
 		code |= report.ExitOperational
 		return exitCode(code, fmt.Errorf("write report: %w", err))
@@ -154,10 +141,4 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 		return exitCode(code, nil)
 	}
 	return nil
-}
-
-func flush(w io.Writer, b *strings.Builder) error {
-	_, err := io.WriteString(w, b.String())
-	b.Reset()
-	return err
 }

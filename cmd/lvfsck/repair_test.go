@@ -17,6 +17,7 @@ import (
 	"github.com/lvfsck/lvfsck/repair"
 	"github.com/lvfsck/lvfsck/repair/adapt"
 	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/run"
 )
 
 // repairCLI runs lvfsck in-process with stdin, on a terminal or not.
@@ -78,7 +79,7 @@ func TestRepairYesDeletesResurrected(t *testing.T) {
 	f.onDelete("real")
 	out, errText, code := repairCLI(t, "", false, append([]string{"repair", "--yes", "--json", "--incarnation", "200@2"}, f.args(state)...)...)
 	require.Equal(t, report.ExitCorrected, code, "%s\n%s", out, errText)
-	d := jsonDoc[repairDoc](t, out)
+	d := jsonDoc[report.RepairDoc](t, out)
 	require.True(t, d.Applied)
 	require.Len(t, d.Plan, 1)
 	require.Equal(t, repair.ActionDelete, d.Plan[0].Action)
@@ -159,7 +160,7 @@ func TestRepairRollsForwardInterruptedReload(t *testing.T) {
 	state := t.TempDir()
 	j, err := journal.Open(state, journal.Options{})
 	require.NoError(t, err)
-	_, err = j.RecordEvent(journal.Event{Kind: eventReloadBegin, LvstoreUUID: fxLvs,
+	_, err = j.RecordEvent(journal.Event{Kind: run.EventReloadBegin, LvstoreUUID: fxLvs,
 		Detail: `reload of lvstore lvs-r: bdev_aio_delete aio0, then bdev_aio_create {"name":"aio0","filename":"` + f.img + `","block_size":4096}`})
 	require.NoError(t, err)
 	require.NoError(t, j.Close())
@@ -179,7 +180,7 @@ func TestRepairRollsForwardInterruptedReload(t *testing.T) {
 	j, err = journal.Open(state, journal.Options{})
 	require.NoError(t, err)
 	defer j.Close()
-	open, err := openReloads(j)
+	open, err := run.OpenReloads(j)
 	require.NoError(t, err)
 	require.Empty(t, open, "the mark is closed")
 }
@@ -223,7 +224,7 @@ func TestRepairFinishesOpenIntent(t *testing.T) {
 	require.NoError(t, j.Close())
 
 	out, errText, code := repairCLI(t, "", false, append([]string{"repair", "--yes", "--json", "--incarnation", "1@1"}, f.args(state)...)...)
-	d := jsonDoc[repairDoc](t, out)
+	d := jsonDoc[report.RepairDoc](t, out)
 	require.Equal(t, report.ExitUncorrected, code&report.ExitUncorrected, "%s\n%s", out, errText)
 	require.Equal(t, repair.ActionFinish, d.Plan[0].Action, "%s", out)
 	require.Equal(t, repair.OutcomeForcedRemoval, d.Results[0].Outcome)

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/lvfsck/lvfsck/checkrun"
-	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/run"
 )
 
 const targetProcessHelp = "the target's process name (its comm or argv[0] basename, e.g. spdk_tgt): found under /proc (hostPID in a pod) and used as --target-pid"
@@ -25,15 +23,9 @@ func resolveTargetProcess(cmd *cobra.Command, name string, pid int) (int, error)
 	if name == "" || strings.Contains(name, "/") {
 		return 0, usageError("--target-process %q: a process name such as spdk_tgt", name)
 	}
-	found, err := checkrun.FindProcess("/proc", name)
-	var amb *checkrun.AmbiguousProcessError
-	switch {
-	case errors.Is(err, checkrun.ErrNoProcess):
-		return 0, exitCode(report.ExitOperational, errors.New("no process named "+name+" (is spdk_tgt running? hostPID: true in the pod?)"))
-	case errors.As(err, &amb):
-		return 0, usageError("%v: choose one with --target-pid", amb)
-	case err != nil:
-		return 0, exitCode(report.ExitOperational, err)
+	found, err := run.TargetProcess(name)
+	if err != nil {
+		return 0, exitOf(err)
 	}
 	return found, nil
 }

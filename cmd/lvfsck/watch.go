@@ -14,10 +14,10 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/lvfsck/lvfsck/checkrun"
 	"github.com/lvfsck/lvfsck/history"
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/run"
 	"github.com/lvfsck/lvfsck/scanner"
 	"github.com/lvfsck/lvfsck/spdk"
 	"github.com/lvfsck/lvfsck/watch"
@@ -100,7 +100,7 @@ func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) (rerr error) {
 	}
 	socket := o.socket
 	if o.targetPID > 0 {
-		socket = checkrun.SocketThroughProc("/proc", o.targetPID, o.socket)
+		socket = run.SocketThroughProc(o.targetPID, o.socket)
 	}
 	keep, err := history.ParseSince(o.keep)
 	if err != nil || keep <= 0 {
@@ -116,7 +116,7 @@ func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) (rerr error) {
 		// The pid (and the socket path through /proc/PID/root) is fixed for
 		// this run: a restarted target is a new process, found by a new run.
 		var ended func() bool
-		ctx, ended = checkrun.CancelWhenGone(ctx, "/proc", o.targetPID, time.Second)
+		ctx, ended = run.CancelWhenGone(ctx, o.targetPID)
 		defer func() {
 			if ended() && rerr == nil {
 				lg.Error().Str("process", o.targetProc).Int("pid", o.targetPID).Msg("target process ended: exiting so that a restart finds the new one")
@@ -159,7 +159,7 @@ func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) (rerr error) {
 	w := watch.New(watch.Config{
 		Socket: socket, Open: open, FullEvery: o.fullEvery, Poll: o.poll, Timeout: o.timeout,
 		Rescan: o.rescan, Metrics: m, Log: lg,
-		Check: checkrun.Config{
+		Check: run.CheckConfig{
 			Mode: scanner.ModeRecovery, TmpDir: o.tmpDir, Keep: keep, Version: version, Now: time.Now, TargetPID: o.targetPID,
 		},
 	})

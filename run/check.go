@@ -1,17 +1,10 @@
-// Package checkrun is one `lvfsck check`: it gathers the live view (from
-// spdk_tgt or captured answers, via collect), reads the devices, records
-// the observation in the journal, compares the three views (reconcile),
-// records the findings, and summarizes the run for report. `lvfsck repair`
-// runs the same comparison (Compare) over the view its session holds.
-// Rendering and exit-code plumbing stay with the caller.
-package checkrun
+package run
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -22,11 +15,11 @@ import (
 	"github.com/lvfsck/lvfsck/reconcile"
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/scanner"
-	"github.com/lvfsck/lvfsck/spdk"
 )
 
-// Config is one check. The caller validates flags and opens the journal.
-type Config struct {
+// CheckConfig is one check. The caller validates flags and opens the
+// journal.
+type CheckConfig struct {
 	Socket      string        // spdk_tgt's socket, when not offline
 	Files       collect.Files // captured answers: any set makes the check offline
 	Images      []string      // images of an offline check
@@ -55,19 +48,12 @@ type Config struct {
 }
 
 // Offline tells whether cfg checks captured answers rather than a target.
-func (cfg Config) Offline() bool { return cfg.Files != (collect.Files{}) }
+func (cfg CheckConfig) Offline() bool { return cfg.Files != (collect.Files{}) }
 
-func (cfg Config) procRoot() string {
-	if cfg.ProcRoot == "" {
-		return "/proc"
-	}
-	return cfg.ProcRoot
-}
-
-// Result is a check's outcome. It is returned on failure too, with what a
+// CheckResult is a check's outcome. It is returned on failure too, with what a
 // failed run still reports (status "incomplete", the error among the
 // notes), so that machines reading JSON or Prometheus see the failure.
-type Result struct {
+type CheckResult struct {
 	Summary report.Summary
 	// OpErr: a device could not be read, or the journal failed mid-run.
 	OpErr bool
@@ -85,7 +71,7 @@ type Result struct {
 
 // LastSuccess is the end of the last run that completed its check: this
 // one, or the newest completed one in the journal.
-func (r *Result) LastSuccess() time.Time {
+func (r *CheckResult) LastSuccess() time.Time {
 	if report.RunCompleted(r.Summary.Exit) {
 		return r.Summary.Finished
 	}
@@ -102,7 +88,7 @@ func (r *Result) LastSuccess() time.Time {
 // Finish closes the run in the journal with its final exit code (the
 // report's, ORed with whatever rendering it failed) and applies the
 // retention. Without a journal run it does nothing.
-func (r *Result) Finish(final int) {
+func (r *CheckResult) Finish(final int) {
 	if r.j == nil || r.runID == "" {
 		return
 	}
@@ -122,20 +108,20 @@ func (r *Result) Finish(final int) {
 	r.log.Debug().Interface("pruned", st).Msg("journal pruned")
 }
 
-// run carries one check from gathering to the summary.
-type run struct {
-	cfg         Config
-	res         *Result
+// checkRun carries one check from gathering to the summary.
+type checkRun struct {
+	cfg         CheckConfig
+	res         *CheckResult
 	target      string
 	inc         string
 	started     time.Time
 	notes       []string
 	targetStart time.Time
-	pid         int
+	tgt         *Target                                           // nil offline
 	relive      func(ctx context.Context) (reconcile.Live, error) // nil offline
 }
 
-func (r *run) note(format string, a ...any) {
+func (r *checkRun) note(format string, a ...any) {
 	msg := fmt.Sprintf(format, a...)
 	r.notes = append(r.notes, msg)
 	// The note is in the report; a warn log would repeat it on stderr (as a
@@ -144,7 +130,7 @@ func (r *run) note(format string, a ...any) {
 }
 
 // failed is the Result of a run that could not finish its check.
-func (r *run) failed(code int, err error) (*Result, error) {
+func (r *checkRun) failed(code int, err error) (*CheckResult, error) {
 	r.res.Summary = report.Summary{
 		Command: "check", Version: r.cfg.Version, Target: r.target, Incarnation: r.inc,
 		Started: r.started, Finished: r.cfg.Now(), Exit: code,
@@ -153,12 +139,13 @@ func (r *run) failed(code int, err error) (*Result, error) {
 	return r.res, report.Fail(code, err)
 }
 
-// Run checks once: live view, devices, journal, comparison, summary. The
+// Check checks once: live view, devices, journal, comparison, summary. The
 // journal run it begins stays open until the caller's Finish. On failure
-// the error is a *report.Failure and the Result still holds what to report.
-func Run(ctx context.Context, cfg Config) (*Result, error) {
-	r := &run{cfg: cfg, started: cfg.Now()}
-	r.res = &Result{j: cfg.Journal, keep: cfg.Keep, now: cfg.Now, log: cfg.Log}
+// the error is a *report.Failure and the CheckResult still holds what to
+// report.
+func Check(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
+	r := &checkRun{cfg: cfg, started: cfg.Now()}
+	r.res = &CheckResult{j: cfg.Journal, keep: cfg.Keep, now: cfg.Now, log: cfg.Log}
 	offline := cfg.Offline()
 
 	// 1. The live view.
@@ -178,31 +165,27 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		live = collect.BuildLive(a)
 	} else {
-		var c *spdk.Client
-		var err error
-		live, c, err = r.liveView(ctx)
-		if c != nil {
-			defer c.Close()
-			r.relive = func(ctx context.Context) (reconcile.Live, error) {
-				after, _, err := collect.Live(ctx, c)
-				return after, err
-			}
+		r.target = cfg.Socket
+		t, err := Connect(ctx, TargetConfig{Socket: cfg.Socket, Incarnation: cfg.Incarnation, Timeout: cfg.Timeout, ProcRoot: cfg.ProcRoot, Log: cfg.Log})
+		if t != nil {
+			defer t.Close()
+			r.tgt, r.inc, r.targetStart, r.relive = t, t.Incarnation, t.Start, t.Relive
+			r.notes = append(r.notes, t.Notes...)
 		}
 		if err != nil {
 			var e *report.Failure
 			errors.As(err, &e)
 			return r.failed(e.Code, e.Err)
 		}
+		live = t.Live
 	}
 
 	// 2. The persisted view.
 	devices := append(append([]string(nil), cfg.Images...), cfg.Devices...)
 	if !offline && len(cfg.Devices) == 0 {
 		var undiscovered []string
-		if cfg.TargetPID > 0 {
-			ThroughProc(&live, cfg.procRoot(), cfg.TargetPID)
-		}
-		devices, undiscovered = DiscoverDevices(&live, r.pid, cfg.procRoot())
+		devices, undiscovered = r.tgt.Devices(procRoot(cfg.ProcRoot), cfg.TargetPID)
+		live = r.tgt.Live
 		for _, name := range undiscovered {
 			r.note("lvstore %s: its base bdev names no file (not an AIO bdev); pass its device with --device", name)
 		}
@@ -258,75 +241,4 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	r.res.Summary, r.res.OpErr, r.res.status, r.res.Scans = s, cmp.OpErr, s.Status(), cmp.Scans
 	return r.res, nil
-}
-
-// liveView asks the target at cfg.Socket what it holds, and who it is.
-func (r *run) liveView(ctx context.Context) (reconcile.Live, *spdk.Client, error) {
-	cfg := r.cfg
-	r.target = cfg.Socket
-	c, err := spdk.Dial(ctx, cfg.Socket, spdk.WithTimeout(cfg.Timeout))
-	if err != nil {
-		if ctx.Err() != nil {
-			return reconcile.Live{}, nil, report.Fail(report.ExitCancelled, fmt.Errorf("cancelled while connecting to %s", cfg.Socket))
-		}
-		return reconcile.Live{}, nil, report.Fail(report.ExitOperational, fmt.Errorf("cannot reach spdk_tgt at %s: %w (is it running? is --socket right?)", cfg.Socket, err))
-	}
-	r.inc = cfg.Incarnation
-	var inc spdk.Incarnation
-	if r.inc == "" {
-		inc, err = c.Incarnation(ctx)
-		if err != nil {
-			r.note("target incarnation unknown (%v): restarts cannot be told apart and \"listed earlier in this target run\" is not used as evidence; pass --incarnation", err)
-		} else {
-			r.inc = inc.String()
-			r.pid = inc.PID
-		}
-	} else {
-		inc, err = spdk.ParseIncarnation(r.inc)
-	}
-	if err == nil {
-		// Log lines imported from before the target started are about
-		// an earlier run of it; failing that, none is excluded.
-		if r.targetStart, err = collect.TargetStart(cfg.procRoot(), inc); err != nil {
-			cfg.Log.Debug().Err(err).Msg("target start time")
-		}
-	}
-	live, notes, err := collect.Live(ctx, c)
-	for _, n := range notes {
-		r.note("%s", n)
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return live, c, report.Fail(report.ExitCancelled, fmt.Errorf("cancelled while reading the live view: %w", err))
-		}
-		return live, c, report.Fail(report.ExitOperational, fmt.Errorf("live view from %s: %w", cfg.Socket, err))
-	}
-	return live, c, nil
-}
-
-// DiscoverDevices finds the lvstores' base devices in the live view (the
-// files of their AIO bdevs; a relative one is resolved against the working
-// directory of the target's process pid, when known) and the lvstores whose
-// base bdev names no file.
-func DiscoverDevices(live *reconcile.Live, pid int, procRoot string) (devices, undiscovered []string) {
-	if pid > 0 {
-		if cwd, err := os.Readlink(fmt.Sprintf("%s/%d/cwd", procRoot, pid)); err == nil {
-			collect.ResolveDevices(live, cwd)
-		}
-	}
-	return collect.Devices(*live), collect.Undiscovered(*live)
-}
-
-// TargetStart is when the target of incarnation inc started, or zero when
-// that cannot be told.
-func TargetStart(inc string) time.Time {
-	i, err := spdk.ParseIncarnation(inc)
-	if err != nil {
-		return time.Time{}
-	}
-	t, err := collect.TargetStart("/proc", i)
-	if err != nil {
-		return time.Time{}
-	}
-	return t
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/journal"
+	"github.com/lvfsck/lvfsck/reconcile"
 	"github.com/lvfsck/lvfsck/spdk"
 )
 
@@ -83,4 +84,35 @@ func TestHistoryLogsBeforeTargetStart(t *testing.T) {
 	for _, e := range h.LogEvidence(uX, "lvs-r/x") {
 		require.Empty(t, e.Incarnation, "start unknown: nothing is excluded")
 	}
+}
+
+func TestThroughProc(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/host/dev/sdb", "/proc/42/root/host/dev/sdb"},
+		{"disk.img", "/proc/42/cwd/disk.img"},
+		{"", ""},
+		{"/proc/42/root/dev/sdb", "/proc/42/root/dev/sdb"}, // already through it
+	}
+	for _, tc := range tests {
+		live := reconcile.Live{Lvstores: []reconcile.LLvstore{{Device: tc.in}}}
+		ThroughProc(&live, "/proc", 42)
+		require.Equal(t, tc.want, live.Lvstores[0].Device, tc.in)
+	}
+}
+
+func TestDiscoverDevices(t *testing.T) {
+	proc := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(proc, "42"), 0o755))
+	require.NoError(t, os.Symlink("/srv/spdk", filepath.Join(proc, "42", "cwd")))
+	live := func() *reconcile.Live {
+		return &reconcile.Live{Lvstores: []reconcile.LLvstore{
+			{Name: "rel", Device: "disk.img"}, {Name: "abs", Device: "/dev/nvme0n1"}, {Name: "nvme", BaseBdev: "Nvme0n1"}}}
+	}
+	devs, und := DiscoverDevices(live(), 42, proc)
+	require.Equal(t, []string{"/dev/nvme0n1", "/srv/spdk/disk.img"}, devs)
+	require.Equal(t, []string{"nvme"}, und)
+	devs, _ = DiscoverDevices(live(), 0, proc)
+	require.Equal(t, []string{"/dev/nvme0n1", "disk.img"}, devs, "no pid: as the target named it")
+	devs, _ = DiscoverDevices(live(), 7, proc)
+	require.Equal(t, []string{"/dev/nvme0n1", "disk.img"}, devs, "no such process")
 }

@@ -1,7 +1,7 @@
-// Package sessiontest gives tests of the write commands' packages a
+// Package runtest gives tests of the write commands (package run) a
 // session on a fake target that answers with a captured moment of the
 // resurrection scenario (testdata/fixtures), and a journal of their own.
-package sessiontest
+package runtest
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/journal"
-	"github.com/lvfsck/lvfsck/session"
+	"github.com/lvfsck/lvfsck/run"
 	"github.com/lvfsck/lvfsck/spdk/rpctest"
 )
 
@@ -65,12 +65,12 @@ func Journal(t *testing.T) *journal.Journal {
 // Open opens a session on srv as target run "1@1", verifying on devices;
 // with none given, on a device that cannot be read (nothing may then be
 // deleted, and the plan comes from the views and the journal alone).
-func Open(t *testing.T, srv *rpctest.Server, j *journal.Journal, devices ...string) *session.Session {
+func Open(t *testing.T, srv *rpctest.Server, j *journal.Journal, devices ...string) *run.Session {
 	t.Helper()
 	if len(devices) == 0 {
 		devices = []string{filepath.Join(t.TempDir(), "missing.img")}
 	}
-	s, err := session.Open(context.Background(), session.Config{Socket: srv.Path, Incarnation: "1@1", Devices: devices,
+	s, err := run.OpenSession(context.Background(), run.SessionConfig{Socket: srv.Path, Incarnation: "1@1", Devices: devices,
 		Timeout: 5 * time.Second, Journal: j, Log: zerolog.Nop()})
 	require.NoError(t, err)
 	t.Cleanup(s.Close)

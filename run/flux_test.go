@@ -1,4 +1,4 @@
-package checkrun
+package run
 
 import (
 	"testing"

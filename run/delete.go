@@ -1,8 +1,9 @@
-// Package deleterun is one `lvfsck delete` over a session: the run in the
-// journal, deletes an earlier run left unfinished (verified and recorded
-// before anything new is sent), then each lvol's guarded delete, gathered
-// into the document report renders.
-package deleterun
+package run
+
+// One `lvfsck delete` over a session: the run in the journal, deletes an
+// earlier run left unfinished (verified and recorded before anything new is
+// sent), then each lvol's guarded delete, gathered into the document report
+// renders.
 
 import (
 	"context"
@@ -12,11 +13,10 @@ import (
 
 	"github.com/lvfsck/lvfsck/repair"
 	"github.com/lvfsck/lvfsck/report"
-	"github.com/lvfsck/lvfsck/session"
 )
 
-// Options are what the operator asked of this delete.
-type Options struct {
+// DeleteOptions are what the operator asked of this delete.
+type DeleteOptions struct {
 	Socket        string
 	Refs          []repair.Ref
 	DryRun        bool
@@ -25,29 +25,25 @@ type Options struct {
 	Log           zerolog.Logger
 }
 
-// Run is one delete, from Start to Finish.
-type Run struct {
-	s     *session.Session
-	o     Options
-	runID string
+// DeleteRun is one delete, from StartDelete to Finish.
+type DeleteRun struct {
+	writeRun
+	o DeleteOptions
 }
 
-// Start begins the run in the journal. Finish must follow.
-func Start(s *session.Session, o Options) (*Run, error) {
-	id, err := s.BeginRun("delete")
+// StartDelete begins the run in the journal. Finish must follow.
+func StartDelete(s *Session, o DeleteOptions) (*DeleteRun, error) {
+	w, err := s.begin("delete")
 	if err != nil {
 		return nil, err
 	}
-	return &Run{s: s, o: o, runID: id}, nil
+	return &DeleteRun{writeRun: w, o: o}, nil
 }
-
-// Finish closes the run in the journal with its final exit code.
-func (r *Run) Finish(code int) error { return r.s.FinishRun(r.runID, code) }
 
 // Delete finishes what earlier runs left open, then deletes each lvol in
 // turn (stopping at a cancellation), and returns the document with its
 // exit code.
-func (r *Run) Delete(ctx context.Context) report.DeleteDoc {
+func (r *DeleteRun) Delete(ctx context.Context) report.DeleteDoc {
 	s, o := r.s, r.o
 	doc := report.DeleteDoc{Command: "delete", Target: o.Socket, DryRun: o.DryRun, Finished: []report.DeleteResult{}, Results: []report.DeleteResult{}}
 	code := report.ExitOK

@@ -1,4 +1,4 @@
-package checkrun
+package run
 
 import (
 	"context"
@@ -88,7 +88,7 @@ func checkWhileChurning(t *testing.T, c *spdk.Client, sock string) {
 	checks, settled := 0, 0
 	var bad []string
 	for ctx.Err() == nil {
-		res, err := Run(context.Background(), Config{
+		res, err := Check(context.Background(), CheckConfig{
 			Socket: sock, Mode: scanner.ModeAuto, TmpDir: t.TempDir(), Timeout: 10 * time.Second,
 			Journal: j, Keep: time.Hour, Version: "test", Now: time.Now, Log: zerolog.Nop(),
 		})

@@ -1,4 +1,4 @@
-package deleterun
+package run_test
 
 import (
 	"context"
@@ -11,19 +11,19 @@ import (
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/repair"
 	"github.com/lvfsck/lvfsck/report"
-	"github.com/lvfsck/lvfsck/session"
-	"github.com/lvfsck/lvfsck/session/sessiontest"
+	"github.com/lvfsck/lvfsck/run"
+	"github.com/lvfsck/lvfsck/run/runtest"
 	"github.com/lvfsck/lvfsck/spdk/rpctest"
 )
 
 // target serves the resurrection capture before its delete; the journal
 // holds an intent an earlier run left open.
-func target(t *testing.T) (*rpctest.Server, *session.Session, *journal.Journal) {
+func target(t *testing.T) (*rpctest.Server, *run.Session, *journal.Journal) {
 	t.Helper()
-	srv := sessiontest.Target(t, "resurrection.before-delete")
-	j := sessiontest.Journal(t)
-	sessiontest.Intent(t, j)
-	return srv, sessiontest.Open(t, srv, j), j
+	srv := runtest.Target(t, "resurrection.before-delete")
+	j := runtest.Journal(t)
+	runtest.Intent(t, j)
+	return srv, runtest.Open(t, srv, j), j
 }
 
 func refs(t *testing.T, args ...string) []repair.Ref {
@@ -38,9 +38,9 @@ func refs(t *testing.T, args ...string) []repair.Ref {
 
 func TestDryRunChangesNothing(t *testing.T) {
 	srv, s, j := target(t)
-	run, err := Start(s, Options{Socket: srv.Path, Refs: refs(t, "lvs-r/backup-1"), DryRun: true, Log: zerolog.Nop()})
+	rn, err := run.StartDelete(s, run.DeleteOptions{Socket: srv.Path, Refs: refs(t, "lvs-r/backup-1"), DryRun: true, Log: zerolog.Nop()})
 	require.NoError(t, err)
-	doc := run.Delete(context.Background())
+	doc := rn.Delete(context.Background())
 	require.Zero(t, srv.Calls("bdev_lvol_delete"))
 	require.True(t, doc.DryRun)
 	require.Empty(t, doc.Finished, "a dry run leaves the open intent alone")
@@ -49,7 +49,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	// The device cannot be read here: not even a dry run says it would go ahead.
 	require.Equal(t, repair.OutcomeUnverified, doc.Results[0].Outcome)
 	require.NotZero(t, doc.Exit&report.ExitOperational)
-	require.NoError(t, run.Finish(doc.Exit))
+	require.NoError(t, rn.Finish(doc.Exit))
 	runs, err := j.Runs()
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
@@ -60,14 +60,14 @@ func TestDryRunChangesNothing(t *testing.T) {
 // Cancelled: the open intent is still looked at, no lvol is touched.
 func TestCancelled(t *testing.T) {
 	srv, s, _ := target(t)
-	run, err := Start(s, Options{Socket: srv.Path, Refs: refs(t, "lvs-r/backup-1", "lvs-r/bystander"), Log: zerolog.Nop()})
+	rn, err := run.StartDelete(s, run.DeleteOptions{Socket: srv.Path, Refs: refs(t, "lvs-r/backup-1", "lvs-r/bystander"), Log: zerolog.Nop()})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	doc := run.Delete(ctx)
+	doc := rn.Delete(ctx)
 	require.Empty(t, doc.Results)
 	require.NotZero(t, doc.Exit&report.ExitCancelled)
 	require.Zero(t, srv.Calls("bdev_lvol_delete"))
 	require.Equal(t, report.ExitMeaning(doc.Exit), doc.Meaning)
-	require.NoError(t, run.Finish(doc.Exit))
+	require.NoError(t, rn.Finish(doc.Exit))
 }

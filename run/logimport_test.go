@@ -1,4 +1,4 @@
-package logimport
+package run
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/journal"
+	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/tgtlog"
 )
 
@@ -115,8 +116,8 @@ func TestImportBatches(t *testing.T) {
 	f, err := Import(strings.NewReader(b.String()), "-", j, time.UTC)
 	require.NoError(t, err)
 	require.Equal(t, 2, j.writes)
-	require.Equal(t, MaxNotable, len(f.Notable))
-	require.Equal(t, batchSize+3-MaxNotable, f.NotableOmitted)
+	require.Equal(t, report.MaxNotable, len(f.Notable))
+	require.Equal(t, batchSize+3-report.MaxNotable, f.NotableOmitted)
 }
 
 func TestEvidenceOf(t *testing.T) {
@@ -175,6 +176,16 @@ func TestSourceName(t *testing.T) {
 	require.LessOrEqual(t, len(s), MaxSource+3)
 	require.True(t, strings.HasSuffix(long, s[3:]))
 	require.NotContains(t, s, "\ufffd")
+
+	// A path longer than the journal takes is stored by its end.
+	p := "/tmp"
+	for len(p) < 700 {
+		p = filepath.Join(p, strings.Repeat("d", 60))
+	}
+	p = filepath.Join(p, "spdk_tgt.log")
+	require.Equal(t, "...", SourceName(p)[:3])
+	require.True(t, strings.HasSuffix(SourceName(p), "/spdk_tgt.log"))
+	require.LessOrEqual(t, len(SourceName(p)), MaxSource+3)
 }
 
 // FuzzImport: any input, plain or gzip, is read without a panic and
@@ -188,9 +199,9 @@ func FuzzImport(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		res, _ := Import(bytes.NewReader(in), "-", &memJournal{}, time.UTC)
 		require.LessOrEqual(t, res.New+res.Known+res.NoLvol, res.Stats.Lines+1)
-		require.LessOrEqual(t, len(res.Notable), MaxNotable)
+		require.LessOrEqual(t, len(res.Notable), report.MaxNotable)
 		var b bytes.Buffer
-		require.NoError(t, WriteText(&b, Doc{Files: []File{res}}))
+		require.NoError(t, report.WriteLogImport(&b, report.LogImportDoc{Files: []report.LogImportFile{res}}, false))
 	})
 }
 

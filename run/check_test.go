@@ -1,4 +1,4 @@
-package checkrun
+package run
 
 import (
 	"context"
@@ -31,9 +31,9 @@ func captured(views string) collect.Files {
 	}
 }
 
-func testConfig(files collect.Files) Config {
+func testConfig(files collect.Files) CheckConfig {
 	clock := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	return Config{
+	return CheckConfig{
 		Files: files, Mode: scanner.ModeAuto, Keep: 90 * 24 * time.Hour, Version: "test",
 		Now: func() time.Time { clock = clock.Add(time.Second); return clock }, Log: zerolog.Nop(),
 		Progress: &strings.Builder{},
@@ -63,7 +63,7 @@ func TestRunOffline(t *testing.T) {
 				t.Cleanup(func() { j.Close() })
 				cfg.Journal = j
 			}
-			res, err := Run(context.Background(), cfg)
+			res, err := Check(context.Background(), cfg)
 			require.NoError(t, err)
 			s := res.Summary
 			require.Equal(t, tc.code, s.Exit)
@@ -90,7 +90,7 @@ func TestRunOffline(t *testing.T) {
 			require.Equal(t, s.Status(), runs[0].Outcome)
 
 			// A second run: known findings say since when.
-			res, err = Run(context.Background(), cfg)
+			res, err = Check(context.Background(), cfg)
 			require.NoError(t, err)
 			require.NotEmpty(t, res.Summary.Findings)
 			require.Contains(t, res.Summary.Findings[0].Evidence[reconcile.EvJournal], "reported since")
@@ -103,21 +103,21 @@ func TestRunFailures(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name string
-		cfg  func(*Config)
+		cfg  func(*CheckConfig)
 		code int
 		msg  string
 	}{
-		{"missing capture", func(c *Config) {
+		{"missing capture", func(c *CheckConfig) {
 			c.Files = collect.Files{Lvstores: filepath.Join(dir, "nope.json"), Lvols: filepath.Join(dir, "nope.json")}
 		}, report.ExitOperational, "offline check: "},
-		{"no target", func(c *Config) {
+		{"no target", func(c *CheckConfig) {
 			c.Files, c.Socket, c.Timeout = collect.Files{}, filepath.Join(dir, "none.sock"), time.Second
 		}, report.ExitOperational, "cannot reach spdk_tgt at " + filepath.Join(dir, "none.sock")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(captured("basic-1m"))
 			tc.cfg(&cfg)
-			res, err := Run(context.Background(), cfg)
+			res, err := Check(context.Background(), cfg)
 			var e *report.Failure
 			require.ErrorAs(t, err, &e)
 			require.Equal(t, tc.code, e.Code)
@@ -141,12 +141,12 @@ func TestLastSuccessFromJournal(t *testing.T) {
 	cfg := testConfig(captured("basic-1m"))
 	cfg.Files.Notify = ""
 	cfg.Journal = j
-	ok, err := Run(context.Background(), cfg)
+	ok, err := Check(context.Background(), cfg)
 	require.NoError(t, err)
 	ok.Finish(ok.Summary.Exit)
 
 	cfg.Files.Lvols = filepath.Join(t.TempDir(), "gone.json")
-	bad, err := Run(context.Background(), cfg)
+	bad, err := Check(context.Background(), cfg)
 	require.Error(t, err)
 	runs, err := j.Runs()
 	require.NoError(t, err)
@@ -232,21 +232,4 @@ func TestDedupObs(t *testing.T) {
 	in := []journal.LvolObservation{{UUID: "a", Name: "1"}, {UUID: "b"}, {UUID: "a", Name: "2"}}
 	require.Equal(t, []journal.LvolObservation{{UUID: "a", Name: "1"}, {UUID: "b"}}, dedupObs(in))
 	require.Len(t, in, 3, "the input is left alone")
-}
-
-func TestDiscoverDevices(t *testing.T) {
-	proc := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(proc, "42"), 0o755))
-	require.NoError(t, os.Symlink("/srv/spdk", filepath.Join(proc, "42", "cwd")))
-	live := func() *reconcile.Live {
-		return &reconcile.Live{Lvstores: []reconcile.LLvstore{
-			{Name: "rel", Device: "disk.img"}, {Name: "abs", Device: "/dev/nvme0n1"}, {Name: "nvme", BaseBdev: "Nvme0n1"}}}
-	}
-	devs, und := DiscoverDevices(live(), 42, proc)
-	require.Equal(t, []string{"/dev/nvme0n1", "/srv/spdk/disk.img"}, devs)
-	require.Equal(t, []string{"nvme"}, und)
-	devs, _ = DiscoverDevices(live(), 0, proc)
-	require.Equal(t, []string{"/dev/nvme0n1", "disk.img"}, devs, "no pid: as the target named it")
-	devs, _ = DiscoverDevices(live(), 7, proc)
-	require.Equal(t, []string{"/dev/nvme0n1", "disk.img"}, devs, "no such process")
 }

@@ -1,4 +1,4 @@
-package checkrun
+package procfs
 
 import (
 	"context"
@@ -6,28 +6,62 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/lvfsck/lvfsck/reconcile"
+	"github.com/lvfsck/lvfsck/internal/testfix"
 )
 
-func TestThroughProc(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"/host/dev/sdb", "/proc/42/root/host/dev/sdb"},
-		{"disk.img", "/proc/42/cwd/disk.img"},
-		{"", ""},
-		{"/proc/42/root/dev/sdb", "/proc/42/root/dev/sdb"}, // already through it
+func TestParseStat(t *testing.T) {
+	cases := []struct {
+		name    string
+		in      string
+		pid     int
+		start   uint64
+		wantErr bool
+	}{
+		{"plain", testfix.StatLine("4242", "spdk_tgt"), 4242, 123456, false},
+		{"reactor thread name", testfix.StatLine("17", "reactor_0"), 17, 123456, false},
+		{"spaces in comm", testfix.StatLine("9", "a b c"), 9, 123456, false},
+		{"parens in comm", testfix.StatLine("9", "x) 1 2 3 (y"), 9, 123456, false},
+		{"close paren last char of comm", testfix.StatLine("9", "weird)"), 9, 123456, false},
+		{"no comm", "4242 S 1 2 3", 0, 0, true},
+		{"no pid", testfix.StatLine("", "x"), 0, 0, true},
+		{"bad pid", testfix.StatLine("4x", "x"), 0, 0, true},
+		{"short", "1 (x) S 1 2 3\n", 0, 0, true},
+		{"bad start", strings.Replace(testfix.StatLine("1", "x"), "123456", "-5", 1), 0, 0, true},
+		{"empty", "", 0, 0, true},
+		{"reversed parens", "1 )x( S", 0, 0, true},
 	}
-	for _, tc := range tests {
-		live := reconcile.Live{Lvstores: []reconcile.LLvstore{{Device: tc.in}}}
-		ThroughProc(&live, "/proc", 42)
-		require.Equal(t, tc.want, live.Lvstores[0].Device, tc.in)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := ParseStat([]byte(tc.in))
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, Stat{PID: tc.pid, StartTime: tc.start}, st)
+		})
 	}
-	require.Equal(t, "/proc/7/root/var/tmp/spdk.sock", SocketThroughProc("/proc", 7, "/var/tmp/spdk.sock"))
-	require.Equal(t, "/proc/7/cwd/spdk.sock", SocketThroughProc("/proc", 7, "spdk.sock"))
+}
+
+func FuzzParseStat(f *testing.F) {
+	f.Add([]byte(testfix.StatLine("1", "spdk_tgt")))
+	f.Add([]byte(testfix.StatLine("1", "a) b (c")))
+	f.Add([]byte("1 (x"))
+	if b, err := os.ReadFile("/proc/self/stat"); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := ParseStat(b)
+		if err == nil && len(b) == 0 {
+			t.Fatalf("parsed empty input as pid %d", st.PID)
+		}
+	})
 }
 
 // fakeProc writes a /proc-like tree: pid → {comm, cmdline[, stat]}.
@@ -69,7 +103,7 @@ func TestFindProcess(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			pid, err := FindProcess(fakeProc(t, tc.procs), "spdk_tgt")
+			pid, err := FS(fakeProc(t, tc.procs)).FindProcess("spdk_tgt")
 			switch {
 			case tc.none:
 				require.ErrorIs(t, err, ErrNoProcess)
@@ -84,10 +118,10 @@ func TestFindProcess(t *testing.T) {
 		})
 	}
 	root := fakeProc(t, map[int][]string{8: {"spdk_tgt", "", "8 (spdk (tgt) Z 1"}, 9: {"spdk_tgt", "x\x00", "9 (a) b) S 1"}})
-	require.False(t, ProcessAlive(root, 8), "zombie")
-	require.True(t, ProcessAlive(root, 9))
-	require.False(t, ProcessAlive(root, 10), "absent")
-	_, err := FindProcess(filepath.Join(t.TempDir(), "missing"), "spdk_tgt")
+	require.False(t, FS(root).Alive(8), "zombie")
+	require.True(t, FS(root).Alive(9))
+	require.False(t, FS(root).Alive(10), "absent")
+	_, err := FS(filepath.Join(t.TempDir(), "missing")).FindProcess("spdk_tgt")
 	require.Error(t, err)
 	require.NotErrorIs(t, err, ErrNoProcess)
 }
@@ -104,25 +138,25 @@ func TestFindProcessReal(t *testing.T) {
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 
-	pid, err := FindProcess("/proc", "lvfsck-probe-tgt")
+	pid, err := FS("/proc").FindProcess("lvfsck-probe-tgt")
 	require.NoError(t, err)
 	require.Equal(t, cmd.Process.Pid, pid)
-	require.True(t, ProcessAlive("/proc", pid))
+	require.True(t, FS("/proc").Alive(pid))
 
 	// Killed and not yet waited for: a zombie, which still has its comm.
 	require.NoError(t, cmd.Process.Kill())
-	require.Eventually(t, func() bool { return !ProcessAlive("/proc", pid) }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return !FS("/proc").Alive(pid) }, 5*time.Second, 10*time.Millisecond)
 	_, err = os.Stat(filepath.Join("/proc", strconv.Itoa(pid)))
 	require.NoError(t, err, "still a zombie")
-	_, err = FindProcess("/proc", "lvfsck-probe-tgt")
+	_, err = FS("/proc").FindProcess("lvfsck-probe-tgt")
 	require.ErrorIs(t, err, ErrNoProcess)
 	_ = cmd.Wait()
-	require.False(t, ProcessAlive("/proc", pid))
+	require.False(t, FS("/proc").Alive(pid))
 }
 
 func TestCancelWhenGone(t *testing.T) {
 	root := fakeProc(t, map[int][]string{5: {"spdk_tgt", "spdk_tgt\x00"}})
-	ctx, ended := CancelWhenGone(context.Background(), root, 5, time.Millisecond)
+	ctx, ended := FS(root).CancelWhenGone(context.Background(), 5, time.Millisecond)
 	time.Sleep(20 * time.Millisecond)
 	require.NoError(t, ctx.Err(), "the process runs")
 	require.NoError(t, os.RemoveAll(filepath.Join(root, "5")))
@@ -133,7 +167,12 @@ func TestCancelWhenGone(t *testing.T) {
 	}
 	require.True(t, ended())
 
-	ctx, ended = CancelWhenGone(context.Background(), fakeProc(t, map[int][]string{6: {"x", ""}}), 6, time.Millisecond)
+	ctx, ended = FS(fakeProc(t, map[int][]string{6: {"x", ""}})).CancelWhenGone(context.Background(), 6, time.Millisecond)
 	require.False(t, ended(), "stopped while it runs")
 	require.Error(t, ctx.Err(), "stopping releases the context")
+}
+
+func TestThrough(t *testing.T) {
+	require.Equal(t, "/proc/7/root/var/tmp/spdk.sock", FS("/proc").Through(7, "/var/tmp/spdk.sock"))
+	require.Equal(t, "/proc/7/cwd/spdk.sock", FS("").Through(7, "spdk.sock"))
 }
