@@ -15,6 +15,20 @@ import (
 	"github.com/lvfsck/lvfsck/report"
 )
 
+// ParseRefs reads the lvols the operator named (alias lvstore/name, uuid,
+// or a bare name in lvstore). A bad one is a usage error.
+func ParseRefs(args []string, lvstore string) ([]repair.Ref, error) {
+	refs := make([]repair.Ref, 0, len(args))
+	for _, a := range args {
+		ref, err := repair.ParseRef(a, lvstore)
+		if err != nil {
+			return nil, report.Fail(report.ExitUsage, err)
+		}
+		refs = append(refs, ref)
+	}
+	return refs, nil
+}
+
 // DeleteOptions are what the operator asked of this delete.
 type DeleteOptions struct {
 	Socket        string

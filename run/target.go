@@ -15,6 +15,9 @@ import (
 	"github.com/lvfsck/lvfsck/spdk"
 )
 
+// DefaultSocket is spdk_tgt's JSON-RPC socket unless told otherwise.
+const DefaultSocket = spdk.DefaultSocket
+
 // TargetConfig is how a command reaches spdk_tgt.
 type TargetConfig struct {
 	Socket      string

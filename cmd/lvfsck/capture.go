@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,9 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lvfsck/lvfsck/bundle"
-	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/report"
-	"github.com/lvfsck/lvfsck/spdk"
+	"github.com/lvfsck/lvfsck/run"
 )
 
 type captureOpts struct {
@@ -28,10 +26,6 @@ type captureOpts struct {
 	noJournal bool
 	timeout   time.Duration
 	tmpDir    string
-}
-
-func init() {
-	subcommands = append(subcommands, newCaptureCmd)
 }
 
 func newCaptureCmd(g *globalOpts) *cobra.Command {
@@ -61,7 +55,7 @@ Exit: 0 written, 8 operational error (nothing is left at --out), 16 usage,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCapture(cmd, g, o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.socket, "socket", spdk.DefaultSocket, "spdk_tgt's JSON-RPC unix socket")
+	f.StringVar(&o.socket, "socket", run.DefaultSocket, "spdk_tgt's JSON-RPC unix socket")
 	f.StringArrayVar(&o.devices, "device", nil, "base device or image of an lvstore (repeatable; default: found from bdev_get_bdevs)")
 	f.StringVar(&o.out, "out", "lvfsck-bundle.tar.gz", "where the bundle is written")
 	f.StringVar(&o.log, "log", "", "spdk_tgt's log file, to include (its last 64 MiB)")
@@ -87,15 +81,19 @@ func runCapture(cmd *cobra.Command, g *globalOpts, o *captureOpts) error {
 
 	opts := bundle.Options{Devices: o.devices, LogFile: o.log, Obfuscate: o.obfuscate, TmpDir: o.tmpDir, Version: version, Now: time.Now}
 	if useSocket {
-		c, err := spdk.Dial(ctx, o.socket, spdk.WithTimeout(o.timeout))
+		c, err := run.Dial(ctx, o.socket, o.timeout)
 		if err != nil {
-			return exitCode(report.ExitOperational, fmt.Errorf("cannot reach spdk_tgt at %s: %w (is it running? is --socket right? --device alone captures images only)", o.socket, err))
+			var f *report.Failure
+			if errors.As(err, &f) && f.Code == report.ExitOperational {
+				err = report.Fail(f.Code, fmt.Errorf("%w; --device alone captures images only", f.Err))
+			}
+			return exitOf(err)
 		}
 		defer c.Close()
 		opts.Socket, opts.Client = o.socket, c
 	}
 	if !o.noJournal {
-		evs, err := journalEvents(ctx, g, *o.stateDir)
+		evs, err := run.JournalEvents(ctx, *o.stateDir, g.log, os.Stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "capture: no journal history in the bundle: %v\n", err)
 		} else {
@@ -157,19 +155,6 @@ func runCapture(cmd *cobra.Command, g *globalOpts, o *captureOpts) error {
 
 // journalEvents reads the journal's whole timeline, when there is a
 // journal: a missing state directory is no journal, not an error.
-func journalEvents(ctx context.Context, g *globalOpts, dir string) ([]journal.Event, error) {
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s does not exist", dir)
-	}
-	j, err := openJournal(ctx, g, dir, journalUse{command: "capture", readOnly: true})
-	if err != nil {
-		return nil, err
-	}
-	defer closeJournal(g, j)
-	return j.Timeline(time.Time{})
-}
-
-// humanBytes is n in B, KiB, MiB or GiB.
 func humanBytes(n int64) string {
 	switch {
 	case n >= 1<<30:

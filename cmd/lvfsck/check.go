@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,12 +14,10 @@ import (
 
 	"github.com/lvfsck/lvfsck/collect"
 	"github.com/lvfsck/lvfsck/history"
-	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/owner"
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/run"
 	"github.com/lvfsck/lvfsck/scanner"
-	"github.com/lvfsck/lvfsck/spdk"
 )
 
 type checkOpts struct {
@@ -48,10 +45,6 @@ type checkOpts struct {
 	targetProc  string
 	npd         time.Duration
 	now         func() time.Time // tests pin the clock
-}
-
-func init() {
-	subcommands = append(subcommands, newCheckCmd)
 }
 
 func newCheckCmd(g *globalOpts) *cobra.Command {
@@ -92,7 +85,7 @@ run, so that a target that accepts and never answers cannot stack cron runs;
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCheck(cmd, g, o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.socket, "socket", spdk.DefaultSocket, "spdk_tgt's JSON-RPC unix socket")
+	f.StringVar(&o.socket, "socket", run.DefaultSocket, "spdk_tgt's JSON-RPC unix socket")
 	f.StringArrayVar(&o.devices, "device", nil, "base device or image of an lvstore (repeatable; default: found from bdev_get_bdevs)")
 	f.StringArrayVar(&o.images, "image", nil, "image file (gzip allowed) for an offline check (repeatable)")
 	f.StringVar(&o.owner, "owner", "", "only the lvols of one control plane: "+strings.Join(owner.Systems, ", "))
@@ -206,7 +199,7 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	}
 	// The journal is the default beside a live target; offline it is used
 	// only when asked for, so a laptop checking a bundle needs no /var/lib.
-	useJournal := !o.noJournal && (!offline || flags.Changed("state-dir") || os.Getenv(stateDirEnv) != "")
+	useJournal := !o.noJournal && (!offline || flags.Changed("state-dir") || os.Getenv(run.StateDirEnv) != "")
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -222,12 +215,15 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	// The journal first: a locked one fails before anything else is done,
 	// and a failed run can still report the last success.
 	if useJournal {
-		j, err := openCheckJournal(ctx, g, o, offline)
+		// Offline, a journal whose directory cannot be written (a support
+		// bundle's) is read without recording this run.
+		j, err := run.OpenJournal(ctx, *o.stateDir, run.JournalUse{Command: "check", Wait: *o.waitLock,
+			ReadOnly: offline && o.noRecord, ReadOnlyIfUnwritable: offline}, g.log, os.Stderr)
 		if err != nil {
-			return err
+			return exitOf(err)
 		}
 		cfg.Journal = j
-		defer closeJournal(g, j)
+		defer run.CloseJournal(j, g.log)
 	}
 
 	res, err := run.Check(ctx, cfg)
@@ -285,34 +281,18 @@ func runCheck(cmd *cobra.Command, g *globalOpts, o *checkOpts) (err error) {
 	return nil
 }
 
-// openCheckJournal opens the journal check uses: for writing beside a live
-// target; offline, for writing unless --no-record, and read-only when its
-// directory cannot be written (a support bundle's).
-func openCheckJournal(ctx context.Context, g *globalOpts, o *checkOpts, offline bool) (*journal.Journal, error) {
-	u := journalUse{command: "check", wait: *o.waitLock, readOnly: offline && o.noRecord}
-	j, err := openJournal(ctx, g, *o.stateDir, u)
-	if err != nil && offline && !u.readOnly && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
-		u.readOnly = true
-		if j, rerr := openJournal(ctx, g, *o.stateDir, u); rerr == nil {
-			g.log.Warn().Str("state_dir", *o.stateDir).Msg("the journal's directory cannot be written: its history is read, this run is not recorded")
-			return j, nil
-		}
-	}
-	return j, err
-}
-
 // runNPD answers node-problem-detector from the journal only (read-only, no
 // device read), so it fits NPD's 5 s plugin timeout on any store.
 func runNPD(cmd *cobra.Command, g *globalOpts, o *checkOpts) error {
 	code, line := run.NPDUnknown, ""
 	ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Second)
 	defer cancel()
-	j, err := openJournal(ctx, g, *o.stateDir, journalUse{command: "check --npd", readOnly: true, wait: 2 * time.Second})
+	j, err := run.OpenJournal(ctx, *o.stateDir, run.JournalUse{Command: "check --npd", ReadOnly: true, Wait: 2 * time.Second}, g.log, os.Stderr)
 	if err != nil {
 		line = run.NPDLine("lvfsck: journal: %v", err)
 	} else {
 		code, line = run.NPD(j, o.now(), o.npd)
-		closeJournal(g, j)
+		run.CloseJournal(j, g.log)
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), line)
 	if code != run.NPDOK {

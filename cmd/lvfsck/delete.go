@@ -10,10 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lvfsck/lvfsck/repair"
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/run"
-	"github.com/lvfsck/lvfsck/spdk"
 )
 
 // writeOpts are the flags delete and repair share.
@@ -36,7 +34,7 @@ type writeOpts struct {
 
 func addWriteFlags(cmd *cobra.Command, o *writeOpts) {
 	f := cmd.Flags()
-	f.StringVar(&o.socket, "socket", spdk.DefaultSocket, "spdk_tgt's JSON-RPC unix socket")
+	f.StringVar(&o.socket, "socket", run.DefaultSocket, "spdk_tgt's JSON-RPC unix socket")
 	f.StringArrayVar(&o.devices, "device", nil, "base device of an lvstore, read to verify deletions (repeatable; default: found from bdev_get_bdevs)")
 	o.stateDir = addStateDirFlag(cmd)
 	o.waitLock = addWaitLockFlag(cmd, 0)
@@ -56,28 +54,24 @@ func addWriteFlags(cmd *cobra.Command, o *writeOpts) {
 // fails at once, naming the directory), then the session on the target;
 // closeAll releases both.
 func openSession(ctx context.Context, g *globalOpts, o *writeOpts) (s *run.Session, closeAll func(), err error) {
-	j, err := openJournal(ctx, g, *o.stateDir, journalUse{command: o.command, wait: *o.waitLock})
+	j, err := run.OpenJournal(ctx, *o.stateDir, run.JournalUse{Command: o.command, Wait: *o.waitLock}, g.log, os.Stderr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, exitOf(err)
 	}
 	s, err = run.OpenSession(ctx, run.SessionConfig{
 		Socket: o.socket, Devices: o.devices, Incarnation: o.incarnation, Timeout: o.timeout, TmpDir: o.tmpDir,
 		BackoffInitial: o.backoffInitial, Journal: j, Log: g.log,
 	})
 	if err != nil {
-		closeJournal(g, j)
+		run.CloseJournal(j, g.log)
 		return nil, nil, exitOf(err)
 	}
-	return s, func() { s.Close(); closeJournal(g, j) }, nil
+	return s, func() { s.Close(); run.CloseJournal(j, g.log) }, nil
 }
 
 type deleteOpts struct {
 	writeOpts
 	lvstore string
-}
-
-func init() {
-	subcommands = append(subcommands, newDeleteCmd)
 }
 
 func newDeleteCmd(g *globalOpts) *cobra.Command {
@@ -118,13 +112,9 @@ cancelled. Several LVOLs OR their codes.`,
 }
 
 func runDelete(cmd *cobra.Command, g *globalOpts, o *deleteOpts, args []string) error {
-	refs := make([]repair.Ref, 0, len(args))
-	for _, a := range args {
-		ref, err := repair.ParseRef(a, o.lvstore)
-		if err != nil {
-			return usageError("%v", err)
-		}
-		refs = append(refs, ref)
+	refs, err := run.ParseRefs(args, o.lvstore)
+	if err != nil {
+		return exitOf(err)
 	}
 	if o.wait < 0 {
 		return usageError("--wait must not be negative")

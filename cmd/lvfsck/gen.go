@@ -16,42 +16,41 @@ import (
 	"github.com/spf13/cobra/doc"
 )
 
-func init() {
-	subcommands = append(subcommands, func(*globalOpts) *cobra.Command {
-		return &cobra.Command{
-			Use:       "gen man|completion DIR",
-			Short:     "write man pages or shell completions (release builds only)",
-			Hidden:    true,
-			Args:      cobra.ExactArgs(2),
-			ValidArgs: []string{"man", "completion"},
-			RunE: func(cmd *cobra.Command, args []string) error {
-				root := cmd.Root()
-				dir := args[1]
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					return fmt.Errorf("gen: %w", err)
+// newGenCmd is the hidden gen command of a release build.
+func newGenCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:       "gen man|completion DIR",
+		Short:     "write man pages or shell completions (release builds only)",
+		Hidden:    true,
+		Args:      cobra.ExactArgs(2),
+		ValidArgs: []string{"man", "completion"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root := cmd.Root()
+			dir := args[1]
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("gen: %w", err)
+			}
+			switch args[0] {
+			case "man":
+				root.DisableAutoGenTag = true // reproducible pages
+				hdr := &doc.GenManHeader{Title: "LVFSCK", Section: "8", Source: "lvfsck " + version}
+				if err := doc.GenManTree(root, hdr, dir); err != nil {
+					return fmt.Errorf("gen man: %w", err)
 				}
-				switch args[0] {
-				case "man":
-					root.DisableAutoGenTag = true // reproducible pages
-					hdr := &doc.GenManHeader{Title: "LVFSCK", Section: "8", Source: "lvfsck " + version}
-					if err := doc.GenManTree(root, hdr, dir); err != nil {
-						return fmt.Errorf("gen man: %w", err)
+			case "completion":
+				for name, gen := range map[string]func(string) error{
+					"lvfsck.bash": func(p string) error { return root.GenBashCompletionFileV2(p, true) },
+					"_lvfsck":     func(p string) error { return root.GenZshCompletionFile(p) },
+					"lvfsck.fish": func(p string) error { return root.GenFishCompletionFile(p, true) },
+				} {
+					if err := gen(filepath.Join(dir, name)); err != nil {
+						return fmt.Errorf("gen completion %s: %w", name, err)
 					}
-				case "completion":
-					for name, gen := range map[string]func(string) error{
-						"lvfsck.bash": func(p string) error { return root.GenBashCompletionFileV2(p, true) },
-						"_lvfsck":     func(p string) error { return root.GenZshCompletionFile(p) },
-						"lvfsck.fish": func(p string) error { return root.GenFishCompletionFile(p, true) },
-					} {
-						if err := gen(filepath.Join(dir, name)); err != nil {
-							return fmt.Errorf("gen completion %s: %w", name, err)
-						}
-					}
-				default:
-					return usageError("gen: want man or completion, got %q", args[0])
 				}
-				return nil
-			},
-		}
-	})
+			default:
+				return usageError("gen: want man or completion, got %q", args[0])
+			}
+			return nil
+		},
+	}
 }

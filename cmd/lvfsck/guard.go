@@ -27,10 +27,6 @@ type guardOpts struct {
 	inherited  time.Duration
 }
 
-func init() {
-	subcommands = append(subcommands, newGuardCmd)
-}
-
 func newGuardCmd(g *globalOpts) *cobra.Command {
 	o := &guardOpts{}
 	cmd := &cobra.Command{

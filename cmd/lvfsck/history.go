@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lvfsck/lvfsck/history"
 	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/run"
 )
 
 // HistorySchema names the JSON document of `lvfsck history --json`.
@@ -19,10 +21,6 @@ type historyOpts struct {
 	stateDir *string
 	waitLock *time.Duration
 	now      func() time.Time
-}
-
-func init() {
-	subcommands = append(subcommands, newHistoryCmd)
 }
 
 // historyWaitLock is how long history waits, by default, for a run that
@@ -85,11 +83,11 @@ func runHistory(cmd *cobra.Command, g *globalOpts, o *historyOpts, lvol string) 
 	if len(lvol) > 512 {
 		return usageError("LVOL: over 512 bytes")
 	}
-	j, err := openJournal(cmd.Context(), g, *o.stateDir, journalUse{readOnly: true, wait: *o.waitLock})
+	j, err := run.OpenJournal(cmd.Context(), *o.stateDir, run.JournalUse{ReadOnly: true, Wait: *o.waitLock}, g.log, os.Stderr)
 	if err != nil {
-		return err
+		return exitOf(err)
 	}
-	defer closeJournal(g, j)
+	defer run.CloseJournal(j, g.log)
 	// The whole timeline: a name is resolved over all of it, even when only
 	// the recent part is printed.
 	all, err := j.Timeline(time.Time{})

@@ -1,25 +1,20 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/run"
 )
-
-func init() {
-	subcommands = append(subcommands, newJournalCmd)
-}
 
 func newJournalCmd(g *globalOpts) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "journal",
 		Short: "verify lvfsck's journal, or set a damaged one aside",
-		Long: `The journal (--state-dir, default ` + journal.DefaultDir + `) is lvfsck's
+		Long: `The journal (--state-dir, default ` + run.DefaultJournalDir + `) is lvfsck's
 history: which lvols each target run listed, delete intents and outcomes,
 findings. It is what tells a forced removal from a real delete, so a
 journal that cannot be read whole stops every command (exit 8) rather
@@ -51,21 +46,15 @@ Exit: 0 the journal reads whole, 8 damaged (the damaged files are listed)
 or not readable, 16 usage.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := journal.Verify(cmd.Context(), *stateDir, journal.Options{Logger: &g.log, WaitLock: *wait})
-			out := cmd.OutOrStdout()
-			var ce *journal.CorruptError
-			if errors.As(err, &ce) {
-				fmt.Fprintf(out, "journal in %s is DAMAGED:\n", ce.Dir)
-				for _, d := range ce.Damage {
-					fmt.Fprintf(out, "  %s\n", d)
+			c, err := run.VerifyJournal(cmd.Context(), *stateDir, *wait, g.log)
+			if c.Dir != "" {
+				if werr := report.WriteJournalCheck(cmd.OutOrStdout(), c); werr != nil && err == nil {
+					err = report.Fail(report.ExitOperational, fmt.Errorf("write output: %w", werr))
 				}
-				return exitCode(report.ExitOperational, fmt.Errorf("journal in %s is damaged: `lvfsck journal reset --state-dir %s` moves it aside and starts a new one", ce.Dir, ce.Dir))
 			}
 			if err != nil {
-				return exitCode(report.ExitOperational, journalAdvice(err, *stateDir, journalUse{readOnly: true, wait: *wait}))
+				return exitOf(err)
 			}
-			fmt.Fprintf(out, "journal in %s reads whole: %d table(s), %d block(s) of %s verified, %d record(s) read\n",
-				rep.Dir, rep.Tables, rep.Blocks, report.Bytes(uint64(rep.Bytes)), rep.Keys)
 			return nil
 		},
 	}
@@ -96,12 +85,9 @@ dropped earlier and still on disk shows as "not opened at load" rather than
 Exit: 0 moved aside, 8 refused or failed, 16 usage.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			aside, err := journal.Reset(cmd.Context(), *stateDir, journal.Options{WaitLock: *wait, Command: "journal reset"}, force)
-			if errors.Is(err, journal.ErrHealthy) {
-				return exitCode(report.ExitOperational, fmt.Errorf("%w: nothing done (--force moves it aside anyway)", err))
-			}
+			aside, err := run.ResetJournal(cmd.Context(), *stateDir, *wait, force)
 			if err != nil {
-				return exitCode(report.ExitOperational, journalAdvice(err, *stateDir, journalUse{wait: *wait}))
+				return exitOf(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "moved the journal in %s to %s (kept); the next lvfsck run starts a new journal in %s\n", *stateDir, aside, *stateDir)
 			return nil

@@ -2,12 +2,10 @@ package main
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/run"
 )
 
 // journalWithEvents leaves a closed journal in dir holding n events.
@@ -214,30 +213,6 @@ func listing(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-// TestJournalAdvice: each way the journal cannot be opened says what to do.
-func TestJournalAdvice(t *testing.T) {
-	dir := "/var/lib/lvfsck"
-	for _, tc := range []struct {
-		name string
-		err  error
-		u    journalUse
-		want []string
-	}{
-		{"permission", &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.EACCES}, journalUse{}, []string{"permission denied", "--state-dir", stateDirEnv}},
-		{"read-only fs", &fs.PathError{Op: "open", Path: dir, Err: syscall.EROFS}, journalUse{}, []string{"--state-dir", stateDirEnv}},
-		{"locked", &journal.LockedError{Dir: dir, Holder: journal.Holder{PID: 4242, Command: "check"}}, journalUse{}, []string{"pid 4242 (lvfsck check)", "--wait-lock"}},
-		{"damaged", &journal.CorruptError{Dir: dir, Damage: []journal.Damage{{File: "000002.sst", Problem: "block 0: checksum"}}}, journalUse{}, []string{"000002.sst", "lvfsck journal verify", "lvfsck journal reset"}},
-		{"missing, reading", &fs.PathError{Op: "stat", Path: dir, Err: syscall.ENOENT}, journalUse{readOnly: true}, []string{"no journal in " + dir, "--state-dir"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			msg := journalAdvice(tc.err, dir, tc.u).Error()
-			for _, w := range tc.want {
-				require.Contains(t, msg, w)
-			}
-		})
-	}
-}
-
 // TestStateDirNotWritable: as an operator without root sees it.
 func TestStateDirNotWritable(t *testing.T) {
 	if os.Geteuid() == 0 {
@@ -247,5 +222,5 @@ func TestStateDirNotWritable(t *testing.T) {
 	require.NoError(t, os.Chmod(parent, 0o555))
 	r := runLvfsck(t, nil, "log", "import", "--state-dir", filepath.Join(parent, "state"), "-")
 	require.Equal(t, report.ExitOperational, r.code)
-	require.Contains(t, r.errText, "--state-dir DIR (or set "+stateDirEnv)
+	require.Contains(t, r.errText, "--state-dir DIR (or set "+run.StateDirEnv)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 	// --tz must work in the minimal containers spdk_tgt runs in, which
 	// often have no zoneinfo.
@@ -19,10 +20,6 @@ type logOpts struct {
 	tz       string
 	stateDir *string
 	waitLock *time.Duration
-}
-
-func init() {
-	subcommands = append(subcommands, newLogCmd)
 }
 
 func newLogCmd(g *globalOpts) *cobra.Command {
@@ -138,11 +135,11 @@ func runLogImport(cmd *cobra.Command, g *globalOpts, o *logOpts, files []string)
 	if stdin > 1 {
 		return usageError("- (stdin) given %d times", stdin)
 	}
-	j, err := openJournal(cmd.Context(), g, *o.stateDir, journalUse{command: "log import", wait: *o.waitLock})
+	j, err := run.OpenJournal(cmd.Context(), *o.stateDir, run.JournalUse{Command: "log import", Wait: *o.waitLock}, g.log, os.Stderr)
 	if err != nil {
-		return err
+		return exitOf(err)
 	}
-	defer closeJournal(g, j)
+	defer run.CloseJournal(j, g.log)
 	doc := run.ImportAll(cmd.InOrStdin(), files, j, loc, g.log)
 	doc.Schema, doc.StateDir = report.LogImportSchema, j.Dir()
 	if err := report.WriteLogImport(cmd.OutOrStdout(), doc, o.json); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/report"
+	"github.com/lvfsck/lvfsck/run"
 )
 
 const tgtFixtureDir = "../../testdata/fixtures/"
@@ -163,7 +164,7 @@ func TestLogImportExitCodes(t *testing.T) {
 // TestStateDirEnv: $LVFSCK_STATE_DIR is the default, --state-dir wins.
 func TestStateDirEnv(t *testing.T) {
 	env, flagDir := t.TempDir(), t.TempDir()
-	t.Setenv(stateDirEnv, env)
+	t.Setenv(run.StateDirEnv, env)
 	r := runLvfsck(t, nil, "log", "import", tgtLogFixtures[0])
 	require.Equal(t, 0, r.code, r.errText)
 	require.Contains(t, r.out, "(journal "+env+")")
@@ -171,8 +172,8 @@ func TestStateDirEnv(t *testing.T) {
 	require.Equal(t, 0, r.code, r.errText)
 	require.Contains(t, r.out, "6 new, 0 already known (journal "+flagDir+")")
 
-	t.Setenv(stateDirEnv, "")
-	require.Equal(t, journal.DefaultDir, defaultStateDir())
+	t.Setenv(run.StateDirEnv, "")
+	require.Equal(t, journal.DefaultDir, run.DefaultStateDir())
 }
 
 // TestLogImportSkipsBinary: a file that is no log imports nothing, and
@@ -219,11 +220,11 @@ func TestLogImportNotableBounded(t *testing.T) {
 // TestLogShow: the offline listing, text (golden) and JSON lines; no
 // journal is touched.
 func TestLogShow(t *testing.T) {
-	t.Setenv(stateDirEnv, filepath.Join(t.TempDir(), "must-not-exist"))
+	t.Setenv(run.StateDirEnv, filepath.Join(t.TempDir(), "must-not-exist"))
 	r := runLvfsck(t, nil, "log", "show", tgtFixtureDir+"resurrection.spdk_tgt.log", tgtFixtureDir+"reload-unsafe.spdk_tgt.log")
 	require.Equal(t, 0, r.code, r.errText)
 	golden(t, "log-show.txt.golden", r.out)
-	require.NoDirExists(t, os.Getenv(stateDirEnv))
+	require.NoDirExists(t, os.Getenv(run.StateDirEnv))
 
 	r = runLvfsck(t, nil, "log", "show", "--json", "--context", tgtFixtureDir+"notify.spdk_tgt.log")
 	require.Equal(t, 0, r.code, r.errText)

@@ -33,10 +33,6 @@ var stdinIsTerminal = func() bool {
 	return isatty.IsTerminal(fd) || isatty.IsCygwinTerminal(fd)
 }
 
-func init() {
-	subcommands = append(subcommands, newRepairCmd)
-}
-
 func newRepairCmd(g *globalOpts) *cobra.Command {
 	o := &repairOpts{}
 	cmd := &cobra.Command{

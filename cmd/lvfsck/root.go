@@ -10,6 +10,8 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+
+	"github.com/lvfsck/lvfsck/report"
 )
 
 type globalOpts struct {
@@ -61,17 +63,27 @@ Read-only by default. Exit codes as e2fsck: 0 consistent, 1 corrected,
 	root.SetVersionTemplate(build.String() + "\n")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return exitCode(16, fmt.Errorf("%w\n%s", err, c.UsageString()))
+		return exitCode(report.ExitUsage, fmt.Errorf("%w\n%s", err, c.UsageString()))
 	})
-	for _, add := range subcommands {
-		root.AddCommand(add(g))
+	// The whole command tree, one constructor per subcommand (its file).
+	root.AddCommand(
+		newScanCmd(g),
+		newCheckCmd(g),
+		newCaptureCmd(g),
+		newDeleteCmd(g),
+		newRepairCmd(g),
+		newGuardCmd(g),
+		newWatchCmd(g),
+		newHistoryCmd(g),
+		newLogCmd(g),
+		newJournalCmd(g),
+		newVersionCmd(),
+	)
+	if gen := newGenCmd(); gen != nil {
+		root.AddCommand(gen) // release builds only (-tags lvfsckgen)
 	}
 	return root
 }
-
-// subcommands is filled by each subcommand's file (init), so that adding a
-// subcommand touches only its own file.
-var subcommands []func(*globalOpts) *cobra.Command
 
 // newLogger logs to stderr: a human console writer on a terminal, JSON lines
 // otherwise (for journald and log shippers).

@@ -26,10 +26,6 @@ type scanOpts struct {
 	bundleImage int
 }
 
-func init() {
-	subcommands = append(subcommands, newScanCmd)
-}
-
 func newScanCmd(g *globalOpts) *cobra.Command {
 	o := &scanOpts{}
 	cmd := &cobra.Command{

@@ -88,25 +88,23 @@ func (b buildInfo) String() string {
 	return s + ", " + b.Go
 }
 
-func init() {
-	subcommands = append(subcommands, func(*globalOpts) *cobra.Command {
-		var asJSON bool
-		cmd := &cobra.Command{
-			Use:   "version",
-			Short: "print lvfsck's version and commit",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				out := cmd.OutOrStdout()
-				if !asJSON {
-					_, err := fmt.Fprintln(out, build)
-					return err
-				}
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(build)
-			},
-		}
-		cmd.Flags().BoolVar(&asJSON, "json", false, "print version, commit and Go version as a JSON object")
-		return cmd
-	})
+func newVersionCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "print lvfsck's version and commit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			if !asJSON {
+				_, err := fmt.Fprintln(out, build)
+				return err
+			}
+			enc := json.NewEncoder(out)
+			enc.SetIndent("", "  ")
+			return enc.Encode(build)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print version, commit and Go version as a JSON object")
+	return cmd
 }

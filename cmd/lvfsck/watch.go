@@ -15,11 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lvfsck/lvfsck/history"
-	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/report"
 	"github.com/lvfsck/lvfsck/run"
 	"github.com/lvfsck/lvfsck/scanner"
-	"github.com/lvfsck/lvfsck/spdk"
 	"github.com/lvfsck/lvfsck/watch"
 )
 
@@ -35,10 +33,6 @@ type watchOpts struct {
 	rescan     time.Duration
 	targetPID  int
 	targetProc string
-}
-
-func init() {
-	subcommands = append(subcommands, newWatchCmd)
 }
 
 func newWatchCmd(g *globalOpts) *cobra.Command {
@@ -68,7 +62,7 @@ which the next run (a DaemonSet's restarted container) finds by name.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runWatch(cmd, g, o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.socket, "socket", spdk.DefaultSocket, "spdk_tgt's JSON-RPC unix socket")
+	f.StringVar(&o.socket, "socket", run.DefaultSocket, "spdk_tgt's JSON-RPC unix socket")
 	o.stateDir = addStateDirFlag(cmd)
 	f.StringVar(&o.listen, "listen", "", "serve /metrics and /healthz on this address (e.g. :9643); none when empty")
 	f.DurationVar(&o.fullEvery, "full-every", time.Hour, "period of the scheduled full check")
@@ -127,14 +121,12 @@ func runWatch(cmd *cobra.Command, g *globalOpts, o *watchOpts) (rerr error) {
 
 	// The journal is opened now, so that a locked or damaged one fails the
 	// start; then the watch holds it only while it writes.
-	open := func(ctx context.Context) (*journal.Journal, error) {
-		return openJournal(ctx, g, *o.stateDir, journalUse{command: "watch", wait: time.Minute})
-	}
-	j, err := openJournal(ctx, g, *o.stateDir, journalUse{command: "watch"})
+	open := run.JournalOpener(*o.stateDir, run.JournalUse{Command: "watch", Wait: time.Minute}, g.log, os.Stderr)
+	j, err := run.OpenJournal(ctx, *o.stateDir, run.JournalUse{Command: "watch"}, g.log, os.Stderr)
 	if err != nil {
-		return err
+		return exitOf(err)
 	}
-	closeJournal(g, j)
+	run.CloseJournal(j, g.log)
 
 	m := watch.NewMetrics()
 	if o.listen != "" {
