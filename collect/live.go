@@ -93,28 +93,12 @@ func Live(ctx context.Context, src LiveSource) (reconcile.Live, []string, error)
 // driver_specific.lvol (base snapshot, clones) and num_blocks*block_size;
 // each lvstore gets its base bdev's file when that bdev is an AIO bdev.
 func BuildLive(a Answers) reconcile.Live {
-	byName := make(map[string]*spdk.Bdev, len(a.Bdevs))
-	for i := range a.Bdevs {
-		b := &a.Bdevs[i]
-		if _, dup := byName[b.Name]; !dup {
-			byName[b.Name] = b
-		}
-	}
-	// Aliases second, so a bdev's own name always wins over another's alias.
-	for i := range a.Bdevs {
-		for _, al := range a.Bdevs[i].Aliases {
-			if _, dup := byName[al]; !dup {
-				byName[al] = &a.Bdevs[i]
-			}
-		}
-	}
+	bdevs := spdk.IndexBdevs(a.Bdevs)
 	var live reconcile.Live
 	live.Lvstores = make([]reconcile.LLvstore, 0, len(a.Lvstores))
 	for _, s := range a.Lvstores {
 		ls := reconcile.LLvstore{UUID: s.UUID, Name: s.Name, BaseBdev: s.BaseBdev, ClusterSize: s.ClusterSize}
-		if b := byName[s.BaseBdev]; b != nil && b.DriverSpecific != nil && b.DriverSpecific.Aio != nil {
-			ls.Device = b.DriverSpecific.Aio.Filename
-		}
+		ls.Device = bdevs[s.BaseBdev].AioFilename()
 		live.Lvstores = append(live.Lvstores, ls)
 	}
 	live.Lvols = make([]reconcile.LLvol, 0, len(a.Lvols))
@@ -125,18 +109,12 @@ func BuildLive(a Answers) reconcile.Live {
 			Thin: l.IsThinProvisioned, Snapshot: l.IsSnapshot, Clone: l.IsClone,
 			EsnapClone: l.IsEsnapClone, Degraded: l.IsDegraded,
 		}
-		b := byName[l.UUID]
-		if b == nil && l.Alias != "" {
-			b = byName[l.Alias]
-		}
-		if b != nil && b.DriverSpecific != nil && b.DriverSpecific.Lvol != nil {
-			d := b.DriverSpecific.Lvol
+		if b := bdevs.LvolBdev(l); b.LvolDriver() != nil {
+			d := b.LvolDriver()
 			ll.ParentReported = true
 			ll.BaseSnapshot = d.BaseSnapshot
 			ll.Clones = d.Clones
-			if b.BlockSize != 0 && b.NumBlocks <= ^uint64(0)/b.BlockSize {
-				ll.SizeBytes = b.NumBlocks * b.BlockSize
-			}
+			ll.SizeBytes = b.SizeBytes()
 		}
 		live.Lvols = append(live.Lvols, ll)
 	}

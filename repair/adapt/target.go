@@ -71,12 +71,7 @@ func (t *Target) Lvols(ctx context.Context) ([]repair.Lvol, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	drv := make(map[string]*spdk.LvolDriver, len(bdevs))
-	for i := range bdevs {
-		if d := bdevs[i].DriverSpecific; d != nil && d.Lvol != nil {
-			drv[strings.ToLower(bdevs[i].Name)] = d.Lvol
-		}
-	}
+	ix := spdk.IndexBdevs(bdevs)
 	out := make([]repair.Lvol, 0, len(ls))
 	for _, l := range ls {
 		lv := repair.Lvol{
@@ -87,7 +82,7 @@ func (t *Target) Lvols(ctx context.Context) ([]repair.Lvol, error) {
 		if lv.Alias == "" && lv.LvstoreName != "" {
 			lv.Alias = lv.LvstoreName + "/" + lv.Name
 		}
-		if d := drv[lv.UUID]; d != nil {
+		if d := ix.LvolBdev(l).LvolDriver(); d != nil {
 			lv.BaseSnapshot = d.BaseSnapshot
 			lv.Clones = append([]string(nil), d.Clones...)
 			lv.Snapshot = lv.Snapshot || d.Snapshot
@@ -105,15 +100,13 @@ func (t *Target) Bdevs(ctx context.Context) ([]repair.Bdev, error) {
 		return nil, classify(err)
 	}
 	out := make([]repair.Bdev, 0, len(bs))
-	for _, b := range bs {
+	for i := range bs {
+		b := &bs[i]
 		rb := repair.Bdev{Name: b.Name, Aliases: append([]string(nil), b.Aliases...), Product: b.ProductName,
-			Claimed: b.Claimed, ClaimType: b.ClaimType}
+			Claimed: b.Claimed, ClaimType: b.ClaimType, AioFilename: b.AioFilename()}
 		// A block size that does not fit 32 bits is no block size.
 		if b.BlockSize <= 1<<31 {
 			rb.BlockSize = uint32(b.BlockSize)
-		}
-		if b.DriverSpecific != nil && b.DriverSpecific.Aio != nil {
-			rb.AioFilename = b.DriverSpecific.Aio.Filename
 		}
 		out = append(out, rb)
 	}
