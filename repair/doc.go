@@ -9,7 +9,8 @@
 // recovery-mode read of the base device), Journal (intents and outcomes) and
 // Clock — so it tests without sockets, files or real sleeping. Package
 // repair/adapt implements them over the spdk client, the scanner's recovery
-// read of a device and the badger journal.
+// read of a device and the badger journal; package run wires them for a
+// command.
 //
 // The one promise: lvfsck never reports a deletion that did not happen. A
 // deletion counts only when the lvol is gone from the live view AND its blob's
