@@ -1,10 +1,5 @@
 package run
 
-// One `lvfsck delete` over a session: the run in the journal, deletes an
-// earlier run left unfinished (verified and recorded before anything new is
-// sent), then each lvol's guarded delete, gathered into the document report
-// renders.
-
 import (
 	"context"
 	"time"
@@ -39,7 +34,10 @@ type DeleteOptions struct {
 	Log           zerolog.Logger
 }
 
-// DeleteRun is one delete, from StartDelete to Finish.
+// DeleteRun is one `lvfsck delete` over a session, from StartDelete to
+// Finish: the run in the journal, deletes an earlier run left unfinished
+// (verified and recorded before anything new is sent), then each lvol's
+// guarded delete, gathered into the document report renders.
 type DeleteRun struct {
 	writeRun
 	o DeleteOptions

@@ -1,9 +1,5 @@
 package run
 
-// One `lvfsck log import` (and `log show`): spdk_tgt logs (a file or stdin,
-// gzip recognised) read through tgtlog, and what they say about lvols filed
-// in the journal as evidence.
-
 import (
 	"bufio"
 	"compress/gzip"
@@ -189,6 +185,10 @@ func EachRecord(stdin io.Reader, name string, o tgtlog.Options, fn func(tgtlog.R
 	}
 }
 
+// `lvfsck log import` reads spdk_tgt logs (a file or stdin, gzip
+// recognised) through tgtlog and files what they say about lvols in the
+// journal as evidence; `log show` prints them.
+//
 // ImportAll imports each of files in turn (- once at most: stdin) and sums
 // up; an input that fails has its Error set, and the others go on.
 func ImportAll(stdin io.Reader, files []string, j Recorder, loc *time.Location, log zerolog.Logger) report.LogImportDoc {

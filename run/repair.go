@@ -1,11 +1,5 @@
 package run
 
-// One `lvfsck repair` over a session: the run in the journal, reloads an
-// earlier run left half done, the findings gathered as check gathers them,
-// the plan, and its application with the reload marks around it. It
-// composes the document report renders; asking the operator is the
-// caller's.
-
 import (
 	"context"
 	"errors"
@@ -29,7 +23,11 @@ type RepairOptions struct {
 	UnloadTimeout, IOSample, IOEvery, RPCTimeout time.Duration
 }
 
-// RepairRun is one repair, from StartRepair to Finish.
+// RepairRun is one `lvfsck repair` over a session, from StartRepair to
+// Finish: the run in the journal, reloads an earlier run left half done,
+// the findings gathered as check gathers them, the plan, and its
+// application with the reload marks around it. It composes the document
+// report renders; asking the operator is the caller's.
 type RepairRun struct {
 	writeRun
 	o RepairOptions

@@ -1,11 +1,5 @@
 package run
 
-// A Session is what a write command (delete, repair) holds for its whole
-// run: the journal (locked by the caller: one writer at a time), the target
-// and its live view, the devices deletions are verified on. It wires
-// repair's executor to them, runs check's comparison over that view, and
-// keeps the journal marks of lvstore reloads (reload.go).
-
 import (
 	"context"
 	"fmt"
@@ -37,7 +31,11 @@ type SessionConfig struct {
 	Log            zerolog.Logger
 }
 
-// Session is one write command's hold on the journal and the target.
+// Session is what a write command (delete, repair) holds for its whole
+// run: the journal (locked by the caller: one writer at a time), the target
+// and its live view, the devices deletions are verified on. It wires
+// repair's executor to them, runs check's comparison over that view, and
+// keeps the journal marks of lvstore reloads (reload.go).
 type Session struct {
 	cfg SessionConfig
 	// Journal is the locked journal of Config.
