@@ -49,7 +49,7 @@ func TestBuildLiveFromCaptures(t *testing.T) {
 	require.True(t, live.NotifyAvailable)
 	require.NotEmpty(t, live.Notifications)
 
-	byName := map[string]reconcile.LLvol{}
+	byName := map[string]reconcile.LiveLvol{}
 	for _, l := range live.Lvols {
 		byName[l.Name] = l
 	}
@@ -242,7 +242,7 @@ func TestPersistedFromScan(t *testing.T) {
 	require.Equal(t, uint64(1<<20), p.Lvstores[0].ClusterSize)
 	require.False(t, p.Lvstores[1].Readable)
 	require.Equal(t, "permission denied", p.Lvstores[1].Err)
-	byName := map[string]reconcile.PLvol{}
+	byName := map[string]reconcile.PersistedLvol{}
 	for _, l := range p.Lvols {
 		byName[l.Name] = l
 	}
@@ -261,7 +261,7 @@ func TestPersistedFromScan(t *testing.T) {
 
 func TestComplete(t *testing.T) {
 	view := &scanner.View{Device: "/img", Lvstore: scanner.Lvstore{UUID: "u1"}}
-	live := func(lss ...reconcile.LLvstore) reconcile.Live { return reconcile.Live{Lvstores: lss} }
+	live := func(lss ...reconcile.LiveLvstore) reconcile.Live { return reconcile.Live{Lvstores: lss} }
 	cases := []struct {
 		name  string
 		live  reconcile.Live
@@ -269,11 +269,11 @@ func TestComplete(t *testing.T) {
 		want  bool
 	}{
 		{"nothing live", live(), nil, true},
-		{"by uuid", live(reconcile.LLvstore{UUID: "u1", Device: "/other"}), []Scan{{Device: "/img", View: view}}, true},
-		{"by device", live(reconcile.LLvstore{UUID: "u2", Device: "/img"}), []Scan{{Device: "/img", View: view}}, true},
-		{"unreadable device counts", live(reconcile.LLvstore{UUID: "u2", Device: "/bad"}), []Scan{{Device: "/bad", Err: errors.New("x")}}, true},
-		{"not scanned", live(reconcile.LLvstore{UUID: "u2", Device: "/dev2"}), []Scan{{Device: "/img", View: view}}, false},
-		{"no device known", live(reconcile.LLvstore{UUID: "u2"}), []Scan{{Device: "/img", View: view}}, false},
+		{"by uuid", live(reconcile.LiveLvstore{UUID: "u1", Device: "/other"}), []Scan{{Device: "/img", View: view}}, true},
+		{"by device", live(reconcile.LiveLvstore{UUID: "u2", Device: "/img"}), []Scan{{Device: "/img", View: view}}, true},
+		{"unreadable device counts", live(reconcile.LiveLvstore{UUID: "u2", Device: "/bad"}), []Scan{{Device: "/bad", Err: errors.New("x")}}, true},
+		{"not scanned", live(reconcile.LiveLvstore{UUID: "u2", Device: "/dev2"}), []Scan{{Device: "/img", View: view}}, false},
+		{"no device known", live(reconcile.LiveLvstore{UUID: "u2"}), []Scan{{Device: "/img", View: view}}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -325,7 +325,7 @@ func TestIntegrityFindingsFillLvstore(t *testing.T) {
 }
 
 func TestResolveDevices(t *testing.T) {
-	live := reconcile.Live{Lvstores: []reconcile.LLvstore{{Device: "disk.img"}, {Device: "/abs/disk"}, {}}}
+	live := reconcile.Live{Lvstores: []reconcile.LiveLvstore{{Device: "disk.img"}, {Device: "/abs/disk"}, {}}}
 	ResolveDevices(&live, "")
 	require.Equal(t, "disk.img", live.Lvstores[0].Device, "no directory known: unchanged")
 	ResolveDevices(&live, "/srv/tgt")

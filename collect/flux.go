@@ -41,7 +41,7 @@ func (f Flux) Has(uuid, alias string) (string, bool) {
 // view (a lvol created and deleted in between shows only there).
 func InFlux(before, after reconcile.Live) Flux {
 	f := Flux{UUIDs: map[string]string{}, Names: map[string]bool{}}
-	mark := func(l reconcile.LLvol, why string) {
+	mark := func(l reconcile.LiveLvol, why string) {
 		if _, ok := f.UUIDs[l.UUID]; !ok {
 			f.UUIDs[l.UUID] = why
 		}
@@ -49,7 +49,7 @@ func InFlux(before, after reconcile.Live) Flux {
 			f.Names[l.Alias] = true
 		}
 	}
-	was := make(map[string]reconcile.LLvol, len(before.Lvols))
+	was := make(map[string]reconcile.LiveLvol, len(before.Lvols))
 	for _, l := range before.Lvols {
 		was[l.UUID] = l
 	}
@@ -94,7 +94,7 @@ func InFlux(before, after reconcile.Live) Flux {
 	return f
 }
 
-func sameLvol(a, b reconcile.LLvol) bool {
+func sameLvol(a, b reconcile.LiveLvol) bool {
 	return a.Name == b.Name && a.Alias == b.Alias && a.LvstoreUUID == b.LvstoreUUID &&
 		a.Thin == b.Thin && a.Snapshot == b.Snapshot && a.Clone == b.Clone &&
 		a.EsnapClone == b.EsnapClone && a.Degraded == b.Degraded &&

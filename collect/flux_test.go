@@ -9,11 +9,11 @@ import (
 )
 
 func TestInFlux(t *testing.T) {
-	a := reconcile.LLvol{UUID: "a", Alias: "lvs/a", Name: "a"}
-	b := reconcile.LLvol{UUID: "b", Alias: "lvs/b", Name: "b"}
+	a := reconcile.LiveLvol{UUID: "a", Alias: "lvs/a", Name: "a"}
+	b := reconcile.LiveLvol{UUID: "b", Alias: "lvs/b", Name: "b"}
 	bClone := b
 	bClone.Clone, bClone.BaseSnapshot = true, "s"
-	c := reconcile.LLvol{UUID: "c", Alias: "lvs/c", Name: "c"}
+	c := reconcile.LiveLvol{UUID: "c", Alias: "lvs/c", Name: "c"}
 	ring := func(evs ...reconcile.Notify) ([]reconcile.Notify, bool) { return evs, true }
 	for _, tc := range []struct {
 		name          string
@@ -21,16 +21,16 @@ func TestInFlux(t *testing.T) {
 		uuids         []string
 		names         []string
 	}{
-		{"quiet", reconcile.Live{Lvols: []reconcile.LLvol{a, b}}, reconcile.Live{Lvols: []reconcile.LLvol{a, b}}, nil, nil},
-		{"appeared", reconcile.Live{Lvols: []reconcile.LLvol{a}}, reconcile.Live{Lvols: []reconcile.LLvol{a, c}}, []string{"c"}, []string{"lvs/c"}},
-		{"left", reconcile.Live{Lvols: []reconcile.LLvol{a, c}}, reconcile.Live{Lvols: []reconcile.LLvol{a}}, []string{"c"}, []string{"lvs/c"}},
-		{"snapshotted", reconcile.Live{Lvols: []reconcile.LLvol{a, b}}, reconcile.Live{Lvols: []reconcile.LLvol{a, bClone}}, []string{"b"}, []string{"lvs/b"}},
+		{"quiet", reconcile.Live{Lvols: []reconcile.LiveLvol{a, b}}, reconcile.Live{Lvols: []reconcile.LiveLvol{a, b}}, nil, nil},
+		{"appeared", reconcile.Live{Lvols: []reconcile.LiveLvol{a}}, reconcile.Live{Lvols: []reconcile.LiveLvol{a, c}}, []string{"c"}, []string{"lvs/c"}},
+		{"left", reconcile.Live{Lvols: []reconcile.LiveLvol{a, c}}, reconcile.Live{Lvols: []reconcile.LiveLvol{a}}, []string{"c"}, []string{"lvs/c"}},
+		{"snapshotted", reconcile.Live{Lvols: []reconcile.LiveLvol{a, b}}, reconcile.Live{Lvols: []reconcile.LiveLvol{a, bClone}}, []string{"b"}, []string{"lvs/b"}},
 		{"created and deleted in between: the ring only", func() reconcile.Live {
-			l := reconcile.Live{Lvols: []reconcile.LLvol{a}}
+			l := reconcile.Live{Lvols: []reconcile.LiveLvol{a}}
 			l.Notifications, l.NotifyAvailable = ring(reconcile.Notify{ID: 0, Type: "bdev_register", Ctx: "a"})
 			return l
 		}(), func() reconcile.Live {
-			l := reconcile.Live{Lvols: []reconcile.LLvol{a}}
+			l := reconcile.Live{Lvols: []reconcile.LiveLvol{a}}
 			l.Notifications, l.NotifyAvailable = ring(reconcile.Notify{ID: 0, Type: "bdev_register", Ctx: "a"},
 				reconcile.Notify{ID: 1, Type: "bdev_register", Ctx: "x"}, reconcile.Notify{ID: 2, Type: "bdev_unregister", Ctx: "x"})
 			return l

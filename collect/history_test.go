@@ -97,9 +97,9 @@ func TestLoadHistory(t *testing.T) {
 	require.Equal(t, 0, h.EarlierRuns("", cur))
 
 	// What reconcile makes of it: x and y are back after the restart.
-	live := reconcile.Live{Lvstores: []reconcile.LLvstore{{UUID: lvsU, Name: "lvs-r"}}}
+	live := reconcile.Live{Lvstores: []reconcile.LiveLvstore{{UUID: lvsU, Name: "lvs-r"}}}
 	for _, o := range []journal.LvolObservation{obs(uX, "x"), obs(uY, "y"), obs(uZ, "z")} {
-		live.Lvols = append(live.Lvols, reconcile.LLvol{UUID: o.UUID, Name: o.Name, Alias: o.Alias, LvstoreUUID: lvsU, LvstoreName: "lvs-r"})
+		live.Lvols = append(live.Lvols, reconcile.LiveLvol{UUID: o.UUID, Name: o.Name, Alias: o.Alias, LvstoreUUID: lvsU, LvstoreName: "lvs-r"})
 	}
 	fs := reconcile.Check(reconcile.Input{Live: live, History: h, Incarnation: reconcile.Incarnation{ID: incB}})
 	got := map[string]finding.Code{}
@@ -146,8 +146,8 @@ func TestLoadHistoryRecordedFindings(t *testing.T) {
 		require.Equal(t, tc.inc, h.RecordedFindings(uV)[0].Incarnation, "target start %s", tc.start)
 	}
 
-	live := reconcile.Live{Lvstores: []reconcile.LLvstore{{UUID: lvsU, Name: "lvs-r"}},
-		Lvols: []reconcile.LLvol{{UUID: uW, Name: "w", Alias: "lvs-r/w", LvstoreUUID: lvsU, LvstoreName: "lvs-r"}}}
+	live := reconcile.Live{Lvstores: []reconcile.LiveLvstore{{UUID: lvsU, Name: "lvs-r"}},
+		Lvols: []reconcile.LiveLvol{{UUID: uW, Name: "w", Alias: "lvs-r/w", LvstoreUUID: lvsU, LvstoreName: "lvs-r"}}}
 	fs := reconcile.Check(reconcile.Input{Live: live, History: h, Incarnation: reconcile.Incarnation{ID: incB}})
 	var res []finding.Finding
 	for _, f := range fs {
@@ -172,8 +172,8 @@ func TestLoadHistoryLogEvidenceByUUIDOnly(t *testing.T) {
 	require.Len(t, h.LogEvidence(uZ, "lvs-r/z"), 1, "by its uuid")
 	require.Empty(t, h.LogEvidence(uY, "lvs-r/backup-1"), "another uuid under that name")
 
-	live := reconcile.Live{Lvstores: []reconcile.LLvstore{{UUID: lvsU, Name: "lvs-r"}},
-		Lvols: []reconcile.LLvol{{UUID: uW2, Name: "backup-1", Alias: "lvs-r/backup-1", LvstoreUUID: lvsU, LvstoreName: "lvs-r"}}}
+	live := reconcile.Live{Lvstores: []reconcile.LiveLvstore{{UUID: lvsU, Name: "lvs-r"}},
+		Lvols: []reconcile.LiveLvol{{UUID: uW2, Name: "backup-1", Alias: "lvs-r/backup-1", LvstoreUUID: lvsU, LvstoreName: "lvs-r"}}}
 	for _, f := range reconcile.Check(reconcile.Input{Live: live, History: h, Incarnation: reconcile.Incarnation{ID: incB}}) {
 		require.NotEqual(t, reconcile.CodeResurrected, f.Code, "%v", f)
 	}

@@ -95,15 +95,15 @@ func Live(ctx context.Context, src LiveSource) (reconcile.Live, []string, error)
 func BuildLive(a Answers) reconcile.Live {
 	bdevs := spdk.IndexBdevs(a.Bdevs)
 	var live reconcile.Live
-	live.Lvstores = make([]reconcile.LLvstore, 0, len(a.Lvstores))
+	live.Lvstores = make([]reconcile.LiveLvstore, 0, len(a.Lvstores))
 	for _, s := range a.Lvstores {
-		ls := reconcile.LLvstore{UUID: s.UUID, Name: s.Name, BaseBdev: s.BaseBdev, ClusterSize: s.ClusterSize}
+		ls := reconcile.LiveLvstore{UUID: s.UUID, Name: s.Name, BaseBdev: s.BaseBdev, ClusterSize: s.ClusterSize}
 		ls.Device = bdevs[s.BaseBdev].AioFilename()
 		live.Lvstores = append(live.Lvstores, ls)
 	}
-	live.Lvols = make([]reconcile.LLvol, 0, len(a.Lvols))
+	live.Lvols = make([]reconcile.LiveLvol, 0, len(a.Lvols))
 	for _, l := range a.Lvols {
-		ll := reconcile.LLvol{
+		ll := reconcile.LiveLvol{
 			UUID: l.UUID, Name: l.Name, Alias: l.Alias,
 			LvstoreUUID: l.Lvs.UUID, LvstoreName: l.Lvs.Name,
 			Thin: l.IsThinProvisioned, Snapshot: l.IsSnapshot, Clone: l.IsClone,

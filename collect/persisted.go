@@ -14,8 +14,8 @@ type Scan struct {
 }
 
 // Persisted maps scan results onto reconcile's persisted view. Each blob
-// with an lvol identity becomes a PLvol (its parent's name taken from the
-// parent blob's name xattr); each device becomes a PLvstore, unreadable
+// with an lvol identity becomes a PersistedLvol (its parent's name taken from the
+// parent blob's name xattr); each device becomes a PersistedLvstore, unreadable
 // ones with Readable false and the error. complete says every live
 // lvstore's device is among the scans (see Complete).
 func Persisted(scans []Scan, complete bool) *reconcile.Persisted {
@@ -26,7 +26,7 @@ func Persisted(scans []Scan, complete bool) *reconcile.Persisted {
 			n += len(s.View.Blobs)
 		}
 	}
-	p.Lvols = make([]reconcile.PLvol, 0, n)
+	p.Lvols = make([]reconcile.PersistedLvol, 0, n)
 	for _, s := range scans {
 		v := s.View
 		if v == nil {
@@ -34,7 +34,7 @@ func Persisted(scans []Scan, complete bool) *reconcile.Persisted {
 			if s.Err != nil {
 				msg = s.Err.Error()
 			}
-			p.Lvstores = append(p.Lvstores, reconcile.PLvstore{Device: s.Device, Readable: false, Err: msg})
+			p.Lvstores = append(p.Lvstores, reconcile.PersistedLvstore{Device: s.Device, Readable: false, Err: msg})
 			continue
 		}
 		dev := s.Device
@@ -42,7 +42,7 @@ func Persisted(scans []Scan, complete bool) *reconcile.Persisted {
 			dev = v.Device
 		}
 		ls := v.Lvstore
-		p.Lvstores = append(p.Lvstores, reconcile.PLvstore{
+		p.Lvstores = append(p.Lvstores, reconcile.PersistedLvstore{
 			UUID: ls.UUID, Name: ls.Name, Device: dev, ClusterSize: uint64(ls.ClusterSize),
 			Clean: ls.Clean, Readable: true, Loads: ls.Loads,
 		})
@@ -59,7 +59,7 @@ func Persisted(scans []Scan, complete bool) *reconcile.Persisted {
 			if !b.IsLvol {
 				continue
 			}
-			p.Lvols = append(p.Lvols, reconcile.PLvol{
+			p.Lvols = append(p.Lvols, reconcile.PersistedLvol{
 				LvstoreUUID:       ls.UUID,
 				BlobID:            b.ID,
 				Name:              b.LvolName,

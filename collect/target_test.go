@@ -94,7 +94,7 @@ func TestThroughProc(t *testing.T) {
 		{"/proc/42/root/dev/sdb", "/proc/42/root/dev/sdb"}, // already through it
 	}
 	for _, tc := range tests {
-		live := reconcile.Live{Lvstores: []reconcile.LLvstore{{Device: tc.in}}}
+		live := reconcile.Live{Lvstores: []reconcile.LiveLvstore{{Device: tc.in}}}
 		ThroughProc(&live, "/proc", 42)
 		require.Equal(t, tc.want, live.Lvstores[0].Device, tc.in)
 	}
@@ -105,7 +105,7 @@ func TestDiscoverDevices(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(proc, "42"), 0o755))
 	require.NoError(t, os.Symlink("/srv/spdk", filepath.Join(proc, "42", "cwd")))
 	live := func() *reconcile.Live {
-		return &reconcile.Live{Lvstores: []reconcile.LLvstore{
+		return &reconcile.Live{Lvstores: []reconcile.LiveLvstore{
 			{Name: "rel", Device: "disk.img"}, {Name: "abs", Device: "/dev/nvme0n1"}, {Name: "nvme", BaseBdev: "Nvme0n1"}}}
 	}
 	devs, und := DiscoverDevices(live(), 42, proc)

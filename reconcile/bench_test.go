@@ -13,15 +13,15 @@ import (
 // one its clone; the last `dropped` snapshots are gone from the live view
 // with a bdev_unregister each, as after forced removals.
 func bigInput(n, dropped int) Input {
-	p := &Persisted{Lvstores: []PLvstore{{UUID: lvsU, Name: lvsN, Device: "/dev/aio0", ClusterSize: mib, Readable: true, Loads: finding.LoadOK}}}
-	live := Live{Lvstores: []LLvstore{{UUID: lvsU, Name: lvsN, BaseBdev: "aio0", Device: "/dev/aio0", ClusterSize: mib}}, NotifyAvailable: true}
+	p := &Persisted{Lvstores: []PersistedLvstore{{UUID: lvsU, Name: lvsN, Device: "/dev/aio0", ClusterSize: mib, Readable: true, Loads: finding.LoadOK}}}
+	live := Live{Lvstores: []LiveLvstore{{UUID: lvsU, Name: lvsN, BaseBdev: "aio0", Device: "/dev/aio0", ClusterSize: mib}}, NotifyAvailable: true}
 	h := &MemHistory{Seen: map[string]map[string]bool{inc1: {}}}
 	live.Notifications = append(live.Notifications, Notify{ID: 0, Type: NotifyBdevRegister, Ctx: "aio0"})
 	var snaps []int
 	for i := range n {
 		name, uuid := fmt.Sprintf("r%05d", i), fmt.Sprintf("00000000-0000-0000-0000-%012d", i)
-		pl := PLvol{LvstoreUUID: lvsU, BlobID: 1<<32 | uint64(i+1), Name: name, UUID: uuid, SizeBytes: 64 * mib, Thin: true, Loads: finding.LoadOK, Pages: []uint32{uint32(i + 1)}}
-		ll := LLvol{UUID: uuid, Name: name, Alias: lvsN + "/" + name, LvstoreUUID: lvsU, LvstoreName: lvsN, Thin: true, SizeBytes: 64 * mib, ParentReported: true}
+		pl := PersistedLvol{LvstoreUUID: lvsU, BlobID: 1<<32 | uint64(i+1), Name: name, UUID: uuid, SizeBytes: 64 * mib, Thin: true, Loads: finding.LoadOK, Pages: []uint32{uint32(i + 1)}}
+		ll := LiveLvol{UUID: uuid, Name: name, Alias: lvsN + "/" + name, LvstoreUUID: lvsU, LvstoreName: lvsN, Thin: true, SizeBytes: 64 * mib, ParentReported: true}
 		switch i % 10 {
 		case 0:
 			pl.IsSnapshot, pl.ReadOnly, ll.Snapshot = true, true, true

@@ -39,8 +39,8 @@ type nameKey struct {
 // lvsInfo joins one lvstore across the views.
 type lvsInfo struct {
 	uuid, name string
-	live       *LLvstore
-	disk       *PLvstore // readable, with this uuid
+	live       *LiveLvstore
+	disk       *PersistedLvstore // readable, with this uuid
 	// compare is set when the disk was read and the lvstore is loaded and
 	// loadable: only then is absence from one view meaningful.
 	compare bool
@@ -141,7 +141,7 @@ func (c *checker) lvstores() {
 		return
 	}
 	scanned, unreadable := c.joinDisk(p)
-	matchedUnreadable := make(map[*PLvstore]bool)
+	matchedUnreadable := make(map[*PersistedLvstore]bool)
 	for _, u := range c.lvsOrder {
 		inf := c.lvs[u]
 		switch {
@@ -175,7 +175,7 @@ func (c *checker) joinLive() {
 		}
 		inf := c.info(l.LvstoreUUID)
 		if inf.live == nil {
-			inf.live = &LLvstore{UUID: l.LvstoreUUID, Name: l.LvstoreName}
+			inf.live = &LiveLvstore{UUID: l.LvstoreUUID, Name: l.LvstoreName}
 			inf.name = l.LvstoreName
 		}
 	}
@@ -197,9 +197,9 @@ func (c *checker) noDisk() {
 
 // joinDisk takes the lvstores read from disk; it returns the readable
 // scans by device path, and the unreadable ones.
-func (c *checker) joinDisk(p *Persisted) (map[string]*PLvstore, []*PLvstore) {
-	scanned := make(map[string]*PLvstore)
-	var unreadable []*PLvstore
+func (c *checker) joinDisk(p *Persisted) (map[string]*PersistedLvstore, []*PersistedLvstore) {
+	scanned := make(map[string]*PersistedLvstore)
+	var unreadable []*PersistedLvstore
 	for i := range p.Lvstores {
 		d := &p.Lvstores[i]
 		if !d.Readable {
@@ -224,7 +224,7 @@ func (c *checker) joinDisk(p *Persisted) (map[string]*PLvstore, []*PLvstore) {
 }
 
 // diskOnly reports an lvstore on disk that the target has not loaded.
-func (c *checker) diskOnly(d *PLvstore) {
+func (c *checker) diskOnly(d *PersistedLvstore) {
 	c.add(finding.Finding{
 		Code: CodeLvstoreDiskOnly, Severity: finding.Warning,
 		Lvstore: d.Name, LvstoreUUID: d.UUID, SPDK: d.Loads,
@@ -239,7 +239,7 @@ func (c *checker) diskOnly(d *PLvstore) {
 
 // notRead reports the devices that could not be read, once per lvstore,
 // except those a live-only lvstore's finding already named (matched).
-func (c *checker) notRead(unreadable []*PLvstore, matched map[*PLvstore]bool) {
+func (c *checker) notRead(unreadable []*PersistedLvstore, matched map[*PersistedLvstore]bool) {
 	reported := make(map[string]bool)
 	for d := range matched {
 		reported[d.UUID] = true
@@ -259,9 +259,9 @@ func (c *checker) notRead(unreadable []*PLvstore, matched map[*PLvstore]bool) {
 	}
 }
 
-func (c *checker) liveOnly(inf *lvsInfo, scanned map[string]*PLvstore, unreadable []*PLvstore, matched map[*PLvstore]bool) {
+func (c *checker) liveOnly(inf *lvsInfo, scanned map[string]*PersistedLvstore, unreadable []*PersistedLvstore, matched map[*PersistedLvstore]bool) {
 	ls := inf.live
-	var first *PLvstore
+	var first *PersistedLvstore
 	for _, d := range unreadable {
 		if (d.UUID != "" && d.UUID == ls.UUID) || (d.Device != "" && d.Device == ls.Device) {
 			matched[d] = true
@@ -399,7 +399,7 @@ type lostParentVerdict struct {
 // lostParentOnDisk reads the clone's parent on the disk of a compared
 // lvstore. folded is true when the parent is absent from the live view and
 // loadable: its pending resurrection (absent) then carries the clone.
-func (c *checker) lostParentOnDisk(inf *lvsInfo, l *LLvol, lead string) (v lostParentVerdict, folded bool) {
+func (c *checker) lostParentOnDisk(inf *lvsInfo, l *LiveLvol, lead string) (v lostParentVerdict, folded bool) {
 	const reread = "Re-run `lvfsck check` (the views may have been taken at different moments); if it stays, the device read is not the one the target uses, or the target's view is damaged: restart the target in a maintenance window and check again."
 	v = lostParentVerdict{
 		disk:   "the clone's blob is not on disk",
@@ -484,7 +484,7 @@ func (c *checker) absent(inf *lvsInfo, idx int) {
 	a := c.absenceOf(inf, idx, alias)
 
 	// A live lvol of the same lvstore under the same name.
-	var other *LLvol
+	var other *LiveLvol
 	if li, ok := c.liveName[nameKey{pl.LvstoreUUID, pl.Name}]; ok && c.in.Live.Lvols[li].UUID != pl.UUID {
 		other = &c.in.Live.Lvols[li]
 	}
@@ -618,7 +618,7 @@ func (c *checker) logTrace(a *absence, uuid, alias string) {
 // pending reports a pending resurrection (a forced removal, or a drop
 // whose semantics the evidence does not tell), and the name collision
 // when another lvol took its name.
-func (c *checker) pending(base finding.Finding, inf *lvsInfo, pl *PLvol, alias string, other *LLvol, ev map[string]string, sem semVerdict) {
+func (c *checker) pending(base finding.Finding, inf *lvsInfo, pl *PersistedLvol, alias string, other *LiveLvol, ev map[string]string, sem semVerdict) {
 	f := base
 	f.Code, f.Severity = CodePendingResurrection, finding.Error
 	f.Message = fmt.Sprintf("%s (uuid %s) is gone from the live view but its blob is on disk and loads at the next restart: a forced removal", alias, pl.UUID)
@@ -646,7 +646,7 @@ func (c *checker) pending(base finding.Finding, inf *lvsInfo, pl *PLvol, alias s
 // unexplained reports an absent lvol with no positive evidence of a drop:
 // not opened at load when the ring, a log or an earlier check shows it
 // never got a bdev; otherwise no-evidence, saying what was missing.
-func (c *checker) unexplained(base finding.Finding, pl *PLvol, alias string, a absence) {
+func (c *checker) unexplained(base finding.Finding, pl *PersistedLvol, alias string, a absence) {
 	ev, ctx := a.pos.m, a.ctx
 	var notOpened bool
 	switch {
@@ -696,7 +696,7 @@ func (c *checker) unexplained(base finding.Finding, pl *PLvol, alias string, a a
 	c.add(f)
 }
 
-func (c *checker) collision(base finding.Finding, inf *lvsInfo, pl *PLvol, other *LLvol, pending bool, ev map[string]string) {
+func (c *checker) collision(base finding.Finding, inf *lvsInfo, pl *PersistedLvol, other *LiveLvol, pending bool, ev map[string]string) {
 	alias := inf.name + "/" + pl.Name
 	f := base
 	f.Code, f.Severity = CodeNameCollision, finding.Error
@@ -718,7 +718,7 @@ func (c *checker) collision(base finding.Finding, inf *lvsInfo, pl *PLvol, other
 }
 
 // attrs compares one lvol present in both views.
-func (c *checker) attrs(inf *lvsInfo, pl *PLvol, l *LLvol) {
+func (c *checker) attrs(inf *lvsInfo, pl *PersistedLvol, l *LiveLvol) {
 	type diff struct {
 		sev  finding.Severity
 		text string
@@ -805,7 +805,7 @@ func (c *checker) liveLvols() {
 	}
 }
 
-func (c *checker) resurrected(inf *lvsInfo, l *LLvol) {
+func (c *checker) resurrected(inf *lvsInfo, l *LiveLvol) {
 	if c.hist == nil {
 		return
 	}
@@ -963,7 +963,7 @@ func clip(s string) string {
 }
 
 // base is a finding about a persisted lvol, without code and text.
-func (c *checker) base(inf *lvsInfo, pl *PLvol) finding.Finding {
+func (c *checker) base(inf *lvsInfo, pl *PersistedLvol) finding.Finding {
 	f := finding.Finding{
 		Lvstore: inf.name, LvstoreUUID: inf.uuid, BlobID: pl.BlobID,
 		LvolName: pl.Name, LvolUUID: pl.UUID, SPDK: pl.Loads,
@@ -974,7 +974,7 @@ func (c *checker) base(inf *lvsInfo, pl *PLvol) finding.Finding {
 	return f
 }
 
-func (c *checker) diskText(inf *lvsInfo, pl *PLvol) string {
+func (c *checker) diskText(inf *lvsInfo, pl *PersistedLvol) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "blob %#x", pl.BlobID)
 	if len(pl.Pages) > 0 {
@@ -987,7 +987,7 @@ func (c *checker) diskText(inf *lvsInfo, pl *PLvol) string {
 	return b.String()
 }
 
-func (c *checker) clusterText(inf *lvsInfo, pl *PLvol) string {
+func (c *checker) clusterText(inf *lvsInfo, pl *PersistedLvol) string {
 	s := fmt.Sprintf("%d clusters", pl.AllocatedClusters)
 	if inf.disk != nil && inf.disk.ClusterSize != 0 && pl.AllocatedClusters <= (1<<63)/inf.disk.ClusterSize {
 		s += " (" + bytesText(pl.AllocatedClusters*inf.disk.ClusterSize) + ")"

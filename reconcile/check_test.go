@@ -34,8 +34,8 @@ var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 // clusters), its clone vol, and a thick bystander.
 func disk(mods ...func(*Persisted)) *Persisted {
 	p := &Persisted{
-		Lvstores: []PLvstore{{UUID: lvsU, Name: lvsN, Device: "/dev/aio0", ClusterSize: mib, Readable: true, Loads: finding.LoadOK}},
-		Lvols: []PLvol{
+		Lvstores: []PersistedLvstore{{UUID: lvsU, Name: lvsN, Device: "/dev/aio0", ClusterSize: mib, Readable: true, Loads: finding.LoadOK}},
+		Lvols: []PersistedLvol{
 			{LvstoreUUID: lvsU, BlobID: blSnap, Name: "snap", UUID: uSnap, SizeBytes: 112 * mib, Thin: true, ReadOnly: true, IsSnapshot: true, Loads: finding.LoadOK, AllocatedClusters: 96, Pages: []uint32{3}},
 			{LvstoreUUID: lvsU, BlobID: blVol, Name: "vol", UUID: uVol, SizeBytes: 112 * mib, Thin: true, IsClone: true, ParentBlobID: blSnap, ParentName: "snap", Loads: finding.LoadOK, Pages: []uint32{4}},
 			{LvstoreUUID: lvsU, BlobID: blBy, Name: "by", UUID: uBy, SizeBytes: 8 * mib, Loads: finding.LoadOK, AllocatedClusters: 8, Pages: []uint32{5}},
@@ -47,8 +47,8 @@ func disk(mods ...func(*Persisted)) *Persisted {
 	return p
 }
 
-func llv(name, uuid string, size uint64, thin bool) LLvol {
-	return LLvol{UUID: uuid, Name: name, Alias: lvsN + "/" + name, LvstoreUUID: lvsU, LvstoreName: lvsN, Thin: thin, SizeBytes: size, ParentReported: true}
+func llv(name, uuid string, size uint64, thin bool) LiveLvol {
+	return LiveLvol{UUID: uuid, Name: name, Alias: lvsN + "/" + name, LvstoreUUID: lvsU, LvstoreName: lvsN, Thin: thin, SizeBytes: size, ParentReported: true}
 }
 
 // liveAll is the live view with all three lvols; liveDropped lacks snap and
@@ -59,8 +59,8 @@ func liveAll() Live {
 	vol := llv("vol", uVol, 112*mib, true)
 	vol.Clone, vol.BaseSnapshot = true, "snap"
 	return Live{
-		Lvstores: []LLvstore{{UUID: lvsU, Name: lvsN, BaseBdev: "aio0", Device: "/dev/aio0", ClusterSize: mib}},
-		Lvols:    []LLvol{snap, vol, llv("by", uBy, 8*mib, false)},
+		Lvstores: []LiveLvstore{{UUID: lvsU, Name: lvsN, BaseBdev: "aio0", Device: "/dev/aio0", ClusterSize: mib}},
+		Lvols:    []LiveLvol{snap, vol, llv("by", uBy, 8*mib, false)},
 	}
 }
 
@@ -118,7 +118,7 @@ func TestCheck(t *testing.T) {
 	pending := want{CodePendingResurrection, finding.Error, uSnap}
 	// a new lvol created under the name of the dropped one
 	newSnapOnDisk := func(p *Persisted) {
-		p.Lvols = append(p.Lvols, PLvol{LvstoreUUID: lvsU, BlobID: 1<<32 | 6, Name: "snap", UUID: uNew, SizeBytes: 4 * mib, Thin: true, Loads: finding.LoadOK})
+		p.Lvols = append(p.Lvols, PersistedLvol{LvstoreUUID: lvsU, BlobID: 1<<32 | 6, Name: "snap", UUID: uNew, SizeBytes: 4 * mib, Thin: true, Loads: finding.LoadOK})
 	}
 
 	cases := []struct {
@@ -370,7 +370,7 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "lvstore live only: its device holds another lvstore",
-			in:   Input{Persisted: &Persisted{Lvstores: []PLvstore{{UUID: "other", Name: "x", Device: "/dev/aio0", Readable: true}}}, Live: liveAll()},
+			in:   Input{Persisted: &Persisted{Lvstores: []PersistedLvstore{{UUID: "other", Name: "x", Device: "/dev/aio0", Readable: true}}}, Live: liveAll()},
 			want: []want{{CodeLvstoreLiveOnly, finding.Error, ""}, {CodeLvstoreDiskOnly, finding.Warning, ""}},
 		},
 		{
@@ -396,7 +396,7 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "unreadable device: RPC-only checks still run",
-			in:   Input{Persisted: &Persisted{Lvstores: []PLvstore{{Device: "/dev/aio0", Err: "permission denied"}}}, Live: liveDropped(true)},
+			in:   Input{Persisted: &Persisted{Lvstores: []PersistedLvstore{{Device: "/dev/aio0", Err: "permission denied"}}}, Live: liveDropped(true)},
 			want: []want{{CodeDiskNotRead, finding.Warning, ""}, {CodeCloneLostBaseSnapshot, finding.Error, uVol}},
 			text: map[finding.Code]string{CodeDiskNotRead: "permission denied"},
 		},
@@ -477,7 +477,7 @@ func TestCheck(t *testing.T) {
 			name: "duplicate live entries and empty uuids do not duplicate findings",
 			in: Input{Persisted: disk(), Live: func() Live {
 				l := liveDropped(true)
-				l.Lvols = append(l.Lvols, l.Lvols[0], LLvol{Name: "noid", LvstoreUUID: lvsU})
+				l.Lvols = append(l.Lvols, l.Lvols[0], LiveLvol{Name: "noid", LvstoreUUID: lvsU})
 				return l
 			}()},
 			want: []want{pending},
@@ -568,7 +568,7 @@ func TestCheckSortedAndDeterministic(t *testing.T) {
 func TestCheckBoundsTexts(t *testing.T) {
 	long := strings.Repeat("x", 100000)
 	l := liveAll()
-	l.Lvols = append(l.Lvols, LLvol{UUID: long, Name: long, Alias: long, LvstoreUUID: lvsU})
+	l.Lvols = append(l.Lvols, LiveLvol{UUID: long, Name: long, Alias: long, LvstoreUUID: lvsU})
 	fs := Check(Input{Persisted: disk(), Live: l})
 	require.Len(t, fs, 1)
 	require.Equal(t, CodePhantom, fs[0].Code)

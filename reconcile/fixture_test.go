@@ -88,14 +88,14 @@ func liveFrom(t *testing.T, prefix, notifyFile string) Live {
 		byName[b.Name] = b
 	}
 	for _, s := range lvss {
-		ls := LLvstore{UUID: s.UUID, Name: s.Name, BaseBdev: s.BaseBdev, ClusterSize: s.ClusterSize}
+		ls := LiveLvstore{UUID: s.UUID, Name: s.Name, BaseBdev: s.BaseBdev, ClusterSize: s.ClusterSize}
 		if b, ok := byName[s.BaseBdev]; ok && b.DriverSpecific.AIO != nil {
 			ls.Device = b.DriverSpecific.AIO.Filename
 		}
 		live.Lvstores = append(live.Lvstores, ls)
 	}
 	for _, l := range lvols {
-		ll := LLvol{UUID: l.UUID, Name: l.Name, Alias: l.Alias, LvstoreUUID: l.Lvs.UUID, LvstoreName: l.Lvs.Name,
+		ll := LiveLvol{UUID: l.UUID, Name: l.Name, Alias: l.Alias, LvstoreUUID: l.Lvs.UUID, LvstoreName: l.Lvs.Name,
 			Thin: l.Thin, Snapshot: l.Snapshot, Clone: l.Clone, EsnapClone: l.EsnapClone, Degraded: l.Degraded}
 		// An lvol bdev is named by its uuid.
 		if b, ok := byName[l.UUID]; ok && b.DriverSpecific.Lvol != nil {
@@ -126,7 +126,7 @@ func persistedFrom(t *testing.T, manifestFile, beforeBdevs string) *Persisted {
 	loadJSON(t, beforeBdevs, &bdevs)
 	require.Len(t, m.Lvstores, 1)
 	ls := m.Lvstores[0]
-	p := &Persisted{Lvstores: []PLvstore{{UUID: ls.UUID, Name: ls.Name, Device: "image", ClusterSize: ls.ClusterSize, Readable: true, Loads: finding.LoadOK}}}
+	p := &Persisted{Lvstores: []PersistedLvstore{{UUID: ls.UUID, Name: ls.Name, Device: "image", ClusterSize: ls.ClusterSize, Readable: true, Loads: finding.LoadOK}}}
 	type nu struct{ name, uuid string }
 	var all []nu
 	for _, l := range m.Lvols {
@@ -148,7 +148,7 @@ func persistedFrom(t *testing.T, manifestFile, beforeBdevs string) *Persisted {
 		require.True(t, ok, "%s not in %s", l.name, beforeBdevs)
 		d := b.DriverSpecific.Lvol
 		require.NotNil(t, d)
-		p.Lvols = append(p.Lvols, PLvol{
+		p.Lvols = append(p.Lvols, PersistedLvol{
 			LvstoreUUID: ls.UUID, BlobID: blobOf[l.name], Name: l.name, UUID: l.uuid,
 			SizeBytes: b.NumBlocks * b.BlockSize, Thin: d.Thin, ReadOnly: d.Snapshot,
 			IsSnapshot: d.Snapshot, IsClone: d.Clone,

@@ -32,11 +32,11 @@ func fuzzInput(data []byte) Input {
 	if flags&1 != 0 {
 		p := &Persisted{Complete: flags&2 != 0}
 		for range int(next() % 3) {
-			p.Lvstores = append(p.Lvstores, PLvstore{UUID: pick(lvss), Name: pick(names), Device: pick(names), ClusterSize: uint64(next()%3) << 20, Readable: next()%4 != 0, Loads: loads[int(next())%len(loads)]})
+			p.Lvstores = append(p.Lvstores, PersistedLvstore{UUID: pick(lvss), Name: pick(names), Device: pick(names), ClusterSize: uint64(next()%3) << 20, Readable: next()%4 != 0, Loads: loads[int(next())%len(loads)]})
 		}
 		for range int(next() % 6) {
 			b := next()
-			p.Lvols = append(p.Lvols, PLvol{LvstoreUUID: pick(lvss), BlobID: 1<<32 | uint64(next()%5), Name: pick(names), UUID: pick(uuids),
+			p.Lvols = append(p.Lvols, PersistedLvol{LvstoreUUID: pick(lvss), BlobID: 1<<32 | uint64(next()%5), Name: pick(names), UUID: pick(uuids),
 				SizeBytes: uint64(next()%3) << 20, Thin: b&1 != 0, ReadOnly: b&2 != 0, IsSnapshot: b&4 != 0, IsClone: b&8 != 0,
 				ParentBlobID: uint64(next()%3) << 32, ParentName: pick(names), Loads: loads[int(next())%len(loads)], AllocatedClusters: uint64(next()),
 				Pages: []uint32{uint32(next())}})
@@ -44,11 +44,11 @@ func fuzzInput(data []byte) Input {
 		in.Persisted = p
 	}
 	for range int(next() % 3) {
-		in.Live.Lvstores = append(in.Live.Lvstores, LLvstore{UUID: pick(lvss), Name: pick(names), Device: pick(names), ClusterSize: uint64(next()%3) << 20})
+		in.Live.Lvstores = append(in.Live.Lvstores, LiveLvstore{UUID: pick(lvss), Name: pick(names), Device: pick(names), ClusterSize: uint64(next()%3) << 20})
 	}
 	for range int(next() % 6) {
 		b := next()
-		in.Live.Lvols = append(in.Live.Lvols, LLvol{UUID: pick(uuids), Name: pick(names), Alias: pick(names), LvstoreUUID: pick(lvss),
+		in.Live.Lvols = append(in.Live.Lvols, LiveLvol{UUID: pick(uuids), Name: pick(names), Alias: pick(names), LvstoreUUID: pick(lvss),
 			Thin: b&1 != 0, Snapshot: b&2 != 0, Clone: b&4 != 0, EsnapClone: b&8 != 0, ParentReported: b&16 != 0, BaseSnapshot: pick(names), SizeBytes: uint64(next()%3) << 20})
 	}
 	if flags&4 != 0 {

@@ -77,20 +77,20 @@ type Incarnation struct {
 // Persisted is the on-disk view: what SPDK would load if it loaded the
 // scanned devices now.
 type Persisted struct {
-	Lvstores []PLvstore
-	Lvols    []PLvol
+	Lvstores []PersistedLvstore
+	Lvols    []PersistedLvol
 	// Complete says every base device of the live lvstores was scanned, so a
 	// live lvstore missing here is on none of them. Otherwise a live lvstore
 	// whose device was not scanned is "not read from disk", not an error.
 	Complete bool
 }
 
-// PLvstore is one scanned device and the lvstore on it.
-type PLvstore struct {
+// PersistedLvstore is one scanned device and the lvstore on it.
+type PersistedLvstore struct {
 	UUID string // lvstore uuid; empty when the device holds no lvstore identity
 	Name string
 	// Device is the path that was read (an AIO bdev's file); it is matched
-	// against LLvstore.Device.
+	// against LiveLvstore.Device.
 	Device      string
 	ClusterSize uint64 // bytes
 	Clean       bool   // super block clean flag
@@ -103,8 +103,8 @@ type PLvstore struct {
 	Loads finding.LoadOutcome
 }
 
-// PLvol is one blob with an lvol identity (name and uuid xattrs).
-type PLvol struct {
+// PersistedLvol is one blob with an lvol identity (name and uuid xattrs).
+type PersistedLvol struct {
 	LvstoreUUID string
 	BlobID      uint64
 	Name        string // lvol name, without the lvstore prefix
@@ -130,16 +130,16 @@ type PLvol struct {
 
 // Live is the running target's view.
 type Live struct {
-	Lvstores []LLvstore // bdev_lvol_get_lvstores
-	Lvols    []LLvol    // bdev_lvol_get_lvols, completed from bdev_get_bdevs
+	Lvstores []LiveLvstore // bdev_lvol_get_lvstores
+	Lvols    []LiveLvol    // bdev_lvol_get_lvols, completed from bdev_get_bdevs
 	// Notifications is notify_get_notifications from id 0;
 	// NotifyAvailable is false when it was not asked or not answered.
 	Notifications   []Notify
 	NotifyAvailable bool
 }
 
-// LLvstore is one entry of bdev_lvol_get_lvstores.
-type LLvstore struct {
+// LiveLvstore is one entry of bdev_lvol_get_lvstores.
+type LiveLvstore struct {
 	UUID        string
 	Name        string
 	BaseBdev    string
@@ -147,9 +147,9 @@ type LLvstore struct {
 	ClusterSize uint64
 }
 
-// LLvol is one live lvol: bdev_lvol_get_lvols, plus bdev_get_bdevs'
+// LiveLvol is one live lvol: bdev_lvol_get_lvols, plus bdev_get_bdevs'
 // driver_specific.lvol and num_blocks*block_size when available.
-type LLvol struct {
+type LiveLvol struct {
 	UUID        string
 	Name        string // without the lvstore prefix
 	Alias       string // "lvstore/name"

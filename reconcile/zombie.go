@@ -118,7 +118,7 @@ func (c *checker) dropSemantics(idx int, alias string) semVerdict {
 }
 
 // zombie reports a hidden lvol of a fixed target.
-func (c *checker) zombie(base finding.Finding, pl *PLvol, alias string, ev map[string]string, v semVerdict) {
+func (c *checker) zombie(base finding.Finding, pl *PersistedLvol, alias string, ev map[string]string, v semVerdict) {
 	f := base
 	f.Code, f.Severity = CodeHiddenZombie, finding.Error
 	f.Message = fmt.Sprintf("%s (uuid %s) is hidden on a target with Longhorn's fix (fixed delete semantics): a busy delete unregistered it but its lvstore still holds it, closed; its blob is on disk and it is back at the next restart (a pending resurrection)", alias, pl.UUID)

@@ -190,7 +190,7 @@ func TestCompareLogsNothingTheReportSays(t *testing.T) {
 	var logged strings.Builder
 	log := zerolog.New(&logged).Level(zerolog.WarnLevel)
 	missing := filepath.Join(t.TempDir(), "missing.img")
-	live := reconcile.Live{Lvstores: []reconcile.LLvstore{{UUID: "u-a", Name: "a", Device: missing}}}
+	live := reconcile.Live{Lvstores: []reconcile.LiveLvstore{{UUID: "u-a", Name: "a", Device: missing}}}
 	runID, err := j.BeginRun(journal.Run{Command: "check", Started: time.Now()})
 	require.NoError(t, err)
 	cmp, err := Compare(context.Background(), Comparison{Log: log, Journal: j, RunID: runID, Observe: true, Mode: scanner.ModeAuto, Now: time.Now},
@@ -203,8 +203,8 @@ func TestCompareLogsNothingTheReportSays(t *testing.T) {
 
 func TestLvstoreSummaries(t *testing.T) {
 	live := reconcile.Live{
-		Lvstores: []reconcile.LLvstore{{UUID: "u-b", Name: "b"}, {UUID: "u-a", Name: "a"}},
-		Lvols:    []reconcile.LLvol{{UUID: "l1", LvstoreUUID: "u-a"}, {UUID: "l2", LvstoreUUID: "u-a"}, {UUID: "l3", LvstoreUUID: "u-x"}},
+		Lvstores: []reconcile.LiveLvstore{{UUID: "u-b", Name: "b"}, {UUID: "u-a", Name: "a"}},
+		Lvols:    []reconcile.LiveLvol{{UUID: "l1", LvstoreUUID: "u-a"}, {UUID: "l2", LvstoreUUID: "u-a"}, {UUID: "l3", LvstoreUUID: "u-x"}},
 	}
 	view := &scanner.View{Lvstore: scanner.Lvstore{UUID: "u-a", Name: "a"},
 		Blobs: []scanner.BlobInfo{{IsLvol: true, LvolUUID: "l2"}, {IsLvol: true, LvolUUID: "l4"}, {ID: 9}}}

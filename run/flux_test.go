@@ -12,7 +12,7 @@ import (
 
 func TestSettleInFlux(t *testing.T) {
 	flux := collect.Flux{UUIDs: map[string]string{"u1": "left the live view during the check"}, Names: map[string]bool{"lvs/v1": true}}
-	p := &reconcile.Persisted{Lvols: []reconcile.PLvol{{UUID: "u1", BlobID: 7}}}
+	p := &reconcile.Persisted{Lvols: []reconcile.PersistedLvol{{UUID: "u1", BlobID: 7}}}
 	fs := []finding.Finding{
 		{Code: "phantom", Severity: finding.Error, LvolUUID: "u1"},
 		{Code: "name-collision", Severity: finding.Error, Lvstore: "lvs", LvolName: "v1", LvolUUID: "other"},

@@ -117,7 +117,7 @@ func (s *Session) FinishReloads(ctx context.Context, apply bool, runID string) (
 	var recreated []string
 	for _, lvs := range slices.Sorted(maps.Keys(open)) {
 		e := open[lvs]
-		if slices.ContainsFunc(s.Live.Lvstores, func(l reconcile.LLvstore) bool { return strings.EqualFold(l.UUID, lvs) }) {
+		if slices.ContainsFunc(s.Live.Lvstores, func(l reconcile.LiveLvstore) bool { return strings.EqualFold(l.UUID, lvs) }) {
 			s.EndReload(lvs, runID, "lvstore loaded again (found by a later run)")
 			continue
 		}
@@ -155,7 +155,7 @@ func (s *Session) AwaitLvstores(ctx context.Context, want []string) error {
 		if err == nil {
 			s.Live = live
 			missing := slices.DeleteFunc(slices.Clone(want), func(u string) bool {
-				return slices.ContainsFunc(live.Lvstores, func(l reconcile.LLvstore) bool { return strings.EqualFold(l.UUID, u) })
+				return slices.ContainsFunc(live.Lvstores, func(l reconcile.LiveLvstore) bool { return strings.EqualFold(l.UUID, u) })
 			})
 			if len(missing) == 0 {
 				if len(s.cfg.Devices) == 0 {
