@@ -51,7 +51,10 @@ func TestMain(m *testing.M) {
 // opDuration is the sim's busy window: short so the tests stay fast, long
 // enough that a delete sent startLag after the operation began (a child
 // process on a loaded CI machine, under -race) still lands inside it.
-const opDuration = 1500 * time.Millisecond
+// (A story that sends its delete through a child `lvfsck delete` needs
+// the process start, the dial and the pre-checks to fit in it: 1.5 s was
+// too short once under -race at a load of 8.)
+const opDuration = 3 * time.Second
 
 // startLag is how long a test waits after starting a checksum before it
 // deletes: the capture's 20 ms into the checksum, with room for the
