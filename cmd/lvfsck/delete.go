@@ -50,13 +50,16 @@ func addWriteFlags(cmd *cobra.Command, o *writeOpts) {
 	_ = f.MarkHidden("backoff-initial")
 }
 
-// openSession opens the journal first (a second delete or repair on it
-// fails at once, naming the directory), then the session on the target;
-// closeAll releases both.
-func openSession(ctx context.Context, g *globalOpts, o *writeOpts) (s *run.Session, closeAll func(), err error) {
+// openSession starts a run that writes: a context ended by SIGINT or
+// SIGTERM, then the journal (a second delete or repair on it fails at
+// once, naming the directory), then the session on the target. closeAll
+// releases all three.
+func openSession(cmd *cobra.Command, g *globalOpts, o *writeOpts) (ctx context.Context, s *run.Session, closeAll func(), err error) {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	j, err := run.OpenJournal(ctx, *o.stateDir, run.JournalUse{Command: o.command, Wait: *o.waitLock}, g.log, os.Stderr)
 	if err != nil {
-		return nil, nil, exitOf(err)
+		stop()
+		return nil, nil, nil, exitOf(err)
 	}
 	s, err = run.OpenSession(ctx, run.SessionConfig{
 		Socket: o.socket, Devices: o.devices, Incarnation: o.incarnation, Timeout: o.timeout, TmpDir: o.tmpDir,
@@ -64,9 +67,10 @@ func openSession(ctx context.Context, g *globalOpts, o *writeOpts) (s *run.Sessi
 	})
 	if err != nil {
 		run.CloseJournal(j, g.log)
-		return nil, nil, exitOf(err)
+		stop()
+		return nil, nil, nil, exitOf(err)
 	}
-	return s, func() { s.Close(); run.CloseJournal(j, g.log) }, nil
+	return ctx, s, func() { s.Close(); run.CloseJournal(j, g.log); stop() }, nil
 }
 
 type deleteOpts struct {
@@ -119,11 +123,8 @@ func runDelete(cmd *cobra.Command, g *globalOpts, o *deleteOpts, args []string) 
 	if o.wait < 0 {
 		return usageError("--wait must not be negative")
 	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	out := cmd.OutOrStdout()
-
-	s, closeAll, err := openSession(ctx, g, &o.writeOpts)
+	ctx, s, closeAll, err := openSession(cmd, g, &o.writeOpts)
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -86,11 +84,8 @@ func runRepair(cmd *cobra.Command, g *globalOpts, o *repairOpts) (err error) {
 	case o.yes && o.dryRun:
 		return usageError("--yes and --dry-run exclude each other")
 	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	out := cmd.OutOrStdout()
-
-	s, closeAll, err := openSession(ctx, g, &o.writeOpts)
+	ctx, s, closeAll, err := openSession(cmd, g, &o.writeOpts)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/lvfsck/lvfsck/collect"
 	"github.com/lvfsck/lvfsck/repair"
 	"github.com/lvfsck/lvfsck/spdk"
 )
@@ -11,9 +12,7 @@ import (
 // Client is the part of *spdk.Client the Target needs (an interface so that
 // tests can count or stall calls).
 type Client interface {
-	GetLvstores(ctx context.Context, q spdk.LvstoreQuery) ([]spdk.Lvstore, error)
-	GetLvols(ctx context.Context, q spdk.LvolQuery) ([]spdk.Lvol, error)
-	GetBdevs(ctx context.Context, name string) ([]spdk.Bdev, error)
+	collect.LiveSource // the lvstore, lvol and bdev queries
 	GetNvmfSubsystems(ctx context.Context) ([]spdk.NvmfSubsystem, error)
 	HasMethod(ctx context.Context, method string) (bool, error)
 	StopSnapshotChecksum(ctx context.Context, name string) error
