@@ -13,8 +13,10 @@ BIN=${1:?usage: real-resurrection.sh path/to/lvfsck}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 SIM=${2:-$(dirname "$BIN")/spdk-sim}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DEST=$("$ROOT/../shared/spdk-tgt/setup.sh" "${TMPDIR:-/tmp}/lvfsck-spdk-tgt" 2>/dev/null || true)
-DEST=${DEST:-${TMPDIR:-/tmp}/lvfsck-spdk-tgt}
+# Installed by internal/realtgt (once per tarball): setup.sh itself would
+# extract again under a target a test may be starting.
+[ -x "${TMPDIR:-/tmp}/lvfsck-spdk-tgt/bin/spdk_tgt" ] || (cd "$ROOT" && go run ./internal/realtgt/version >&2)
+DEST=${TMPDIR:-/tmp}/lvfsck-spdk-tgt
 EXTRA=$DEST-extra # the libisal_crypto stub internal/realtgt builds (run its tests once)
 [ -x "$DEST/bin/spdk_tgt" ] && [ -e "$EXTRA/libisal_crypto.so.2" ] || {
   echo "no usable spdk_tgt in $DEST (run: go run ./internal/realtgt/version)" >&2; exit 8; }
