@@ -165,23 +165,29 @@ func ObservedSemantics(in Input, fs []finding.Finding) Observed {
 			forced = append(forced, fmt.Sprintf("%s dropped: %s", what, first(s, "forced: ")))
 		}
 	}
-	if in.History != nil && len(forced) == 0 {
-		// After a restart the drop is history: an earlier check recorded
-		// it as a pending resurrection, with what showed the semantics.
+	if in.History != nil && len(forced) == 0 && len(fixed) == 0 {
+		// After a restart the drop or the hiding is history: an earlier
+		// check recorded it (a pending resurrection, a hidden zombie) with
+		// what showed the semantics.
 		for _, f := range fs {
 			if f.Code != CodeResurrected || f.LvolUUID == "" {
 				continue
 			}
+			what := f.Lvstore + "/" + f.LvolName
 			for _, r := range in.History.RecordedFindings(f.LvolUUID) {
 				if r.Code == CodePendingResurrection && strings.HasPrefix(r.Semantics, "forced: ") {
-					forced = append(forced, fmt.Sprintf("%s/%s dropped before the restart: %s", f.Lvstore, f.LvolName, first(r.Semantics, "forced: ")))
+					forced = append(forced, fmt.Sprintf("%s dropped before the restart: %s", what, first(r.Semantics, "forced: ")))
+					break
+				}
+				if r.Code == CodeHiddenZombie && strings.HasPrefix(r.Semantics, "fixed: ") {
+					fixed = append(fixed, fmt.Sprintf("%s hidden before the restart: %s", what, first(r.Semantics, "fixed: ")))
 					break
 				}
 			}
 		}
 	}
 	if in.History != nil {
-		const earlier = "a busy delete lvfsck ran earlier (journal)"
+		const earlier = "the journal: a busy delete lvfsck ran earlier"
 		switch in.History.TargetSemantics() {
 		case SemanticsFixed:
 			if len(fixed) == 0 {

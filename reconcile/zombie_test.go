@@ -75,7 +75,7 @@ func TestObservedSemantics(t *testing.T) {
 	require.Equal(t, SemanticsForced, ObservedSemantics(Input{}, forced).Semantics)
 
 	o = ObservedSemantics(Input{History: &MemHistory{Semantics: SemanticsForced}}, nil)
-	require.Equal(t, Observed{Semantics: SemanticsForced, From: "a busy delete lvfsck ran earlier (journal)"}, o)
+	require.Equal(t, Observed{Semantics: SemanticsForced, From: "the journal: a busy delete lvfsck ran earlier"}, o)
 	require.Equal(t, "conflicting", ObservedSemantics(Input{History: &MemHistory{Semantics: SemanticsForced}}, zombie).Semantics)
 	require.Equal(t, "not yet seen", ObservedSemantics(Input{}, nil).Semantics)
 
@@ -87,6 +87,9 @@ func TestObservedSemantics(t *testing.T) {
 	}
 	o = ObservedSemantics(Input{History: recorded(CodePendingResurrection, "forced: its clone lvs-r/vol still names it")}, resurrected)
 	require.Equal(t, Observed{Semantics: SemanticsForced, From: "lvs-r/snap dropped before the restart: its clone lvs-r/vol still names it"}, o)
+	// The same on a fixed target: an earlier check recorded the zombie.
+	o = ObservedSemantics(Input{History: recorded(CodeHiddenZombie, "fixed: its clone lvs-r/vol still names it")}, resurrected)
+	require.Equal(t, Observed{Semantics: SemanticsFixed, From: "lvs-r/snap hidden before the restart: its clone lvs-r/vol still names it"}, o)
 	require.Equal(t, "not yet seen", ObservedSemantics(Input{History: recorded(CodePendingResurrection, "")}, resurrected).Semantics, "a drop of unknown semantics")
 	require.Equal(t, "not yet seen", ObservedSemantics(Input{History: recorded(CodeNotOpenedAtLoad, "forced: x")}, resurrected).Semantics)
 }

@@ -76,6 +76,10 @@ type Step struct {
 	// Basis says, for a delete, which evidence showed the lvol dropped
 	// earlier: the plan must not claim more than the finding had.
 	Basis string
+	// Reloadable: a step waiting for a restart that `--reload` could
+	// finish now instead (a pending resurrection in an lvstore with no
+	// possible zombie, whose uuid is known).
+	Reloadable bool
 }
 
 // Target names the step's object for humans.
@@ -156,7 +160,11 @@ func NewPlan(fs []finding.Finding, opts PlanOptions) Plan {
 				st.Action = ActionReloadDelete
 			default:
 				st.Action = ActionWaitRestart
-				st.Advice = "wait for the target's next restart (the lvol loads again), then run `lvfsck repair --yes`; or use --reload in a maintenance window"
+				st.Advice = "wait for the target's next restart (the lvol loads again), then run `lvfsck repair --yes`"
+				if _, z := zombies[f.LvstoreUUID]; !z && f.LvstoreUUID != "" {
+					st.Reloadable = true
+					st.Advice += "; or use --reload in a maintenance window"
+				}
 			}
 		case CodeHiddenZombie:
 			st.Action = ActionWaitRestart

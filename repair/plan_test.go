@@ -270,6 +270,14 @@ func TestPlanZombie(t *testing.T) {
 				}
 			}
 			require.Equal(t, tc.want, got)
+
+			// Without --reload nothing in a possible zombie's lvstore
+			// offers --reload either.
+			for _, s := range NewPlan(tc.fs, PlanOptions{}).Steps {
+				reloadable := s.LvstoreUUID != uuidLvs
+				require.Equal(t, reloadable, s.Reloadable, s.Target())
+				require.Equal(t, reloadable, strings.Contains(s.Advice, "or use --reload"), s.Advice)
+			}
 		})
 	}
 }

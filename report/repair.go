@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/lvfsck/lvfsck/finding"
@@ -48,6 +49,8 @@ type RepairStep struct {
 	// something (the others report what is left).
 	Description string `json:"-"`
 	Changes     bool   `json:"-"`
+	// Reloadable: --reload could finish this waiting step now.
+	Reloadable bool `json:"-"`
 }
 
 // RepairStepResult is what applying one step did.
@@ -65,7 +68,7 @@ func RepairSteps(p repair.Plan) []RepairStep {
 	for _, st := range p.Steps {
 		out = append(out, RepairStep{Action: st.Action, Code: st.Code, Severity: st.Severity.String(), Target: st.Target(),
 			LvolUUID: st.LvolUUID, BlobID: st.BlobID, Why: st.Why, Advice: st.Advice,
-			Description: st.Describe(p.Reload), Changes: st.Changes()})
+			Description: st.Describe(p.Reload), Changes: st.Changes(), Reloadable: st.Reloadable})
 	}
 	return out
 }
@@ -118,8 +121,12 @@ func WriteRepairPlan(w io.Writer, doc RepairDoc) error {
 	}
 	writePlan(&b, doc)
 	if !doc.Reload && hasAction(doc.Plan, repair.ActionWaitRestart) {
-		b.WriteString("\nPending resurrections are finished after a restart: restart the target (the lvols load again), then run `lvfsck repair --yes`.\n" +
-			"Without a restart, `lvfsck repair --yes --reload` reloads the lvstore in a maintenance window.\n")
+		b.WriteString("\nPending resurrections are finished after a restart: restart the target (the lvols load again), then run `lvfsck repair --yes`.\n")
+		if slices.ContainsFunc(doc.Plan, func(st RepairStep) bool { return st.Reloadable }) {
+			b.WriteString("Without a restart, `lvfsck repair --yes --reload` reloads the lvstore in a maintenance window.\n")
+		} else if slices.ContainsFunc(doc.Plan, func(st RepairStep) bool { return st.Code == repair.CodeHiddenZombie }) {
+			b.WriteString("Do not reload the lvstore (`--reload`) of a hidden zombie: the reload would never finish and take the lvstore offline until a restart.\n")
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -52,6 +52,31 @@ func TestPlanRenderGolden(t *testing.T) {
 	}
 }
 
+// The closing advice offers --reload only where it could be used: never
+// for a hidden zombie's lvstore (the reload would never finish).
+func TestPlanFooterReload(t *testing.T) {
+	forced := samplePlanFindings()[1]
+	zombie := finding.Finding{Code: repair.CodeHiddenZombie, Severity: finding.Error, Lvstore: "lvs-r", LvstoreUUID: lvsR,
+		LvolName: "backup-1", LvolUUID: planVolA, Message: "hidden"}
+	for _, tc := range []struct {
+		name       string
+		fs         []finding.Finding
+		reload, no bool
+	}{
+		{"forced only", []finding.Finding{forced}, true, false},
+		{"zombie only", []finding.Finding{zombie}, false, true},
+		{"zombie beside the forced one", []finding.Finding{zombie, forced}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			require.NoError(t, WriteRepairPlan(&b, RepairDoc{Plan: RepairSteps(repair.NewPlan(tc.fs, repair.PlanOptions{}))}))
+			require.Contains(t, b.String(), "restart the target")
+			require.Equal(t, tc.reload, strings.Contains(b.String(), "--reload` reloads"), b.String())
+			require.Equal(t, tc.no, strings.Contains(b.String(), "Do not reload"), b.String())
+		})
+	}
+}
+
 // What applying did, step by step: the outcome (or the action), the
 // messages, the error.
 func TestWriteRepairOutcome(t *testing.T) {

@@ -5,6 +5,9 @@
 # damage, import the target's log, restart, check again, repair, restart,
 # check clean, history.
 #   scripts/real-resurrection.sh path/to/lvfsck [path/to/spdk-sim]
+# SEMANTICS=fixed runs Longhorn's fixed target (lib-fixed) instead: the busy
+# delete hides a zombie, a retry fails, the clean shutdown hangs (killed
+# after 10 s, as an operator must) and the lvol is back after the restart.
 # (spdk-sim only sends the RPCs, as rpc.py would; beside lvfsck unless given)
 # Root (setup.sh installs packages). Takes the machine-wide one-real-target
 # lock that internal/realtgt uses; stops everything it started.
@@ -32,19 +35,29 @@ exec 8>"${TMPDIR:-/tmp}/lvfsck-realtgt.lock"; flock 8
 rpc() { "$SIM" rpc --socket "$SOCK" "$@"; }
 say() { printf '\n### %s\n' "$*"; }
 lv() { "$BIN" --log-level error "$@" || echo "(exit $?)"; }
+SEMANTICS=${SEMANTICS:-forced}
+LIBS=$DEST/lib:$EXTRA
+[ "$SEMANTICS" = fixed ] && LIBS=$DEST/lib-fixed:$LIBS
 start() {
-  LD_LIBRARY_PATH=$DEST/lib:$EXTRA "$DEST/bin/spdk_tgt" --no-huge -s 1024 -r "$SOCK" -m 0x1 \
+  LD_LIBRARY_PATH=$LIBS "$DEST/bin/spdk_tgt" --no-huge -s 1024 -r "$SOCK" -m 0x1 \
     --disable-cpumask-locks -L lvol >>"$LOG" 2>&1 &
   TGT=$!
   until rpc framework_wait_init >/dev/null 2>&1; do sleep 0.1; done
   rpc bdev_aio_create "{\"name\":\"aio0\",\"filename\":\"$IMG\",\"block_size\":4096}" >/dev/null
   rpc bdev_wait_for_examine >/dev/null
 }
-stop() { rpc spdk_kill_instance '{"sig_name":"SIGINT"}' >/dev/null; wait "$TGT"; TGT=""; }
+# A clean shutdown; a target that has not exited 10 s later (the fixed
+# target's zombie) is killed, as an operator would have to.
+stop() {
+  rpc spdk_kill_instance '{"sig_name":"SIGINT"}' >/dev/null || true
+  for _ in $(seq 100); do kill -0 "$TGT" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$TGT" 2>/dev/null; then echo "spdk_tgt still running 10 s after SIGINT: killed (SIGKILL)"; kill -9 "$TGT"; fi
+  wait "$TGT" 2>/dev/null || true; TGT=""
+}
 
 truncate -s 80G "$IMG"
 start
-say "real target: $(rpc spdk_get_version)"
+say "real target ($SEMANTICS semantics): $(rpc spdk_get_version)"
 rpc bdev_lvol_create_lvstore '{"bdev_name":"aio0","lvs_name":"lvs-r","cluster_sz":1048576,"num_md_pages_per_cluster_ratio":3}' >/dev/null
 rpc bdev_lvol_create '{"lvs_name":"lvs-r","lvol_name":"replica-a","size_in_mib":49152,"thin_provision":false}' >/dev/null
 rpc bdev_lvol_create '{"lvs_name":"lvs-r","lvol_name":"bystander","size_in_mib":8,"thin_provision":false}' >/dev/null
@@ -61,6 +74,8 @@ rpc bdev_lvol_delete '{"name":"lvs-r/backup-1"}' || true
 
 say "FIRST check after the damage"
 lv check --socket "$SOCK"
+say "the control plane's retry, through lvfsck delete"
+lv delete --socket "$SOCK" lvs-r/backup-1
 say "the target's log, imported"
 lv log import "$LOG"
 say "lvfsck repair (no restart yet)"
