@@ -11,5 +11,8 @@
 // a name; Proxy ties them to the sockets. Every delete decision goes to a
 // Sink (JournalSink: guard records in the journal) and to Metrics. Long
 // holds are kept in a state file so that a restarted guard takes them
-// over against the same target incarnation (state.go).
+// over against the same target incarnation (state.go). The one call the
+// guard answers itself is spdk.MethodGuardTarget: which target run its
+// upstream connection reaches, since SO_PEERCRED on the guard's socket
+// names the guard, not the target.
 package guard

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/lvfsck/lvfsck/internal/procfs"
 	"github.com/lvfsck/lvfsck/journal"
 	"github.com/lvfsck/lvfsck/spdk"
 )
@@ -488,6 +489,9 @@ var lockedNames = map[string][]string{
 // request handles one complete request frame. False: the target is gone.
 func (c *pconn) request(frame []byte) bool {
 	hasID := bytes.Contains(frame, []byte(`"id"`))
+	if bytes.Contains(frame, []byte(spdk.MethodGuardTarget)) && c.targetQuery(frame) {
+		return true
+	}
 	if !bytes.Contains(frame, []byte("bdev_lvol_")) {
 		return c.forward(frame, hasID)
 	}
@@ -690,6 +694,31 @@ func (p *Proxy) record(r journal.GuardRecord) {
 	if p.cfg.Sink != nil {
 		p.cfg.Sink.Record(r)
 	}
+}
+
+// targetQuery answers spdk.MethodGuardTarget itself (true): which target
+// this client's upstream connection reaches, so that lvfsck behind the
+// guard keys its journal by the target's run, not the guard's.
+func (c *pconn) targetQuery(frame []byte) bool {
+	var req wireRequest
+	if json.Unmarshal(frame, &req) != nil || req.Method != spdk.MethodGuardTarget {
+		return false
+	}
+	if len(req.ID) == 0 || string(req.ID) == "null" {
+		return true // a notification: nothing to answer
+	}
+	pid, err := spdk.PeerPID(c.up)
+	var inc spdk.Incarnation
+	if err == nil {
+		inc, err = spdk.ReadIncarnation(procfs.Default, pid)
+	}
+	if err != nil {
+		c.inject(answer(req.ID, nil, &spdk.RPCError{Code: spdk.CodeInternalError, Message: "lvfsck guard: target incarnation: " + err.Error()}))
+		return true
+	}
+	res, _ := json.Marshal(spdk.GuardTarget{PID: inc.PID, Incarnation: inc.String()})
+	c.inject(answer(req.ID, res, nil))
+	return true
 }
 
 // answer builds one JSON-RPC answer as SPDK writes it.

@@ -72,6 +72,15 @@ func realStory(t *testing.T, fixed bool) {
 	require.NoError(t, err)
 	defer gc.Close()
 
+	// Through the guard, the incarnation is the target's, not the
+	// guard's: a target restarted behind a running guard is a new run.
+	direct, err := c.Incarnation(ctx)
+	require.NoError(t, err)
+	via, err := gc.Incarnation(ctx)
+	require.NoError(t, err)
+	require.Equal(t, direct, via)
+	require.Equal(t, tg.PID(), via.PID)
+
 	// the lvol is intact: listed, with its bdev, and its clone names it
 	intact := func(snap, clone string) {
 		t.Helper()

@@ -108,7 +108,7 @@ func (s *JournalSink) loop() {
 
 func (s *JournalSink) write(batch []journal.GuardRecord) {
 	for attempt := 0; ; attempt++ {
-		j, err := journal.Open(s.Dir, journal.Options{})
+		j, err := journal.Open(s.Dir, journal.Options{Command: "guard"})
 		if errors.Is(err, journal.ErrLocked) && attempt < 1200 {
 			// another lvfsck (a check) holds it: it is done within seconds
 			time.Sleep(100 * time.Millisecond)

@@ -54,6 +54,25 @@ func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 // lockPoll is how often a waiting Open tries the lock again.
 const lockPoll = 50 * time.Millisecond
 
+// BriefHoldWait is how long an Open waits, whatever its WaitLock, for a
+// holder that keeps the journal only while it writes a batch: `lvfsck
+// guard` and `lvfsck watch` run for ever beside the target and open the
+// journal for a moment at each event. A cron check that meets one of
+// them mid-write waits that moment out instead of failing (exit 8).
+const BriefHoldWait = 10 * time.Second
+
+// briefHolders are the commands that hold the journal only briefly.
+var briefHolders = map[string]bool{"guard": true, "watch": true}
+
+// WaitFor is how long an Open asked to wait up to wait waits for h: at
+// least BriefHoldWait for a brief holder.
+func (h Holder) WaitFor(wait time.Duration) time.Duration {
+	if briefHolders[h.Command] {
+		return max(wait, BriefHoldWait)
+	}
+	return wait
+}
+
 // lockDir takes a flock on dir/lvfsck.lock: exclusive for a writer, shared
 // for a reader, waiting up to wait for a holder to let go. flock locks
 // belong to the open file description, so a second Open in the same
@@ -86,10 +105,11 @@ func lockDir(ctx context.Context, dir string, o Options) (*os.File, error) {
 			return nil, fmt.Errorf("lock journal %s: %w", dir, err)
 		}
 		waited := time.Since(start)
-		if waited >= o.WaitLock {
+		limit := readHolder(p).WaitFor(o.WaitLock)
+		if waited >= limit {
 			h := readHolder(p)
 			_ = f.Close()
-			return nil, &LockedError{Dir: dir, Holder: h, Waited: min(waited, o.WaitLock)}
+			return nil, &LockedError{Dir: dir, Holder: h, Waited: min(waited, limit)}
 		}
 		if !told && o.Waiting != nil {
 			o.Waiting(readHolder(p))
@@ -100,7 +120,7 @@ func lockDir(ctx context.Context, dir string, o Options) (*os.File, error) {
 			h := readHolder(p)
 			_ = f.Close()
 			return nil, fmt.Errorf("%w (%w)", &LockedError{Dir: dir, Holder: h, Waited: waited}, ctx.Err())
-		case <-time.After(min(lockPoll, o.WaitLock-waited)):
+		case <-time.After(min(lockPoll, limit-waited)):
 		}
 	}
 	if !o.ReadOnly {

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -80,6 +82,36 @@ func dirSums(t *testing.T, dir string) map[string][32]byte {
 		out[e.Name()] = sha256.Sum256(b)
 	}
 	return out
+}
+
+// TestBriefHolderWaitedOut: guard and watch hold the journal only while
+// they write; a writer (a cron check without --wait-lock) that meets one
+// waits it out, and still fails at once on any other holder.
+func TestBriefHolderWaitedOut(t *testing.T) {
+	for _, tc := range []struct {
+		holder string
+		waits  bool
+	}{{"guard", true}, {"watch", true}, {"check", false}, {"", false}} {
+		t.Run(cmp.Or(tc.holder, "unnamed"), func(t *testing.T) {
+			dir := t.TempDir()
+			j, err := Open(dir, Options{Command: tc.holder})
+			require.NoError(t, err)
+			released := make(chan struct{})
+			go func() {
+				time.Sleep(300 * time.Millisecond)
+				assert.NoError(t, j.Close())
+				close(released)
+			}()
+			w, err := Open(dir, Options{Command: "check"})
+			if tc.waits {
+				require.NoError(t, err)
+				require.NoError(t, w.Close())
+			} else {
+				require.ErrorIs(t, err, ErrLocked)
+			}
+			<-released
+		})
+	}
 }
 
 func TestReadOnly(t *testing.T) {

@@ -63,7 +63,7 @@ func openJournal(ctx context.Context, dir string, u JournalUse, log zerolog.Logg
 	j, err := journal.OpenContext(ctx, dir, journal.Options{
 		Logger: &log, ReadOnly: u.ReadOnly, WaitLock: u.Wait, Command: u.Command,
 		Waiting: func(h journal.Holder) {
-			fmt.Fprintf(waiting, "lvfsck: the journal in %s is held by %s; waiting up to %s\n", dir, h, u.Wait)
+			fmt.Fprintf(waiting, "lvfsck: the journal in %s is held by %s; waiting up to %s\n", dir, h, h.WaitFor(u.Wait))
 		},
 	})
 	if err == nil {

@@ -70,7 +70,11 @@ func Connect(ctx context.Context, cfg TargetConfig) (*Target, error) {
 		if err != nil {
 			t.note(cfg.Log, "target incarnation unknown (%v): restarts cannot be told apart and \"listed earlier in this target run\" is not used as evidence; pass --incarnation", err)
 		} else {
-			t.Incarnation, t.PID = inc.String(), inc.PID
+			t.Incarnation = inc.String()
+			if inc.Visible(procRoot(cfg.ProcRoot)) {
+				// a guard may name a target of another pid namespace
+				t.PID = inc.PID
+			}
 		}
 	} else {
 		inc, err = spdk.ParseIncarnation(t.Incarnation)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -56,21 +57,77 @@ var (
 	ErrIncarnation = errors.New("spdk: cannot determine target incarnation")
 )
 
-// Incarnation identifies the process behind the client's current
-// connection (dialling if needed), via SO_PEERCRED and /proc.
+// MethodGuardTarget is the one method `lvfsck guard` answers itself and
+// never forwards: which target its upstream connection for this client
+// reaches (GuardTarget). Through a guard, SO_PEERCRED names the guard, and
+// a target restarted behind a guard that kept running would otherwise look
+// like the same target run.
+const MethodGuardTarget = "lvfsck_guard_get_target"
+
+// GuardTarget is MethodGuardTarget's answer: the target's pid and
+// incarnation as the guard sees them (its own pid namespace).
+type GuardTarget struct {
+	PID         int    `json:"pid"`
+	Incarnation string `json:"incarnation"`
+}
+
+// guardName is the process name a guard runs under: lvfsck's own.
+const guardName = "lvfsck"
+
+// Incarnation identifies the target process behind the client's current
+// connection (dialling if needed), via SO_PEERCRED and /proc. When the
+// socket's peer is lvfsck (a guard in front of the target) or this very
+// process, it is asked which target it reaches; one that does not know
+// the method is the target.
 func (c *Client) Incarnation(ctx context.Context) (Incarnation, error) {
 	cn, _, err := c.conn(ctx)
 	if err != nil {
 		return Incarnation{}, fmt.Errorf("incarnation: %w", err)
 	}
-	pid, err := peerPID(cn.nc)
+	pid, err := PeerPID(cn.nc)
 	if err != nil {
-		return Incarnation{}, fmt.Errorf("%w: %w", ErrIncarnation, err)
+		return Incarnation{}, err
+	}
+	proc := procfs.FS(procfs.Default)
+	if pid != os.Getpid() && !proc.Named(pid, guardName) {
+		return ReadIncarnation(procfs.Default, pid)
+	}
+	var gt GuardTarget
+	err = c.Call(ctx, MethodGuardTarget, nil, &gt)
+	if errors.Is(err, ErrMethodNotFound) {
+		// not a guard: a server in this very process (tests) or one that
+		// calls itself lvfsck
+		return ReadIncarnation(procfs.Default, pid)
+	}
+	if err != nil {
+		return Incarnation{}, fmt.Errorf("%w: the socket's peer (pid %d) is lvfsck guard, which did not name its target: %w", ErrIncarnation, pid, err)
+	}
+	t, err := ParseIncarnation(gt.Incarnation)
+	if err != nil {
+		return Incarnation{}, fmt.Errorf("%w: lvfsck guard (pid %d): %w", ErrIncarnation, pid, err)
+	}
+	return t, nil
+}
+
+// PeerPID is the pid of a unix socket's peer (SO_PEERCRED) in this pid
+// namespace; ErrNoPeerPID when it lives in one this process cannot see.
+func PeerPID(nc net.Conn) (int, error) {
+	pid, err := peerPID(nc)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrIncarnation, err)
 	}
 	if pid <= 0 {
-		return Incarnation{}, ErrNoPeerPID
+		return 0, ErrNoPeerPID
 	}
-	return ReadIncarnation(procfs.Default, pid)
+	return pid, nil
+}
+
+// Visible reports whether i is a process this process's /proc shows (the
+// same pid namespace): a guard's answer may name a pid of its own
+// namespace, which must not be read here as another process.
+func (i Incarnation) Visible(procRoot string) bool {
+	st, err := procfs.FS(procRoot).ReadStat(i.PID)
+	return err == nil && st.PID == i.PID && st.StartTime == i.StartTime
 }
 
 // ReadIncarnation reads the incarnation of pid from a proc file system

@@ -1,6 +1,7 @@
 package spdk
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvfsck/lvfsck/internal/testfix"
+	"github.com/lvfsck/lvfsck/spdk/rpctest"
 )
 
 func TestReadIncarnationFakeProc(t *testing.T) {
@@ -69,4 +71,48 @@ func FuzzParseIncarnation(f *testing.F) {
 			t.Fatalf("%q → %+v does not round trip: %v", s, inc, err)
 		}
 	})
+}
+
+// TestIncarnationBehindGuard: a peer that is lvfsck (here, this very
+// process) is asked which target it reaches; one that does not know the
+// method is the target itself; a guard's broken answer is an error, never
+// the guard's own run taken for the target's.
+func TestIncarnationBehindGuard(t *testing.T) {
+	self, err := ReadIncarnation("/proc", os.Getpid())
+	require.NoError(t, err)
+	other := Incarnation{PID: 4242, StartTime: 77, BootID: self.BootID}
+	for _, tc := range []struct {
+		name   string
+		handle func(s *rpctest.Server)
+		want   Incarnation
+		err    error
+	}{
+		{"guard", func(s *rpctest.Server) {
+			s.HandleResult(MethodGuardTarget, GuardTarget{PID: other.PID, Incarnation: other.String()})
+		}, other, nil},
+		{"not a guard", func(s *rpctest.Server) {}, self, nil},
+		{"guard without an answer", func(s *rpctest.Server) {
+			s.HandleError(MethodGuardTarget, CodeInternalError, "lvfsck guard: target incarnation: gone")
+		}, Incarnation{}, ErrIncarnation},
+		{"guard with garbage", func(s *rpctest.Server) {
+			s.HandleResult(MethodGuardTarget, GuardTarget{Incarnation: "x"})
+		}, Incarnation{}, ErrIncarnation},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := rpctest.Start(t)
+			tc.handle(s)
+			c, err := Dial(context.Background(), s.Path)
+			require.NoError(t, err)
+			defer c.Close()
+			got, err := c.Incarnation(context.Background())
+			if tc.err != nil {
+				require.ErrorIs(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+	require.True(t, self.Visible("/proc"))
+	require.False(t, Incarnation{PID: self.PID, StartTime: self.StartTime + 1, BootID: self.BootID}.Visible("/proc"), "a pid reused by another process")
 }

@@ -216,6 +216,10 @@ func (f FS) FindProcess(name string) (int, error) {
 	return 0, &AmbiguousProcessError{Name: name, PIDs: pids}
 }
 
+// Named reports whether pid's comm or argv[0] basename is name (as
+// FindProcess matches).
+func (f FS) Named(pid int, name string) bool { return processNamed(f.Pid(pid), name) }
+
 func processNamed(dir, name string) bool {
 	if zombie(dir) {
 		return false // keeps its comm, but no socket behind it
