@@ -188,7 +188,7 @@ func (h *History) addSemantics(j JournalReader, inc, socket string) error {
 // last reported before the target started is from an earlier run of it.
 func (h *History) addFindings(j JournalReader, targetStart time.Time) error {
 	// Only the codes reconcile weighs as history are read.
-	recs, err := j.FindingsWith(reconcile.CodePendingResurrection, reconcile.CodeResurrected, reconcile.CodeNotOpenedAtLoad)
+	recs, err := j.FindingsWith(reconcile.RecordedCodes...)
 	if err != nil {
 		return err
 	}

@@ -160,6 +160,42 @@ func TestLoadHistoryRecordedFindings(t *testing.T) {
 	require.Contains(t, res[0].Evidence[reconcile.EvJournal], "bdev_unregister (id 9)")
 }
 
+// A fixed target's hidden zombie recorded in incarnation A is history too:
+// back in B (the kill and restart it needed), it is resurrected, and the
+// semantics the earlier check saw reach reconcile.
+func TestLoadHistoryRecordedZombie(t *testing.T) {
+	j, _ := historyJournal(t)
+	const uW = "0d8f3f36-8d35-4c3f-a1d4-1c2a5d3b0e11"
+	zombie := finding.Finding{Code: reconcile.CodeHiddenZombie, Severity: finding.Error, LvstoreUUID: lvsU, Lvstore: "lvs-r",
+		LvolUUID: uW, LvolName: "w", Message: "hidden",
+		Evidence: map[string]string{reconcile.EvSemantics: "fixed: its clone lvs-r/v still names it as base snapshot"}}
+	at := time.Date(2026, 11, 1, 13, 0, 0, 0, time.UTC)
+	_, err := j.UpsertFindingsOf(incA, at, []string{lvsU}, []finding.Finding{zombie})
+	require.NoError(t, err)
+	h, err := LoadHistory(j, HistoryOptions{Incarnation: incB})
+	require.NoError(t, err)
+	rs := h.RecordedFindings(uW)
+	require.Len(t, rs, 1)
+	require.Equal(t, reconcile.CodeHiddenZombie, rs[0].Code)
+	require.Equal(t, zombie.Evidence[reconcile.EvSemantics], rs[0].Semantics)
+
+	live := reconcile.Live{Lvstores: []reconcile.LiveLvstore{{UUID: lvsU, Name: "lvs-r"}},
+		Lvols: []reconcile.LiveLvol{{UUID: uW, Name: "w", Alias: "lvs-r/w", LvstoreUUID: lvsU, LvstoreName: "lvs-r"}}}
+	in := reconcile.Input{Live: live, History: h, Incarnation: reconcile.Incarnation{ID: incB}}
+	var res []finding.Finding
+	for _, f := range reconcile.Check(in) {
+		if f.Code == reconcile.CodeResurrected {
+			res = append(res, f)
+		}
+	}
+	require.Len(t, res, 1)
+	require.Equal(t, uW, res[0].LvolUUID)
+	require.Contains(t, res[0].Evidence[reconcile.EvJournal], "hidden-zombie")
+	o := reconcile.ObservedSemantics(in, res)
+	require.Equal(t, reconcile.SemanticsFixed, o.Semantics)
+	require.Contains(t, o.From, "lvs-r/w hidden before the restart")
+}
+
 // A forced-removal line that names x's uuid is no evidence about y, a
 // later lvol created under x's name: y must not read as resurrected.
 func TestLoadHistoryLogEvidenceByUUIDOnly(t *testing.T) {

@@ -8,21 +8,32 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lvfsck/lvfsck/finding"
 	"github.com/lvfsck/lvfsck/internal/realtgt"
 	"github.com/lvfsck/lvfsck/spdk"
 )
 
 // The story of TestVerdictPendingThenResurrectedUnseen on the real
-// spdk_tgt (forced semantics, as released): the snapshot is force-removed
-// between two checks, the first check says pending, the restart brings it
-// back, and the pending finding the journal recorded makes it resurrected.
+// spdk_tgt, both delete semantics: the snapshot is dropped between two
+// checks (forced: removed; fixed: hidden, a zombie), the first check says
+// so (pending-resurrection, or hidden-zombie), the restart brings it back
+// (fixed: after the kill its hung shutdown needs), and the finding the
+// journal recorded makes it resurrected.
 func TestVerdictPendingThenResurrectedUnseenReal(t *testing.T) {
+	for _, fixed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "forced", true: "fixed"}[fixed], func(t *testing.T) {
+			verdictUnseenReal(t, fixed)
+		})
+	}
+}
+
+func verdictUnseenReal(t *testing.T, fixed bool) {
 	dir := t.TempDir()
 	img, state := filepath.Join(dir, "disk.img"), filepath.Join(dir, "state")
 	realtgt.Sparse(t, img, 8<<30)
 	// Start may wait long for the machine-wide one-target lock: each
 	// phase's deadline starts once its target runs.
-	tg := realtgt.Start(t, realtgt.Options{})
+	tg := realtgt.Start(t, realtgt.Options{Fixed: fixed})
 	ctx := phase(t)
 	c := tg.Client
 	require.NoError(t, tg.AIO(ctx, "aio0", img))
@@ -41,15 +52,27 @@ func TestVerdictPendingThenResurrectedUnseenReal(t *testing.T) {
 	go func() { done <- c.RegisterSnapshotChecksum(ctx, "lvs-r/backup-1") }()
 	time.Sleep(10 * time.Millisecond)
 	require.ErrorIs(t, c.DeleteLvol(ctx, "lvs-r/backup-1"), spdk.ErrBusy, "the delete must land in the checksum")
-	require.ErrorIs(t, c.DeleteLvol(ctx, "lvs-r/backup-1"), spdk.ErrNotFound)
+	retry := spdk.ErrNotFound
+	if fixed {
+		retry = spdk.ErrInvalidParams // the zombie: undeletable until a restart
+	}
+	require.ErrorIs(t, c.DeleteLvol(ctx, "lvs-r/backup-1"), retry)
 	<-done
 
 	r := runCheck(t, "--socket", tg.Sock, "--state-dir", state)
 	require.Equal(t, 4, r.code, "%s", r)
-	require.Len(t, r.of("pending-resurrection"), 1, "%s", r)
-	stop(t, tg)
+	first := finding.Code("pending-resurrection")
+	if fixed {
+		first = "hidden-zombie"
+	}
+	require.Len(t, r.of(first), 1, "%s", r)
+	if fixed {
+		tg.Kill() // its clean shutdown never ends (TestFixedZombieHangsShutdown)
+	} else {
+		stop(t, tg)
+	}
 
-	tg = realtgt.Start(t, realtgt.Options{})
+	tg = realtgt.Start(t, realtgt.Options{Fixed: fixed})
 	ctx = phase(t)
 	require.NoError(t, tg.AIO(ctx, "aio0", img))
 	_, err = tg.WaitLvols(ctx, 3)
@@ -59,6 +82,7 @@ func TestVerdictPendingThenResurrectedUnseenReal(t *testing.T) {
 	res := r.of("resurrected")
 	require.Len(t, res, 1, "%s", r)
 	require.Equal(t, snapUUID, res[0].LvolUUID)
+	require.Contains(t, res[0].Evidence["journal"], string(first))
 
 	yr := lvfsck(t, "repair", "--yes", "--socket", tg.Sock, "--state-dir", state)
 	require.Equal(t, 1, yr.code, "%s", yr)

@@ -533,8 +533,11 @@ func (c *checker) absenceOf(inf *lvsInfo, idx int, alias string) absence {
 	// see (the ring rolled over, the log was not imported again): what it
 	// recorded stays true until the target restarts.
 	a.notOpenedEarlier = c.recordedHere(pl.UUID, CodeNotOpenedAtLoad)
-	if r := c.recordedHere(pl.UUID, CodePendingResurrection); r != "" {
-		a.pos.mark(EvJournal, r)
+	for _, code := range []finding.Code{CodePendingResurrection, CodeHiddenZombie} {
+		if r := c.recordedHere(pl.UUID, code); r != "" {
+			a.pos.mark(EvJournal, r)
+			break
+		}
 	}
 	return a
 }
@@ -853,8 +856,8 @@ func (c *checker) resurrected(inf *lvsInfo, l *LiveLvol) {
 }
 
 // recordedDrops marks what earlier runs recorded as findings about a lvol
-// that is live now: a pending resurrection reported in another target
-// incarnation proves the drop even when no run saw the lvol listed before
+// that is live now: a pending resurrection (or a fixed target's hidden
+// zombie) reported in another target incarnation proves the drop even when no run saw the lvol listed before
 // it (deleted between two checks); a resurrection still open stays one
 // until repaired. A pending resurrection of this incarnation proves
 // nothing here: the lvol cannot be live again without a restart.
@@ -862,13 +865,13 @@ func (c *checker) recordedDrops(ev *evidence, uuid string) {
 	var stillOpen *RecordedFinding
 	for _, r := range c.hist.RecordedFindings(uuid) {
 		switch {
-		case r.Code == CodePendingResurrection && r.Incarnation != "" && r.Incarnation != c.cur:
+		case (r.Code == CodePendingResurrection || r.Code == CodeHiddenZombie) && r.Incarnation != "" && r.Incarnation != c.cur:
 			when := "at " + stamp(r.LastSeen)
 			if !r.FirstSeen.Equal(r.LastSeen) {
 				when = fmt.Sprintf("from %s to %s", stamp(r.FirstSeen), stamp(r.LastSeen))
 			}
 			ev.mark(EvJournal, fmt.Sprintf("reported %s by the checks of incarnation %s %s, on this evidence then: %s",
-				CodePendingResurrection, r.Incarnation, when, orUnknown(unnest(r.Summary))))
+				r.Code, r.Incarnation, when, orUnknown(unnest(r.Summary))))
 		case r.Code == CodeResurrected && r.Open:
 			stillOpen = &r
 		}

@@ -34,6 +34,11 @@ type History interface {
 	RecordedFindings(uuid string) []RecordedFinding
 }
 
+// RecordedCodes are the codes of the recorded findings Check weighs as
+// history: a History must give every recorded finding of these codes (and
+// needs no other).
+var RecordedCodes = []finding.Code{CodePendingResurrection, CodeHiddenZombie, CodeResurrected, CodeNotOpenedAtLoad}
+
 // RecordedFinding is a finding an earlier run recorded (journal's
 // FindingRecord, reduced to what the checks weigh).
 type RecordedFinding struct {

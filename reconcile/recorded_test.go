@@ -55,6 +55,8 @@ func TestCheckRecordedFindings(t *testing.T) {
 		want bool // resurrected
 	}{
 		{"pending in an earlier incarnation", rec(CodePendingResurrection, inc1, false), inc2, true},
+		{"hidden zombie in an earlier incarnation", rec(CodeHiddenZombie, inc1, false), inc2, true},
+		{"hidden zombie in this incarnation: not evidence of a restart", rec(CodeHiddenZombie, inc2, true), inc2, false},
 		{"pending in an earlier incarnation, current one unknown", rec(CodePendingResurrection, inc1, false), "", true},
 		{"pending in this incarnation: live again only through a reload, not evidence here", rec(CodePendingResurrection, inc2, true), inc2, false},
 		{"pending recorded without incarnation: cannot be placed", rec(CodePendingResurrection, "", false), inc2, false},
@@ -95,13 +97,18 @@ func TestCheckRecordedInThisIncarnation(t *testing.T) {
 		want finding.Code
 	}{
 		{"pending stays pending", CodePendingResurrection, inc1, CodePendingResurrection},
+		{"a hidden zombie stays one, its clone gone since", CodeHiddenZombie, inc1, CodeHiddenZombie},
 		{"not opened stays not opened", CodeNotOpenedAtLoad, inc1, CodeNotOpenedAtLoad},
 		{"pending of an earlier incarnation: not this run's drop", CodePendingResurrection, inc2, CodeNoEvidence},
 		{"no record: cause unknown", CodeNoEvidence, inc1, CodeNoEvidence},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := &MemHistory{Findings: map[string][]RecordedFinding{uSnap: {{Code: tc.code, Incarnation: tc.inc, FirstSeen: t0, LastSeen: t0, Open: true, Summary: "notify: then"}}}}
+			r := RecordedFinding{Code: tc.code, Incarnation: tc.inc, FirstSeen: t0, LastSeen: t0, Open: true, Summary: "notify: then"}
+			if tc.code == CodeHiddenZombie {
+				r.Semantics = "fixed: its clone lvs-r/vol still names it"
+			}
+			h := &MemHistory{Findings: map[string][]RecordedFinding{uSnap: {r}}}
 			fs := Check(Input{Persisted: disk(), Live: rolled, History: h, Incarnation: Incarnation{ID: inc1, EarlierRuns: 2}})
 			f := only(t, fs, tc.want)
 			require.Equal(t, uSnap, f.LvolUUID)

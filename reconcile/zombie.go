@@ -97,6 +97,18 @@ func (c *checker) dropSemantics(idx int, alias string) semVerdict {
 			v.addFixed(EvJournal, fmt.Sprintf("lvfsck's delete at %s found it hidden (retry answered \"Invalid argument\")", stamp(d.IntentAt)))
 		}
 	}
+	// What an earlier check of this target run saw (the clone that named
+	// it may be gone since) stays true until the target restarts.
+	for _, r := range c.hist.RecordedFindings(pl.UUID) {
+		if r.Incarnation == "" || r.Incarnation != c.cur {
+			continue
+		}
+		if f, ok := strings.CutPrefix(r.Semantics, "fixed: "); ok {
+			v.addFixed(EvJournal, "an earlier check of this target run found it hidden: "+f)
+		} else if f, ok := strings.CutPrefix(r.Semantics, "forced: "); ok {
+			v.forced = append(v.forced, "an earlier check of this target run found it dropped: "+f)
+		}
+	}
 	for _, e := range c.hist.LogEvidence(pl.UUID, alias) {
 		if e.Incarnation != "" && c.cur != "" && e.Incarnation != c.cur {
 			continue
