@@ -63,8 +63,15 @@ fmt:
 # tree (a -tags lvfsckgen build: the generator stays out of the product
 # binary), and a .deb and .rpm per arch built with nfpm, pinned in
 # packaging/go.mod (its own module: nfpm's tree stays out of go.mod).
+# Then the DaemonSet's image, dist/lvfsck-image-oci.tar: one OCI layout
+# holding an index of one image per arch, built without an engine or a
+# registry by packaging/cmd/ociimage (go-containerregistry, from an empty
+# base: see packaging/ociimage). Its timestamps are the commit's time, so
+# a rebuild of the same commit gives the same digest.
 ARCHES      ?= amd64 arm64
 PKG_VERSION ?= $(shell echo '$(VERSION)' | sed 's/^v//; s/^\([^0-9]\)/0.0.0~\1/; s/-/~/g')
+IMAGE_VERSION ?= $(or $(VERSION),dev)
+SOURCE_DATE_EPOCH ?= $(or $(shell git log -1 --format=%ct 2>/dev/null),0)
 release:
 	rm -rf dist && mkdir -p dist/man dist/completions
 	set -e; for a in $(ARCHES); do \
@@ -83,10 +90,15 @@ release:
 	  ARCH=$$a PKG_VERSION='$(PKG_VERSION)' dist/.nfpm package -f packaging/nfpm.yaml -p $$p -t dist/; \
 	done; done
 	rm -r dist/.nfpm dist/pkgroot
-	cd dist && sha256sum lvfsck-linux-* *.deb *.rpm > SHA256SUMS
+	$(GO) -C packaging build -o ../dist/.ociimage ./cmd/ociimage
+	SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' dist/.ociimage -o dist/lvfsck-image-oci.tar \
+	  -version '$(IMAGE_VERSION)' -revision '$(COMMIT)' $(foreach a,$(ARCHES),$(a)=dist/lvfsck-linux-$(a))
+	rm dist/.ociimage
+	cd dist && sha256sum lvfsck-linux-* *.deb *.rpm lvfsck-image-oci.tar > SHA256SUMS
 
-# Installs dist's amd64 .deb with dpkg (root), runs it and removes it.
-# Not part of make test: it needs root and a release build.
+# Installs dist's amd64 .deb with dpkg (root), runs it and removes it;
+# reads the image back and runs its host-arch binary. Not part of make
+# test: it needs root and a release build.
 release-test: release
 	cd packaging && $(GO) vet ./... && $(GO) test -count=1 -v ./...
 

@@ -296,10 +296,12 @@ func TestContainerArgsParse(t *testing.T) {
 	require.NotZero(t, seen)
 }
 
-// TestContainerfile checks what no engine on the CI machine can build: the
+// TestContainerfile checks the Containerfile, which no engine on the CI
+// machine can build (make release builds the same image without one): the
 // image has a static base (no libc, no shell, so no RUN), copies a binary
 // make release writes for each arch, and has lvfsck as its entrypoint
-// (TestContainerArgsParse relies on that for the manifests' args).
+// (TestContainerArgsParse relies on that for the manifests' args), the
+// watch command and user 0:0.
 func TestContainerfile(t *testing.T) {
 	raw, err := os.ReadFile("container/Containerfile")
 	require.NoError(t, err)
@@ -308,7 +310,7 @@ func TestContainerfile(t *testing.T) {
 	require.Contains(t, string(mk), "-o dist/lvfsck-linux-$$a ", "make release's binary name")
 	require.Regexp(t, `(?m)^ARCHES\s*\?=\s*amd64 arm64$`, string(mk))
 
-	var from, entry []string
+	var from, entry, cmd, user []string
 	var copies [][]string
 	for _, line := range strings.Split(string(raw), "\n") {
 		f := strings.Fields(line)
@@ -322,13 +324,23 @@ func TestContainerfile(t *testing.T) {
 			copies = append(copies, f[1:])
 		case "ENTRYPOINT":
 			entry = f[1:]
+		case "CMD":
+			cmd = f[1:]
+		case "USER":
+			user = f[1:]
 		case "RUN":
 			t.Fatalf("RUN needs a shell the static base lacks: %s", line)
 		}
 	}
+	// Distroless static, not scratch: without RUN, only a base can give
+	// the image its /tmp (see the Containerfile).
 	require.Len(t, from, 1)
-	require.Regexp(t, `^(scratch|gcr\.io/distroless/static(-debian\d+)?(:[\w.-]+)?)$`, from[0])
+	require.Regexp(t, `^gcr\.io/distroless/static(-debian\d+)?(:[\w.-]+)?$`, from[0])
+	// What make release's image (packaging/ociimage) runs; packaging's
+	// tests compare the two.
 	require.Equal(t, []string{`["/usr/bin/lvfsck"]`}, entry)
+	require.Equal(t, []string{`["watch",`, `"--state-dir",`, `"/var/lib/lvfsck"]`}, cmd)
+	require.Equal(t, []string{"0:0"}, user)
 	require.Len(t, copies, 1)
 	require.Equal(t, []string{"dist/lvfsck-linux-${TARGETARCH}", "/usr/bin/lvfsck"}, copies[0])
 }
