@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -440,7 +441,10 @@ func (w *Watcher) tell(fs []finding.Finding) {
 	for k := range w.reported {
 		if !now[k] {
 			delete(w.reported, k)
-			w.log.Info().Str("finding", k).Msg("finding resolved")
+			// the key's parts as fields: an operator reads no internal key
+			lvs, rest, _ := strings.Cut(k, "|")
+			code, obj, _ := strings.Cut(rest, "|")
+			w.log.Info().Str("code", code).Str("lvstore_uuid", lvs).Str("object", obj).Msg("finding resolved")
 		}
 	}
 }
@@ -515,12 +519,24 @@ func (w *Watcher) handle(ctx context.Context, evs []spdk.Notification) {
 		} else if r, ok := w.lvols[e.Ctx]; ok {
 			rec.LvstoreUUID, rec.LvolName = r.LvstoreUUID, r.LvolName
 		} else if !w.isLvol(ctx, e, &rec) {
+			if e.Type == spdk.NotifyBdevUnregister && uuidShaped(e.Ctx) && !reregistered(evs[i+1:], e.Ctx) {
+				// Registered and unregistered between two polls (a
+				// short-lived snapshot dropped at once): gone before it
+				// could be asked about, yet maybe an lvol whose blob
+				// stays. A full check decides, the ring's unregister as
+				// evidence; nothing is journalled of a bdev not known to
+				// be an lvol.
+				w.probes.Add(1)
+				c := w.c
+				go func() {
+					defer w.probes.Done()
+					w.unknownGone(ctx, c, rec, false)
+				}()
+			}
 			continue
 		}
-		if err := w.st.use(ctx, func(j *journal.Journal) error { _, err := j.RecordNotify(rec); return err }); err != nil {
-			w.journalErr(err, "record notify event")
-		}
 		if e.Type == spdk.NotifyBdevRegister {
+			w.recordNotify(ctx, rec)
 			if !known {
 				// A new lvol: the next full check learns its blob.
 				w.lvols[e.Ctx] = rec
@@ -531,22 +547,75 @@ func (w *Watcher) handle(ctx context.Context, evs []spdk.Notification) {
 			continue
 		}
 		if reregistered(evs[i+1:], e.Ctx) {
-			continue
+			continue // back at once: no drop to remember
 		}
-		if !known {
-			// Its blob is not known yet: a full check now reads it, with
-			// this unregister in the ring as the evidence.
-			w.log.Info().Str("lvol_uuid", e.Ctx).Str("lvol", rec.LvolName).Msg("lvol unregistered before a full check knew its blob: full check")
-			w.rescanAt = read
-			continue
-		}
+		// An unregister is journalled (the lvol gone in this target run:
+		// history a check after a restart weighs as a drop) only once it
+		// is known not to be an lvstore unloading, after the probe's wait.
 		w.probes.Add(1)
 		c := w.c
 		go func() {
 			defer w.probes.Done()
-			w.judge(ctx, c, b, e, read)
+			if known {
+				w.judge(ctx, c, b, e, rec, read)
+			} else {
+				w.unknownGone(ctx, c, rec, true)
+			}
 		}()
 	}
+}
+
+func (w *Watcher) recordNotify(ctx context.Context, rec journal.NotifyRecord) {
+	if err := w.st.use(ctx, func(j *journal.Journal) error { _, err := j.RecordNotify(rec); return err }); err != nil {
+		w.journalErr(err, "record notify event")
+	}
+}
+
+// unknownGone handles the unregister of an lvol whose blob no full scan
+// knows yet: after the probe's wait, still unlisted and its lvstore still
+// loaded, it is journalled (when record) and a full check reads its blob,
+// with the unregister in the ring as the evidence.
+func (w *Watcher) unknownGone(ctx context.Context, c *spdk.Client, rec journal.NotifyRecord, record bool) {
+	var wait time.Duration
+	for _, d := range w.cfg.Retry {
+		wait += d
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(wait):
+	}
+	lg := w.log.With().Str("lvol_uuid", rec.LvolUUID).Str("lvol", rec.LvolName).Logger()
+	if listed, err := listed(ctx, c, rec.LvolUUID); err != nil || listed {
+		return
+	}
+	if loaded, err := lvstoreLoaded(ctx, c, rec.LvstoreUUID); err != nil || !loaded {
+		lg.Info().AnErr("error", err).Msg("lvol unregistered but its lvstore is not loaded (a reload, or the target shutting down): not a forced removal")
+		return
+	}
+	if record {
+		w.recordNotify(ctx, rec)
+	}
+	lg.Info().Msg("lvol unregistered before a full check knew its blob: full check")
+	w.needFullSoon()
+}
+
+// uuidShaped: lvol bdevs are named by their uuid.
+func uuidShaped(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if r != '-' {
+				return false
+			}
+		case !strings.ContainsRune("0123456789abcdefABCDEF", r):
+			return false
+		}
+	}
+	return true
 }
 
 // incKey is the incarnation events are filed under; "unknown" when the
@@ -587,7 +656,7 @@ func reregistered(rest []spdk.Notification, name string) bool {
 
 // judge re-reads b's first md page until it is no longer live or the
 // retries are spent; still live and not listed is a pending resurrection.
-func (w *Watcher) judge(ctx context.Context, c *spdk.Client, b Blob, e spdk.Notification, read time.Time) {
+func (w *Watcher) judge(ctx context.Context, c *spdk.Client, b Blob, e spdk.Notification, rec journal.NotifyRecord, read time.Time) {
 	v, n, err := w.probeWithRetry(ctx, b)
 	found := false
 	if w.onVerdict != nil {
@@ -605,6 +674,7 @@ func (w *Watcher) judge(ctx context.Context, c *spdk.Client, b Blob, e spdk.Noti
 	}
 	lg := w.log.With().Str("lvol", b.LvolName).Str("lvol_uuid", b.LvolUUID).Uint64("notify_id", e.ID).Str("page", v.String()).Logger()
 	if v != VerdictLive {
+		w.recordNotify(ctx, rec)
 		lg.Info().Msg("lvol deleted (md page no longer holds it)")
 		w.mu.Lock()
 		delete(w.blobs, b.LvolUUID)
@@ -617,12 +687,22 @@ func (w *Watcher) judge(ctx context.Context, c *spdk.Client, b Blob, e spdk.Noti
 		}
 		return
 	}
+	// A forced removal drops one lvol from a loaded lvstore. An lvstore
+	// that unloads (a reload's bdev_aio_delete, a target shutting down:
+	// on a fixed target with a zombie that shutdown hangs and the target
+	// keeps answering) unregisters every lvol and leaves every blob on
+	// disk: no drop, or each would read as resurrected after the restart.
+	if loaded, err := lvstoreLoaded(ctx, c, b.LvstoreUUID); err != nil || !loaded {
+		lg.Info().AnErr("error", err).Msg("lvol unregistered but its lvstore is not loaded (a reload, or the target shutting down): not a forced removal")
+		return
+	}
+	w.recordNotify(ctx, rec)
 	f := pendingFinding(b, e, read, w.cfg.Now())
 	found = true
-	var rec journal.FindingRecord
+	var frec journal.FindingRecord
 	err = w.st.use(ctx, func(j *journal.Journal) error {
 		var err error
-		rec, err = j.RecordFinding(w.cfg.Now(), f)
+		frec, err = j.RecordFinding(w.cfg.Now(), f)
 		return err
 	})
 	if err != nil {
@@ -638,7 +718,7 @@ func (w *Watcher) judge(ctx context.Context, c *spdk.Client, b Blob, e spdk.Noti
 	if !told {
 		w.logFinding(f, "bdev_unregister")
 	} else {
-		lg.Debug().Int("count", rec.Count).Msg("pending resurrection already reported")
+		lg.Debug().Int("count", frec.Count).Msg("pending resurrection already reported")
 	}
 }
 
@@ -711,6 +791,22 @@ func listed(ctx context.Context, c *spdk.Client, uuid string) (bool, error) {
 		return false, err
 	}
 	return len(bs) > 0, nil
+}
+
+// lvstoreLoaded asks the target whether the lvstore is loaded. A target
+// shutting down may answer the listing with an error ("Invalid argument"
+// on the real fixed target): that is an error, not "loaded".
+func lvstoreLoaded(ctx context.Context, c *spdk.Client, uuid string) (bool, error) {
+	ls, err := c.GetLvstores(ctx, spdk.LvstoreQuery{})
+	if err != nil {
+		return false, err
+	}
+	for _, l := range ls {
+		if uuid == "" || strings.EqualFold(l.UUID, uuid) {
+			return true, nil // "": the lvol's lvstore is unknown, any will do
+		}
+	}
+	return false, nil
 }
 
 func pendingFinding(b Blob, e spdk.Notification, read, now time.Time) finding.Finding {

@@ -240,3 +240,75 @@ func reportEvents(b *testing.B, total time.Duration, bytesRead int64) {
 	b.ReportMetric(float64(bytesRead)/float64(b.N), "bytes/event")
 	b.ReportMetric(0, "ns/op")
 }
+
+// TestUnloadIsNotADrop: an lvstore that unloads (a reload's
+// bdev_aio_delete; a target shutting down, which on a fixed target with a
+// zombie keeps answering RPCs for ever) unregisters every lvol while their
+// blobs stay on disk. That is no forced removal: no pending resurrection,
+// or every lvol would read as resurrected after the restart.
+func TestUnloadIsNotADrop(t *testing.T) {
+	f := newFixture(t, time.Second)
+	f.run(t)
+	ctx := context.Background()
+	lvols, err := f.c.GetLvols(ctx, spdk.LvolQuery{})
+	require.NoError(t, err)
+	require.Len(t, lvols, 1)
+	uuid := lvols[0].UUID
+	f.known(t, uuid)
+	require.NoError(t, f.c.AioDelete(ctx, "aio0"))
+	select {
+	case v := <-f.verdict:
+		require.Equal(t, uuid, v.b.LvolUUID)
+		require.Equal(t, VerdictLive, v.v, "the blob is on disk")
+		require.False(t, v.found, "its lvstore unloaded: not a drop\n%s", f.log)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no verdict on the unregister\n%s", f.log)
+	}
+	for _, r := range f.findings(t) {
+		require.NotEqual(t, reconcile.CodePendingResurrection, r.Finding.Code, "%+v", r.Finding)
+	}
+	require.Contains(t, f.log.String(), "lvstore is not loaded")
+	// Nor is the unregister journalled as the lvol gone: after a restart
+	// that would read as a drop, and the lvol as resurrected.
+	require.NoError(t, f.w.st.use(ctx, func(j *journal.Journal) error {
+		evs, err := j.Timeline(time.Time{})
+		for _, e := range evs {
+			if e.LvolUUID == uuid {
+				require.NotEqual(t, journal.EventGone, e.Kind, "%+v", e)
+			}
+		}
+		return err
+	}))
+}
+
+// TestDroppedBetweenPolls: a snapshot made and force-removed between two
+// polls is gone before the watch can ask what its register was; its
+// unregister still leads to a full check that names the pending
+// resurrection (else, unseen, it would read as a normal lvol after the
+// restart).
+func TestDroppedBetweenPolls(t *testing.T) {
+	f := newFixture(t, 3*time.Second)
+	f.w.cfg.Poll = 700 * time.Millisecond
+	f.run(t)
+	ctx := context.Background()
+	// the first full check is done: it knows the replica
+	lvols, err := f.c.GetLvols(ctx, spdk.LvolQuery{})
+	require.NoError(t, err)
+	f.known(t, lvols[0].UUID)
+	time.Sleep(f.w.cfg.Poll / 2) // between polls
+	uuid, err := f.c.Snapshot(ctx, "lvs/replica", "short")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- f.c.RegisterSnapshotChecksum(ctx, "lvs/short") }()
+	time.Sleep(20 * time.Millisecond)
+	require.ErrorIs(t, f.c.DeleteLvol(ctx, "lvs/short"), spdk.ErrBusy)
+	require.Eventually(t, func() bool {
+		for _, r := range f.findings(t) {
+			if r.Finding.Code == reconcile.CodePendingResurrection && r.Finding.LvolUUID == uuid {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 50*time.Millisecond, "pending resurrection of the short-lived snapshot\n%s", f.log)
+	require.NoError(t, <-done)
+}
