@@ -107,7 +107,8 @@ func writeResults(b *strings.Builder, rs []DeleteResult) {
 		for _, m := range r.Messages {
 			fmt.Fprintf(b, "  %s\n", m)
 		}
-		if r.Error != "" && !slices.Contains(r.Messages, r.Error) {
+		// A not-found's error repeats its message; other errors say more.
+		if r.Error != "" && !slices.Contains(r.Messages, r.Error) && r.Outcome != repair.OutcomeNotFound {
 			fmt.Fprintf(b, "  error: %s\n", r.Error)
 		}
 	}

@@ -59,3 +59,14 @@ func TestWriteDelete(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(b.String()), &back))
 	require.Equal(t, doc, back)
 }
+
+// A missing lvol is said once, not three times (summary, message, error).
+func TestWriteDeleteNotFoundOnce(t *testing.T) {
+	d := NewDeleteResult(repair.Result{Ref: "lvs/missing", Outcome: repair.OutcomeNotFound,
+		Messages: []string{"lvs/missing: not in the live view, and no blob on disk carries it; nothing to delete"}},
+		errors.New("lvol lvs/missing: not in the live view and no blob on disk carries it"))
+	var b strings.Builder
+	require.NoError(t, WriteDelete(&b, DeleteDoc{Results: []DeleteResult{d}}, false))
+	require.Equal(t, 1, strings.Count(b.String(), "no blob on disk carries it"), b.String())
+	require.NotContains(t, b.String(), "error:")
+}

@@ -156,9 +156,6 @@ func WriteRepairOutcome(w io.Writer, doc RepairDoc) error {
 	case doc.ApplyError != "":
 		fmt.Fprintf(&b, "\nerror: %s\n", doc.ApplyError)
 	}
-	if len(doc.Findings) == 0 && act == 0 {
-		b.WriteString("Consistent: nothing to repair.\n")
-	}
 	for _, n := range doc.Notes[min(doc.NotesBeforePlan, len(doc.Notes)):] {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}
@@ -191,7 +188,11 @@ func writePlan(b *strings.Builder, doc RepairDoc) {
 		}
 	}
 	if len(doc.Plan) == 0 {
-		b.WriteString("Nothing to repair.\n")
+		if len(doc.Findings) == 0 {
+			b.WriteString("Consistent: nothing to repair.\n")
+		} else {
+			b.WriteString("Nothing to repair.\n")
+		}
 		return
 	}
 	fmt.Fprintf(b, "Repair plan: %s, %d waiting for a restart, %d not repairable over RPC.\n", plural(len(act), "change", "changes"), len(wait), len(advice))
