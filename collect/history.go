@@ -2,6 +2,7 @@ package collect
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,8 @@ type History struct {
 	semantics string
 	runs      []journal.Run
 	findings  map[string][]reconcile.RecordedFinding // lvol uuid → recorded findings
+	names     map[string]string                      // lvstore uuid → its name, from lvol aliases
+	previous  []reconcile.EarlierLvstore
 }
 
 var _ reconcile.History = (*History)(nil)
@@ -85,8 +88,59 @@ func LoadHistory(j JournalReader, o HistoryOptions) (*History, error) {
 	if h.runs, err = j.Runs(); err != nil {
 		return nil, fmt.Errorf("load history: %w", err)
 	}
+	if err := h.addPrevious(j, o.Incarnation, o.Socket); err != nil {
+		return nil, fmt.Errorf("load history: %w", err)
+	}
 	return h, nil
 }
+
+// addPrevious finds the lvstores the previous run of the target at socket
+// (the latest other incarnation a run of it recorded) still listed at its
+// last look.
+func (h *History) addPrevious(j JournalReader, inc, socket string) error {
+	if inc == "" || socket == "" {
+		return nil
+	}
+	prev := ""
+	for _, r := range h.runs { // oldest first
+		if r.Target == socket && r.Incarnation != "" && r.Incarnation != inc {
+			prev = r.Incarnation
+		}
+	}
+	if prev == "" {
+		return nil
+	}
+	sights, err := j.Sightings(prev)
+	if err != nil {
+		return err
+	}
+	by := map[string]*reconcile.EarlierLvstore{}
+	var order []string
+	for _, s := range sights {
+		if s.Gone || s.LvstoreUUID == "" {
+			continue
+		}
+		e := by[s.LvstoreUUID]
+		if e == nil {
+			e = &reconcile.EarlierLvstore{UUID: s.LvstoreUUID, Name: h.names[s.LvstoreUUID], Incarnation: prev}
+			by[s.LvstoreUUID] = e
+			order = append(order, s.LvstoreUUID)
+		}
+		e.Lvols++
+		if s.LastSeen.After(e.LastSeen) {
+			e.LastSeen = s.LastSeen
+		}
+	}
+	slices.Sort(order)
+	for _, u := range order {
+		h.previous = append(h.previous, *by[u])
+	}
+	return nil
+}
+
+// PreviousLvstores are the lvstores the previous run of this target
+// listed (reconcile.Input.Earlier).
+func (h *History) PreviousLvstores() []reconcile.EarlierLvstore { return h.previous }
 
 // addDeletes indexes the delete records by lvol uuid, and keeps those
 // without an outcome as open intents.
@@ -238,9 +292,13 @@ func (h *History) addEvents(evs []journal.Event) {
 	// last is the latest presence event of an lvol within an incarnation:
 	// a disappearance counts only if the lvol did not come back in it.
 	last := map[key]journal.Event{}
+	h.names = map[string]string{}
 	for _, e := range evs {
 		switch e.Kind {
 		case journal.EventSeen, journal.EventGone, journal.EventChanged:
+			if lvs, _, ok := strings.Cut(e.LvolName, "/"); ok && e.LvstoreUUID != "" {
+				h.names[e.LvstoreUUID] = lvs
+			}
 			if e.Incarnation == "" || e.LvolUUID == "" {
 				continue
 			}

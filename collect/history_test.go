@@ -332,3 +332,44 @@ func TestSeenEarlierAndGoneFromEvents(t *testing.T) {
 		})
 	}
 }
+
+// The lvstores the previous run of this target listed: those still listed
+// at its last look, by the socket's runs only, none without an incarnation.
+func TestPreviousLvstores(t *testing.T) {
+	const sock, lvs2 = "/run/spdk.sock", "0e4b3c2a-1111-4222-8333-944455556666"
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = j.Close() })
+	check := func(inc, target string, at time.Time, observe func()) {
+		id, err := j.BeginRun(journal.Run{Command: "check", Started: at, Incarnation: inc, Target: target})
+		require.NoError(t, err)
+		observe()
+		require.NoError(t, j.FinishRun(id, "ok", 0))
+	}
+	other := func(uuid, name string) journal.LvolObservation {
+		return journal.LvolObservation{UUID: uuid, Name: name, Alias: "lvs-2/" + name, LvstoreUUID: lvs2, LvstoreName: "lvs-2"}
+	}
+	check(incA, sock, t0, func() {
+		_, err := j.ObserveLvols(incA, lvsU, t0, []journal.LvolObservation{obs(uX, "x"), obs(uY, "y")})
+		require.NoError(t, err)
+		_, err = j.ObserveLvols(incA, lvs2, t0, []journal.LvolObservation{other(uZ, "z")})
+		require.NoError(t, err)
+	})
+	// lvs-2 was unloaded later in that run: not "loaded in the previous run"
+	check(incA, sock, t0.Add(time.Hour), func() {
+		_, err := j.ObserveLvols(incA, lvs2, t0.Add(time.Hour), nil)
+		require.NoError(t, err)
+	})
+	check("boot/900/9", "/another.sock", t0.Add(2*time.Hour), func() {})
+
+	h, err := LoadHistory(j, HistoryOptions{Incarnation: incB, Socket: sock})
+	require.NoError(t, err)
+	require.Equal(t, []reconcile.EarlierLvstore{{UUID: lvsU, Name: "lvs-r", Incarnation: incA, Lvols: 2, LastSeen: t0}}, h.PreviousLvstores())
+
+	for _, o := range []HistoryOptions{{Incarnation: incA, Socket: sock}, {Socket: sock}, {Incarnation: incB, Socket: "/nobody.sock"}} {
+		h, err := LoadHistory(j, o)
+		require.NoError(t, err)
+		require.Empty(t, h.PreviousLvstores(), "%+v", o)
+	}
+}

@@ -15,6 +15,7 @@ import (
 func Check(in Input) []finding.Finding {
 	c := newChecker(in)
 	c.lvstores()
+	c.notLoaded()
 	c.lostParents()
 	c.persistedLvols()
 	c.liveLvols()
@@ -178,6 +179,30 @@ func (c *checker) joinLive() {
 			inf.live = &LiveLvstore{UUID: l.LvstoreUUID, Name: l.LvstoreName}
 			inf.name = l.LvstoreName
 		}
+	}
+}
+
+// notLoaded reports the lvstores the previous run of this target listed
+// that this run has in no view: a check right after a restart, before the
+// control plane re-created the base bdev, or a store the target no longer
+// loads. Not checked, so not "clean".
+func (c *checker) notLoaded() {
+	for _, e := range c.in.Earlier {
+		if _, ok := c.lvs[e.UUID]; ok || e.UUID == "" {
+			continue
+		}
+		name := orUnknown(e.Name)
+		c.add(finding.Finding{
+			Code: CodeLvstoreNotLoaded, Severity: finding.Warning,
+			Lvstore: e.Name, LvstoreUUID: e.UUID,
+			Message: fmt.Sprintf("lvstore %s (uuid %s), loaded in the previous run of this target, is not loaded now and was not checked", name, e.UUID),
+			Evidence: map[string]string{
+				EvJournal: fmt.Sprintf("listed with %d lvol(s) by target run %s, last at %s", e.Lvols, e.Incarnation, stamp(e.LastSeen)),
+				EvLive:    "not in bdev_lvol_get_lvstores",
+				EvDisk:    "not read: no device of this target holds it",
+			},
+			Repair: fmt.Sprintf("If its base bdev is not re-created yet (the control plane does that after a restart), check again once it is. If it is, run `lvfsck check --device` with lvstore %s's device: a target may refuse a damaged store without a word.", name),
+		})
 	}
 }
 

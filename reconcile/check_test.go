@@ -577,3 +577,43 @@ func TestCheckBoundsTexts(t *testing.T) {
 		require.LessOrEqual(t, len(v), maxText+len("…"))
 	}
 }
+
+// An lvstore the previous run of this target listed and this run has in no
+// view was not checked: a warning, never a silent "clean". One this run
+// loads, or reads from a device, is not.
+func TestLvstoreNotLoaded(t *testing.T) {
+	gone := EarlierLvstore{UUID: "22222222-0000-0000-0000-000000000002", Name: "lvs-old", Incarnation: inc1, Lvols: 3, LastSeen: t0}
+	here := EarlierLvstore{UUID: lvsU, Name: lvsN, Incarnation: inc1, Lvols: 3, LastSeen: t0}
+	onDisk := func(p *Persisted) {
+		p.Lvstores = append(p.Lvstores, PersistedLvstore{UUID: gone.UUID, Name: gone.Name, Device: "/dev/aio1", ClusterSize: mib, Readable: true, Loads: finding.LoadOK})
+	}
+	cases := []struct {
+		name string
+		in   Input
+		want []finding.Code
+	}{
+		{"not loaded, not read", Input{Persisted: disk(), Live: liveAll(), Earlier: []EarlierLvstore{gone, here}}, []finding.Code{CodeLvstoreNotLoaded}},
+		{"no lvstore at all after a restart", Input{Live: Live{}, Earlier: []EarlierLvstore{here}}, []finding.Code{CodeLvstoreNotLoaded}},
+		{"loaded again", Input{Persisted: disk(), Live: liveAll(), Earlier: []EarlierLvstore{here}}, nil},
+		{"its device read: the disk-only finding says it", Input{Persisted: disk(onDisk), Live: liveAll(), Earlier: []EarlierLvstore{gone}}, []finding.Code{CodeLvstoreDiskOnly}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := Check(tc.in)
+			var got []finding.Code
+			for _, f := range fs {
+				if f.Code == CodeLvstoreNotLoaded || f.Code == CodeLvstoreDiskOnly {
+					got = append(got, f.Code)
+					require.Equal(t, finding.Warning, f.Severity)
+				}
+				if f.Code == CodeLvstoreNotLoaded {
+					require.Contains(t, f.Message, "was not checked")
+					require.Contains(t, f.Evidence[EvJournal], inc1)
+				}
+			}
+			require.Equal(t, tc.want, got, "%s", render(fs))
+			invariants(t, fs)
+			testfix.RequireAgree(t, fs)
+		})
+	}
+}

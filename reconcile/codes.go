@@ -29,6 +29,10 @@ const (
 	// CodeLvstoreDiskOnly: an lvstore on a scanned device that the target
 	// has not loaded. Warning.
 	CodeLvstoreDiskOnly finding.Code = "lvstore-disk-only"
+	// CodeLvstoreNotLoaded: an lvstore the previous run of this target
+	// listed, which this run neither lists nor has a device of: not
+	// checked. Warning.
+	CodeLvstoreNotLoaded finding.Code = "lvstore-not-loaded"
 	// CodeCloneLostBaseSnapshot: a live clone with no base snapshot name,
 	// the RPC-only trace of a snapshot's forced removal. Error. Folded into
 	// the parent's pending resurrection when the disk names the parent.

@@ -47,6 +47,8 @@
 // it, so the advice differs (zombie.go).
 package reconcile
 
+import "time"
+
 import "github.com/lvfsck/lvfsck/finding"
 
 // Input is everything Check looks at.
@@ -61,6 +63,18 @@ type Input struct {
 	History History
 	// Incarnation identifies the target run that Live was taken from.
 	Incarnation Incarnation
+	// Earlier are the lvstores the previous run of this target listed (from
+	// the journal); nil when not known. One this run does not have at all
+	// was not checked, and the report must say so.
+	Earlier []EarlierLvstore
+}
+
+// EarlierLvstore is an lvstore a previous run of the target listed.
+type EarlierLvstore struct {
+	UUID, Name  string
+	Incarnation string
+	Lvols       int       // lvols it listed then
+	LastSeen    time.Time // the latest sighting of one of them
 }
 
 // Incarnation is the target run Live comes from (pid + start time, or an

@@ -96,6 +96,7 @@ func Compare(ctx context.Context, c Comparison, live reconcile.Live, devices []s
 		r.observe(live, persisted)
 	}
 	var hist reconcile.History
+	var previous []reconcile.EarlierLvstore
 	earlier := 0
 	if c.Journal != nil {
 		h, err := collect.LoadHistory(c.Journal, collect.HistoryOptions{Incarnation: c.Incarnation, Socket: c.Target, TargetStart: c.TargetStart})
@@ -103,6 +104,9 @@ func Compare(ctx context.Context, c Comparison, live reconcile.Live, devices []s
 			return r.done(nil, scans), report.Fail(report.ExitOperational, fmt.Errorf("journal: %w", err))
 		}
 		hist, earlier = h, h.EarlierRuns(c.Incarnation, c.RunID)
+		if c.Observe {
+			previous = h.PreviousLvstores() // a live target's earlier run
+		}
 	} else {
 		r.notes = append(r.notes, "no journal: no history was used and nothing was recorded")
 	}
@@ -111,6 +115,7 @@ func Compare(ctx context.Context, c Comparison, live reconcile.Live, devices []s
 		Live:        live,
 		History:     hist,
 		Incarnation: reconcile.Incarnation{ID: c.Incarnation, EarlierRuns: earlier},
+		Earlier:     previous,
 	}
 	fs := reconcile.Check(in)
 	sem := reconcile.ObservedSemantics(in, fs)
