@@ -51,6 +51,16 @@ func TestCaptureThenCheckBundle(t *testing.T) {
 	require.Equal(t, snapUUID, p[0].LvolUUID)
 	require.Equal(t, live.doc.Incarnation, off.doc.Incarnation, "the bundle carries the incarnation")
 
+	// The journal's history of it travels too: `history --bundle`, with
+	// no journal here at all.
+	h := lvfsck(t, "history", "--bundle", moved, "lvs-r/backup-1")
+	require.Equal(t, 0, h.code, "%s%s", h.stdout, h.stderr)
+	require.Contains(t, h.stdout, "lvs-r/backup-1")
+	require.Contains(t, h.stdout, "pending-resurrection", "the finding the live check recorded")
+	h = lvfsck(t, "history", "--bundle", moved, "lvs-r/none")
+	require.Equal(t, 0, h.code)
+	require.Contains(t, h.stderr, "bundle "+moved+" has nothing about lvs-r/none")
+
 	// Decompressed, the obfuscated bundle (image, answers, journal, log)
 	// holds none of the names.
 	all := untar(t, obf)
@@ -79,6 +89,9 @@ func TestCaptureThenCheckBundle(t *testing.T) {
 	require.Equal(t, 8, ee.ExitCode(), "%s", out)
 	require.Contains(t, string(out), "bad bundle")
 	require.NotContains(t, string(out), "consistent")
+	h = lvfsck(t, "history", "--bundle", cut)
+	require.Equal(t, 8, h.code, "%s%s", h.stdout, h.stderr)
+	require.Contains(t, h.stderr, "bad bundle")
 }
 
 // untar is every entry of a bundle, decompressed, back to back.

@@ -392,6 +392,37 @@ func WriteText(w io.Writer, h History) error {
 	return tw.Flush()
 }
 
+// maxDoc bounds a Schema document ReadEvents reads (a bundle's journal
+// excerpt): its length comes from the data.
+const maxDoc = 256 << 20
+
+// ReadEvents reads a Schema document (WriteJSON's, as a support bundle
+// carries the journal's history) back into the journal events it shows,
+// for Build to select and label again.
+func ReadEvents(r io.Reader) ([]journal.Event, error) {
+	var doc struct {
+		Schema string `json:"schema"`
+		Events []struct {
+			journal.Event
+		} `json:"events"`
+	}
+	lr := &io.LimitedReader{R: r, N: maxDoc + 1}
+	if err := json.NewDecoder(lr).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("history document: %w", err)
+	}
+	if lr.N <= 0 {
+		return nil, fmt.Errorf("history document: over %d bytes", maxDoc)
+	}
+	if doc.Schema != Schema {
+		return nil, fmt.Errorf("history document: schema %q, want %q", doc.Schema, Schema)
+	}
+	evs := make([]journal.Event, 0, len(doc.Events))
+	for _, e := range doc.Events {
+		evs = append(evs, e.Event)
+	}
+	return evs, nil
+}
+
 // WriteJSON writes the Schema document.
 func WriteJSON(w io.Writer, h History) error {
 	enc := json.NewEncoder(w)

@@ -155,3 +155,40 @@ func TestBuildKeepsJournalOrder(t *testing.T) {
 		require.Equal(t, kinds, got)
 	}
 }
+
+// A bundle's journal excerpt (WriteJSON's document) reads back into the
+// events it shows, and Build over them selects and labels as over the
+// journal; anything else is an error.
+func TestReadEvents(t *testing.T) {
+	u1 := "11111111-0000-4000-8000-000000000001"
+	ev := []journal.Event{
+		{At: resAt(1, 0), Kind: journal.EventSeen, LvolUUID: u1, After: &journal.LvolObservation{UUID: u1, Name: "snap-x", Alias: "lvs-r/snap-x"}},
+		{At: resAt(2, 0), Kind: journal.EventForcedRemoval, LvolUUID: u1, LvolName: "lvs-r/snap-x", Detail: "forced-removal busy"},
+	}
+	var b strings.Builder
+	require.NoError(t, WriteJSON(&b, Build(ev, "", time.Time{})))
+	back, err := ReadEvents(strings.NewReader(b.String()))
+	require.NoError(t, err)
+	require.Equal(t, Build(ev, "lvs-r/snap-x", time.Time{}), Build(back, "lvs-r/snap-x", time.Time{}))
+
+	for _, bad := range []string{"", "{", `{"schema":"other/v1","events":[]}`, `[]`, `{"schema":"lvfsck.history/v1","events":{}}`} {
+		_, err := ReadEvents(strings.NewReader(bad))
+		require.Error(t, err, "%q", bad)
+	}
+}
+
+func FuzzReadEvents(f *testing.F) {
+	var b strings.Builder
+	_ = WriteJSON(&b, Build([]journal.Event{{At: resAt(1, 0), Kind: journal.EventSeen, LvolUUID: "u"}}, "", time.Time{}))
+	f.Add(b.String())
+	f.Add(`{"schema":"lvfsck.history/v1","events":[{"kind":"seen"}]}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		evs, err := ReadEvents(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		h := Build(evs, "", time.Time{})
+		var out strings.Builder
+		require.NoError(t, WriteText(&out, h))
+	})
+}

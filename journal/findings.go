@@ -108,7 +108,7 @@ func (j *Journal) upsertFindings(at time.Time, inc string, fs []finding.Finding,
 			r = FindingRecord{Key: key, FirstSeen: at}
 			ev, err := j.eventOps(&Event{
 				At: at, Kind: EventFindingFirstSeen, LvstoreUUID: f.LvstoreUUID, LvolUUID: f.LvolUUID,
-				LvolName: f.LvolName, BlobID: f.BlobID, Detail: key,
+				LvolName: findingAlias(f), BlobID: f.BlobID, Detail: key,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("upsert finding %s: %w", key, err)
@@ -214,4 +214,14 @@ func (j *Journal) FindingsWith(codes ...finding.Code) ([]FindingRecord, error) {
 		return nil, fmt.Errorf("list findings: %w", err)
 	}
 	return out, nil
+}
+
+// findingAlias names a finding's lvol as the timeline names lvols,
+// lvstore/name, when the finding names both: `history lvs/name` then finds
+// an lvol only a finding ever named (dropped before any run listed it).
+func findingAlias(f finding.Finding) string {
+	if f.Lvstore != "" && f.LvolName != "" && !strings.Contains(f.LvolName, "/") {
+		return f.Lvstore + "/" + f.LvolName
+	}
+	return f.LvolName
 }

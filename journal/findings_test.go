@@ -227,3 +227,22 @@ func TestUpsertFindingsDropsDamaged(t *testing.T) {
 	require.NoError(t, err, "the damaged record was dropped")
 	require.Len(t, all, 1)
 }
+
+// A finding's first-seen event names its lvol lvstore/name, as the
+// timeline names lvols, so `history lvs/name` finds an lvol that only a
+// finding ever named (dropped before any run listed it).
+func TestFindingEventAlias(t *testing.T) {
+	for _, tc := range []struct {
+		lvstore, name, want string
+	}{{"lvs-r", "backup-1", "lvs-r/backup-1"}, {"", "backup-1", "backup-1"}, {"lvs-r", "", ""}} {
+		j, clk := openTest(t)
+		f := fnd("pending-resurrection", lvsR, backup1)
+		f.Lvstore, f.LvolName = tc.lvstore, tc.name
+		_, err := j.UpsertFindingsOf("inc-a", clk.Advance(time.Hour), []string{lvsR}, []finding.Finding{f})
+		require.NoError(t, err)
+		evs, err := j.Timeline(time.Time{})
+		require.NoError(t, err)
+		require.Len(t, evs, 1)
+		require.Equal(t, tc.want, evs[0].LvolName)
+	}
+}
