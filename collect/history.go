@@ -2,6 +2,7 @@ package collect
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -115,7 +116,6 @@ func (h *History) addPrevious(j JournalReader, inc, socket string) error {
 		return err
 	}
 	by := map[string]*reconcile.EarlierLvstore{}
-	var order []string
 	for _, s := range sights {
 		if s.Gone || s.LvstoreUUID == "" {
 			continue
@@ -124,15 +124,13 @@ func (h *History) addPrevious(j JournalReader, inc, socket string) error {
 		if e == nil {
 			e = &reconcile.EarlierLvstore{UUID: s.LvstoreUUID, Name: h.names[s.LvstoreUUID], Incarnation: prev}
 			by[s.LvstoreUUID] = e
-			order = append(order, s.LvstoreUUID)
 		}
 		e.Lvols++
 		if s.LastSeen.After(e.LastSeen) {
 			e.LastSeen = s.LastSeen
 		}
 	}
-	slices.Sort(order)
-	for _, u := range order {
+	for _, u := range slices.Sorted(maps.Keys(by)) {
 		h.previous = append(h.previous, *by[u])
 	}
 	return nil

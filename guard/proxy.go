@@ -499,7 +499,7 @@ func (c *pconn) request(frame []byte) bool {
 	if json.Unmarshal(frame, &req) != nil {
 		return c.forward(frame, hasID) // malformed: the target answers it
 	}
-	if len(req.ID) == 0 || string(req.ID) == "null" {
+	if notification(req.ID) {
 		// a notification: no answer to track; a held delete is dropped
 		// silently, as the target would run it without a word
 		if req.Method == "bdev_lvol_delete" && c.heldNotification(req.Params) {
@@ -704,7 +704,7 @@ func (c *pconn) targetQuery(frame []byte) bool {
 	if json.Unmarshal(frame, &req) != nil || req.Method != spdk.MethodGuardTarget {
 		return false
 	}
-	if len(req.ID) == 0 || string(req.ID) == "null" {
+	if notification(req.ID) {
 		return true // a notification: nothing to answer
 	}
 	pid, err := spdk.PeerPID(c.up)
@@ -720,6 +720,9 @@ func (c *pconn) targetQuery(frame []byte) bool {
 	c.inject(answer(req.ID, res, nil))
 	return true
 }
+
+// notification: a request without an id, which gets no answer.
+func notification(id json.RawMessage) bool { return len(id) == 0 || string(id) == "null" }
 
 // answer builds one JSON-RPC answer as SPDK writes it.
 func answer(id json.RawMessage, result json.RawMessage, e *spdk.RPCError) []byte {

@@ -400,11 +400,9 @@ const maxDoc = 256 << 20
 // carries the journal's history) back into the journal events it shows,
 // for Build to select and label again.
 func ReadEvents(r io.Reader) ([]journal.Event, error) {
-	var doc struct {
+	var doc struct { // as WriteJSON writes it
 		Schema string `json:"schema"`
-		Events []struct {
-			journal.Event
-		} `json:"events"`
+		History
 	}
 	lr := &io.LimitedReader{R: r, N: maxDoc + 1}
 	if err := json.NewDecoder(lr).Decode(&doc); err != nil {

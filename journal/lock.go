@@ -104,15 +104,14 @@ func lockDir(ctx context.Context, dir string, o Options) (*os.File, error) {
 			_ = f.Close()
 			return nil, fmt.Errorf("lock journal %s: %w", dir, err)
 		}
-		waited := time.Since(start)
-		limit := readHolder(p).WaitFor(o.WaitLock)
+		waited, h := time.Since(start), readHolder(p)
+		limit := h.WaitFor(o.WaitLock)
 		if waited >= limit {
-			h := readHolder(p)
 			_ = f.Close()
 			return nil, &LockedError{Dir: dir, Holder: h, Waited: min(waited, limit)}
 		}
 		if !told && o.Waiting != nil {
-			o.Waiting(readHolder(p))
+			o.Waiting(h)
 		}
 		told = true
 		select {

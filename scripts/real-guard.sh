@@ -6,26 +6,20 @@
 # check through the guard reports, and after a restart of the target
 # behind the still-running guard, names resurrected.
 #   scripts/real-guard.sh path/to/lvfsck [path/to/spdk-sim]
-# SEMANTICS=fixed for Longhorn's fixed target. Root; run
-# `go run ./internal/realtgt/version` once first (it installs the target).
+# SEMANTICS=fixed for Longhorn's fixed target. Root; the target's setup is
+# scripts/real-lib.sh.
 set -uo pipefail
-BIN=${1:?usage: real-guard.sh path/to/lvfsck}
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
-SIM=${2:-$(dirname "$BIN")/spdk-sim}
-DEST=${TMPDIR:-/tmp}/lvfsck-spdk-tgt EXTRA=$DEST-extra
-[ -x "$DEST/bin/spdk_tgt" ] || { echo "no spdk_tgt in $DEST (run: go run ./internal/realtgt/version)" >&2; exit 8; }
-LIBS=$DEST/lib:$EXTRA; [ "${SEMANTICS:-forced}" = fixed ] && LIBS=$DEST/lib-fixed:$LIBS
-WORK=$(mktemp -d /tmp/lvfsck-guard.XXXXXX); REAL=$WORK/real.sock SOCK=$WORK/spdk.sock IMG=$WORK/disk.img
-export LVFSCK_STATE_DIR=$WORK/state
-exec 8>"${TMPDIR:-/tmp}/lvfsck-realtgt.lock"; flock 8
+. "$(dirname "$0")/real-lib.sh"
+real_init guard "$@"
+REAL=$WORK/real.sock SOCK=$WORK/spdk.sock IMG=$WORK/disk.img
 truncate -s 80G $IMG
-LD_LIBRARY_PATH=$LIBS $DEST/bin/spdk_tgt --no-huge -s 1024 -r $REAL -m 0x1 --disable-cpumask-locks -L lvol > $WORK/tgt.log 2>&1 & TGT=$!
+G=
+tgt_start $REAL $WORK/tgt.log
 trap 'kill -9 $TGT $G 2>/dev/null; rm -rf $WORK' EXIT
-until $SIM rpc --socket $REAL framework_wait_init >/dev/null 2>&1; do sleep 0.1; done
 $BIN guard --listen $SOCK --target $REAL --log-level info > $WORK/guard.log 2>&1 & G=$!
 until [ -S $SOCK ]; do sleep 0.05; done
 rpc() { $SIM rpc --socket $SOCK "$@"; }
-rpc bdev_aio_create "{\"name\":\"aio0\",\"filename\":\"$IMG\",\"block_size\":4096}" >/dev/null
+tgt_aio $SOCK $IMG
 rpc bdev_lvol_create_lvstore '{"bdev_name":"aio0","lvs_name":"lvs-r","cluster_sz":1048576}' >/dev/null
 rpc bdev_lvol_create '{"lvs_name":"lvs-r","lvol_name":"replica-a","size_in_mib":49152,"thin_provision":false}' >/dev/null
 rpc bdev_lvol_snapshot '{"lvol_name":"lvs-r/replica-a","snapshot_name":"backup-1"}' >/dev/null
@@ -45,13 +39,9 @@ $SIM rpc --socket $REAL --timeout 60s bdev_lvol_register_snapshot_checksum '{"na
 sleep 0.01; $SIM rpc --socket $REAL bdev_lvol_delete '{"name":"lvs-r/backup-2"}'; wait $CK
 echo "### check through the guard"; $BIN --log-level error check --wait-lock 5s --socket $SOCK | head -12
 echo "### restart the target behind the running guard"
-$SIM rpc --socket $REAL spdk_kill_instance '{"sig_name":"SIGINT"}' >/dev/null
-for _ in $(seq 100); do kill -0 $TGT 2>/dev/null || break; sleep 0.1; done
-kill -0 $TGT 2>/dev/null && { echo "spdk_tgt still running 10 s after SIGINT (a hidden zombie): killed"; kill -9 $TGT; }
-wait $TGT 2>/dev/null
-LD_LIBRARY_PATH=$LIBS $DEST/bin/spdk_tgt --no-huge -s 1024 -r $REAL -m 0x1 --disable-cpumask-locks -L lvol >> $WORK/tgt.log 2>&1 & TGT=$!
-until $SIM rpc --socket $REAL framework_wait_init >/dev/null 2>&1; do sleep 0.1; done
-rpc bdev_aio_create "{\"name\":\"aio0\",\"filename\":\"$IMG\",\"block_size\":4096}" >/dev/null; rpc bdev_wait_for_examine >/dev/null
+tgt_stop $REAL
+tgt_start $REAL $WORK/tgt.log
+tgt_aio $SOCK $IMG
 echo "### check through the guard after the restart"; $BIN --log-level error check --socket $SOCK | head -14
 echo "### clean shutdown through the guard"; rpc spdk_kill_instance '{"sig_name":"SIGINT"}'
 for _ in $(seq 50); do kill -0 $TGT 2>/dev/null || break; sleep 0.1; done; kill -0 $TGT 2>/dev/null && echo "TARGET HUNG" || echo "target exited"

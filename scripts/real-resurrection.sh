@@ -8,52 +8,21 @@
 # SEMANTICS=fixed runs Longhorn's fixed target (lib-fixed) instead: the busy
 # delete hides a zombie, a retry fails, the clean shutdown hangs (killed
 # after 10 s, as an operator must) and the lvol is back after the restart.
-# (spdk-sim only sends the RPCs, as rpc.py would; beside lvfsck unless given)
-# Root (setup.sh installs packages). Takes the machine-wide one-real-target
-# lock that internal/realtgt uses; stops everything it started.
+# Root (setup.sh installs packages); stops everything it started. The
+# target's setup is scripts/real-lib.sh.
 set -euo pipefail
-BIN=${1:?usage: real-resurrection.sh path/to/lvfsck}
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
-SIM=${2:-$(dirname "$BIN")/spdk-sim}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# Installed by internal/realtgt (once per tarball): setup.sh itself would
-# extract again under a target a test may be starting.
-[ -x "${TMPDIR:-/tmp}/lvfsck-spdk-tgt/bin/spdk_tgt" ] || (cd "$ROOT" && go run ./internal/realtgt/version >&2)
-DEST=${TMPDIR:-/tmp}/lvfsck-spdk-tgt
-EXTRA=$DEST-extra # the libisal_crypto stub internal/realtgt builds (run its tests once)
-[ -x "$DEST/bin/spdk_tgt" ] && [ -e "$EXTRA/libisal_crypto.so.2" ] || {
-  echo "no usable spdk_tgt in $DEST (run: go run ./internal/realtgt/version)" >&2; exit 8; }
-
-WORK=$(mktemp -d /tmp/lvfsck-real.XXXXXX)
+. "$(dirname "$0")/real-lib.sh"
+real_init real "$@"
 SOCK=$WORK/spdk.sock IMG=$WORK/disk.img LOG=$WORK/spdk_tgt.log
-export LVFSCK_STATE_DIR=$WORK/state
 TGT=""
 cleanup() { rc=$?; [ -n "$TGT" ] && kill -9 "$TGT" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; exit $rc; }
 trap cleanup EXIT
-exec 8>"${TMPDIR:-/tmp}/lvfsck-realtgt.lock"; flock 8
 
 rpc() { "$SIM" rpc --socket "$SOCK" "$@"; }
 say() { printf '\n### %s\n' "$*"; }
 lv() { "$BIN" --log-level error "$@" || echo "(exit $?)"; }
-SEMANTICS=${SEMANTICS:-forced}
-LIBS=$DEST/lib:$EXTRA
-[ "$SEMANTICS" = fixed ] && LIBS=$DEST/lib-fixed:$LIBS
-start() {
-  LD_LIBRARY_PATH=$LIBS "$DEST/bin/spdk_tgt" --no-huge -s 1024 -r "$SOCK" -m 0x1 \
-    --disable-cpumask-locks -L lvol >>"$LOG" 2>&1 &
-  TGT=$!
-  until rpc framework_wait_init >/dev/null 2>&1; do sleep 0.1; done
-  rpc bdev_aio_create "{\"name\":\"aio0\",\"filename\":\"$IMG\",\"block_size\":4096}" >/dev/null
-  rpc bdev_wait_for_examine >/dev/null
-}
-# A clean shutdown; a target that has not exited 10 s later (the fixed
-# target's zombie) is killed, as an operator would have to.
-stop() {
-  rpc spdk_kill_instance '{"sig_name":"SIGINT"}' >/dev/null || true
-  for _ in $(seq 100); do kill -0 "$TGT" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$TGT" 2>/dev/null; then echo "spdk_tgt still running 10 s after SIGINT: killed (SIGKILL)"; kill -9 "$TGT"; fi
-  wait "$TGT" 2>/dev/null || true; TGT=""
-}
+start() { tgt_start "$SOCK" "$LOG"; tgt_aio "$SOCK" "$IMG"; }
+stop() { tgt_stop "$SOCK"; }
 
 truncate -s 80G "$IMG"
 start

@@ -7,21 +7,13 @@
 # killed after 10 s) and watch names the lvol resurrected, and only it.
 #   scripts/real-watch.sh path/to/lvfsck [path/to/spdk-sim]
 # SEMANTICS=fixed for Longhorn's fixed target; WLOG=debug for watch's
-# debug log. Root; run `go run ./internal/realtgt/version` once first.
+# debug log. Root; the target's setup is scripts/real-lib.sh.
 set -uo pipefail
-BIN=${1:?usage: real-watch.sh path/to/lvfsck}
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
-SIM=${2:-$(dirname "$BIN")/spdk-sim}
-DEST=${TMPDIR:-/tmp}/lvfsck-spdk-tgt EXTRA=$DEST-extra
-[ -x "$DEST/bin/spdk_tgt" ] || { echo "no spdk_tgt in $DEST (run: go run ./internal/realtgt/version)" >&2; exit 8; }
-LIBS=$DEST/lib:$EXTRA; [ "${SEMANTICS:-forced}" = fixed ] && LIBS=$DEST/lib-fixed:$LIBS
-WORK=$(mktemp -d /tmp/lvfsck-watch.XXXXXX); SOCK=$WORK/spdk.sock IMG=$WORK/disk.img
-export LVFSCK_STATE_DIR=$WORK/state
-exec 8>"${TMPDIR:-/tmp}/lvfsck-realtgt.lock"; flock 8
+. "$(dirname "$0")/real-lib.sh"
+real_init watch "$@"
+SOCK=$WORK/spdk.sock IMG=$WORK/disk.img
 truncate -s 80G $IMG
-start() { LD_LIBRARY_PATH=$LIBS $DEST/bin/spdk_tgt --no-huge -s 1024 -r $SOCK -m 0x1 --disable-cpumask-locks -L lvol >> $WORK/tgt.log 2>&1 & TGT=$!
-  until $SIM rpc --socket $SOCK framework_wait_init >/dev/null 2>&1; do sleep 0.1; done
-  rpc bdev_aio_create "{\"name\":\"aio0\",\"filename\":\"$IMG\",\"block_size\":4096}" >/dev/null; rpc bdev_wait_for_examine >/dev/null; }
+start() { tgt_start $SOCK $WORK/tgt.log; tgt_aio $SOCK $IMG; }
 rpc() { $SIM rpc --socket $SOCK "$@"; }
 W=
 trap 'kill -9 $TGT $W 2>/dev/null; rm -rf $WORK' EXIT
@@ -33,15 +25,13 @@ sleep 2
 echo "### a snapshot made and deleted busy between two checks, watch running"
 rpc bdev_lvol_snapshot '{"lvol_name":"lvs-r/replica-a","snapshot_name":"backup-1"}' >/dev/null
 rpc --timeout 60s bdev_lvol_register_snapshot_checksum '{"name":"lvs-r/backup-1"}' >/dev/null & CK=$!
-sleep 0.01; T0=$(date +%s.%N); rpc bdev_lvol_delete '{"name":"lvs-r/backup-1"}'; wait $CK
+sleep 0.01; rpc bdev_lvol_delete '{"name":"lvs-r/backup-1"}'; wait $CK
 sleep 1.5
 echo "### watch log"; cut -c1-300 $WORK/watch.log
 echo "### metrics"; curl -s 127.0.0.1:19643/metrics | grep -E "^lvfsck_watch_(findings|events)"; $BIN history --wait-lock 5s | cut -c1-250
 echo "### restart the target (kill after 10 s if it hangs)"
-rpc spdk_kill_instance '{"sig_name":"SIGINT"}' >/dev/null
-for _ in $(seq 100); do kill -0 $TGT 2>/dev/null || break; sleep 0.1; done; kill -0 $TGT 2>/dev/null && { echo killed; kill -9 $TGT; }
-wait $TGT 2>/dev/null; start; sleep 4
-echo "### watch log after the restart"; tail -n +1 $WORK/watch.log | tail -6 | cut -c1-300
+tgt_stop $SOCK; start; sleep 4
+echo "### watch log after the restart"; tail -6 $WORK/watch.log | cut -c1-300
 echo "### metrics"; curl -s 127.0.0.1:19643/metrics | grep -E "^lvfsck_watch_findings"
 echo "### check beside the watch"; $BIN --log-level error check --socket $SOCK | head -3; echo "exit ${PIPESTATUS[0]}"
 kill -TERM $W; T=$(date +%s.%N); wait $W; echo "watch exit $? after $(echo "$(date +%s.%N) - $T" | bc) s"

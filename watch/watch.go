@@ -586,11 +586,7 @@ func (w *Watcher) unknownGone(ctx context.Context, c *spdk.Client, rec journal.N
 	case <-time.After(wait):
 	}
 	lg := w.log.With().Str("lvol_uuid", rec.LvolUUID).Str("lvol", rec.LvolName).Logger()
-	if listed, err := listed(ctx, c, rec.LvolUUID); err != nil || listed {
-		return
-	}
-	if loaded, err := lvstoreLoaded(ctx, c, rec.LvstoreUUID); err != nil || !loaded {
-		lg.Info().AnErr("error", err).Msg("lvol unregistered but its lvstore is not loaded (a reload, or the target shutting down): not a forced removal")
+	if !dropped(ctx, c, lg, rec.LvolUUID, rec.LvstoreUUID) {
 		return
 	}
 	if record {
@@ -681,19 +677,7 @@ func (w *Watcher) judge(ctx context.Context, c *spdk.Client, b Blob, e spdk.Noti
 		w.mu.Unlock()
 		return
 	}
-	if listed, err := listed(ctx, c, b.LvolUUID); err != nil || listed {
-		if err != nil {
-			lg.Debug().Err(err).Msg("cannot tell if listed; the next full check decides")
-		}
-		return
-	}
-	// A forced removal drops one lvol from a loaded lvstore. An lvstore
-	// that unloads (a reload's bdev_aio_delete, a target shutting down:
-	// on a fixed target with a zombie that shutdown hangs and the target
-	// keeps answering) unregisters every lvol and leaves every blob on
-	// disk: no drop, or each would read as resurrected after the restart.
-	if loaded, err := lvstoreLoaded(ctx, c, b.LvstoreUUID); err != nil || !loaded {
-		lg.Info().AnErr("error", err).Msg("lvol unregistered but its lvstore is not loaded (a reload, or the target shutting down): not a forced removal")
+	if !dropped(ctx, c, lg, b.LvolUUID, b.LvstoreUUID) {
 		return
 	}
 	w.recordNotify(ctx, rec)
@@ -791,6 +775,28 @@ func listed(ctx context.Context, c *spdk.Client, uuid string) (bool, error) {
 		return false, err
 	}
 	return len(bs) > 0, nil
+}
+
+// dropped says whether an unregistered lvol is still unlisted in a
+// still-loaded lvstore: a drop. A forced removal drops one lvol from a
+// loaded lvstore. An lvstore that unloads (a reload's bdev_aio_delete, a
+// target shutting down: on a fixed target with a zombie that shutdown
+// hangs and the target keeps answering) unregisters every lvol and leaves
+// every blob on disk: no drop, or each would read as resurrected after the
+// restart. What cannot be asked is no drop either: the next full check
+// decides.
+func dropped(ctx context.Context, c *spdk.Client, lg zerolog.Logger, lvolUUID, lvstoreUUID string) bool {
+	if listed, err := listed(ctx, c, lvolUUID); err != nil || listed {
+		if err != nil {
+			lg.Debug().Err(err).Msg("cannot tell if listed; the next full check decides")
+		}
+		return false
+	}
+	if loaded, err := lvstoreLoaded(ctx, c, lvstoreUUID); err != nil || !loaded {
+		lg.Info().AnErr("error", err).Msg("lvol unregistered but its lvstore is not loaded (a reload, or the target shutting down): not a forced removal")
+		return false
+	}
+	return true
 }
 
 // lvstoreLoaded asks the target whether the lvstore is loaded. A target
